@@ -1,0 +1,127 @@
+# Ladder - build, tests, benchmarks.
+#
+#   make            build bin/ladder (release flags, debug info)
+#   make check      every test: unit (cmocka) and integration
+#   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make valgrind   the unit tests under valgrind
+#   make bench      speed and memory figures
+#   make demo       replay an incident, compare ladders, write plots to out/
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# BUILD=release|debug|asan picks the build directory and flags.
+
+BUILD ?= release
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CC ?= cc
+PKGS := libcjson gsl libevent hiredis libcurl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Werror
+DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+
+ifeq ($(BUILD),release)
+  OPT := -O2 -g
+else ifeq ($(BUILD),debug)
+  OPT := -O0 -g3
+else ifeq ($(BUILD),asan)
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+         -fno-sanitize-recover=undefined
+  LDOPT := -fsanitize=address,undefined
+else
+  $(error BUILD must be release, debug or asan)
+endif
+
+B := build/$(BUILD)
+CFLAGS_ALL = $(WARN) $(DEFS) $(OPT) -Irouter -Isim -Irouter/live $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(LDOPT) $(LDFLAGS)
+
+CORE_SRC := $(wildcard router/*.c)
+SIM_SRC := $(wildcard sim/*.c)
+LIVE_SRC := $(wildcard router/live/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+LIB_SRC := $(CORE_SRC) $(SIM_SRC) $(LIVE_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+LIB := $(B)/libladder.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+
+LADDER := $(B)/ladder
+SETUP := build/.setup-done
+
+.PHONY: all check unit integration asan valgrind bench demo install clean setup
+
+all: bin/ladder
+
+setup: $(SETUP)
+$(SETUP): tools/setup.sh
+	@sh tools/setup.sh
+	@mkdir -p build && touch $@
+
+$(B)/%.o: %.c | $(SETUP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LADDER): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
+
+bin/ladder: $(LADDER)
+	@mkdir -p bin
+	cp $< $@
+
+$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+
+$(B)/tools/%: tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(B)/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+unit: $(UNIT_BIN)
+	@sh tests/run_unit.sh $(UNIT_BIN)
+
+integration: $(LADDER) $(TOOL_BIN)
+	@LADDER=$(abspath $(LADDER)) TOOLS=$(abspath $(B)/tools) \
+	  sh tests/run_integration.sh
+
+check: all unit integration
+
+asan:
+	$(MAKE) BUILD=asan unit integration
+
+valgrind: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do \
+	  valgrind -q --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
+	done; echo "valgrind: $(words $(UNIT_BIN)) test programs clean"
+
+bench: $(BENCH_BIN) $(LADDER)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+demo: all
+	@sh tools/demo.sh
+
+install: bin/ladder
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 bin/ladder $(DESTDIR)$(PREFIX)/bin/ladder
+
+clean:
+	rm -rf build/release build/debug build/asan bin out
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,284 @@
+/* cmd_check.c - `ladder check POLICY`: validate a policy and show, for each
+ * workload and tier, what the core does for every failure class. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "ld_core.h"
+
+typedef struct check_opts {
+    const char *path;
+    bool strict, json;
+    long long input_tokens, output_tokens;
+} check_opts;
+
+static void check_usage(FILE *f)
+{
+    fputs("usage: ladder check POLICY [--strict] [--json]\n"
+          "                    [--input-tokens N] [--output-tokens N]\n"
+          "\n"
+          "Validates POLICY. For every workload and tier prints the primary\n"
+          "route and, for every failure class, the rule and where a request\n"
+          "goes when its first attempt fails that way. Classes that no rule\n"
+          "names, or that end in the safe failure although the rule does\n"
+          "not say \"fail\", are flagged as not designed yet.\n"
+          "  --strict   exit 1 when any class is flagged\n"
+          "  --json     print the same as one JSON object\n"
+          "  --input-tokens/--output-tokens  size of the request used to\n"
+          "             estimate costs (default 1000 and the policy's\n"
+          "             output_tokens_default)\n"
+          "Exit: 0 valid, 1 flagged under --strict, 2 invalid policy or usage.\n",
+          f);
+}
+
+static int parse_args(int argc, char **argv, check_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->input_tokens = 1000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--strict") == 0) {
+            o->strict = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if ((strcmp(a, "--input-tokens") == 0 ||
+                    strcmp(a, "--output-tokens") == 0) && i + 1 < argc) {
+            char *end;
+            long long v = strtoll(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 100000000) {
+                fprintf(stderr, "ladder check: %s needs a token count, got "
+                        "\"%s\"\n", a, argv[i]);
+                return -1;
+            }
+            if (a[2] == 'i')
+                o->input_tokens = v;
+            else
+                o->output_tokens = v;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            check_usage(stdout);
+            exit(0);
+        } else if (a[0] == '-') {
+            fprintf(stderr, "ladder check: unknown option \"%s\"\n", a);
+            return -1;
+        } else if (o->path == NULL) {
+            o->path = a;
+        } else {
+            fprintf(stderr, "ladder check: one policy at a time (got \"%s\" "
+                    "and \"%s\")\n", o->path, a);
+            return -1;
+        }
+    }
+    if (o->path == NULL) {
+        check_usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* "retry gpt-4.1 in 150 ms, skip x (budget_exceeded), -> y" */
+static void describe_steps(const ld_policy *p, const ld_explain *x, char *buf,
+                           size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < x->nsteps && n < cap; i++) {
+        const ld_event *e = &x->steps[i];
+        int w = 0;
+        const char *sep = n ? ", " : "";
+        switch (e->type) {
+        case LD_EV_RETRY:
+            w = snprintf(buf + n, cap - n, "%sretry %s in %lld ms", sep,
+                         ld_policy_route_id(p, e->route),
+                         (long long)(e->delay / 1000));
+            break;
+        case LD_EV_SKIP:
+            w = snprintf(buf + n, cap - n, "%sskip %s (%s)", sep,
+                         ld_policy_route_id(p, e->route),
+                         ld_class_name(e->cls));
+            break;
+        case LD_EV_FALLBACK:
+            w = snprintf(buf + n, cap - n, "%s-> %s", sep,
+                         ld_policy_route_id(p, e->to_route));
+            break;
+        case LD_EV_DONE:
+            w = snprintf(buf + n, cap - n, "%ssafe failure %d", sep, e->status);
+            break;
+        default:
+            break;
+        }
+        if (w > 0)
+            n += (size_t)w;
+    }
+}
+
+static cJSON *steps_json(const ld_policy *p, const ld_explain *x)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (arr == NULL)
+        return NULL;
+    for (int i = 0; i < x->nsteps; i++) {
+        const ld_event *e = &x->steps[i];
+        cJSON *s = cJSON_CreateObject();
+        if (s == NULL || !cJSON_AddItemToArray(arr, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        const char *type = ld_event_type_name(e->type);
+        bool ok = cJSON_AddStringToObject(s, "step", type) != NULL;
+        if (e->type == LD_EV_RETRY) {
+            ok = ok && cJSON_AddStringToObject(s, "route", ld_policy_route_id(p, e->route));
+            ok = ok && cJSON_AddNumberToObject(s, "delay_ms", (double)e->delay / 1000.0);
+        } else if (e->type == LD_EV_SKIP) {
+            ok = ok && cJSON_AddStringToObject(s, "route", ld_policy_route_id(p, e->route));
+            ok = ok && cJSON_AddStringToObject(s, "class", ld_class_name(e->cls));
+        } else if (e->type == LD_EV_FALLBACK) {
+            ok = ok && cJSON_AddStringToObject(s, "to", ld_policy_route_id(p, e->to_route));
+        } else if (e->type == LD_EV_DONE) {
+            ok = ok && cJSON_AddNumberToObject(s, "status", e->status);
+        }
+        if (!ok) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    check_opts o;
+    if (parse_args(argc, argv, &o) < 0)
+        return 2;
+    ld_policy *p = NULL;
+    ld_error err;
+    if (cli_load_policy(o.path, &p, &err) < 0) {
+        fprintf(stderr, "ladder check: %s\n", err.msg);
+        return 2;
+    }
+    int flagged = 0, rc = 0;
+    cJSON *root = NULL, *combos = NULL;
+    if (o.json) {
+        root = cJSON_CreateObject();
+        if (root == NULL || !cJSON_AddStringToObject(root, "policy", o.path) ||
+            !cJSON_AddBoolToObject(root, "valid", 1) ||
+            !cJSON_AddNumberToObject(root, "routes", ld_policy_route_count(p)) ||
+            (combos = cJSON_AddArrayToObject(root, "workloads")) == NULL)
+            goto oom;
+    } else {
+        printf("%s: valid: %d routes, %d workloads, %d tiers\n", o.path,
+               ld_policy_route_count(p), ld_policy_workload_count(p),
+               ld_policy_tier_count(p));
+    }
+    for (int w = 0; w < ld_policy_workload_count(p); w++) {
+        for (int t = 0; t < ld_policy_tier_count(p); t++) {
+            char cons[256];
+            ld_policy_describe_constraints(p, w, t, cons, sizeof cons);
+            ld_explain start;
+            if (ld_explain_class(p, w, t, LD_FC_NONE, o.input_tokens,
+                                 o.output_tokens, &start) < 0)
+                goto oom;
+            cJSON *cj = NULL, *classes = NULL;
+            if (o.json) {
+                cj = cJSON_CreateObject();
+                if (cj == NULL || !cJSON_AddItemToArray(combos, cj)) {
+                    cJSON_Delete(cj);
+                    goto oom;
+                }
+                if (!cJSON_AddStringToObject(cj, "workload", ld_policy_workload_name(p, w)) ||
+                    !cJSON_AddStringToObject(cj, "tier", ld_policy_tier_name(p, t)) ||
+                    !cJSON_AddStringToObject(cj, "constraints", cons) ||
+                    (start.primary >= 0
+                         ? !cJSON_AddStringToObject(cj, "primary", ld_policy_route_id(p, start.primary)) ||
+                               !cJSON_AddNumberToObject(cj, "primary_cost_usd", start.primary_cost)
+                         : !cJSON_AddNullToObject(cj, "primary")) ||
+                    (classes = cJSON_AddObjectToObject(cj, "classes")) == NULL)
+                    goto oom;
+            } else {
+                printf("\nworkload %s, tier %s (%s)\n",
+                       ld_policy_workload_name(p, w), ld_policy_tier_name(p, t),
+                       cons);
+                if (start.primary >= 0) {
+                    char steps[512];
+                    describe_steps(p, &start, steps, sizeof steps);
+                    printf("  primary: %s (estimated $%.5f per request)%s%s\n",
+                           ld_policy_route_id(p, start.primary),
+                           start.primary_cost, steps[0] ? ", after " : "",
+                           steps);
+                } else {
+                    char steps[512];
+                    describe_steps(p, &start, steps, sizeof steps);
+                    printf("  [!] no route qualifies for this tier: every "
+                           "request gets the safe failure (%s)\n", steps);
+                    flagged++;
+                }
+                printf("  %-19s %-44s %s\n", "class", "rule",
+                       "then (for the first attempt failing so)");
+            }
+            if (start.primary < 0) {
+                if (o.json && !cJSON_AddBoolToObject(cj, "no_route", 1))
+                    goto oom;
+                continue;
+            }
+            for (int cls = 0; cls < LD_FC_COUNT; cls++) {
+                ld_explain x;
+                char rule[128], steps[512];
+                if (ld_explain_class(p, w, t, (ld_class)cls, o.input_tokens,
+                                     o.output_tokens, &x) < 0)
+                    goto oom;
+                int set = ld_policy_describe_rule(p, w, (ld_class)cls, rule,
+                                                  sizeof rule);
+                describe_steps(p, &x, steps, sizeof steps);
+                const char *flag = !x.designed ? "  [!] not designed yet: no rule names it"
+                                   : x.dead_end ? "  [!] no next acceptable route"
+                                                : "";
+                flagged += flag[0] != '\0';
+                if (o.json) {
+                    cJSON *c = cJSON_AddObjectToObject(classes, ld_class_name((ld_class)cls));
+                    cJSON *sj = steps_json(p, &x);
+                    if (c == NULL || sj == NULL || !cJSON_AddItemToObject(c, "steps", sj)) {
+                        cJSON_Delete(sj);
+                        goto oom;
+                    }
+                    if (!cJSON_AddStringToObject(c, "rule", rule) ||
+                        !cJSON_AddStringToObject(c, "named_by", set == 1 ? "rule" : set == 2 ? "wildcard" : "default") ||
+                        (x.final_route >= 0
+                             ? !cJSON_AddStringToObject(c, "next", ld_policy_route_id(p, x.final_route))
+                             : !cJSON_AddNullToObject(c, "next")) ||
+                        !cJSON_AddBoolToObject(c, "designed", x.designed) ||
+                        !cJSON_AddBoolToObject(c, "dead_end", x.dead_end))
+                        goto oom;
+                } else {
+                    printf("  %-19s %-44s %s%s\n", ld_class_name((ld_class)cls),
+                           set == 2 ? strcat(rule, " (*)") : rule, steps, flag);
+                }
+            }
+        }
+    }
+    if (o.json) {
+        if (!cJSON_AddNumberToObject(root, "flagged", flagged))
+            goto oom;
+        char *s = cJSON_Print(root);
+        if (s == NULL)
+            goto oom;
+        puts(s);
+        cJSON_free(s);
+    } else {
+        printf("\n(*) named by the wildcard rule. Rate limits assume a "
+               "Retry-After of 1 s.\n%d flagged%s\n", flagged,
+               flagged ? " ([!] above)" : "");
+    }
+    rc = (o.strict && flagged > 0) ? 1 : 0;
+    goto done;
+oom:
+    fprintf(stderr, "ladder check: out of memory\n");
+    rc = 2;
+done:
+    cJSON_Delete(root);
+    ld_policy_free(p);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* ladder.c - the `ladder` command: dispatch to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: ladder COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  check POLICY [--strict] [--json]   validate a policy and show, per\n"
+          "                                     workload and tier, the next\n"
+          "                                     action for every failure class\n"
+          "  version                            print the version\n"
+          "\n"
+          "`ladder COMMAND --help` describes a command.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("ladder %s\n", LADDER_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "ladder: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

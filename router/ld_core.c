@@ -1,0 +1,1107 @@
+/* ld_core.c - the routing core's request state machine.
+ *
+ * Decision procedure, in one place:
+ *
+ * 1. A request starts by walking its workload's candidates (the ladder, then
+ *    role routes outside it) from the top.
+ * 2. A candidate is first qualified: capabilities, context window, region,
+ *    quality floor, estimated cost, breaker, rate-limit or quota block,
+ *    concurrency cap, observed latency. A candidate that does not qualify is
+ *    skipped for that class, and the class's rule says where to go next,
+ *    exactly as if an attempt had failed with it.
+ * 3. An attempt that fails is classified; the rule for its class picks the
+ *    action: retry the same route (backoff with jitter, bounded by count,
+ *    by the retry budget and by the deadline), wait for Retry-After (when
+ *    it fits), the next acceptable rung, a role, the next route with a
+ *    larger context window or in another region, or the safe failure.
+ * 4. Every route is visited at most once per request apart from bounded
+ *    retries on it, so every request ends, in exactly one terminal outcome.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ld_core.h"
+#include "ld_health.h"
+#include "ld_policy_int.h"
+
+#define LD_MAX_LIVE 4      /* attempts in flight: one plus up to 3 hedges */
+#define LD_MAX_DO 16       /* pending actions per request */
+#define POOL_CHUNK 256
+#define DEFAULT_DEADLINE ld_s(300)
+#define MAX_CHUNKS 65536   /* 16 million requests in flight at most */
+
+typedef struct route_state {
+    ld_breaker *breaker;
+    ld_latency *ttft;     /* first-token latency */
+    double tps;           /* tokens per second, moving average; 0 unknown */
+    ld_us blocked_until;  /* rate limit or quota */
+    ld_class blocked_cls;
+    int in_flight;
+    double price_in, price_out, quality;
+} route_state;
+
+typedef enum att_state { ATT_FREE, ATT_LIVE } att_state;
+
+typedef struct attempt {
+    att_state state;
+    uint32_t no;
+    int route;
+    bool hedge, probe, committed;
+    ld_us started, ttft_deadline, stall, last_progress, first_token;
+} attempt;
+
+struct ld_req {
+    ld_core *core;
+    ld_req *next_free;
+    const ld_workload *w;
+    const ld_constraints *cons;
+    uint64_t id;
+    int workload, tier;
+    int64_t in_tok, out_tok;
+    unsigned caps;
+    ld_us arrived, deadline;
+    uint64_t visited;     /* routes tried or skipped */
+    attempt att[LD_MAX_LIVE];
+    int live;             /* attempts in flight */
+    uint32_t attempts;    /* attempts started */
+    int hedges;
+    int committed;        /* index in att[] of the attempt streaming, or -1 */
+    int retry_route;      /* route the retry count is for */
+    int retries;          /* retries on retry_route so far */
+    int fallbacks;        /* FALLBACK events */
+    ld_us wait_until;     /* pending retry; LD_NEVER when none */
+    int wait_route;
+    ld_us hedge_at;       /* LD_NEVER when none */
+    int last_from;        /* route whose failure or skip led to the next */
+    ld_class last_cls;
+    ld_class first_cls;
+    ld_outcome outcome;
+    int served_route;
+    ld_us ttft, latency;
+    double cost;
+    ld_do q[LD_MAX_DO];
+    int qhead, qlen;
+};
+
+struct ld_core {
+    const ld_policy *p;
+    route_state routes[LD_MAX_ROUTES];
+    ld_retry_budget *budget;
+    ld_event_fn sink;
+    void *sink_ud;
+    uint64_t next_id;
+    ld_req *free_list;
+    ld_req **chunks;
+    size_t nchunks, chunks_cap;
+};
+
+/* ---- events ------------------------------------------------------------- */
+
+static void ev_init(ld_event *ev, ld_event_type type, const ld_req *r, ld_us now)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->t = now;
+    ev->req = r != NULL ? r->id : 0;
+    ev->workload = r != NULL ? r->workload : -1;
+    ev->tier = r != NULL ? r->tier : -1;
+    ev->route = -1;
+    ev->to_route = -1;
+    ev->cls = LD_FC_NONE;
+    ev->ttft = -1;
+    ev->elapsed = r != NULL ? now - r->arrived : 0;
+}
+
+static void emit(ld_core *c, const ld_event *ev)
+{
+    if (c->sink != NULL)
+        c->sink(c->sink_ud, ev);
+}
+
+static void emit_breaker(ld_core *c, int route, ld_us now,
+                         const ld_breaker_transition *tr)
+{
+    if (!tr->changed || c->sink == NULL)
+        return;
+    ld_event ev;
+    ev_init(&ev, LD_EV_BREAKER, NULL, now);
+    ev.route = route;
+    ev.from = tr->from;
+    ev.to = tr->to;
+    emit(c, &ev);
+}
+
+/* ---- core --------------------------------------------------------------- */
+
+ld_core *ld_core_new(const ld_policy *p)
+{
+    ld_core *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->p = p;
+    c->next_id = 1;
+    for (int i = 0; i < p->nroutes; i++) {
+        route_state *rs = &c->routes[i];
+        rs->breaker = ld_breaker_new(&p->routes[i].breaker);
+        rs->ttft = ld_latency_new(p->health_window);
+        if (rs->breaker == NULL || rs->ttft == NULL)
+            goto fail;
+        rs->price_in = p->routes[i].price_in;
+        rs->price_out = p->routes[i].price_out;
+        rs->quality = p->routes[i].quality;
+        rs->blocked_cls = LD_FC_NONE;
+    }
+    c->budget = ld_retry_budget_new(p->budget_ratio, p->budget_min_per_s,
+                                    p->budget_window);
+    if (c->budget == NULL)
+        goto fail;
+    return c;
+fail:
+    ld_core_free(c);
+    return NULL;
+}
+
+void ld_core_free(ld_core *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < c->p->nroutes; i++) {
+        ld_breaker_free(c->routes[i].breaker);
+        ld_latency_free(c->routes[i].ttft);
+    }
+    ld_retry_budget_free(c->budget);
+    for (size_t i = 0; i < c->nchunks; i++)
+        free(c->chunks[i]);
+    free(c->chunks);
+    free(c);
+}
+
+const ld_policy *ld_core_policy(const ld_core *c) { return c->p; }
+
+void ld_core_set_sink(ld_core *c, ld_event_fn fn, void *ud)
+{
+    c->sink = fn;
+    c->sink_ud = ud;
+}
+
+int ld_core_set_price(ld_core *c, int route, double in, double out)
+{
+    if (route < 0 || route >= c->p->nroutes || !(in >= 0) || !(out >= 0))
+        return LD_EINVAL;
+    c->routes[route].price_in = in;
+    c->routes[route].price_out = out;
+    return LD_OK;
+}
+
+int ld_core_set_quality(ld_core *c, int route, double quality)
+{
+    if (route < 0 || route >= c->p->nroutes || !(quality >= 0) ||
+        quality > 1)
+        return LD_EINVAL;
+    c->routes[route].quality = quality;
+    return LD_OK;
+}
+
+int ld_core_route_health(ld_core *c, int route, ld_us now,
+                         ld_route_health *out)
+{
+    if (route < 0 || route >= c->p->nroutes)
+        return LD_EINVAL;
+    route_state *rs = &c->routes[route];
+    out->breaker = ld_breaker_state_at(rs->breaker, now, NULL);
+    out->in_flight = rs->in_flight;
+    out->blocked_until = rs->blocked_until > now ? rs->blocked_until : 0;
+    out->ttft_p50 = ld_latency_quantile(rs->ttft, now, 0.5);
+    out->ttft_p95 = ld_latency_quantile(rs->ttft, now, 0.95);
+    out->input_per_mtok = rs->price_in;
+    out->output_per_mtok = rs->price_out;
+    out->quality = rs->quality;
+    return LD_OK;
+}
+
+/* ---- request pool ------------------------------------------------------- */
+
+static ld_req *pool_get(ld_core *c)
+{
+    if (c->free_list == NULL) {
+        if (c->nchunks == MAX_CHUNKS)
+            return NULL;
+        if (c->nchunks == c->chunks_cap) {
+            size_t cap = c->chunks_cap ? c->chunks_cap * 2 : 16;
+            ld_req **nc = realloc(c->chunks, cap * sizeof *nc);
+            if (nc == NULL)
+                return NULL;
+            c->chunks = nc;
+            c->chunks_cap = cap;
+        }
+        ld_req *chunk = calloc(POOL_CHUNK, sizeof *chunk);
+        if (chunk == NULL)
+            return NULL;
+        c->chunks[c->nchunks++] = chunk;
+        for (int i = POOL_CHUNK - 1; i >= 0; i--) {
+            chunk[i].next_free = c->free_list;
+            c->free_list = &chunk[i];
+        }
+    }
+    ld_req *r = c->free_list;
+    c->free_list = r->next_free;
+    return r;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+static ld_do *push_do(ld_req *r, ld_do_kind kind)
+{
+    /* The queue cannot overflow: one decision pushes at most LD_MAX_LIVE
+     * cancels, one start and one finish, and hosts drain it between
+     * reports. Refuse rather than overwrite if a host does not. */
+    if (r->qlen == LD_MAX_DO)
+        return NULL;
+    ld_do *d = &r->q[(r->qhead + r->qlen++) % LD_MAX_DO];
+    memset(d, 0, sizeof *d);
+    d->kind = kind;
+    d->route = -1;
+    d->cls = LD_FC_NONE;
+    return d;
+}
+
+int ld_req_next(ld_req *r, ld_do *out)
+{
+    if (r->qlen == 0)
+        return 0;
+    *out = r->q[r->qhead];
+    r->qhead = (r->qhead + 1) % LD_MAX_DO;
+    r->qlen--;
+    return 1;
+}
+
+/* ---- qualification ------------------------------------------------------ */
+
+static double est_cost(const route_state *rs, int64_t in, int64_t out)
+{
+    return ((double)in * rs->price_in + (double)out * rs->price_out) / 1e6;
+}
+
+/* Why route `ri` cannot serve r now; LD_FC_NONE when it can, in which case
+ * the breaker has admitted the call (*probe: as a half-open probe) and the
+ * caller must start the attempt. Sets *retry_in for rate limits. */
+static ld_class qualify(ld_req *r, int ri, ld_us now, ld_us *retry_in,
+                        bool *probe)
+{
+    ld_core *c = r->core;
+    const ld_route *rt = &c->p->routes[ri];
+    route_state *rs = &c->routes[ri];
+    const ld_constraints *k = r->cons;
+    *retry_in = -1;
+    *probe = false;
+
+    if ((r->caps | r->w->requires) & ~rt->caps)
+        return LD_FC_CAPABILITY_MISSING;
+    if (r->in_tok + r->out_tok > rt->context_window)
+        return LD_FC_CONTEXT_LENGTH;
+    if ((k->set & LD_C_REGIONS) && (rt->regions & k->regions) == 0)
+        return LD_FC_REGION_RESTRICTED;
+    if ((k->set & LD_C_QUALITY) && rs->quality < k->min_quality)
+        return LD_FC_QUALITY_FLOOR;
+    if ((k->set & LD_C_COST) &&
+        est_cost(rs, r->in_tok, r->out_tok) > k->max_cost)
+        return LD_FC_BUDGET_EXCEEDED;
+    if (rs->blocked_until > now) {
+        *retry_in = rs->blocked_until - now;
+        return rs->blocked_cls;
+    }
+    if (rt->max_concurrency > 0 && rs->in_flight >= rt->max_concurrency)
+        return LD_FC_OVERLOADED;
+    if (ld_latency_count(rs->ttft, now) >= (uint64_t)c->p->min_samples) {
+        ld_us est = ld_latency_quantile(rs->ttft, now, c->p->latency_quantile);
+        if ((k->set & LD_C_TTFT) && est > k->ttft)
+            return LD_FC_LATENCY_CEILING;
+        ld_us gen = rs->tps > 0 ? (ld_us)((double)r->out_tok / rs->tps * 1e6)
+                                : 0;
+        if (now + est + gen > r->deadline)
+            return LD_FC_LATENCY_CEILING;
+    }
+    ld_breaker_transition tr;
+    ld_breaker_state before = ld_breaker_state_at(rs->breaker, now, &tr);
+    emit_breaker(c, ri, now, &tr);
+    if (!ld_breaker_acquire(rs->breaker, now, &tr)) {
+        emit_breaker(c, ri, now, &tr);
+        return LD_FC_CIRCUIT_OPEN;
+    }
+    emit_breaker(c, ri, now, &tr);
+    *probe = before == LD_BREAKER_HALF_OPEN;
+    return LD_FC_NONE;
+}
+
+/* ---- attempts ----------------------------------------------------------- */
+
+static int unvisited_candidates(const ld_req *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->w->ncand; i++)
+        n += !(r->visited >> r->w->cand[i] & 1);
+    return n;
+}
+
+static void schedule_hedge(ld_req *r, const attempt *a, ld_us now)
+{
+    const ld_hedge *h = &r->w->hedge;
+    if (h->max_extra <= r->hedges || r->hedge_at != LD_NEVER)
+        return;
+    ld_us delay = h->after;
+    if (h->quantile > 0) {
+        ld_latency *l = r->core->routes[a->route].ttft;
+        if (ld_latency_count(l, now) >= (uint64_t)r->core->p->min_samples)
+            delay = ld_latency_quantile(l, now, h->quantile);
+    }
+    if (delay <= 0 || now + delay >= a->ttft_deadline)
+        return;
+    r->hedge_at = now + delay;
+}
+
+static void start_attempt(ld_req *r, int ri, ld_us now, bool hedge, bool probe)
+{
+    ld_core *c = r->core;
+    const ld_route *rt = &c->p->routes[ri];
+    const ld_constraints *k = r->cons;
+    int slot = 0;
+    while (slot < LD_MAX_LIVE && r->att[slot].state != ATT_FREE)
+        slot++;
+    /* hedges are capped at LD_MAX_LIVE - 1, so a slot is always free */
+    attempt *a = &r->att[slot];
+    r->visited |= UINT64_C(1) << ri;
+    ld_us remaining = r->deadline - now;
+    ld_us ttft = rt->ttft_timeout;
+    if (ttft == 0)
+        ttft = (k->set & LD_C_TTFT) ? k->ttft
+                                    : remaining / (unvisited_candidates(r) + 1);
+    if (ttft > remaining)
+        ttft = remaining;
+    ld_us stall = rt->stall_timeout;
+    if (stall == 0)
+        stall = (k->set & LD_C_STALL) ? k->stall : c->p->default_stall;
+
+    a->state = ATT_LIVE;
+    a->no = ++r->attempts;
+    a->route = ri;
+    a->hedge = hedge;
+    a->probe = probe;
+    a->committed = false;
+    a->started = now;
+    a->ttft_deadline = now + ttft;
+    a->stall = stall;
+    a->last_progress = now;
+    a->first_token = -1;
+    r->live++;
+    c->routes[ri].in_flight++;
+    if (r->retry_route != ri) {
+        r->retry_route = ri;
+        r->retries = 0;
+    }
+
+    ld_event ev;
+    if (!hedge && r->last_from >= 0 && r->last_from != ri) {
+        r->fallbacks++;
+        ev_init(&ev, LD_EV_FALLBACK, r, now);
+        ev.route = r->last_from;
+        ev.to_route = ri;
+        ev.cls = r->last_cls;
+        ev.attempt = a->no;
+        emit(c, &ev);
+    }
+    ev_init(&ev, LD_EV_ATTEMPT, r, now);
+    ev.route = ri;
+    ev.attempt = a->no;
+    ev.hedge = hedge;
+    ev.delay = ttft;
+    emit(c, &ev);
+
+    ld_do *d = push_do(r, LD_DO_START);
+    if (d != NULL) {
+        d->attempt = a->no;
+        d->route = ri;
+        d->hedge = hedge;
+        d->ttft_deadline = a->ttft_deadline;
+        d->deadline = r->deadline;
+        d->stall = stall;
+    }
+    r->last_from = ri;
+    r->last_cls = LD_FC_NONE;
+    if (!hedge && r->live == 1)
+        schedule_hedge(r, a, now);
+}
+
+/* Forget attempt att[i]: no verdict for the route's health. */
+static void drop_attempt(ld_req *r, int i)
+{
+    attempt *a = &r->att[i];
+    route_state *rs = &r->core->routes[a->route];
+    rs->in_flight--;
+    if (a->probe)
+        ld_breaker_release(rs->breaker);
+    a->state = ATT_FREE;
+    r->live--;
+}
+
+static void cancel_attempt(ld_req *r, int i, ld_us now, ld_cancel_reason why)
+{
+    attempt *a = &r->att[i];
+    ld_event ev;
+    ev_init(&ev, LD_EV_CANCEL, r, now);
+    ev.route = a->route;
+    ev.attempt = a->no;
+    ev.reason = why;
+    ev.hedge = a->hedge;
+    emit(r->core, &ev);
+    ld_do *d = push_do(r, LD_DO_CANCEL);
+    if (d != NULL) {
+        d->attempt = a->no;
+        d->route = a->route;
+    }
+    drop_attempt(r, i);
+}
+
+static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
+                   bool mid_stream)
+{
+    for (int i = 0; i < LD_MAX_LIVE; i++)
+        if (r->att[i].state == ATT_LIVE)
+            cancel_attempt(r, i, now,
+                           outcome == LD_OUT_ABANDONED ? LD_CANCEL_ABANDONED
+                           : outcome == LD_OUT_SUCCESS ? LD_CANCEL_HEDGE_LOST
+                                                        : LD_CANCEL_DEADLINE);
+    r->outcome = outcome;
+    r->latency = now - r->arrived;
+    r->wait_until = LD_NEVER;
+    r->hedge_at = LD_NEVER;
+    ld_do *d = push_do(r, LD_DO_FINISH);
+    if (d != NULL) {
+        d->outcome = outcome;
+        d->route = r->served_route;
+        d->mid_stream = mid_stream;
+        d->cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
+        d->status = outcome == LD_OUT_SUCCESS ? 200 : r->w->fail_status;
+        d->message = outcome == LD_OUT_SUCCESS ? NULL : r->w->fail_message;
+    }
+    ld_event ev;
+    ev_init(&ev, LD_EV_DONE, r, now);
+    ev.route = r->served_route;
+    ev.cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
+    ev.status = outcome == LD_OUT_SUCCESS ? 200 : r->w->fail_status;
+    ev.ttft = r->ttft;
+    ev.outcome = outcome;
+    ev.attempts = (int)r->attempts;
+    ev.cost = r->cost;
+    ev.hedge = r->hedges > 0;
+    emit(r->core, &ev);
+}
+
+/* ---- decisions ---------------------------------------------------------- */
+
+/* The route an action leads to from `from`, or -1 when there is none. The
+ * target is not yet qualified. */
+static int pick_target(const ld_req *r, ld_action_kind kind, ld_role role,
+                       int from)
+{
+    const ld_policy *p = r->core->p;
+    const ld_workload *w = r->w;
+    if (kind == LD_ACT_ROLE) {
+        int t = w->roles[role];
+        if (t >= 0 && !(r->visited >> t & 1))
+            return t;
+        kind = LD_ACT_NEXT; /* the role was used up: next acceptable */
+    }
+    for (int i = 0; i < w->ncand; i++) {
+        int t = w->cand[i];
+        if (r->visited >> t & 1)
+            continue;
+        if (kind == LD_ACT_NEXT_LARGER_CONTEXT && from >= 0 &&
+            p->routes[t].context_window <= p->routes[from].context_window)
+            continue;
+        if (kind == LD_ACT_NEXT_IN_REGION && from >= 0 &&
+            p->routes[from].regions != 0 &&
+            (p->routes[t].regions & ~p->routes[from].regions) == 0)
+            continue;
+        return t;
+    }
+    return -1;
+}
+
+/* Schedule a retry of `from` if the rule, the retry budget and the deadline
+ * allow it. */
+static bool try_retry(ld_req *r, const ld_rule *rule, int from, ld_class cls,
+                      ld_us retry_after, ld_us now, const ld_rng *rng)
+{
+    ld_core *c = r->core;
+    if (from < 0)
+        return false;
+    if (from != r->retry_route) {
+        r->retry_route = from;
+        r->retries = 0;
+    }
+    if (r->retries >= rule->max)
+        return false;
+    ld_us delay;
+    if (rule->kind == LD_ACT_RETRY) {
+        ld_us base = rule->backoff;
+        for (int i = 0; i < r->retries && base < rule->max_backoff; i++)
+            base *= 2;
+        if (base > rule->max_backoff)
+            base = rule->max_backoff;
+        double u = rng != NULL && rng->uniform != NULL ? rng->uniform(rng->ctx)
+                                                       : 0.5;
+        delay = base / 2 + (ld_us)(u * (double)(base / 2));
+        if (retry_after > delay)
+            delay = retry_after; /* never sooner than the provider asked */
+    } else {
+        if (retry_after < 0 || retry_after > rule->max_wait)
+            return false;
+        delay = retry_after;
+    }
+    if (now + delay >= r->deadline)
+        return false;
+    if (!ld_retry_budget_try_spend(c->budget, now))
+        return false;
+    r->retries++;
+    r->wait_until = now + delay;
+    r->wait_route = from;
+    ld_event ev;
+    ev_init(&ev, LD_EV_RETRY, r, now);
+    ev.route = from;
+    ev.cls = cls;
+    ev.delay = delay;
+    ev.attempt = r->attempts + 1;
+    emit(c, &ev);
+    return true;
+}
+
+static void skip_route(ld_req *r, int ri, ld_class why, ld_us now)
+{
+    r->visited |= UINT64_C(1) << ri;
+    ld_event ev;
+    ev_init(&ev, LD_EV_SKIP, r, now);
+    ev.route = ri;
+    ev.cls = why;
+    emit(r->core, &ev);
+}
+
+/* Apply the policy after route `from` failed or was skipped for `cls`
+ * (from -1 and cls NONE: the request's first decision). Ends with an
+ * attempt started, a retry scheduled, or the request finished. */
+static void decide(ld_req *r, int from, ld_class cls, ld_us retry_after,
+                   ld_us now, const ld_rng *rng)
+{
+    for (;;) {
+        if (cls != LD_FC_NONE) {
+            if (r->first_cls == LD_FC_NONE)
+                r->first_cls = cls;
+            r->last_from = from;
+            r->last_cls = cls;
+        }
+        if (now >= r->deadline) {
+            finish(r, now, LD_OUT_FAILED,
+                   cls == LD_FC_NONE ? LD_FC_TIMEOUT_TOTAL : cls, false);
+            return;
+        }
+        ld_action_kind kind = LD_ACT_NEXT;
+        ld_role role = LD_ROLE_LOW_LATENCY;
+        if (cls != LD_FC_NONE) {
+            const ld_rule *rule = &r->w->rules[cls];
+            kind = rule->kind;
+            role = rule->role;
+            if (kind == LD_ACT_RETRY || kind == LD_ACT_WAIT_RETRY_AFTER) {
+                if (try_retry(r, rule, from, cls, retry_after, now, rng))
+                    return;
+                kind = rule->else_kind;
+                role = rule->else_role;
+            }
+        }
+        int target = kind == LD_ACT_FAIL ? -1 : pick_target(r, kind, role, from);
+        if (target < 0) {
+            finish(r, now, LD_OUT_FAILED, cls, false);
+            return;
+        }
+        ld_us ra;
+        bool probe;
+        ld_class why = qualify(r, target, now, &ra, &probe);
+        if (why == LD_FC_NONE) {
+            start_attempt(r, target, now, false, probe);
+            return;
+        }
+        skip_route(r, target, why, now);
+        from = target;
+        cls = why;
+        retry_after = ra;
+    }
+}
+
+int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,
+                 const ld_rng *rng, ld_req **out)
+{
+    const ld_policy *p = c->p;
+    *out = NULL;
+    int wi = spec->workload < 0 ? p->default_workload : spec->workload;
+    if (wi >= p->nworkloads)
+        return LD_EINVAL;
+    const ld_workload *w = &p->workloads[wi];
+    int ti = spec->tier;
+    if (ti < 0)
+        ti = w->default_tier >= 0 ? w->default_tier : p->default_tier;
+    if (ti >= p->ntiers || spec->input_tokens < 0)
+        return LD_EINVAL;
+    ld_req *r = pool_get(c);
+    if (r == NULL)
+        return LD_ENOMEM;
+    memset(r, 0, sizeof *r);
+    r->core = c;
+    r->w = w;
+    r->workload = wi;
+    r->tier = ti;
+    r->cons = ld_policy_eff(p, wi, ti);
+    r->id = spec->id != 0 ? spec->id : c->next_id++;
+    r->in_tok = spec->input_tokens;
+    r->out_tok = spec->output_tokens > 0 ? spec->output_tokens
+                                         : p->default_output_tokens;
+    r->caps = spec->caps;
+    r->arrived = now;
+    r->deadline = now + ((r->cons->set & LD_C_TOTAL) ? r->cons->total
+                                                     : DEFAULT_DEADLINE);
+    r->committed = -1;
+    r->retry_route = -1;
+    r->wait_until = LD_NEVER;
+    r->wait_route = -1;
+    r->hedge_at = LD_NEVER;
+    r->last_from = -1;
+    r->last_cls = LD_FC_NONE;
+    r->first_cls = LD_FC_NONE;
+    r->outcome = LD_OUT_PENDING;
+    r->served_route = -1;
+    r->ttft = -1;
+    r->latency = -1;
+    ld_retry_budget_on_request(c->budget, now);
+
+    if (c->sink != NULL) {
+        ld_event ev;
+        ev_init(&ev, LD_EV_REQUEST, r, now);
+        ev.input_tokens = r->in_tok;
+        ev.output_tokens = r->out_tok;
+        emit(c, &ev);
+    }
+    decide(r, -1, LD_FC_NONE, -1, now, rng);
+    *out = r;
+    return LD_OK;
+}
+
+/* ---- reports ------------------------------------------------------------ */
+
+static int find_attempt(const ld_req *r, uint32_t no)
+{
+    if (r->outcome != LD_OUT_PENDING)
+        return -1;
+    for (int i = 0; i < LD_MAX_LIVE; i++)
+        if (r->att[i].state == ATT_LIVE && r->att[i].no == no)
+            return i;
+    return -1;
+}
+
+/* att[i] has its first token: it wins, the others are cancelled. */
+static void commit(ld_req *r, int i, ld_us now)
+{
+    attempt *a = &r->att[i];
+    a->committed = true;
+    r->committed = i;
+    r->served_route = a->route;
+    r->ttft = now - r->arrived;
+    r->hedge_at = LD_NEVER;
+    for (int j = 0; j < LD_MAX_LIVE; j++)
+        if (j != i && r->att[j].state == ATT_LIVE)
+            cancel_attempt(r, j, now, LD_CANCEL_HEDGE_LOST);
+}
+
+int ld_req_first_token(ld_req *r, uint32_t no, ld_us now)
+{
+    int i = find_attempt(r, no);
+    if (i < 0)
+        return LD_ESTATE;
+    attempt *a = &r->att[i];
+    a->last_progress = now;
+    if (a->first_token >= 0)
+        return LD_OK;
+    a->first_token = now;
+    ld_latency_add(r->core->routes[a->route].ttft, now, now - a->started);
+    if (r->committed < 0)
+        commit(r, i, now);
+    else
+        cancel_attempt(r, i, now, LD_CANCEL_HEDGE_LOST);
+    return LD_OK;
+}
+
+int ld_req_progress(ld_req *r, uint32_t no, ld_us now)
+{
+    int i = find_attempt(r, no);
+    if (i < 0)
+        return LD_ESTATE;
+    r->att[i].last_progress = now;
+    return LD_OK;
+}
+
+/* Attempt att[i] ended with class cls (NONE: success). */
+static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
+                          ld_us retry_after, int64_t out_tokens, ld_us now,
+                          const ld_rng *rng)
+{
+    ld_core *c = r->core;
+    attempt *a = &r->att[i];
+    int route = a->route;
+    route_state *rs = &c->routes[route];
+    ld_us duration = now - a->started;
+    ld_breaker_transition tr = {false, LD_BREAKER_CLOSED, LD_BREAKER_CLOSED};
+    ld_event ev;
+    ev_init(&ev, LD_EV_RESULT, r, now);
+    ev.route = route;
+    ev.attempt = a->no;
+    ev.cls = cls;
+    ev.status = status;
+    ev.hedge = a->hedge;
+    ev.delay = duration;
+    ev.ttft = a->first_token >= 0 ? a->first_token - a->started : -1;
+
+    if (cls == LD_FC_NONE) {
+        if (a->first_token < 0) {
+            /* a whole answer at once: its arrival is its first token */
+            a->first_token = now;
+            ev.ttft = duration;
+            ld_latency_add(rs->ttft, now, duration);
+        }
+        if (r->committed < 0)
+            commit(r, i, now);
+        int64_t used = out_tokens > 0 ? out_tokens : r->out_tok;
+        if (out_tokens > 0 && now > a->first_token) {
+            double tps = (double)out_tokens * 1e6 / (double)(now - a->first_token);
+            rs->tps = rs->tps > 0 ? 0.9 * rs->tps + 0.1 * tps : tps;
+        }
+        double cost = est_cost(rs, r->in_tok, used);
+        r->cost += cost;
+        ev.cost = cost;
+        ev.output_tokens = used;
+        a->probe = false; /* the verdict below settles the probe */
+        ld_breaker_record(rs->breaker, now, false, duration, &tr);
+        emit_breaker(c, route, now, &tr);
+        emit(c, &ev);
+        rs->in_flight--;
+        a->state = ATT_FREE;
+        r->live--;
+        finish(r, now, LD_OUT_SUCCESS, LD_FC_NONE, false);
+        return;
+    }
+
+    if (cls == LD_FC_TIMEOUT_TTFT)
+        ld_latency_add(rs->ttft, now, duration);
+    if (cls == LD_FC_RATE_LIMITED || cls == LD_FC_QUOTA_EXHAUSTED) {
+        ld_us block = retry_after >= 0 ? retry_after : c->p->rate_limit_default;
+        if (cls == LD_FC_QUOTA_EXHAUSTED && block < c->p->quota_block)
+            block = c->p->quota_block;
+        if (now + block > rs->blocked_until) {
+            rs->blocked_until = now + block;
+            rs->blocked_cls = cls;
+        }
+        if (retry_after < 0 && cls == LD_FC_RATE_LIMITED)
+            retry_after = block;
+    } else {
+        /* health verdict: the route's fault, or the route answered fine */
+        a->probe = false;
+        ld_breaker_record(rs->breaker, now, ld_class_counts_for_breaker(cls),
+                          duration, &tr);
+        emit_breaker(c, route, now, &tr);
+    }
+    emit(c, &ev);
+    bool mid_stream = a->committed;
+    drop_attempt(r, i);
+    if (mid_stream) {
+        if (r->first_cls == LD_FC_NONE)
+            r->first_cls = cls;
+        finish(r, now, LD_OUT_FAILED, cls, true);
+        return;
+    }
+    if (r->live > 0)
+        return; /* another attempt is still running: it may yet answer */
+    r->hedge_at = LD_NEVER;
+    decide(r, route, cls, retry_after, now, rng);
+}
+
+int ld_req_end(ld_req *r, uint32_t no, ld_us now, const ld_raw_result *res,
+               const ld_rng *rng)
+{
+    int i = find_attempt(r, no);
+    if (i < 0)
+        return LD_ESTATE;
+    ld_class cls = ld_classify(res);
+    attempt_ended(r, i, cls, res->http_status, res->retry_after,
+                  res->completion_tokens, now, rng);
+    return LD_OK;
+}
+
+static void fire_hedge(ld_req *r, ld_us now)
+{
+    ld_core *c = r->core;
+    int primary = -1;
+    for (int i = 0; i < LD_MAX_LIVE; i++)
+        if (r->att[i].state == ATT_LIVE && !r->att[i].hedge)
+            primary = i;
+    if (primary < 0 || r->att[primary].first_token >= 0 || r->live >= LD_MAX_LIVE)
+        return;
+    const ld_workload *w = r->w;
+    for (int k = 0; k < w->ncand; k++) {
+        int t = w->cand[k];
+        if (r->visited >> t & 1)
+            continue;
+        ld_us ra;
+        bool probe;
+        if (qualify(r, t, now, &ra, &probe) != LD_FC_NONE)
+            continue;
+        if (!ld_retry_budget_try_spend(c->budget, now)) {
+            if (probe)
+                ld_breaker_release(c->routes[t].breaker);
+            return;
+        }
+        r->hedges++;
+        ld_event ev;
+        ev_init(&ev, LD_EV_HEDGE, r, now);
+        ev.route = r->att[primary].route;
+        ev.to_route = t;
+        ev.attempt = r->attempts + 1;
+        emit(c, &ev);
+        start_attempt(r, t, now, true, probe);
+        if (r->hedges < w->hedge.max_extra)
+            schedule_hedge(r, &r->att[primary], now);
+        return;
+    }
+}
+
+int ld_req_tick(ld_req *r, ld_us now, const ld_rng *rng)
+{
+    if (r->outcome != LD_OUT_PENDING)
+        return LD_ESTATE;
+    if (now >= r->deadline) {
+        bool mid = r->committed >= 0;
+        ld_class cls = LD_FC_TIMEOUT_TOTAL;
+        for (int i = 0; i < LD_MAX_LIVE; i++) {
+            if (r->att[i].state != ATT_LIVE)
+                continue;
+            route_state *rs = &r->core->routes[r->att[i].route];
+            ld_breaker_transition tr;
+            r->att[i].probe = false;
+            ld_breaker_record(rs->breaker, now, true, now - r->att[i].started,
+                              &tr);
+            emit_breaker(r->core, r->att[i].route, now, &tr);
+        }
+        if (r->first_cls == LD_FC_NONE)
+            r->first_cls = cls;
+        finish(r, now, LD_OUT_FAILED, cls, mid);
+        return LD_OK;
+    }
+    /* attempts past their deadlines, in attempt order */
+    for (int pass = 0; pass < LD_MAX_LIVE && r->outcome == LD_OUT_PENDING; pass++) {
+        int due = -1;
+        ld_class cls = LD_FC_NONE;
+        for (int i = 0; i < LD_MAX_LIVE; i++) {
+            attempt *a = &r->att[i];
+            if (a->state != ATT_LIVE)
+                continue;
+            ld_class c2 = LD_FC_NONE;
+            if (a->first_token < 0 && now >= a->ttft_deadline)
+                c2 = LD_FC_TIMEOUT_TTFT;
+            else if (a->first_token >= 0 && now >= a->last_progress + a->stall)
+                c2 = LD_FC_STREAM_STALL;
+            if (c2 != LD_FC_NONE && (due < 0 || a->no < r->att[due].no)) {
+                due = i;
+                cls = c2;
+            }
+        }
+        if (due < 0)
+            break;
+        attempt *a = &r->att[due];
+        ld_event ev;
+        ev_init(&ev, LD_EV_CANCEL, r, now);
+        ev.route = a->route;
+        ev.attempt = a->no;
+        ev.reason = LD_CANCEL_TIMEOUT;
+        ev.hedge = a->hedge;
+        emit(r->core, &ev);
+        ld_do *d = push_do(r, LD_DO_CANCEL);
+        if (d != NULL) {
+            d->attempt = a->no;
+            d->route = a->route;
+        }
+        attempt_ended(r, due, cls, 0, -1, 0, now, rng);
+    }
+    if (r->outcome != LD_OUT_PENDING)
+        return LD_OK;
+    if (r->hedge_at <= now) {
+        r->hedge_at = LD_NEVER;
+        fire_hedge(r, now);
+    }
+    if (r->wait_until <= now && r->live == 0) {
+        int t = r->wait_route;
+        r->wait_until = LD_NEVER;
+        ld_us ra;
+        bool probe;
+        ld_class why = qualify(r, t, now, &ra, &probe);
+        if (why == LD_FC_NONE) {
+            start_attempt(r, t, now, false, probe);
+        } else {
+            skip_route(r, t, why, now);
+            decide(r, t, why, ra, now, rng);
+        }
+    }
+    return LD_OK;
+}
+
+int ld_req_abandon(ld_req *r, ld_us now)
+{
+    if (r->outcome != LD_OUT_PENDING)
+        return LD_ESTATE;
+    finish(r, now, LD_OUT_ABANDONED, LD_FC_NONE, r->committed >= 0);
+    return LD_OK;
+}
+
+ld_us ld_req_wake_at(const ld_req *r)
+{
+    if (r->outcome != LD_OUT_PENDING)
+        return LD_NEVER;
+    ld_us t = LD_NEVER;
+    if (r->wait_until < t)
+        t = r->wait_until;
+    if (r->hedge_at < t)
+        t = r->hedge_at;
+    for (int i = 0; i < LD_MAX_LIVE; i++) {
+        const attempt *a = &r->att[i];
+        if (a->state != ATT_LIVE)
+            continue;
+        ld_us due = a->first_token < 0 ? a->ttft_deadline
+                                       : a->last_progress + a->stall;
+        if (due < t)
+            t = due;
+    }
+    if ((r->live > 0 || r->wait_until != LD_NEVER) && r->deadline < t)
+        t = r->deadline;
+    return t;
+}
+
+void ld_req_info_get(const ld_req *r, ld_req_info *out)
+{
+    out->id = r->id;
+    out->workload = r->workload;
+    out->tier = r->tier;
+    out->outcome = r->outcome;
+    out->route = r->served_route;
+    out->attempts = (int)r->attempts;
+    out->hedges = r->hedges;
+    out->fell_back = r->fallbacks > 0;
+    out->first_cls = r->first_cls;
+    out->arrived = r->arrived;
+    out->ttft = r->ttft;
+    out->latency = r->latency;
+    out->cost = r->cost;
+}
+
+void ld_req_free(ld_req *r)
+{
+    if (r == NULL)
+        return;
+    for (int i = 0; i < LD_MAX_LIVE; i++)
+        if (r->att[i].state == ATT_LIVE)
+            drop_attempt(r, i);
+    ld_core *c = r->core;
+    r->next_free = c->free_list;
+    c->free_list = r;
+}
+
+/* ---- explain ------------------------------------------------------------ */
+
+static void explain_sink(void *ud, const ld_event *ev)
+{
+    ld_explain *x = ud;
+    if (ev->type != LD_EV_SKIP && ev->type != LD_EV_RETRY &&
+        ev->type != LD_EV_FALLBACK && ev->type != LD_EV_DONE)
+        return;
+    if (x->nsteps < LD_EXPLAIN_MAX)
+        x->steps[x->nsteps++] = *ev;
+}
+
+int ld_explain_class(const ld_policy *p, int workload, int tier, ld_class cls,
+                     int64_t input_tokens, int64_t output_tokens,
+                     ld_explain *out)
+{
+    if (workload < 0 || workload >= p->nworkloads || tier < 0 ||
+        tier >= p->ntiers || cls < LD_FC_NONE || cls >= LD_FC_COUNT)
+        return LD_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->primary = -1;
+    out->final_route = -1;
+    ld_core *c = ld_core_new(p);
+    if (c == NULL)
+        return LD_ENOMEM;
+    ld_req_spec spec = {workload, tier, input_tokens, output_tokens, 0, 1};
+    ld_req *r = NULL;
+    ld_do d;
+    ld_us now = 0;
+    if (cls == LD_FC_NONE)
+        ld_core_set_sink(c, explain_sink, out);
+    int rc = ld_req_start(c, &spec, now, NULL, &r);
+    if (rc < 0)
+        goto done;
+    uint32_t att = 0;
+    while (ld_req_next(r, &d) == 1) {
+        if (d.kind == LD_DO_START) {
+            out->primary = d.route;
+            out->primary_cost = est_cost(&c->routes[d.route], r->in_tok,
+                                         r->out_tok);
+            att = d.attempt;
+        }
+    }
+    if (cls == LD_FC_NONE || att == 0) {
+        out->final_route = out->primary;
+        goto done;
+    }
+    const ld_rule *rule = &r->w->rules[cls];
+    out->designed = rule->set != 0;
+    ld_core_set_sink(c, explain_sink, out);
+    /* fail the attempt on the primary with cls, and again on every retry,
+     * until the request moves on or ends */
+    for (int guard = 0; guard < 16 && r->outcome == LD_OUT_PENDING; guard++) {
+        int i = find_attempt(r, att);
+        if (i < 0)
+            break;
+        int from = r->att[i].route;
+        ld_us ra = (cls == LD_FC_RATE_LIMITED) ? ld_s(1) : -1;
+        attempt_ended(r, i, cls, 0, ra, 0, now, NULL);
+        att = 0;
+        while (ld_req_next(r, &d) == 1)
+            if (d.kind == LD_DO_START)
+                att = d.attempt;
+        if (att == 0 && r->outcome == LD_OUT_PENDING) {
+            now = ld_req_wake_at(r);
+            if (now == LD_NEVER)
+                break;
+            ld_req_tick(r, now, NULL);
+            while (ld_req_next(r, &d) == 1)
+                if (d.kind == LD_DO_START)
+                    att = d.attempt;
+        }
+        i = find_attempt(r, att);
+        if (i >= 0 && r->att[i].route != from) {
+            out->final_route = r->att[i].route;
+            break;
+        }
+    }
+    out->dead_end = out->final_route < 0 && rule->kind != LD_ACT_FAIL &&
+                    !(rule->else_kind == LD_ACT_FAIL &&
+                      (rule->kind == LD_ACT_RETRY ||
+                       rule->kind == LD_ACT_WAIT_RETRY_AFTER));
+done:
+    ld_req_free(r);
+    ld_core_free(c);
+    return rc;
+}

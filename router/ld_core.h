@@ -1,0 +1,166 @@
+/* ld_core.h - the routing core: one state machine per request, shared
+ * per-route health, every fallback decision.
+ *
+ * A host (the simulator or the live router) drives it like this:
+ *
+ *   ld_req_start(core, &spec, now, rng, &req);
+ *   loop:
+ *     while (ld_req_next(req, &what) == 1) carry out `what`:
+ *       LD_DO_START   start attempt what.attempt on what.route
+ *       LD_DO_CANCEL  stop attempt what.attempt; report nothing more for it
+ *       LD_DO_FINISH  the request is over (what.outcome); answer the user
+ *                     (safe failure or error event when it failed) and
+ *                     ld_req_free(req)
+ *     tell the core what happened, at the time it happened:
+ *       ld_req_first_token  the attempt's first token (or whole body) arrived
+ *       ld_req_progress     more of the stream arrived
+ *       ld_req_end          the attempt ended (raw result: status, error...)
+ *       ld_req_tick         the time ld_req_wake_at() asked for has come
+ *       ld_req_abandon      the user went away
+ *
+ * The core classifies results, applies the policy's rules, shortens timeouts
+ * to the request's deadline, hedges, keeps breakers and retry budgets, and
+ * reports every step to the event sink. Timeouts are the core's too: a host
+ * only has to wake it at ld_req_wake_at().
+ *
+ * Time is an argument everywhere; randomness (backoff jitter) comes from the
+ * ld_rng passed in. Requests come from a pool owned by the core: in steady
+ * state no call allocates.
+ */
+#ifndef LD_CORE_H
+#define LD_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ld.h"
+#include "ld_class.h"
+#include "ld_event.h"
+#include "ld_policy.h"
+
+typedef struct ld_core ld_core;
+typedef struct ld_req ld_req;
+
+/* The policy must outlive the core. NULL if out of memory. */
+ld_core *ld_core_new(const ld_policy *p);
+void ld_core_free(ld_core *c);
+const ld_policy *ld_core_policy(const ld_core *c);
+
+/* Events go to fn(ud, ev); NULL fn drops them. */
+void ld_core_set_sink(ld_core *c, ld_event_fn fn, void *ud);
+
+/* Current price of a route (USD per million tokens), as a price change
+ * becomes known. LD_EINVAL for a bad route or a negative price. */
+int ld_core_set_price(ld_core *c, int route, double input_per_mtok,
+                      double output_per_mtok);
+/* Current quality score of a route (a quality drop). */
+int ld_core_set_quality(ld_core *c, int route, double quality);
+
+/* A route's health, for metrics and `ladder check`. */
+typedef struct ld_route_health {
+    ld_breaker_state breaker;
+    int in_flight;
+    ld_us blocked_until; /* rate limit or quota: 0 when not blocked */
+    ld_us ttft_p50, ttft_p95; /* -1 while unknown */
+    double input_per_mtok, output_per_mtok, quality;
+} ld_route_health;
+
+int ld_core_route_health(ld_core *c, int route, ld_us now,
+                         ld_route_health *out);
+
+typedef struct ld_req_spec {
+    int workload;          /* policy index; -1: the policy's default */
+    int tier;              /* -1: the workload's default, else the policy's */
+    int64_t input_tokens;  /* estimate of the prompt */
+    int64_t output_tokens; /* expected answer (max_tokens); <= 0: default */
+    unsigned caps;         /* LD_CAP_* the request needs */
+    uint64_t id;           /* for events; 0: the core numbers requests */
+} ld_req_spec;
+
+typedef enum ld_do_kind {
+    LD_DO_START,
+    LD_DO_CANCEL,
+    LD_DO_FINISH
+} ld_do_kind;
+
+typedef struct ld_do {
+    ld_do_kind kind;
+    uint32_t attempt;   /* START, CANCEL */
+    int route;          /* START, CANCEL; FINISH: route that served or -1 */
+    bool hedge;         /* START */
+    ld_us ttft_deadline; /* START: absolute; the core enforces it */
+    ld_us deadline;      /* START: absolute end of the request */
+    ld_us stall;         /* START: longest silence inside the stream */
+    ld_outcome outcome; /* FINISH */
+    bool mid_stream;    /* FINISH, failed after the first token was sent */
+    ld_class cls;       /* FINISH: why it failed, or first fallback class */
+    int status;         /* FINISH failed: safe failure status */
+    const char *message; /* FINISH failed: safe failure text (the policy's) */
+} ld_do;
+
+/* Start a request. LD_EINVAL for a bad workload or tier index, LD_ENOMEM
+ * when the pool cannot grow. On success the first actions are waiting in
+ * ld_req_next (an attempt, or a FINISH when nothing qualifies). */
+int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,
+                 const ld_rng *rng, ld_req **out);
+
+/* Take the next action; 1 when *out was filled, 0 when there is none. */
+int ld_req_next(ld_req *r, ld_do *out);
+
+/* Reports. `attempt` is the number from LD_DO_START; reports about an
+ * attempt that was cancelled or has ended are ignored (LD_ESTATE), as are
+ * reports after the request finished. */
+int ld_req_first_token(ld_req *r, uint32_t attempt, ld_us now);
+int ld_req_progress(ld_req *r, uint32_t attempt, ld_us now);
+int ld_req_end(ld_req *r, uint32_t attempt, ld_us now,
+               const ld_raw_result *res, const ld_rng *rng);
+int ld_req_tick(ld_req *r, ld_us now, const ld_rng *rng);
+int ld_req_abandon(ld_req *r, ld_us now);
+
+/* When the core next needs ld_req_tick; LD_NEVER when it waits for
+ * reports only (or has finished). */
+ld_us ld_req_wake_at(const ld_req *r);
+
+/* What happened to a request, for the host's statistics. */
+typedef struct ld_req_info {
+    uint64_t id;
+    int workload, tier;
+    ld_outcome outcome;
+    int route;          /* route that served it, or -1 */
+    int attempts;       /* attempts started, hedges included */
+    int hedges;
+    bool fell_back;     /* served (or failed) elsewhere than the first rung */
+    ld_class first_cls; /* first failure or skip class; NONE if none */
+    ld_us arrived, ttft, latency; /* ttft/latency after arrival; -1 none */
+    double cost;        /* USD billed */
+} ld_req_info;
+
+void ld_req_info_get(const ld_req *r, ld_req_info *out);
+
+/* Return the request to the pool. A request freed before it finished has
+ * its attempts forgotten (breaker probes released) without events. */
+void ld_req_free(ld_req *r);
+
+/* ---- explaining a policy (for `ladder check`) -----------------------------
+ * What the core does when the first attempt of a fresh request (all routes
+ * healthy) fails with `cls`, followed until the request leaves that route or
+ * ends: the same decision code a live request runs. */
+#define LD_EXPLAIN_MAX 24
+
+typedef struct ld_explain {
+    int primary;            /* route of the first attempt; -1 if none */
+    double primary_cost;    /* its estimated cost, USD */
+    ld_event steps[LD_EXPLAIN_MAX]; /* SKIP, RETRY, FALLBACK, DONE events */
+    int nsteps;
+    int final_route;        /* route it moves to; -1 when it fails */
+    bool designed;          /* a rule (or the wildcard) names the class */
+    bool dead_end;          /* ends in the safe failure without a "fail" */
+} ld_explain;
+
+/* cls LD_FC_NONE explains the request's start only. LD_EINVAL for bad
+ * indices, LD_ENOMEM. */
+int ld_explain_class(const ld_policy *p, int workload, int tier, ld_class cls,
+                     int64_t input_tokens, int64_t output_tokens,
+                     ld_explain *out);
+
+#endif

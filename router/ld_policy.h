@@ -1,0 +1,115 @@
+/* ld_policy.h - fallback policies: loading, validating and querying them.
+ *
+ * A policy names routes (provider, model, price, quality, regions, context
+ * window, capabilities), workloads (constraints, an ordered ladder of routes,
+ * roles, a rule per failure class, hedging, a safe failure response) and
+ * tiers (overrides of the constraints). The JSON format is documented in the
+ * README. A loaded policy is immutable; many cores may share it.
+ */
+#ifndef LD_POLICY_H
+#define LD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ld.h"
+#include "ld_class.h"
+
+typedef struct ld_policy ld_policy;
+
+/* Caps: a policy larger than these is refused with a message. */
+#define LD_MAX_ROUTES 64
+#define LD_MAX_LADDER 16
+#define LD_MAX_WORKLOADS 64
+#define LD_MAX_TIERS 32
+#define LD_MAX_REGIONS 32
+#define LD_MAX_POLICY_BYTES (4 * 1024 * 1024)
+
+typedef enum ld_provider {
+    LD_PROVIDER_OPENAI,    /* any OpenAI-compatible chat completions API */
+    LD_PROVIDER_ANTHROPIC  /* Anthropic's Messages API */
+} ld_provider;
+
+/* Capabilities a route offers and a request may need. */
+enum {
+    LD_CAP_STREAM = 1u << 0,
+    LD_CAP_TOOLS = 1u << 1,
+    LD_CAP_PREFILL = 1u << 2,
+    LD_CAP_VISION = 1u << 3,
+    LD_CAP_JSON = 1u << 4
+};
+
+typedef enum ld_role {
+    LD_ROLE_LOW_LATENCY,
+    LD_ROLE_LOW_COST,
+    LD_ROLE_HIGH_QUALITY,
+    LD_ROLE_COUNT
+} ld_role;
+
+/* What a rule does when its failure class happens. */
+typedef enum ld_action_kind {
+    LD_ACT_NEXT,                /* next acceptable rung of the ladder */
+    LD_ACT_RETRY,               /* same route again, after a backoff */
+    LD_ACT_WAIT_RETRY_AFTER,    /* same route, after the provider's wait */
+    LD_ACT_ROLE,                /* the workload's route for a role */
+    LD_ACT_NEXT_LARGER_CONTEXT, /* next route with a larger context window */
+    LD_ACT_NEXT_IN_REGION,      /* next route in an allowed region */
+    LD_ACT_FAIL                 /* the workload's safe failure response */
+} ld_action_kind;
+
+/* Parse text (len bytes, need not be NUL-terminated) as a policy. `file`
+ * names the source in error messages. On failure returns a negative code,
+ * sets *out to NULL and fills err (if not NULL) with the file and the JSON
+ * path, or line:column for syntax errors. */
+int ld_policy_parse(const char *text, size_t len, const char *file,
+                    ld_policy **out, ld_error *err);
+void ld_policy_free(ld_policy *p);
+
+int ld_policy_route_count(const ld_policy *p);
+int ld_policy_workload_count(const ld_policy *p);
+int ld_policy_tier_count(const ld_policy *p);
+
+/* Index of a route, workload or tier by name; LD_ENOENT if absent. */
+int ld_policy_route_index(const ld_policy *p, const char *id);
+int ld_policy_workload_index(const ld_policy *p, const char *name);
+int ld_policy_tier_index(const ld_policy *p, const char *name);
+
+/* Default workload and tier (the "defaults" block, else the first one). */
+int ld_policy_default_workload(const ld_policy *p);
+int ld_policy_default_tier(const ld_policy *p);
+
+const char *ld_policy_route_id(const ld_policy *p, int route);
+const char *ld_policy_workload_name(const ld_policy *p, int workload);
+const char *ld_policy_tier_name(const ld_policy *p, int tier);
+
+/* Route properties the hosts need (adapters, price display). */
+typedef struct ld_route_info {
+    const char *id;
+    ld_provider provider;
+    const char *model;
+    const char *base_url;
+    const char *api_key_env;
+    const char *upstream; /* shared upstream group, or NULL */
+    double input_per_mtok, output_per_mtok;
+    double quality;
+    long long context_window;
+    unsigned caps;
+    int max_concurrency; /* 0: no cap */
+} ld_route_info;
+
+int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);
+
+/* The rule a workload applies to a class, in words ("retry x1 after 200 ms
+ * backoff, else next"), and whether a rule (1) or the wildcard (2) names
+ * it; 0 when the class falls to the built-in default. */
+int ld_policy_describe_rule(const ld_policy *p, int workload, ld_class cls,
+                            char *buf, size_t cap);
+
+/* A workload's effective constraints for a tier, in words. */
+void ld_policy_describe_constraints(const ld_policy *p, int workload,
+                                    int tier, char *buf, size_t cap);
+
+const char *ld_action_name(ld_action_kind k);
+const char *ld_role_name(ld_role r);
+
+#endif

@@ -1,0 +1,120 @@
+/* ld_policy_int.h - the policy's in-memory form, shared by the core's own
+ * modules (and their unit tests). Hosts use ld_policy.h only. */
+#ifndef LD_POLICY_INT_H
+#define LD_POLICY_INT_H
+
+#include <stdint.h>
+
+#include "ld_class.h"
+#include "ld_health.h"
+#include "ld_policy.h"
+
+typedef struct ld_route {
+    char *id, *model, *base_url, *api_key_env, *upstream;
+    ld_provider provider;
+    double price_in, price_out; /* USD per million tokens */
+    double quality;             /* 0..1 */
+    uint32_t regions;           /* bit i: the policy's region i */
+    int64_t context_window;     /* tokens, input plus output */
+    unsigned caps;
+    int max_concurrency; /* 0: no cap */
+    ld_us ttft_timeout;  /* 0: the workload's */
+    ld_us stall_timeout; /* 0: the workload's */
+    ld_breaker_cfg breaker;
+} ld_route;
+
+typedef struct ld_rule {
+    ld_action_kind kind;
+    ld_role role;          /* LD_ACT_ROLE */
+    int max;               /* LD_ACT_RETRY: attempts beyond the first */
+    ld_us backoff;         /* LD_ACT_RETRY: first delay */
+    ld_us max_backoff;     /* LD_ACT_RETRY: cap on the delay */
+    ld_us max_wait;        /* LD_ACT_WAIT_RETRY_AFTER: longest wait */
+    ld_action_kind else_kind; /* when a retry or wait does not fit */
+    ld_role else_role;
+    int same_as;           /* class index while loading, -1 otherwise */
+    int set;               /* written in the policy */
+} ld_rule;
+
+/* Which constraint fields a block sets. */
+enum {
+    LD_C_TTFT = 1 << 0,
+    LD_C_TOTAL = 1 << 1,
+    LD_C_STALL = 1 << 2,
+    LD_C_COST = 1 << 3,
+    LD_C_QUALITY = 1 << 4,
+    LD_C_REGIONS = 1 << 5
+};
+
+typedef struct ld_constraints {
+    unsigned set;        /* LD_C_* bits */
+    ld_us ttft;          /* longest wait for a first token, per attempt */
+    ld_us total;         /* end-to-end deadline of the request */
+    ld_us stall;         /* longest silence inside a stream */
+    double max_cost;     /* USD per request */
+    double min_quality;  /* 0..1 */
+    uint32_t regions;    /* allowed regions; 0 with LD_C_REGIONS unset: any */
+} ld_constraints;
+
+typedef struct ld_hedge {
+    int max_extra;  /* 0: no hedging */
+    ld_us after;    /* fixed delay, or fallback while no quantile is known */
+    double quantile; /* > 0: delay is the route's observed TTFT quantile */
+} ld_hedge;
+
+typedef struct ld_workload {
+    char *name;
+    ld_constraints cons;
+    int ladder[LD_MAX_LADDER];
+    int nladder;
+    int roles[LD_ROLE_COUNT]; /* route index or -1 */
+    ld_rule rules[LD_FC_COUNT];
+    ld_hedge hedge;
+    int fail_status;
+    char *fail_message;
+    unsigned requires; /* capabilities every request of it needs */
+    int default_tier;
+    /* candidates: ladder then role routes not in it, in that order */
+    int cand[LD_MAX_LADDER + LD_ROLE_COUNT];
+    int ncand;
+} ld_workload;
+
+typedef struct ld_tier {
+    char *name;
+    ld_constraints cons;
+} ld_tier;
+
+struct ld_policy {
+    char *name;
+    ld_route routes[LD_MAX_ROUTES];
+    int nroutes;
+    ld_workload workloads[LD_MAX_WORKLOADS];
+    int nworkloads;
+    ld_tier tiers[LD_MAX_TIERS];
+    int ntiers;
+    char *regions[LD_MAX_REGIONS];
+    int nregions;
+    /* effective constraints per workload and tier: eff[w * ntiers + t] */
+    ld_constraints *eff;
+    int default_workload, default_tier;
+    /* retry defaults */
+    int retry_max;
+    ld_us retry_backoff, retry_max_backoff;
+    /* retry budget */
+    double budget_ratio, budget_min_per_s;
+    ld_us budget_window;
+    /* health estimates */
+    ld_us health_window;
+    double latency_quantile;
+    int min_samples;
+    ld_us rate_limit_default; /* block after a 429 without Retry-After */
+    ld_us quota_block;        /* block after quota exhaustion */
+    ld_us default_stall;      /* when no workload or route sets one */
+    int64_t default_output_tokens;
+};
+
+/* Effective constraints of a workload for a tier (tier may be -1: none). */
+const ld_constraints *ld_policy_eff(const ld_policy *p, int workload,
+                                    int tier);
+
+#endif
