@@ -214,12 +214,12 @@ int cmd_check(int argc, char **argv)
                     describe_steps(p, &start, steps, sizeof steps);
                     printf("  [!] no route qualifies for this tier: every "
                            "request gets the safe failure (%s)\n", steps);
-                    flagged++;
                 }
                 printf("  %-19s %-44s %s\n", "class", "rule",
                        "then (for the first attempt failing so)");
             }
             if (start.primary < 0) {
+                flagged++;
                 if (o.json && !cJSON_AddBoolToObject(cj, "no_route", 1))
                     goto oom;
                 continue;

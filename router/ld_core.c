@@ -315,7 +315,7 @@ static ld_class qualify(ld_req *r, int ri, ld_us now, ld_us *retry_in,
         return LD_FC_OVERLOADED;
     if (ld_latency_count(rs->ttft, now) >= (uint64_t)c->p->min_samples) {
         ld_us est = ld_latency_quantile(rs->ttft, now, c->p->latency_quantile);
-        if ((k->set & LD_C_TTFT) && est > k->ttft)
+        if ((k->set & LD_C_TTFT) && est >= k->ttft)
             return LD_FC_LATENCY_CEILING;
         ld_us gen = rs->tps > 0 ? (ld_us)((double)r->out_tok / rs->tps * 1e6)
                                 : 0;

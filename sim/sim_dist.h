@@ -56,7 +56,8 @@ typedef struct sim_dist sim_dist;
  * JSON path of node (e.g. "providers.gpt-4.1.ttft_ms"); both only go into
  * error messages and may be NULL. base_dir (NULL or "" for the current
  * directory) resolves relative empirical file names. 0 with *out set, or
- * LD_EINVAL (bad input, err says where) / LD_ENOMEM, with *out NULL. */
+ * with *out NULL: LD_EINVAL (bad input, err says where), LD_ELIMIT (an
+ * empirical file over SIM_DIST_EMPIRICAL_MAX values) or LD_ENOMEM. */
 int sim_dist_parse(const cJSON *node, const char *file, const char *path,
                    const char *base_dir, sim_dist **out, ld_error *err);
 

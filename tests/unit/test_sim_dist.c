@@ -545,6 +545,22 @@ static void test_dist_rejects_missing_and_impossible_parameters(void **state)
                 PATH ".min: must be a finite number", NULL, NULL);
 }
 
+/* levels mixtures, each the only component of the one outside it, around
+ * a bare 1. */
+static void nested_mixtures(char *buf, size_t cap, int levels)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < levels; i++)
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "{%s\"dist\": \"mixture\", \"components\": [",
+                              i > 0 ? "\"weight\": 1, " : "");
+    n += (size_t)snprintf(buf + n, cap - n, "1");
+    for (int i = 0; i < levels; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "]}");
+    assert_true(n < cap);
+}
+
 static void test_dist_mixture_errors_name_the_component(void **state)
 {
     (void)state;
@@ -581,19 +597,13 @@ static void test_dist_mixture_errors_name_the_component(void **state)
                 "gamma needs \"scale\" or \"mean\"", NULL);
 
     /* nesting beyond the cap */
-    char buf[2048] = "";
-    size_t n = 0;
-    for (int i = 0; i < SIM_DIST_MAX_DEPTH + 1; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n,
-                              "{\"dist\": \"mixture\", \"weight\": 1, "
-                              "\"components\": [");
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", "1");
-    for (int i = 0; i < SIM_DIST_MAX_DEPTH + 1; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "]}");
-    assert_true(n < sizeof buf);
-    /* the outermost object may not carry "weight": strip it */
-    memmove(buf + 22, buf + 35, strlen(buf + 35) + 1);
-    parse_fails(buf, "nested deeper than", NULL, NULL);
+    char buf[2048];
+    nested_mixtures(buf, sizeof buf, SIM_DIST_MAX_DEPTH + 1);
+    parse_fails(buf, "nested deeper than 8", NULL, NULL);
+    /* at the cap, the parser goes on down to the innermost component */
+    nested_mixtures(buf, sizeof buf, SIM_DIST_MAX_DEPTH);
+    parse_fails(buf, "components[0].components[0]", "must be an object",
+                NULL);
 }
 
 static void test_dist_empirical_errors_name_the_file(void **state)
