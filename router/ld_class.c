@@ -128,22 +128,6 @@ static bool str_ieq(const char *a, const char *b)
     return *a == '\0' && *b == '\0';
 }
 
-static bool str_icontains(const char *hay, const char *needle)
-{
-    if (hay == NULL || needle == NULL)
-        return false;
-    for (; *hay != '\0'; hay++) {
-        size_t i = 0;
-        while (needle[i] != '\0' && hay[i] != '\0' &&
-               ascii_lower((unsigned char)hay[i]) ==
-                   ascii_lower((unsigned char)needle[i]))
-            i++;
-        if (needle[i] == '\0')
-            return true;
-    }
-    return false;
-}
-
 static bool in_list(const char *s, const char *const *list)
 {
     if (s == NULL || list == NULL)
@@ -154,12 +138,19 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-static bool any_phrase(const char *msg, const char *const *list)
+/* Messages are matched on their first MSG_SCAN bytes: the phrases we look
+ * for open a provider's message, and a cap keeps the cost bounded however
+ * long the message is. */
+#define MSG_SCAN 512
+
+/* Whether the lowercased message contains any phrase of the list (the
+ * phrases are lowercase). */
+static bool any_phrase(const char *lower, const char *const *list)
 {
-    if (msg == NULL || list == NULL)
+    if (lower[0] == '\0' || list == NULL)
         return false;
     for (; *list != NULL; list++)
-        if (str_icontains(msg, *list))
+        if (strstr(lower, *list) != NULL)
             return true;
     return false;
 }
@@ -241,8 +232,15 @@ static ld_class classify_provider(const ld_raw_result *r)
             str_ieq(r->finish_reason, "content_filter"))
             return p->cls;
     }
+    if (r->error_message == NULL || r->error_message[0] == '\0')
+        return LD_FC_NONE;
+    char lower[MSG_SCAN + 1];
+    size_t n = 0;
+    for (; n < MSG_SCAN && r->error_message[n] != '\0'; n++)
+        lower[n] = (char)ascii_lower((unsigned char)r->error_message[n]);
+    lower[n] = '\0';
     for (size_t i = 0; i < N_PROVIDER_RULES; i++)
-        if (any_phrase(r->error_message, provider_rules[i].phrases))
+        if (any_phrase(lower, provider_rules[i].phrases))
             return provider_rules[i].cls;
     return LD_FC_NONE;
 }

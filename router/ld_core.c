@@ -1004,6 +1004,8 @@ void ld_req_info_get(const ld_req *r, ld_req_info *out)
     out->ttft = r->ttft;
     out->latency = r->latency;
     out->cost = r->cost;
+    out->limit_ttft = (r->cons->set & LD_C_TTFT) ? r->cons->ttft : 0;
+    out->limit_total = (r->cons->set & LD_C_TOTAL) ? r->cons->total : 0;
 }
 
 void ld_req_free(ld_req *r)

@@ -133,6 +133,8 @@ typedef struct ld_req_info {
     ld_class first_cls; /* first failure or skip class; NONE if none */
     ld_us arrived, ttft, latency; /* ttft/latency after arrival; -1 none */
     double cost;        /* USD billed */
+    ld_us limit_ttft, limit_total; /* its workload and tier's ceilings;
+                                      0 when none */
 } ld_req_info;
 
 void ld_req_info_get(const ld_req *r, ld_req_info *out);

@@ -764,7 +764,10 @@ static int load_rule(load_ctx *c, const cJSON *v, const char *path,
         char sp[PATH_MAX_LEN];
         child_path(sp, path, "same_as");
         ld_class cls;
-        if (cJSON_GetArraySize(v) != 1) {
+        int nkeys = 0;
+        for (const cJSON *it = v->child; it != NULL; it = it->next)
+            nkeys += !is_comment_key(it->string);
+        if (nkeys != 1) {
             ld_error_set(c->err, c->file, path,
                          "\"same_as\" stands alone in a rule");
             return LD_EINVAL;
@@ -1280,6 +1283,25 @@ static void line_col(const char *text, size_t len, size_t at, int *line,
     }
 }
 
+/* cJSON reports running out of text at the last byte, like an error at that
+ * byte. Parse once more with a space appended: text that ran out fails past
+ * its own end then. 0 when unsure (or out of memory). */
+static int error_at_end(const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return 0;
+    memcpy(copy, text, len);
+    copy[len] = ' ';
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
+    int at_end = root == NULL && end != NULL && end >= copy &&
+                 (size_t)(end - copy) >= len;
+    cJSON_Delete(root);
+    free(copy);
+    return at_end;
+}
+
 int ld_policy_parse(const char *text, size_t len, const char *file,
                     ld_policy **out, ld_error *err)
 {
@@ -1307,6 +1329,8 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     if (root == NULL) {
         int line, col;
         size_t at = end != NULL && end >= text ? (size_t)(end - text) : len;
+        if (len > 0 && at == len - 1 && error_at_end(text, len))
+            at = len;
         line_col(text, len, at, &line, &col);
         char where[64];
         snprintf(where, sizeof where, "line %d, column %d", line, col);
@@ -1481,6 +1505,17 @@ int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out)
     out->caps = r->caps;
     out->max_concurrency = r->max_concurrency;
     return LD_OK;
+}
+
+int ld_policy_workload_routes(const ld_policy *p, int workload, int *routes,
+                              int cap)
+{
+    if (workload < 0 || workload >= p->nworkloads || cap < 0)
+        return LD_EINVAL;
+    const ld_workload *w = &p->workloads[workload];
+    for (int i = 0; i < w->ncand && i < cap; i++)
+        routes[i] = w->cand[i];
+    return w->ncand;
 }
 
 const ld_constraints *ld_policy_eff(const ld_policy *p, int workload, int tier)

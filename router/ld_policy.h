@@ -99,6 +99,12 @@ typedef struct ld_route_info {
 
 int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);
 
+/* The routes a workload may use: its ladder, then role routes outside it,
+ * in that order. Writes at most cap indices to routes and returns how many
+ * there are (which may exceed cap), or LD_EINVAL for a bad workload. */
+int ld_policy_workload_routes(const ld_policy *p, int workload, int *routes,
+                              int cap);
+
 /* The rule a workload applies to a class, in words ("retry x1 after 200 ms
  * backoff, else next"), and whether a rule (1) or the wildcard (2) names
  * it; 0 when the class falls to the built-in default. */

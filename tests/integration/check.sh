@@ -1,0 +1,293 @@
+#!/bin/sh
+# check.sh - `ladder check`: the example policy's report (text and JSON),
+# --strict, a fully designed policy, and every broken policy in
+# tests/data/policies (exit 2, a message naming the file and the JSON path).
+#
+# LADDER is the binary (default ./bin/ladder from the repository root). Each
+# broken policy bad_*.json states the message it must produce in a top-level
+# "_expect" comment key. Prints one "ok - ..." / "not ok - ..." line per
+# check and exits 1 if any failed.
+set -u
+
+case "${LADDER:-}" in
+"") LADDER=./bin/ladder ;;
+/*) ;;
+*) LADDER=$(pwd)/$LADDER ;;
+esac
+cd "$(dirname "$0")/../.." || exit 1
+
+if [ ! -x "$LADDER" ]; then
+    echo "not ok - ladder binary $LADDER is missing (run make)"
+    exit 1
+fi
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+failed=0
+total=0
+
+ok() {
+    total=$((total + 1))
+    echo "ok - $1"
+}
+
+not_ok() {
+    total=$((total + 1))
+    failed=$((failed + 1))
+    echo "not ok - $1"
+    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
+}
+
+# run NAME ARGS...: run ladder, keep stdout, stderr and the exit code
+run() {
+    name=$1
+    shift
+    "$LADDER" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+    echo $? >"$tmp/$name.rc"
+}
+
+expect_rc() { # name want description
+    got=$(cat "$tmp/$1.rc")
+    if [ "$got" -eq "$2" ]; then
+        ok "$3"
+    else
+        not_ok "$3" "exit $got, expected $2; stderr: $(head -c 400 "$tmp/$1.err")"
+    fi
+}
+
+# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
+expect_in() {
+    if grep -qF -- "$2" "$1"; then
+        ok "$3"
+    else
+        not_ok "$3" "\"$2\" not found in: $(head -c 400 "$1")"
+    fi
+}
+
+# expect_re FILE REGEX DESCRIPTION: a line of FILE matches the extended REGEX
+expect_re() {
+    if grep -qE -- "$2" "$1"; then
+        ok "$3"
+    else
+        not_ok "$3" "/$2/ not found in: $(head -c 400 "$1")"
+    fi
+}
+
+# section FILE HEADER: the lines of one "workload W, tier T" section
+section() {
+    awk -v h="$2" 'index($0, h) == 1 { on = 1; print; next }
+                   on && /^$/ { exit }
+                   on { print }' "$1"
+}
+
+# class_line FILE HEADER CLASS: that class's line in the section
+class_line() {
+    section "$1" "$2" | awk -v c="$3" '$1 == c { print; exit }'
+}
+
+expect_line() { # line-text needle description
+    case "$1" in
+    *"$2"*) ok "$3" ;;
+    *) not_ok "$3" "\"$2\" not in line: $1" ;;
+    esac
+}
+
+# ---- the example policy, text -----------------------------------------
+
+ex=examples/policy.json
+run ex check "$ex"
+expect_rc ex 0 "check $ex exits 0"
+expect_in "$tmp/ex.out" "$ex: valid: 4 routes, 2 workloads, 3 tiers" \
+    "check $ex prints valid with the counts"
+for w in chat report; do
+    for t in free paid enterprise; do
+        expect_in "$tmp/ex.out" "workload $w, tier $t (" \
+            "check $ex has a section for workload $w, tier $t"
+    done
+done
+if [ -s "$tmp/ex.err" ]; then
+    not_ok "check $ex writes nothing to stderr" "$(head -c 400 "$tmp/ex.err")"
+else
+    ok "check $ex writes nothing to stderr"
+fi
+
+paid="workload chat, tier paid"
+line=$(class_line "$tmp/ex.out" "$paid" server_error)
+expect_line "$line" "retry x1 (backoff 200 ms), else next" \
+    "chat/paid server_error shows its rule"
+expect_line "$line" "retry gpt-4.1 in " \
+    "chat/paid server_error retries gpt-4.1"
+expect_line "$line" "-> claude-sonnet" \
+    "chat/paid server_error then moves to claude-sonnet"
+case "$line" in
+*"retry gpt-4.1 in "*"-> claude-sonnet"*) ok "chat/paid server_error retries before it falls back" ;;
+*) not_ok "chat/paid server_error retries before it falls back" "$line" ;;
+esac
+line=$(class_line "$tmp/ex.out" "$paid" context_length)
+expect_line "$line" "[!] no next acceptable route" \
+    "chat/paid context_length is flagged as a dead end"
+line=$(class_line "$tmp/ex.out" "$paid" quota_exhausted)
+expect_line "$line" "[!] not designed yet" \
+    "chat/paid quota_exhausted is flagged as not designed yet"
+line=$(class_line "$tmp/ex.out" "$paid" timeout_ttft)
+expect_line "$line" "-> llama-70b-fast" \
+    "chat/paid timeout_ttft jumps to the low_latency role"
+line=$(class_line "$tmp/ex.out" "$paid" content_blocked)
+case "$line" in
+*"safe failure 503"*"[!]"*) not_ok "chat/paid content_blocked fails safely, unflagged" "$line" ;;
+*"safe failure 503"*) ok "chat/paid content_blocked fails safely, unflagged" ;;
+*) not_ok "chat/paid content_blocked fails safely, unflagged" "$line" ;;
+esac
+line=$(class_line "$tmp/ex.out" "workload chat, tier free" server_error)
+expect_line "$line" "skip claude-sonnet (budget_exceeded), -> gpt-4.1-mini" \
+    "chat/free server_error skips claude-sonnet over the free budget"
+line=$(class_line "$tmp/ex.out" "workload chat, tier enterprise" timeout_ttft)
+expect_line "$line" "skip llama-70b-fast (region_restricted)" \
+    "chat/enterprise timeout_ttft skips the us-only route"
+expect_in "$tmp/ex.out" "[!] no route qualifies for this tier" \
+    "report/free is flagged: no route qualifies"
+line=$(class_line "$tmp/ex.out" "workload report, tier paid" server_error)
+expect_line "$line" "next (*)" "report/paid server_error is named by the wildcard"
+expect_in "$tmp/ex.out" "16 flagged" "check $ex counts 16 flagged classes"
+
+# ---- --strict -----------------------------------------------------------
+
+run exs check "$ex" --strict
+expect_rc exs 1 "check --strict $ex exits 1 (it has flags)"
+expect_in "$tmp/exs.out" "16 flagged" "check --strict still prints the report"
+
+# ---- --json ---------------------------------------------------------------
+
+run exj check "$ex" --json
+expect_rc exj 0 "check --json $ex exits 0"
+if command -v node >/dev/null 2>&1; then
+    # each failed assertion prints one line; none means all held
+    js_out=$(node -e '
+        const fs = require("fs");
+        let j;
+        try { j = JSON.parse(fs.readFileSync(0, "utf8")); }
+        catch (e) { console.log("does not parse: " + e.message); process.exit(0); }
+        const bad = [];
+        const want = (c, m) => { if (!c) bad.push(m); };
+        const combo = (w, t) => (j.workloads || []).find(x => x.workload === w && x.tier === t);
+        want(j.valid === true, "valid is not true");
+        want(j.routes === 4, "routes is not 4");
+        want(j.policy === "examples/policy.json", "policy is not the path");
+        want(Array.isArray(j.workloads) && j.workloads.length === 6, "not 6 workload/tier entries");
+        want(j.workloads[0].workload === "chat" && j.workloads[0].tier === "free", "workloads[0] is not chat/free");
+        want(j.flagged === 16, "flagged is " + j.flagged + ", the text report says 16");
+        const cp = combo("chat", "paid");
+        if (!cp) { bad.push("no chat/paid entry"); }
+        else {
+            const se = cp.classes.server_error;
+            want(cp.primary === "gpt-4.1", "chat/paid primary is not gpt-4.1");
+            want(typeof cp.primary_cost_usd === "number" && cp.primary_cost_usd > 0, "chat/paid primary_cost_usd");
+            want(se.next === "claude-sonnet", "chat/paid server_error.next is " + se.next);
+            want(se.named_by === "rule" && se.designed === true && se.dead_end === false, "chat/paid server_error flags");
+            want(se.steps.length === 2 && se.steps[0].step === "retry" && se.steps[0].route === "gpt-4.1" &&
+                 se.steps[1].step === "fallback" && se.steps[1].to === "claude-sonnet",
+                 "chat/paid server_error steps: " + JSON.stringify(se.steps));
+            const cl = cp.classes.context_length;
+            want(cl.next === null && cl.dead_end === true && cl.designed === true, "chat/paid context_length is not a dead end");
+            const q = cp.classes.quota_exhausted;
+            want(q.designed === false && q.named_by === "default", "chat/paid quota_exhausted is not undesigned");
+            want(Object.keys(cp.classes).length === 21, "chat/paid does not list 21 classes");
+        }
+        const rf = combo("report", "free");
+        want(rf && rf.primary === null && rf.no_route === true, "report/free is not no_route");
+        const rp = combo("report", "paid");
+        want(rp && rp.classes.server_error.named_by === "wildcard", "report/paid server_error not by the wildcard");
+        want(rp && rp.classes.budget_exceeded.rule === "fail", "report/paid budget_exceeded rule");
+        for (const m of bad) console.log(m);
+    ' <"$tmp/exj.out" 2>&1)
+    if [ -z "$js_out" ]; then
+        ok "check --json $ex parses and reports the same decisions"
+    else
+        not_ok "check --json $ex parses and reports the same decisions" "$js_out"
+    fi
+    run exjs check "$ex" --json --strict
+    expect_rc exjs 1 "check --json --strict $ex exits 1"
+else
+    ok "check --json output # SKIP node not found"
+fi
+
+# ---- a fully designed policy ---------------------------------------------
+
+good=tests/data/policies/valid_designed.json
+run good check "$good" --strict
+expect_rc good 0 "check --strict $good exits 0"
+expect_in "$tmp/good.out" "0 flagged" "check $good flags nothing"
+run goodj check "$good" --strict --json
+expect_rc goodj 0 "check --strict --json $good exits 0"
+expect_re "$tmp/goodj.out" '"flagged":[[:space:]]*0$' "check --json $good reports 0 flagged"
+
+# a designed policy with one tier no route meets: --strict fails in both forms
+nr=tests/data/policies/valid_no_route_tier.json
+run nr check "$nr" --strict
+expect_rc nr 1 "check --strict $nr exits 1 (a tier no route serves)"
+expect_in "$tmp/nr.out" "1 flagged" "check $nr counts the tier as flagged"
+run nrj check "$nr" --strict --json
+expect_rc nrj 1 "check --strict --json $nr exits 1 as the text form does"
+expect_re "$tmp/nrj.out" '"flagged":[[:space:]]*1$' "check --json $nr counts the tier as flagged"
+
+# ---- broken policies --------------------------------------------------------
+
+n=0
+for f in tests/data/policies/bad_*.json; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    want=$(sed -n 's/.*"_expect": *"\(\([^"\\]\|\\.\)*\)".*/\1/p' "$f" |
+        head -n 1 | sed 's/\\"/"/g')
+    if [ -z "$want" ]; then
+        not_ok "$f states its expected message in \"_expect\""
+        continue
+    fi
+    run bad check "$f"
+    rc=$(cat "$tmp/bad.rc")
+    err=$(cat "$tmp/bad.err")
+    if [ "$rc" -ne 2 ]; then
+        not_ok "check $f exits 2" "exit $rc; stderr: $err"
+    elif [ -s "$tmp/bad.out" ]; then
+        not_ok "check $f prints nothing on stdout" "$(head -c 400 "$tmp/bad.out")"
+    else
+        case "$err" in
+        "ladder check: $f: $want"*) ok "check $f exits 2: $want" ;;
+        *) not_ok "check $f names the file and \"$want\"" "stderr: $err" ;;
+        esac
+    fi
+done
+if [ "$n" -ge 20 ]; then
+    ok "$n broken policies checked"
+else
+    not_ok "at least 20 broken policies in tests/data/policies" "found $n"
+fi
+
+# ---- usage errors -------------------------------------------------------------
+
+missing="$tmp/no-such-policy.json"
+run miss check "$missing"
+expect_rc miss 2 "check of a missing file exits 2"
+expect_in "$tmp/miss.err" "ladder check: $missing: cannot open" \
+    "check of a missing file names the file"
+
+run noargs check
+expect_rc noargs 2 "check without arguments exits 2"
+expect_in "$tmp/noargs.err" "usage: ladder check POLICY" \
+    "check without arguments prints the usage on stderr"
+
+run two check "$ex" "$good"
+expect_rc two 2 "check of two policies exits 2"
+run badopt check "$ex" --strcit
+expect_rc badopt 2 "check with an unknown option exits 2"
+expect_in "$tmp/badopt.err" '"--strcit"' "check names the unknown option"
+run badtok check "$ex" --input-tokens many
+expect_rc badtok 2 "check --input-tokens with a non-number exits 2"
+run help check --help
+expect_rc help 0 "check --help exits 0"
+expect_in "$tmp/help.out" "usage: ladder check POLICY" "check --help prints the usage on stdout"
+run tokens check "$good" --input-tokens 2000 --output-tokens 500
+expect_rc tokens 0 "check with token sizes exits 0"
+
+echo "check.sh: $((total - failed)) of $total checks passed"
+[ "$failed" -eq 0 ]
