@@ -1,7 +1,8 @@
 # Ladder - build, tests, benchmarks.
 #
 #   make            build bin/ladder (release flags, debug info)
-#   make check      every test: unit (cmocka) and integration
+#   make check      every test: unit (cmocka) and integration, then the
+#                   same suite under AddressSanitizer + UBSan
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make valgrind   the unit tests under valgrind
 #   make bench      speed and memory figures
@@ -68,30 +69,35 @@ $(SETUP): tools/setup.sh
 
 $(B)/%.o: %.c | $(SETUP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(LADDER): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
 
 bin/ladder: $(LADDER)
 	@mkdir -p bin
-	cp $< $@
+	@cp $< $@
 
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
 
 $(B)/tools/%: tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 $(B)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
@@ -100,7 +106,9 @@ integration: $(LADDER) $(TOOL_BIN)
 	@LADDER=$(abspath $(LADDER)) TOOLS=$(abspath $(B)/tools) \
 	  sh tests/run_integration.sh
 
+# Every test, then the same suite under AddressSanitizer + UBSan.
 check: all unit integration
+	@$(MAKE) --no-print-directory BUILD=asan unit integration
 
 asan:
 	$(MAKE) BUILD=asan unit integration

@@ -10,7 +10,20 @@
 
 #define LADDER_VERSION "0.1.0"
 
+#include <cjson/cJSON.h>
+
+#include "sim_scenario.h"
+
 int cmd_check(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+
+/* mkdir that accepts an existing directory. */
+int cli_make_dir(const char *dir, ld_error *err);
+/* Write obj, pretty-printed, to path. */
+int cli_write_json(const char *path, const cJSON *obj, ld_error *err);
+/* Load a policy and a scenario and bind them. */
+int cli_sim_prepare(const char *scenario_path, const char *policy_path,
+                    ld_policy **p, sim_scenario **sc, ld_error *err);
 
 /* Read a whole file (at most cap bytes) into a NUL-terminated buffer the
  * caller frees. On failure returns a negative code and fills err with the

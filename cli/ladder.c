@@ -12,6 +12,9 @@ static void usage(FILE *f)
           "  check POLICY [--strict] [--json]   validate a policy and show, per\n"
           "                                     workload and tier, the next\n"
           "                                     action for every failure class\n"
+          "  sim SCENARIO --policy P [--json] [--out DIR]\n"
+          "                                     run a scenario through a policy\n"
+          "                                     on the simulator\n"
           "  version                            print the version\n"
           "\n"
           "`ladder COMMAND --help` describes a command.\n",
@@ -27,6 +30,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "sim") == 0)
+        return cmd_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ladder %s\n", LADDER_VERSION);
         return 0;

@@ -1,0 +1,1082 @@
+/* sim.c - the simulator's event loop, user model and provider models.
+ *
+ * Event kinds: an arrival; an attempt's first token and end; the core's
+ * wake-up for a request; a user's patience running out; a fault window
+ * opening or closing (prices, quality). Attempt events carry the attempt's
+ * generation, so events of an attempt the core cancelled are ignored.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "ld_core.h"
+#include "sim.h"
+#include "sim_evq.h"
+
+#define MAX_LIVE 4
+
+enum {
+    EV_ARRIVAL,
+    EV_FIRST,
+    EV_END,
+    EV_WAKE,
+    EV_PATIENCE_TTFT,
+    EV_PATIENCE_TOTAL,
+    EV_FAULT_START,
+    EV_FAULT_END,
+    EV_PRICE_STEP
+};
+
+typedef enum att_state { ATT_FREE, ATT_QUEUED, ATT_SERVING, ATT_WAITING } att_state;
+
+typedef struct sim_req sim_req;
+
+typedef struct sim_att {
+    att_state state;
+    uint32_t no;     /* the core's attempt number */
+    uint32_t gen;    /* bumped when the slot is freed */
+    int route;
+    ld_us t_first;   /* planned first token; -1 none */
+    ld_us t_end;     /* planned end; LD_NEVER: never answers */
+    ld_us stall_start, stall_end; /* silence inside the stream, if any */
+    bool first_done;
+    bool holds_server;
+    ld_raw_result res;
+} sim_att;
+
+struct sim_req {
+    ld_req *core;
+    uint64_t id;
+    uint32_t gen;
+    sim_req *next_free;
+    ld_us arrival;
+    int64_t in_tok, out_tok;
+    int workload, tier;
+    unsigned caps;
+    bool got_first;
+    bool log_events;
+    ld_us wake_scheduled;
+    uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
+    sim_att att[MAX_LIVE];
+};
+
+typedef struct waiter {
+    sim_req *req;
+    int slot;
+    uint32_t gen;
+} waiter;
+
+typedef struct route_model {
+    const sim_provider *prov; /* NULL: no model (never attempted) */
+    int busy;
+    waiter *q;                /* ring of waiting attempts */
+    size_t qcap, qhead, qlen;
+    /* requests and tokens in the last 60 one-second buckets */
+    int64_t rpm_count[60], tpm_count[60];
+    int64_t bucket_sec[60];
+} route_model;
+
+typedef struct sim {
+    const sim_options *o;
+    const sim_scenario *sc;
+    const ld_policy *p;
+    ld_core *core;
+    sim_metrics *m;
+    sim_evq *q;
+    gsl_rng *arrivals, *traffic, *attempt, *core_rng;
+    ld_rng rng;
+    sim_trace *trace;
+    route_model routes[LD_MAX_ROUTES];
+    double mix_cdf[SIM_MAX_MIX];
+    sim_req *free_reqs;
+    sim_req **chunks;
+    size_t nchunks;
+    uint64_t next_id;
+    int64_t arrived;
+    int64_t in_flight;
+    ld_us now;
+    ld_us arrivals_end;       /* LD_NEVER: by request count */
+    bool arrivals_done;
+    /* prices before a fault changed them, to restore */
+    double base_in[SIM_MAX_FAULTS], base_out[SIM_MAX_FAULTS];
+    double base_quality[SIM_MAX_FAULTS][LD_MAX_ROUTES];
+    char *line;               /* event JSON buffer */
+    size_t line_cap;
+    ld_error *err;
+    int failed;               /* a fatal error during the run */
+    sim_stats stats;
+    int last_progress;
+} sim;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static double rng_uniform(void *ctx) { return gsl_rng_uniform(ctx); }
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static ld_us ms_to_us(double ms)
+{
+    if (!(ms > 0))
+        return 0;
+    if (ms > 1e12)
+        return (ld_us)1e15;
+    return (ld_us)llround(ms * 1000.0);
+}
+
+static bool fault_active(const sim_fault *f, int route, ld_us now)
+{
+    if (!(f->routes >> route & 1))
+        return false;
+    for (int i = 0; i < f->nwindows; i++)
+        if (now >= f->windows[i].start && now < f->windows[i].end)
+            return true;
+    return false;
+}
+
+static void push(sim *s, ld_us t, uint32_t kind, uint32_t a, uint64_t b,
+                 void *p)
+{
+    if (s->failed)
+        return;
+    int rc = sim_evq_push(s->q, t, kind, a, b, p);
+    if (rc < 0) {
+        ld_error_set(s->err, NULL, NULL, "simulator: event queue: %s",
+                     rc == LD_ENOMEM ? "out of memory" : "full");
+        s->failed = rc;
+    }
+}
+
+/* ---- events from the core ------------------------------------------------ */
+
+static void on_core_event(void *ud, const ld_event *ev)
+{
+    sim *s = ud;
+    sim_metrics_on_event(s->m, ev);
+    if (s->o->events == NULL)
+        return;
+    if (ev->type != LD_EV_BREAKER && s->o->events_sample < 1.0) {
+        double u = (double)(mix64(ev->req ^ s->o->seed) >> 11) * 0x1.0p-53;
+        if (u >= s->o->events_sample)
+            return;
+    }
+    int n = ld_event_to_json(ev, s->p, s->line, s->line_cap);
+    if (n > 0) {
+        fwrite(s->line, 1, (size_t)n, s->o->events);
+        fputc('\n', s->o->events);
+    }
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static sim_req *req_get(sim *s)
+{
+    if (s->free_reqs == NULL) {
+        enum { CHUNK = 1024 };
+        sim_req **nc = realloc(s->chunks, (s->nchunks + 1) * sizeof *nc);
+        if (nc == NULL)
+            return NULL;
+        s->chunks = nc;
+        sim_req *c = calloc(CHUNK, sizeof *c);
+        if (c == NULL)
+            return NULL;
+        s->chunks[s->nchunks++] = c;
+        for (int i = CHUNK - 1; i >= 0; i--) {
+            c[i].next_free = s->free_reqs;
+            s->free_reqs = &c[i];
+        }
+    }
+    sim_req *r = s->free_reqs;
+    s->free_reqs = r->next_free;
+    uint32_t gen = r->gen;
+    uint32_t agen[MAX_LIVE];
+    for (int i = 0; i < MAX_LIVE; i++)
+        agen[i] = r->att[i].gen;
+    memset(r, 0, sizeof *r);
+    r->gen = gen;
+    for (int i = 0; i < MAX_LIVE; i++)
+        r->att[i].gen = agen[i];
+    return r;
+}
+
+static void req_put(sim *s, sim_req *r)
+{
+    r->gen++;
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (r->att[i].state != ATT_FREE) {
+            r->att[i].state = ATT_FREE;
+            r->att[i].gen++;
+        }
+    }
+    r->next_free = s->free_reqs;
+    s->free_reqs = r;
+}
+
+/* ---- provider model ----------------------------------------------------- */
+
+static void serve(sim *s, sim_req *r, int slot);
+
+static void free_server(sim *s, int route)
+{
+    route_model *rm = &s->routes[route];
+    rm->busy--;
+    while (rm->qlen > 0) {
+        waiter w = rm->q[rm->qhead];
+        rm->qhead = (rm->qhead + 1) % rm->qcap;
+        rm->qlen--;
+        sim_att *a = &w.req->att[w.slot];
+        if (a->gen != w.gen || a->state != ATT_QUEUED)
+            continue; /* cancelled while waiting */
+        rm->busy++;
+        serve(s, w.req, w.slot);
+        return;
+    }
+}
+
+static int enqueue(sim *s, route_model *rm, sim_req *r, int slot)
+{
+    if (rm->qlen == rm->qcap) {
+        size_t cap = rm->qcap ? rm->qcap * 2 : 64;
+        waiter *nq = malloc(cap * sizeof *nq);
+        if (nq == NULL) {
+            ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
+            s->failed = LD_ENOMEM;
+            return LD_ENOMEM;
+        }
+        for (size_t i = 0; i < rm->qlen; i++)
+            nq[i] = rm->q[(rm->qhead + i) % rm->qcap];
+        free(rm->q);
+        rm->q = nq;
+        rm->qcap = cap;
+        rm->qhead = 0;
+    }
+    rm->q[(rm->qhead + rm->qlen) % rm->qcap] = (waiter){r, slot, r->att[slot].gen};
+    rm->qlen++;
+    return LD_OK;
+}
+
+/* An answer that ends the attempt at `t` with status (and code). */
+static void plan_error(sim_att *a, ld_us t, int status, const char *code)
+{
+    a->t_first = -1;
+    a->t_end = t;
+    a->res.http_status = status;
+    a->res.error_code = code;
+}
+
+static void plan_transport(sim_att *a, ld_us t, ld_transport tr)
+{
+    a->t_first = -1;
+    a->t_end = t;
+    a->res.transport = tr;
+}
+
+static ld_us error_delay(sim *s, const sim_provider *pv)
+{
+    const sim_dist *d = pv->error_ms != NULL ? pv->error_ms : pv->ttft_ms;
+    return ms_to_us(sim_dist_sample(d, s->attempt));
+}
+
+/* Rate limit: count this request in the 60 s window; true if over. */
+static bool over_limit(sim *s, route_model *rm, int64_t tokens, double rpm,
+                       double tpm, ld_us *retry_after)
+{
+    int64_t sec = s->now / LD_US_PER_S;
+    int b = (int)(sec % 60);
+    if (rm->bucket_sec[b] != sec) {
+        rm->bucket_sec[b] = sec;
+        rm->rpm_count[b] = 0;
+        rm->tpm_count[b] = 0;
+    }
+    int64_t reqs = 0, toks = 0;
+    for (int i = 0; i < 60; i++) {
+        if (sec - rm->bucket_sec[i] < 60) {
+            reqs += rm->rpm_count[i];
+            toks += rm->tpm_count[i];
+        }
+    }
+    if ((rpm > 0 && (double)(reqs + 1) > rpm) ||
+        (tpm > 0 && (double)(toks + tokens) > tpm)) {
+        /* until the oldest bucket leaves the window */
+        int64_t oldest = sec;
+        for (int i = 0; i < 60; i++)
+            if (sec - rm->bucket_sec[i] < 60 &&
+                (rm->rpm_count[i] > 0 || rm->tpm_count[i] > 0) &&
+                rm->bucket_sec[i] < oldest)
+                oldest = rm->bucket_sec[i];
+        *retry_after = (oldest + 60) * LD_US_PER_S - s->now;
+        return true;
+    }
+    rm->rpm_count[b]++;
+    rm->tpm_count[b] += tokens;
+    return false;
+}
+
+/* Where the attempt's events fall once it has a server. */
+static void serve(sim *s, sim_req *r, int slot)
+{
+    sim_att *a = &r->att[slot];
+    const sim_provider *pv = s->routes[a->route].prov;
+    const sim_scenario *sc = s->sc;
+    ld_us now = s->now;
+    a->state = ATT_SERVING;
+    a->holds_server = true;
+
+    /* baseline errors */
+    double u = gsl_rng_uniform(s->attempt), acc = 0;
+    ld_class err = LD_FC_NONE;
+    for (int c = 0; c < LD_FC_COUNT; c++) {
+        acc += pv->err_p[c];
+        if (pv->err_p[c] > 0 && u < acc) {
+            err = (ld_class)c;
+            break;
+        }
+    }
+    double ttft_mult = 1, tps_mult = 1;
+    ld_us add = 0;
+    for (int i = 0; i < sc->nfaults; i++) {
+        const sim_fault *f = &sc->faults[i];
+        if (f->kind != SIM_F_LATENCY || !fault_active(f, a->route, now))
+            continue;
+        if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
+            continue;
+        ttft_mult *= f->ttft_mult;
+        tps_mult *= f->tps_mult;
+        if (f->add_ms != NULL)
+            add += ms_to_us(sim_dist_sample(f->add_ms, s->attempt));
+    }
+    if (err != LD_FC_NONE) {
+        ld_us t = now + error_delay(s, pv);
+        switch (err) {
+        case LD_FC_CONNECT_ERROR: plan_transport(a, t, LD_TR_CONNECT_FAILED); break;
+        case LD_FC_RESET: plan_transport(a, t, LD_TR_RESET); break;
+        case LD_FC_INVALID_RESPONSE: plan_transport(a, t, LD_TR_MALFORMED); break;
+        case LD_FC_TIMEOUT_TTFT:
+        case LD_FC_TIMEOUT_TOTAL: a->t_first = -1; a->t_end = LD_NEVER; break;
+        case LD_FC_RATE_LIMITED:
+            plan_error(a, t, 429, "rate_limit_exceeded");
+            a->res.retry_after = pv->retry_after_s > 0 ? (ld_us)(pv->retry_after_s * 1e6) : -1;
+            break;
+        case LD_FC_QUOTA_EXHAUSTED: plan_error(a, t, 429, "insufficient_quota"); break;
+        case LD_FC_OVERLOADED: plan_error(a, t, 503, NULL); break;
+        case LD_FC_AUTH_ERROR: plan_error(a, t, 401, "invalid_api_key"); break;
+        case LD_FC_BAD_REQUEST: plan_error(a, t, 400, NULL); break;
+        case LD_FC_CONTENT_BLOCKED: plan_error(a, t, 400, "content_policy_violation"); break;
+        case LD_FC_CONTEXT_LENGTH: plan_error(a, t, 400, "context_length_exceeded"); break;
+        case LD_FC_REGION_RESTRICTED: plan_error(a, t, 403, "unsupported_country_region_territory"); break;
+        case LD_FC_STREAM_CUT:
+        case LD_FC_STREAM_STALL:
+            break; /* planned below, on the stream */
+        default: plan_error(a, t, 500, NULL); break;
+        }
+        if (err != LD_FC_STREAM_CUT && err != LD_FC_STREAM_STALL)
+            goto schedule;
+    }
+
+    ld_us ttft = (ld_us)((double)ms_to_us(sim_dist_sample(pv->ttft_ms, s->attempt)) * ttft_mult) + add;
+    double tps = sim_dist_sample(pv->tokens_per_s, s->attempt) * tps_mult;
+    if (!(tps > 0.1))
+        tps = 0.1;
+    int64_t tokens = r->out_tok;
+    a->t_first = now + ttft;
+    a->t_end = a->t_first + (ld_us)((double)tokens / tps * 1e6);
+    a->res.http_status = 200;
+    a->res.completion_tokens = (int)(tokens > INT32_MAX ? INT32_MAX : tokens);
+
+    /* stream faults: the scenario's, then the baseline's */
+    for (int i = 0; i < sc->nfaults + 1; i++) {
+        const sim_fault *f = i < sc->nfaults ? &sc->faults[i] : NULL;
+        sim_fault_kind kind;
+        if (f != NULL) {
+            kind = f->kind;
+            if ((kind != SIM_F_STREAM_CUT && kind != SIM_F_STREAM_STALL &&
+                 kind != SIM_F_MALFORMED && kind != SIM_F_NO_DONE) ||
+                !fault_active(f, a->route, now))
+                continue;
+            if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
+                continue;
+        } else if (err == LD_FC_STREAM_CUT) {
+            kind = SIM_F_STREAM_CUT;
+        } else if (err == LD_FC_STREAM_STALL) {
+            kind = SIM_F_STREAM_STALL;
+        } else {
+            break;
+        }
+        int64_t k;
+        if (f != NULL && f->after_tokens != NULL)
+            k = (int64_t)sim_dist_sample(f->after_tokens, s->attempt);
+        else
+            k = tokens > 1 ? 1 + (int64_t)gsl_rng_uniform_int(s->attempt, (unsigned long)(tokens - 1)) : 0;
+        if (k < 0)
+            k = 0;
+        if (kind != SIM_F_NO_DONE && k >= tokens)
+            continue; /* the answer ended before the fault could strike */
+        ld_us at = a->t_first + (ld_us)((double)k / tps * 1e6);
+        if (kind == SIM_F_STREAM_CUT) {
+            a->t_end = at;
+            a->res.transport = LD_TR_CUT;
+            a->res.completion_tokens = (int)k;
+        } else if (kind == SIM_F_MALFORMED) {
+            a->t_end = at;
+            a->res.transport = LD_TR_MALFORMED;
+            a->res.completion_tokens = (int)k;
+        } else if (kind == SIM_F_NO_DONE) {
+            a->res.transport = LD_TR_NO_DONE;
+            a->res.finish_reason = "stop";
+        } else {
+            ld_us len = f != NULL ? ms_to_us(sim_dist_sample(f->stall_ms, s->attempt))
+                                  : ld_s(600);
+            a->stall_start = at;
+            a->stall_end = at + len;
+            a->t_end += len;
+        }
+        break;
+    }
+schedule:
+    if (a->t_first >= 0)
+        push(s, a->t_first, EV_FIRST, (uint32_t)slot, a->gen, r);
+    if (a->t_end != LD_NEVER)
+        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+}
+
+/* A new attempt arrives at the provider. */
+static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
+{
+    int slot = 0;
+    while (slot < MAX_LIVE && r->att[slot].state != ATT_FREE)
+        slot++;
+    if (slot == MAX_LIVE) {
+        ld_error_set(s->err, NULL, NULL, "simulator: more than %d attempts "
+                     "in flight for one request", MAX_LIVE);
+        s->failed = LD_ELIMIT;
+        return;
+    }
+    sim_att *a = &r->att[slot];
+    a->state = ATT_WAITING;
+    a->no = d->attempt;
+    a->route = d->route;
+    a->t_first = -1;
+    a->t_end = LD_NEVER;
+    a->stall_start = a->stall_end = 0;
+    a->first_done = false;
+    a->holds_server = false;
+    ld_raw_result_init(&a->res);
+
+    route_model *rm = &s->routes[d->route];
+    const sim_provider *pv = rm->prov;
+    uint8_t k = r->tries[d->route];
+    if (k < 255)
+        r->tries[d->route] = (uint8_t)(k + 1);
+    gsl_rng_set(s->attempt, mix64(s->o->seed * 0x9e3779b97f4a7c15ULL ^
+                                  mix64(r->id) ^ ((uint64_t)d->route << 40) ^
+                                  ((uint64_t)k << 52)));
+    ld_us now = s->now;
+    if (pv == NULL) { /* bind guarantees models for used routes */
+        plan_error(a, now, 500, NULL);
+        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+        return;
+    }
+    ld_us small = error_delay(s, pv);
+
+    double rpm = pv->rpm, tpm = pv->tpm, ra_s = pv->retry_after_s;
+    for (int i = 0; i < s->sc->nfaults; i++) {
+        const sim_fault *f = &s->sc->faults[i];
+        if (!fault_active(f, d->route, now))
+            continue;
+        if (f->kind == SIM_F_RATE_LIMIT && (f->rpm > 0 || f->tpm > 0)) {
+            if (f->rpm > 0)
+                rpm = f->rpm;
+            if (f->tpm > 0)
+                tpm = f->tpm;
+            if (f->retry_after_s >= 0)
+                ra_s = f->retry_after_s;
+            continue;
+        }
+        if (f->kind != SIM_F_OUTAGE && f->kind != SIM_F_ERROR &&
+            f->kind != SIM_F_QUOTA && f->kind != SIM_F_REGION &&
+            f->kind != SIM_F_RATE_LIMIT)
+            continue;
+        if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
+            continue;
+        switch (f->kind) {
+        case SIM_F_OUTAGE:
+            if (f->mode == SIM_OUTAGE_HANG) {
+                a->state = ATT_SERVING; /* holds no server; never answers */
+                return;
+            }
+            if (f->mode == SIM_OUTAGE_RESET)
+                plan_transport(a, now + small, LD_TR_RESET);
+            else
+                plan_error(a, now + small, f->status, NULL);
+            break;
+        case SIM_F_ERROR:
+            plan_error(a, now + small, f->err_status, f->err_code);
+            a->res.error_type = f->err_type;
+            a->res.error_message = f->err_message;
+            break;
+        case SIM_F_QUOTA:
+            plan_error(a, now + small, 429, "insufficient_quota");
+            break;
+        case SIM_F_REGION:
+            plan_error(a, now + small, 403, "unsupported_country_region_territory");
+            break;
+        default: /* a storm of 429s */
+            plan_error(a, now + small, 429, "rate_limit_exceeded");
+            a->res.retry_after = f->retry_after_s >= 0 ? (ld_us)(f->retry_after_s * 1e6) : -1;
+            break;
+        }
+        a->state = ATT_SERVING;
+        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+        return;
+    }
+    ld_us ra;
+    if ((rpm > 0 || tpm > 0) &&
+        over_limit(s, rm, r->in_tok + r->out_tok, rpm, tpm, &ra)) {
+        plan_error(a, now + small, 429, "rate_limit_exceeded");
+        a->res.retry_after = ra_s > 0 ? (ld_us)(ra_s * 1e6) : ra;
+        a->state = ATT_SERVING;
+        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+        return;
+    }
+    if (pv->concurrency == 0 || rm->busy < pv->concurrency) {
+        rm->busy++;
+        serve(s, r, slot);
+    } else if (pv->queue < 0 || rm->qlen < (size_t)pv->queue) {
+        a->state = ATT_QUEUED;
+        enqueue(s, rm, r, slot);
+    } else {
+        plan_error(a, now, 503, NULL); /* no room: rejected at once */
+        a->state = ATT_SERVING;
+        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+    }
+}
+
+static void attempt_release(sim *s, sim_req *r, int slot)
+{
+    sim_att *a = &r->att[slot];
+    bool held = a->holds_server;
+    int route = a->route;
+    a->state = ATT_FREE;
+    a->holds_server = false;
+    a->gen++;
+    if (held)
+        free_server(s, route);
+}
+
+static int slot_of(const sim_req *r, uint32_t no)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (r->att[i].state != ATT_FREE && r->att[i].no == no)
+            return i;
+    return -1;
+}
+
+/* ---- driving the core ----------------------------------------------------- */
+
+static void finish_req(sim *s, sim_req *r)
+{
+    ld_req_info info;
+    ld_req_info_get(r->core, &info);
+    sim_metrics_on_done(s->m, &info, s->now, info.limit_ttft, info.limit_total);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (r->att[i].state != ATT_FREE)
+            attempt_release(s, r, i);
+    ld_req_free(r->core);
+    r->core = NULL;
+    s->in_flight--;
+    req_put(s, r);
+}
+
+/* Carry out the core's actions; false if the request finished. */
+static bool drain(sim *s, sim_req *r)
+{
+    ld_do d;
+    while (ld_req_next(r->core, &d) == 1) {
+        switch (d.kind) {
+        case LD_DO_START:
+            attempt_arrive(s, r, &d);
+            break;
+        case LD_DO_CANCEL: {
+            int slot = slot_of(r, d.attempt);
+            if (slot >= 0)
+                attempt_release(s, r, slot);
+            break;
+        }
+        case LD_DO_FINISH:
+            finish_req(s, r);
+            return false;
+        }
+    }
+    /* wake the core only when nothing of this request comes sooner */
+    ld_us w = ld_req_wake_at(r->core);
+    if (w == LD_NEVER || w >= r->wake_scheduled)
+        return true;
+    for (int i = 0; i < MAX_LIVE; i++) {
+        const sim_att *a = &r->att[i];
+        if (a->state != ATT_SERVING)
+            continue;
+        ld_us next = !a->first_done && a->t_first >= 0 ? a->t_first : a->t_end;
+        if (a->stall_start > 0 && a->first_done && s->now < a->stall_end)
+            next = LD_NEVER; /* silent: only the wake can notice */
+        if (next <= w)
+            return true;
+    }
+    if (w < s->now)
+        w = s->now;
+    r->wake_scheduled = w;
+    push(s, w, EV_WAKE, 0, r->gen, r);
+    return true;
+}
+
+/* Tell the core how far the streams got by now (lazily: streams flow
+ * unless inside a stall). */
+static void report_progress(sim *s, sim_req *r)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        sim_att *a = &r->att[i];
+        if (a->state != ATT_SERVING || !a->first_done)
+            continue;
+        ld_us t = s->now;
+        if (a->stall_start > 0 && t >= a->stall_start && t < a->stall_end)
+            t = a->stall_start;
+        ld_req_progress(r->core, a->no, t);
+    }
+}
+
+/* ---- traffic ------------------------------------------------------------ */
+
+static double rate_factor(const sim_traffic *tr, ld_us t)
+{
+    double ts = (double)t / 1e6;
+    switch (tr->mod) {
+    case SIM_MOD_ONOFF: {
+        double period = tr->on_s + tr->off_s;
+        double ph = fmod(ts, period);
+        return ph < tr->on_s ? 1.0 : tr->off_factor;
+    }
+    case SIM_MOD_DIURNAL:
+        return 1.0 + tr->amplitude * sin(2 * M_PI * ts / tr->period_s);
+    case SIM_MOD_NONE:
+        break;
+    }
+    return 1.0;
+}
+
+static double max_factor(const sim_traffic *tr)
+{
+    if (tr->mod == SIM_MOD_ONOFF)
+        return tr->off_factor > 1 ? tr->off_factor : 1;
+    if (tr->mod == SIM_MOD_DIURNAL)
+        return 1 + tr->amplitude;
+    return 1;
+}
+
+/* Next arrival time after `t` for synthetic processes (thinning for a
+ * modulated rate). LD_NEVER after the run's end. */
+static ld_us next_arrival(sim *s, ld_us t)
+{
+    const sim_traffic *tr = &s->sc->traffic;
+    double fmax = max_factor(tr);
+    for (int guard = 0; guard < 1000000; guard++) {
+        double mean = 1.0 / (tr->rate * fmax);
+        double gap = tr->kind == SIM_ARR_GAMMA
+                         ? gsl_ran_gamma(s->arrivals, tr->gamma_shape, mean / tr->gamma_shape)
+                         : gsl_ran_exponential(s->arrivals, mean);
+        t += (ld_us)llround(gap * 1e6);
+        if (t >= s->arrivals_end)
+            return LD_NEVER;
+        if (tr->mod == SIM_MOD_NONE ||
+            gsl_rng_uniform(s->arrivals) * fmax < rate_factor(tr, t))
+            return t;
+    }
+    return LD_NEVER;
+}
+
+static int pick_mix(sim *s)
+{
+    const sim_traffic *tr = &s->sc->traffic;
+    if (tr->nmix <= 1)
+        return 0;
+    double u = gsl_rng_uniform(s->traffic);
+    for (int i = 0; i < tr->nmix; i++)
+        if (u < s->mix_cdf[i])
+            return i;
+    return tr->nmix - 1;
+}
+
+static void schedule_next_arrival(sim *s)
+{
+    if (s->sc->requests > 0 && s->arrived >= s->sc->requests) {
+        s->arrivals_done = true;
+        return;
+    }
+    if (s->sc->traffic.kind == SIM_ARR_TRACE) {
+        push(s, s->now, EV_ARRIVAL, 0, 0, NULL); /* read the row then */
+        return;
+    }
+    ld_us t = next_arrival(s, s->now);
+    if (t == LD_NEVER) {
+        s->arrivals_done = true;
+        return;
+    }
+    push(s, t, EV_ARRIVAL, 0, 0, NULL);
+}
+
+static void arrive(sim *s, int64_t in_tok, int64_t out_tok, int workload,
+                   int tier)
+{
+    const sim_traffic *tr = &s->sc->traffic;
+    int mi = pick_mix(s);
+    const sim_mix *mx = tr->nmix > 0 ? &tr->mix[mi] : NULL;
+    sim_req *r = req_get(s);
+    if (r == NULL) {
+        ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
+        s->failed = LD_ENOMEM;
+        return;
+    }
+    r->id = ++s->next_id;
+    r->arrival = s->now;
+    r->wake_scheduled = LD_NEVER;
+    if (in_tok < 0)
+        in_tok = mx != NULL ? (int64_t)llround(sim_dist_sample(mx->input_tokens, s->traffic)) : 1000;
+    if (out_tok < 0)
+        out_tok = mx != NULL ? (int64_t)llround(sim_dist_sample(mx->output_tokens, s->traffic)) : 200;
+    r->in_tok = in_tok < 0 ? 0 : in_tok;
+    r->out_tok = out_tok < 1 ? 0 : out_tok;
+    r->workload = workload >= 0 ? workload : (mx != NULL ? mx->workload_idx : -1);
+    r->tier = tier >= 0 ? tier : (mx != NULL ? mx->tier_idx : -1);
+    r->caps = mx != NULL ? mx->caps : 0;
+    double pt = tr->patience_ttft ? sim_dist_sample(tr->patience_ttft, s->traffic) : -1;
+    double pa = tr->patience_total ? sim_dist_sample(tr->patience_total, s->traffic) : -1;
+    if (s->o->events != NULL) {
+        double u = (double)(mix64(r->id ^ s->o->seed) >> 11) * 0x1.0p-53;
+        r->log_events = u < s->o->events_sample;
+    }
+    ld_req_spec spec = {r->workload, r->tier, r->in_tok,
+                        r->out_tok > 0 ? r->out_tok : 1, r->caps, r->id};
+    s->arrived++;
+    s->in_flight++;
+    if (s->in_flight > s->stats.max_in_flight)
+        s->stats.max_in_flight = s->in_flight;
+    sim_metrics_on_arrival(s->m, s->now);
+    int rc = ld_req_start(s->core, &spec, s->now, &s->rng, &r->core);
+    if (rc < 0) {
+        ld_error_set(s->err, NULL, NULL, "simulator: the core refused a "
+                     "request (code %d)", rc);
+        s->failed = rc;
+        s->in_flight--;
+        req_put(s, r);
+        return;
+    }
+    if (pt >= 0)
+        push(s, s->now + ms_to_us(pt), EV_PATIENCE_TTFT, 0, r->gen, r);
+    if (pa >= 0)
+        push(s, s->now + ms_to_us(pa), EV_PATIENCE_TOTAL, 0, r->gen, r);
+    drain(s, r);
+}
+
+static void on_arrival(sim *s)
+{
+    if (s->sc->traffic.kind != SIM_ARR_TRACE) {
+        arrive(s, -1, -1, -1, -1);
+        schedule_next_arrival(s);
+        return;
+    }
+    /* trace: this event stands for "read the next row" */
+    sim_trace_row row;
+    for (;;) {
+        int rc = sim_trace_next(s->trace, &row, s->err);
+        if (rc < 0) {
+            s->failed = rc;
+            return;
+        }
+        if (rc == 0) { /* the reader loops by itself when asked to */
+            s->arrivals_done = true;
+            return;
+        }
+        break;
+    }
+    ld_us t = row.t;
+    if (t >= s->arrivals_end) {
+        s->arrivals_done = true;
+        return;
+    }
+    if (t > s->now) {
+        /* not yet: come back at its time, with the row kept */
+        s->now = t;
+    }
+    arrive(s, row.input_tokens, row.output_tokens, row.workload, row.tier);
+    if (s->sc->requests > 0 && s->arrived >= s->sc->requests) {
+        s->arrivals_done = true;
+        return;
+    }
+    /* peek the next row's time by reading it on the next event */
+    push(s, s->now, EV_ARRIVAL, 1, 0, NULL);
+}
+
+/* ---- faults that change the core's view (prices, quality) ----------------- */
+
+static void fault_edge(sim *s, int fi, bool start)
+{
+    const sim_fault *f = &s->sc->faults[fi];
+    for (int r = 0; r < ld_policy_route_count(s->p); r++) {
+        if (!(f->routes >> r & 1))
+            continue;
+        ld_route_health h;
+        ld_core_route_health(s->core, r, s->now, &h);
+        if (f->kind == SIM_F_QUALITY) {
+            if (start) {
+                s->base_quality[fi][r] = h.quality;
+                ld_core_set_quality(s->core, r, f->quality);
+            } else {
+                ld_core_set_quality(s->core, r, s->base_quality[fi][r]);
+            }
+        } else if (f->kind == SIM_F_PRICE && !f->ramp) {
+            double in = f->price_in >= 0 ? f->price_in : h.input_per_mtok;
+            double out = f->price_out >= 0 ? f->price_out : h.output_per_mtok;
+            ld_core_set_price(s->core, r, in, out);
+        }
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void on_event(sim *s, const sim_event *e)
+{
+    sim_req *r = e->p;
+    switch (e->kind) {
+    case EV_ARRIVAL:
+        on_arrival(s);
+        return;
+    case EV_FIRST:
+    case EV_END: {
+        sim_att *a = &r->att[e->a];
+        if (a->gen != (uint32_t)e->b || a->state != ATT_SERVING)
+            return;
+        if (e->kind == EV_FIRST) {
+            a->first_done = true;
+            ld_req_first_token(r->core, a->no, s->now);
+            ld_req_info info;
+            ld_req_info_get(r->core, &info);
+            r->got_first = info.ttft >= 0;
+        } else {
+            uint32_t no = a->no;
+            ld_raw_result res = a->res;
+            if (a->first_done)
+                report_progress(s, r);
+            attempt_release(s, r, (int)e->a);
+            ld_req_end(r->core, no, s->now, &res, &s->rng);
+        }
+        drain(s, r);
+        return;
+    }
+    case EV_WAKE:
+        if (r->gen != (uint32_t)e->b || r->wake_scheduled != e->t)
+            return;
+        r->wake_scheduled = LD_NEVER;
+        report_progress(s, r);
+        if (s->now >= ld_req_wake_at(r->core))
+            ld_req_tick(r->core, s->now, &s->rng);
+        drain(s, r);
+        return;
+    case EV_PATIENCE_TTFT:
+    case EV_PATIENCE_TOTAL:
+        if (r->gen != (uint32_t)e->b)
+            return;
+        if (e->kind == EV_PATIENCE_TTFT && r->got_first)
+            return;
+        ld_req_abandon(r->core, s->now);
+        drain(s, r);
+        return;
+    case EV_FAULT_START:
+    case EV_FAULT_END:
+        fault_edge(s, (int)e->a, e->kind == EV_FAULT_START);
+        return;
+    case EV_PRICE_STEP: {
+        /* ramp: b holds the step number out of 20 */
+        const sim_fault *f = &s->sc->faults[e->a];
+        double frac = (double)e->b / 20.0;
+        for (int rt = 0; rt < ld_policy_route_count(s->p); rt++) {
+            if (!(f->routes >> rt & 1))
+                continue;
+            if (e->b == 0) {
+                ld_route_health h;
+                ld_core_route_health(s->core, rt, s->now, &h);
+                s->base_in[e->a] = h.input_per_mtok;
+                s->base_out[e->a] = h.output_per_mtok;
+            }
+            double in0 = s->base_in[e->a], out0 = s->base_out[e->a];
+            double in1 = f->price_in >= 0 ? f->price_in : in0;
+            double out1 = f->price_out >= 0 ? f->price_out : out0;
+            ld_core_set_price(s->core, rt, in0 + (in1 - in0) * frac,
+                              out0 + (out1 - out0) * frac);
+        }
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+static void progress(sim *s, ld_us horizon)
+{
+    if (!s->o->progress || horizon <= 0 || horizon == LD_NEVER)
+        return;
+    int pct = (int)((double)s->now * 100.0 / (double)horizon);
+    if (pct > 100)
+        pct = 100;
+    if (pct == s->last_progress)
+        return;
+    s->last_progress = pct;
+    char bar[41];
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < pct * 40 / 100 ? '#' : '.';
+    bar[40] = '\0';
+    fprintf(stderr, "\r[%s] %3d%%  %lld requests", bar, pct,
+            (long long)s->arrived);
+}
+
+static void schedule_faults(sim *s)
+{
+    const sim_scenario *sc = s->sc;
+    for (int i = 0; i < sc->nfaults; i++) {
+        const sim_fault *f = &sc->faults[i];
+        for (int w = 0; w < f->nwindows; w++) {
+            const sim_window *win = &f->windows[w];
+            sim_metrics_add_fault(s->m, f->name, win->start, win->end);
+            if (f->kind == SIM_F_QUALITY || (f->kind == SIM_F_PRICE && !f->ramp)) {
+                push(s, win->start, EV_FAULT_START, (uint32_t)i, 0, NULL);
+                if (win->end != LD_NEVER && f->kind == SIM_F_QUALITY)
+                    push(s, win->end, EV_FAULT_END, (uint32_t)i, 0, NULL);
+            } else if (f->kind == SIM_F_PRICE && win->end != LD_NEVER) {
+                for (int k = 0; k <= 20; k++)
+                    push(s, win->start + (win->end - win->start) * k / 20,
+                         EV_PRICE_STEP, (uint32_t)i, (uint64_t)k, NULL);
+            }
+        }
+    }
+}
+
+static void sim_cleanup(sim *s)
+{
+    ld_core_free(s->core);
+    sim_evq_free(s->q);
+    gsl_rng_free(s->arrivals);
+    gsl_rng_free(s->traffic);
+    gsl_rng_free(s->attempt);
+    gsl_rng_free(s->core_rng);
+    sim_trace_close(s->trace);
+    for (int i = 0; i < LD_MAX_ROUTES; i++)
+        free(s->routes[i].q);
+    for (size_t i = 0; i < s->nchunks; i++)
+        free(s->chunks[i]);
+    free(s->chunks);
+    free(s->line);
+}
+
+int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
+            ld_error *err)
+{
+    sim s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.sc = o->sc;
+    s.p = o->p;
+    s.err = err;
+    s.last_progress = -1;
+    *out = NULL;
+    int rc = LD_ENOMEM;
+    const sim_scenario *sc = o->sc;
+
+    s.core = ld_core_new(o->p);
+    s.m = sim_metrics_new(o->p, (ld_us)(sc->interval_s * 1e6));
+    s.q = sim_evq_new(1024);
+    s.arrivals = gsl_rng_alloc(gsl_rng_mt19937);
+    s.traffic = gsl_rng_alloc(gsl_rng_mt19937);
+    s.attempt = gsl_rng_alloc(gsl_rng_taus2);
+    s.core_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    s.line_cap = 4096;
+    s.line = malloc(s.line_cap);
+    if (s.core == NULL || s.m == NULL || s.q == NULL || s.arrivals == NULL ||
+        s.traffic == NULL || s.attempt == NULL || s.core_rng == NULL ||
+        s.line == NULL) {
+        ld_error_set(err, NULL, NULL, "simulator: out of memory");
+        goto fail;
+    }
+    gsl_rng_set(s.arrivals, mix64(o->seed ^ 0xa1));
+    gsl_rng_set(s.traffic, mix64(o->seed ^ 0xb2));
+    gsl_rng_set(s.core_rng, mix64(o->seed ^ 0xc3));
+    s.rng.uniform = rng_uniform;
+    s.rng.ctx = s.core_rng;
+    ld_core_set_sink(s.core, on_core_event, &s);
+
+    for (int r = 0; r < ld_policy_route_count(o->p); r++) {
+        int pi = sim_scenario_provider_for(sc, r);
+        s.routes[r].prov = pi >= 0 ? &sc->providers[pi] : NULL;
+        for (int b = 0; b < 60; b++)
+            s.routes[r].bucket_sec[b] = -1000;
+    }
+    double acc = 0;
+    for (int i = 0; i < sc->traffic.nmix; i++) {
+        acc += sc->traffic.mix[i].share;
+        s.mix_cdf[i] = acc;
+    }
+    s.arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
+    if (sc->traffic.kind == SIM_ARR_TRACE) {
+        if ((rc = sim_trace_open(sc, o->p, &s.trace, err)) < 0)
+            goto fail;
+    }
+    schedule_faults(&s);
+    ld_us horizon = s.arrivals_end;
+    if (sc->traffic.kind == SIM_ARR_TRACE)
+        push(&s, 0, EV_ARRIVAL, 0, 0, NULL);
+    else
+        schedule_next_arrival(&s);
+
+    sim_event e;
+    while (!s.failed && sim_evq_pop(s.q, &e) == 1) {
+        if (e.t > s.now)
+            s.now = e.t;
+        on_event(&s, &e);
+        s.stats.events++;
+        if ((s.stats.events & 0xffff) == 0)
+            progress(&s, horizon);
+    }
+    if (o->progress && horizon != LD_NEVER)
+        fputc('\n', stderr);
+    if (s.failed) {
+        rc = s.failed;
+        goto fail;
+    }
+    if (s.in_flight != 0) {
+        ld_error_set(err, NULL, NULL, "simulator: %lld requests never ended "
+                     "(a bug: please report it)", (long long)s.in_flight);
+        rc = LD_ESTATE;
+        goto fail;
+    }
+    sim_metrics_finish(s.m, s.now);
+    s.stats.requests = s.arrived;
+    s.stats.end = s.now;
+    s.stats.trace_skipped = s.trace ? sim_trace_skipped(s.trace) : 0;
+    if (stats != NULL)
+        *stats = s.stats;
+    *out = s.m;
+    s.m = NULL;
+    sim_cleanup(&s);
+    return LD_OK;
+fail:
+    sim_metrics_free(s.m);
+    sim_cleanup(&s);
+    return rc;
+}

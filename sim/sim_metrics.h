@@ -1,0 +1,132 @@
+/* sim_metrics.h - what a simulated run did to users: counts, latency and
+ * TTFT percentiles, cost, fallbacks, a time series, and the summary object
+ * of the --json contract.
+ *
+ * Memory does not grow with the number of requests: latencies go into
+ * log-linear histograms, and the time series has one row per interval.
+ */
+#ifndef SIM_METRICS_H
+#define SIM_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "ld.h"
+#include "ld_core.h"
+#include "ld_event.h"
+#include "ld_policy.h"
+
+typedef struct sim_metrics sim_metrics;
+
+/* Default cap on time-series rows, and cap on fault windows. */
+#define SIM_METRICS_MAX_ROWS 100000
+#define SIM_METRICS_MAX_FAULTS (1 << 20)
+
+/* interval: time-series bucket length (> 0). Rows are added as time goes,
+ * at most max_rows (older rows are then merged pairwise so the series
+ * keeps covering the whole run with twice the interval). */
+sim_metrics *sim_metrics_new(const ld_policy *p, ld_us interval);
+void sim_metrics_free(sim_metrics *m);
+
+/* Change the row cap (default SIM_METRICS_MAX_ROWS; odd values are rounded
+ * up to even, at least 2), merging rows now if there are more. For tests.
+ * LD_EINVAL if max_rows < 1. */
+int sim_metrics_set_max_rows(sim_metrics *m, size_t max_rows);
+
+/* A fault's window [start, end) (end LD_NEVER: until the end), for the
+ * "active faults" column and time to recover. The name is copied.
+ * LD_EINVAL for a NULL name or end < start, LD_ELIMIT past
+ * SIM_METRICS_MAX_FAULTS windows, LD_ENOMEM. */
+int sim_metrics_add_fault(sim_metrics *m, const char *name, ld_us start,
+                          ld_us end);
+
+/* Every event from the core (fallbacks, attempts, results per route,
+ * hedges...). Cheap: called for every event of every request. */
+void sim_metrics_on_event(sim_metrics *m, const ld_event *ev);
+
+/* A request arrived / ended. `limit_ttft` and `limit_total` are the
+ * request's latency ceilings (0: none), to count minutes in violation.
+ * A finished request misses its ceiling when it did not succeed (failed or
+ * abandoned), or its TTFT (or, with no first token, its latency) exceeds
+ * limit_ttft > 0, or its latency exceeds limit_total > 0. An interval is in
+ * violation when more than 5% of the requests finishing in it missed.
+ *
+ * Calls must come in non-decreasing time (a call earlier than the current
+ * interval is counted in the current interval); calls after
+ * sim_metrics_finish are ignored. on_event, on_arrival and on_done are O(1)
+ * amortised and do not allocate, except to add a time-series row when time
+ * enters a new interval (if that fails, sim_metrics_error reports it). */
+void sim_metrics_on_arrival(sim_metrics *m, ld_us now);
+void sim_metrics_on_done(sim_metrics *m, const ld_req_info *info, ld_us now,
+                         ld_us limit_ttft, ld_us limit_total);
+
+/* The run ended at `end` (simulated time); seals the last interval and the
+ * time-average of requests in system (Little's law). The rows then cover
+ * [0, end); the last one may be shorter than the interval.
+ *
+ * Little's law: L is the time-average of requests in system from the first
+ * arrival to `end` (requests still in flight count in it); lambda is
+ * arrivals / (end - first arrival); W is the mean of (done - arrival) over
+ * finished requests only. The simulator lets every request finish before
+ * it calls finish, so L = lambda W holds up to rounding, and a
+ * relative_error above that is a bookkeeping bug. */
+void sim_metrics_finish(sim_metrics *m, ld_us end);
+
+/* The summary object (ARCHITECTURE.md's contract plus user impact):
+ * requests, succeeded, failed, abandoned, success_rate, abandon_rate,
+ * latency_ms {mean,p50,p90,p95,p99,p999}, ttft_ms {...}, cost_usd,
+ * cost_per_1k_usd, attempts, attempts_per_request, hedges,
+ * fallbacks {total, by_class, by_route}, routes {id: {attempts, successes,
+ * failures_by_class, cost_usd}}, fell_back {requests, success_rate,
+ * abandon_rate, latency_ms{...}}, not_fell_back {...}, minutes_over_ceiling,
+ * recovery [{fault, end_s, recovered_after_s (null if never)}],
+ * littles_law {arrival_rate, mean_time_in_system_s, mean_in_system,
+ * relative_error}, seed, simulated_s. NULL if out of memory (now, or
+ * earlier: see sim_metrics_error).
+ *
+ * Also: finished; routes[id].skips_by_class and .breaker_opens; fell_back
+ * and not_fell_back carry ttft_ms too; recovery entries carry start_s and
+ * baseline_success_rate. Class-keyed objects list only classes that
+ * occurred, in taxonomy order; routes are in policy order. Quantiles, means
+ * and rates with no data are null, never NaN. The seed is a number up to
+ * 2^53 and a decimal string above. Same inputs give byte-identical output.
+ * minutes_over_ceiling adds up the length of the intervals in violation
+ * (the last one only up to the end of the run).
+ *
+ * Recovery, per fault window with a finite end: the baseline is the success
+ * rate over the intervals that end by the start of the earliest fault (1.0
+ * if they hold no finished request); recovered_after_s is the end of the
+ * first interval starting at or after the fault's end that has a finished
+ * request and a success rate >= baseline - 0.01, minus the fault's end. */
+cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed);
+
+/* Time series as CSV with a header row: start_s, arrivals, successes,
+ * failures, abandons, fallbacks, fb_<class> for every class of the
+ * taxonomy, latency_p50_ms, latency_p99_ms, ttft_p50_ms, ttft_p99_ms (of
+ * requests finishing in the interval, within about 6%), cost_usd,
+ * success_rate, in_violation (0/1), active_faults (names joined with '|',
+ * quoted per RFC 4180 when needed). Empty cells mean no data.
+ *
+ * When the row cap is reached, adjacent rows are merged pairwise and the
+ * interval doubles: counts add up, and a merged row's percentiles are the
+ * larger of the two rows' (conservative, not exact).
+ * Returns 0, LD_ENOMEM (now, or a row could not be added earlier), or
+ * LD_EINVAL if writing to f failed. */
+int sim_metrics_write_timeseries(const sim_metrics *m, FILE *f);
+
+/* A readable table for people. */
+void sim_metrics_print_table(const sim_metrics *m, FILE *f);
+
+/* Accessors used by tests and `compare`. */
+uint64_t sim_metrics_requests(const sim_metrics *m);
+/* Time-series rows so far, and their current length (grows by merging). */
+size_t sim_metrics_row_count(const sim_metrics *m);
+ld_us sim_metrics_interval(const sim_metrics *m);
+/* 0, or LD_ENOMEM if a time-series row could not be added (the totals are
+ * still right; the summary and the time series are then refused). */
+int sim_metrics_error(const sim_metrics *m);
+
+#endif

@@ -1,0 +1,276 @@
+/* test_sim.c - the simulator against closed-form results, each within four
+ * standard errors over ten seeds; Little's law on every run; one terminal
+ * outcome per request; byte-identical output for a seed. */
+#include <stdlib.h>
+
+#include "testutil.h"
+
+#include "sim.h"
+
+#define SEEDS 10
+
+typedef struct run {
+    ld_policy *p;
+    sim_scenario *sc;
+} run;
+
+static void load(run *r, const char *policy, const char *scenario)
+{
+    ld_error err;
+    if (ld_policy_parse(policy, strlen(policy), "policy.json", &r->p, &err) < 0)
+        fail_msg("policy: %s", err.msg);
+    if (sim_scenario_parse(scenario, strlen(scenario), "scenario.json", ".",
+                           &r->sc, &err) < 0)
+        fail_msg("scenario: %s", err.msg);
+    if (sim_scenario_bind(r->sc, r->p, &err) < 0)
+        fail_msg("bind: %s", err.msg);
+}
+
+static void unload(run *r)
+{
+    sim_scenario_free(r->sc);
+    ld_policy_free(r->p);
+}
+
+static double num(const cJSON *o, const char *path)
+{
+    /* "a.b.c" */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    const cJSON *cur = o;
+    for (char *tok = strtok(buf, "."); tok != NULL; tok = strtok(NULL, "."))
+        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+    if (!cJSON_IsNumber(cur))
+        fail_msg("summary has no number at %s", path);
+    return cur->valuedouble;
+}
+
+/* Run with a seed and return the summary (caller deletes). Checks Little's
+ * law and that every request ended once. */
+static cJSON *run_seed(run *r, uint64_t seed)
+{
+    ld_error err;
+    assert_int_equal(sim_scenario_reseed(r->sc, seed, &err), LD_OK);
+    sim_options o = {r->sc, r->p, seed, NULL, 1.0, false};
+    sim_metrics *m;
+    sim_stats st;
+    if (sim_run(&o, &m, &st, &err) < 0)
+        fail_msg("sim: %s", err.msg);
+    cJSON *s = sim_metrics_summary(m, seed);
+    assert_non_null(s);
+    double req = num(s, "requests");
+    assert_near(num(s, "succeeded") + num(s, "failed") + num(s, "abandoned"),
+                req, 0);
+    assert_near(req, (double)st.requests, 0);
+    double rel = num(s, "littles_law.relative_error");
+    if (!(rel < 0.01))
+        fail_msg("Little's law off by %.3f%% (seed %llu)", rel * 100,
+                 (unsigned long long)seed);
+    sim_metrics_free(m);
+    return s;
+}
+
+typedef struct stat_acc {
+    double v[SEEDS];
+    int n;
+} stat_acc;
+
+static void acc_add(stat_acc *a, double x) { a->v[a->n++] = x; }
+
+/* mean of the per-seed values is within 4 standard errors (plus `abs`,
+ * for figures that hardly vary) of `expected` */
+static void acc_check(const stat_acc *a, double expected, double abs_tol,
+                      const char *what)
+{
+    double mean = 0, var = 0;
+    for (int i = 0; i < a->n; i++)
+        mean += a->v[i];
+    mean /= a->n;
+    for (int i = 0; i < a->n; i++)
+        var += (a->v[i] - mean) * (a->v[i] - mean);
+    var /= a->n - 1;
+    double se = sqrt(var / a->n);
+    if (getenv("LD_TEST_VERBOSE"))
+        fprintf(stderr, "%s: %.6g (se %.3g), expected %.6g\n", what, mean, se, expected);
+    if (!(fabs(mean - expected) <= 4 * se + abs_tol))
+        fail_msg("%s: %.6g over %d seeds (se %.3g), expected %.6g", what,
+                 mean, a->n, se, expected);
+}
+
+static const char one_route_policy[] =
+    "{\"routes\": {\"s\": {\"provider\": \"openai\", \"model\": \"m\","
+    "   \"price\": {\"input_per_mtok\": 0, \"output_per_mtok\": 0}}},"
+    " \"workloads\": {\"w\": {\"constraints\": {\"total_ms\": 100000000},"
+    "   \"ladder\": [\"s\"], \"on\": {\"*\": \"fail\"}}},"
+    " \"breaker\": {\"min_requests\": 1000000000, \"failure_rate\": 1},"
+    " \"retry_budget\": {\"ratio\": 0, \"min_per_s\": 0}}";
+
+static void test_mm1_mean_sojourn_and_p99(void **state)
+{
+    (void)state;
+    run r;
+    load(&r, one_route_policy,
+         "{\"requests\": 100000, \"seed\": 1,"
+         " \"traffic\": {\"arrivals\": {\"process\": \"poisson\", \"rate_per_s\": 0.8},"
+         "  \"mix\": [{\"workload\": \"w\", \"share\": 1, \"input_tokens\": 1,"
+         "            \"output_tokens\": 0}]},"
+         " \"providers\": {\"s\": {\"ttft_ms\": {\"dist\": \"exponential\", \"mean\": 1000},"
+         "  \"tokens_per_s\": 100, \"concurrency\": 1, \"queue\": -1}}}");
+    stat_acc mean = {0}, p99 = {0};
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        cJSON *s = run_seed(&r, seed);
+        assert_near(num(s, "success_rate"), 1.0, 0);
+        acc_add(&mean, num(s, "latency_ms.mean") / 1000);
+        acc_add(&p99, num(s, "latency_ms.p99") / 1000);
+        cJSON_Delete(s);
+    }
+    acc_check(&mean, 5.0, 0, "M/M/1 mean sojourn (s)");
+    acc_check(&p99, 23.03, 0, "M/M/1 p99 sojourn (s)");
+    unload(&r);
+}
+
+static void erlang_b(const char *service)
+{
+    char scenario[2048];
+    snprintf(scenario, sizeof scenario,
+             "{\"requests\": 50000,"
+             " \"traffic\": {\"arrivals\": {\"process\": \"poisson\", \"rate_per_s\": 8},"
+             "  \"mix\": [{\"workload\": \"w\", \"share\": 1, \"input_tokens\": 1,"
+             "            \"output_tokens\": 0}]},"
+             " \"providers\": {\"s\": {\"ttft_ms\": %s,"
+             "  \"tokens_per_s\": 100, \"concurrency\": 10, \"queue\": 0}}}",
+             service);
+    run r;
+    load(&r, one_route_policy, scenario);
+    stat_acc blocked = {0};
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        cJSON *s = run_seed(&r, seed);
+        acc_add(&blocked, num(s, "failed") / num(s, "requests"));
+        cJSON_Delete(s);
+    }
+    acc_check(&blocked, 0.12166, 0, service);
+    unload(&r);
+}
+
+static void test_erlang_b_blocking_exponential_service(void **state)
+{
+    (void)state;
+    erlang_b("{\"dist\": \"exponential\", \"mean\": 1000}");
+}
+
+static void test_erlang_b_blocking_is_insensitive_to_service_law(void **state)
+{
+    (void)state;
+    erlang_b("{\"dist\": \"lognormal\", \"mean\": 1000, \"sd\": 1500}");
+}
+
+static void test_ladder_of_independent_failures(void **state)
+{
+    (void)state;
+    run r;
+    load(&r,
+         "{\"routes\": {"
+         "  \"r1\": {\"provider\": \"openai\", \"model\": \"a\","
+         "    \"price\": {\"input_per_mtok\": 10, \"output_per_mtok\": 0}},"
+         "  \"r2\": {\"provider\": \"openai\", \"model\": \"b\","
+         "    \"price\": {\"input_per_mtok\": 4, \"output_per_mtok\": 0}},"
+         "  \"r3\": {\"provider\": \"openai\", \"model\": \"c\","
+         "    \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 0}}},"
+         " \"workloads\": {\"w\": {\"constraints\": {\"total_ms\": 600000},"
+         "   \"ladder\": [\"r1\", \"r2\", \"r3\"], \"on\": {\"*\": \"next\"}}},"
+         " \"breaker\": {\"min_requests\": 1000000000, \"failure_rate\": 1},"
+         " \"retry_budget\": {\"ratio\": 0, \"min_per_s\": 0}}",
+         "{\"requests\": 50000,"
+         " \"traffic\": {\"arrivals\": {\"process\": \"poisson\", \"rate_per_s\": 50},"
+         "  \"mix\": [{\"workload\": \"w\", \"share\": 1, \"input_tokens\": 1000,"
+         "            \"output_tokens\": 0}]},"
+         " \"providers\": {"
+         "  \"r1\": {\"ttft_ms\": 2000, \"error_ms\": 500, \"tokens_per_s\": 100,"
+         "          \"errors\": {\"server_error\": 0.10}},"
+         "  \"r2\": {\"ttft_ms\": 1200, \"error_ms\": 300, \"tokens_per_s\": 100,"
+         "          \"errors\": {\"server_error\": 0.05}},"
+         "  \"r3\": {\"ttft_ms\": 3000, \"error_ms\": 1000, \"tokens_per_s\": 100,"
+         "          \"errors\": {\"server_error\": 0.20}}}}");
+    stat_acc success = {0}, attempts = {0}, latency = {0}, cost = {0};
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        cJSON *s = run_seed(&r, seed);
+        acc_add(&success, num(s, "success_rate"));
+        acc_add(&attempts, num(s, "attempts_per_request"));
+        acc_add(&latency, num(s, "latency_ms.mean") / 1000);
+        acc_add(&cost, num(s, "cost_usd") / num(s, "requests"));
+        cJSON_Delete(s);
+    }
+    acc_check(&success, 0.999, 1e-9, "success rate");
+    acc_check(&attempts, 1.105, 1e-9, "attempts per request");
+    acc_check(&latency, 1.9785, 1e-9, "mean latency (s)");
+    acc_check(&cost, 0.009384, 1e-12, "mean cost (USD)");
+    unload(&r);
+}
+
+static char *run_to_text(run *r, uint64_t seed)
+{
+    ld_error err;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    sim_options o = {r->sc, r->p, seed, f, 1.0, false};
+    sim_metrics *m;
+    if (sim_run(&o, &m, NULL, &err) < 0)
+        fail_msg("sim: %s", err.msg);
+    cJSON *s = sim_metrics_summary(m, seed);
+    char *js = cJSON_PrintUnformatted(s);
+    fputs(js, f);
+    sim_metrics_write_timeseries(m, f);
+    cJSON_free(js);
+    cJSON_Delete(s);
+    sim_metrics_free(m);
+    fclose(f);
+    return buf;
+}
+
+static void test_same_seed_gives_byte_identical_output(void **state)
+{
+    (void)state;
+    run r;
+    ld_error err;
+    const char *pp = getenv("LD_TEST_EXAMPLE_DIR");
+    char ppath[512], spath[512];
+    snprintf(ppath, sizeof ppath, "%s/policy.json", pp ? pp : "examples");
+    snprintf(spath, sizeof spath, "%s/scenario.json", pp ? pp : "examples");
+    FILE *f = fopen(ppath, "rb");
+    if (f == NULL)
+        skip();
+    fclose(f);
+    assert_int_equal(sim_scenario_load(spath, &r.sc, &err), LD_OK);
+    f = fopen(ppath, "rb");
+    char pol[65536];
+    size_t n = fread(pol, 1, sizeof pol - 1, f);
+    fclose(f);
+    pol[n] = '\0';
+    assert_int_equal(ld_policy_parse(pol, n, ppath, &r.p, &err), LD_OK);
+    assert_int_equal(sim_scenario_bind(r.sc, r.p, &err), LD_OK);
+    r.sc->duration_s = 600; /* ten minutes of the incident are enough */
+    char *a = run_to_text(&r, 7);
+    char *b = run_to_text(&r, 7);
+    char *c = run_to_text(&r, 8);
+    assert_true(strlen(a) > 1000);
+    assert_string_equal(a, b);
+    assert_true(strcmp(a, c) != 0);
+    free(a);
+    free(b);
+    free(c);
+    unload(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mm1_mean_sojourn_and_p99),
+        cmocka_unit_test(test_erlang_b_blocking_exponential_service),
+        cmocka_unit_test(test_erlang_b_blocking_is_insensitive_to_service_law),
+        cmocka_unit_test(test_ladder_of_independent_failures),
+        cmocka_unit_test(test_same_seed_gives_byte_identical_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

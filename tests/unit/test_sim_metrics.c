@@ -1,0 +1,1156 @@
+/* test_sim_metrics.c - what a simulated run did to users: counts, rates,
+ * percentiles, fallbacks, the time series, violations, recovery and the
+ * summary object. Events and request infos are synthetic. */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "ld_policy.h"
+#include "sim_metrics.h"
+
+static const char policy_json[] =
+    "{\"version\": 1,"
+    " \"routes\": {"
+    "  \"A\": {\"provider\": \"openai\", \"model\": \"a\","
+    "   \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2}},"
+    "  \"B\": {\"provider\": \"anthropic\", \"model\": \"b\","
+    "   \"price\": {\"input_per_mtok\": 3, \"output_per_mtok\": 15}},"
+    "  \"C\": {\"provider\": \"openai\", \"model\": \"c\","
+    "   \"price\": {\"input_per_mtok\": 0.1, \"output_per_mtok\": 0.2}}},"
+    " \"workloads\": {\"w\": {\"ladder\": [\"A\", \"B\", \"C\"],"
+    "   \"on\": {\"*\": \"next\"}}}}";
+
+enum { RA, RB, RC };
+
+typedef struct fx {
+    ld_policy *p;
+    sim_metrics *m;
+    uint64_t next_id;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    ld_error err;
+    int rc = ld_policy_parse(policy_json, strlen(policy_json), "test", &f->p,
+                             &err);
+    if (rc != 0)
+        fail_msg("policy: %s", err.msg);
+    assert_int_equal(ld_policy_route_count(f->p), 3);
+    f->m = sim_metrics_new(f->p, ld_s(1));
+    assert_non_null(f->m);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    sim_metrics_free(f->m);
+    ld_policy_free(f->p);
+    free(f);
+    return 0;
+}
+
+/* ---- feeding ----------------------------------------------------------- */
+
+typedef struct req {
+    ld_us arrived, latency, ttft;
+    ld_outcome outcome;
+    bool fell_back;
+    double cost;
+    int attempts, hedges;
+} req;
+
+static ld_req_info info_of(fx *f, const req *r)
+{
+    ld_req_info in;
+    memset(&in, 0, sizeof in);
+    in.id = ++f->next_id;
+    in.outcome = r->outcome;
+    in.route = r->outcome == LD_OUT_SUCCESS ? RA : -1;
+    in.attempts = r->attempts > 0 ? r->attempts : 1;
+    in.hedges = r->hedges;
+    in.fell_back = r->fell_back;
+    in.first_cls = LD_FC_NONE;
+    in.arrived = r->arrived;
+    in.ttft = r->ttft;
+    in.latency = r->latency;
+    in.cost = r->cost;
+    return in;
+}
+
+/* Arrival and done of one request, nothing in between. */
+static void run_req(fx *f, const req *r, ld_us limit_ttft, ld_us limit_total)
+{
+    sim_metrics_on_arrival(f->m, r->arrived);
+    ld_req_info in = info_of(f, r);
+    sim_metrics_on_done(f->m, &in, r->arrived + r->latency, limit_ttft,
+                        limit_total);
+}
+
+static void ok_req(fx *f, ld_us at, ld_us latency, ld_us ttft)
+{
+    req r = {at, latency, ttft, LD_OUT_SUCCESS, false, 0.0, 1, 0};
+    run_req(f, &r, 0, 0);
+}
+
+static void failed_req(fx *f, ld_us at, ld_us latency)
+{
+    req r = {at, latency, -1, LD_OUT_FAILED, false, 0.0, 1, 0};
+    run_req(f, &r, 0, 0);
+}
+
+static ld_event ev_make(ld_event_type type, ld_us t, int route, ld_class cls)
+{
+    ld_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.t = t;
+    ev.route = route;
+    ev.to_route = -1;
+    ev.cls = cls;
+    ev.ttft = -1;
+    return ev;
+}
+
+static void fallback(fx *f, ld_us t, int from, int to, ld_class cls)
+{
+    ld_event ev = ev_make(LD_EV_FALLBACK, t, from, cls);
+    ev.to_route = to;
+    sim_metrics_on_event(f->m, &ev);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static cJSON *summary(fx *f)
+{
+    cJSON *s = sim_metrics_summary(f->m, 42);
+    assert_non_null(s);
+    return s;
+}
+
+static cJSON *path(const cJSON *o, const char *a, const char *b,
+                   const char *c)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (x != NULL && b != NULL)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    if (x != NULL && c != NULL)
+        x = cJSON_GetObjectItemCaseSensitive(x, c);
+    if (x == NULL)
+        fail_msg("no %s.%s.%s", a, b ? b : "", c ? c : "");
+    return (cJSON *)x;
+}
+
+static double num(const cJSON *o, const char *a, const char *b,
+                  const char *c)
+{
+    const cJSON *x = path(o, a, b, c);
+    if (!cJSON_IsNumber(x))
+        fail_msg("%s.%s.%s is not a number", a, b ? b : "", c ? c : "");
+    return x->valuedouble;
+}
+
+static bool is_null(const cJSON *o, const char *a, const char *b,
+                    const char *c)
+{
+    return cJSON_IsNull(path(o, a, b, c));
+}
+
+/* Whole output of write_timeseries / print_table as a string (free it). */
+static char *timeseries_text(fx *f)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    assert_int_equal(sim_metrics_write_timeseries(f->m, out), 0);
+    assert_int_equal(fclose(out), 0);
+    return buf;
+}
+
+static char *table_text(fx *f)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    sim_metrics_print_table(f->m, out);
+    assert_int_equal(fclose(out), 0);
+    return buf;
+}
+
+/* A parsed CSV: cells[row][col] (row 0 is the header), RFC 4180 quotes. */
+typedef struct csv {
+    char ***cells;
+    int nrows, ncols[256];
+} csv;
+
+static csv csv_parse(const char *text)
+{
+    csv c;
+    memset(&c, 0, sizeof c);
+    c.cells = calloc(256, sizeof *c.cells);
+    assert_non_null(c.cells);
+    const char *s = text;
+    while (*s != '\0') {
+        assert_true(c.nrows < 256);
+        char **row = calloc(64, sizeof *row);
+        assert_non_null(row);
+        int n = 0;
+        for (;;) {
+            char *cell = malloc(strlen(s) + 1);
+            assert_non_null(cell);
+            size_t k = 0;
+            if (*s == '"') {
+                s++;
+                for (;;) {
+                    assert_true(*s != '\0');
+                    if (*s == '"' && s[1] == '"') {
+                        cell[k++] = '"';
+                        s += 2;
+                    } else if (*s == '"') {
+                        s++;
+                        break;
+                    } else {
+                        cell[k++] = *s++;
+                    }
+                }
+            } else {
+                while (*s != ',' && *s != '\n' && *s != '\0')
+                    cell[k++] = *s++;
+            }
+            cell[k] = '\0';
+            assert_true(n < 64);
+            row[n++] = cell;
+            if (*s == ',') {
+                s++;
+                continue;
+            }
+            if (*s == '\n')
+                s++;
+            break;
+        }
+        c.cells[c.nrows] = row;
+        c.ncols[c.nrows++] = n;
+    }
+    return c;
+}
+
+static void csv_free(csv *c)
+{
+    for (int r = 0; r < c->nrows; r++) {
+        for (int k = 0; k < c->ncols[r]; k++)
+            free(c->cells[r][k]);
+        free(c->cells[r]);
+    }
+    free(c->cells);
+}
+
+/* Cell of data row `row` (0-based, after the header) in column `name`. */
+static const char *cell(const csv *c, int row, const char *name)
+{
+    for (int k = 0; k < c->ncols[0]; k++)
+        if (strcmp(c->cells[0][k], name) == 0) {
+            assert_true(row + 1 < c->nrows);
+            assert_true(k < c->ncols[row + 1]);
+            return c->cells[row + 1][k];
+        }
+    fail_msg("no column %s", name);
+    return NULL;
+}
+
+static double cell_num(const csv *c, int row, const char *name)
+{
+    const char *s = cell(c, row, name);
+    assert_true(s[0] != '\0');
+    return strtod(s, NULL);
+}
+
+/* ---- counts and rates -------------------------------------------------- */
+
+static void test_metrics_counts_outcomes_cost_and_attempts(void **state)
+{
+    fx *f = *state;
+    /* 6 successes, 3 failures, 1 abandon; costs 0.01 each for successes */
+    for (int i = 0; i < 10; i++) {
+        req r = {ld_ms(100 * i), ld_ms(500), ld_ms(200), LD_OUT_SUCCESS,
+                 false, 0.01, 1, 0};
+        if (i >= 6 && i < 9) {
+            r.outcome = LD_OUT_FAILED;
+            r.ttft = -1;
+            r.cost = 0.0;
+            r.attempts = 3;
+        } else if (i == 9) {
+            r.outcome = LD_OUT_ABANDONED;
+            r.ttft = -1;
+            r.cost = 0.0;
+            r.attempts = 2;
+            r.hedges = 1;
+        }
+        run_req(f, &r, 0, 0);
+    }
+    sim_metrics_finish(f->m, ld_s(2));
+    assert_true(sim_metrics_requests(f->m) == 10);
+    cJSON *s = summary(f);
+    assert_near(num(s, "requests", NULL, NULL), 10, 0);
+    assert_near(num(s, "finished", NULL, NULL), 10, 0);
+    assert_near(num(s, "succeeded", NULL, NULL), 6, 0);
+    assert_near(num(s, "failed", NULL, NULL), 3, 0);
+    assert_near(num(s, "abandoned", NULL, NULL), 1, 0);
+    assert_near(num(s, "success_rate", NULL, NULL), 0.6, 1e-12);
+    assert_near(num(s, "abandon_rate", NULL, NULL), 0.1, 1e-12);
+    assert_near(num(s, "cost_usd", NULL, NULL), 0.06, 1e-12);
+    assert_near(num(s, "cost_per_1k_usd", NULL, NULL), 6.0, 1e-9);
+    assert_near(num(s, "attempts", NULL, NULL), 6 + 9 + 2, 0);
+    assert_near(num(s, "attempts_per_request", NULL, NULL), 1.7, 1e-12);
+    assert_near(num(s, "hedges", NULL, NULL), 1, 0);
+    /* TTFT only for the 6 that had a first token; latency for all 10 */
+    assert_near(num(s, "latency_ms", "mean", NULL), 500, 1e-9);
+    assert_near(num(s, "ttft_ms", "mean", NULL), 200, 1e-9);
+    assert_near(num(s, "simulated_s", NULL, NULL), 2.0, 0);
+    assert_near(num(s, "seed", NULL, NULL), 42, 0);
+    cJSON_Delete(s);
+}
+
+static void test_metrics_percentiles_within_one_percent(void **state)
+{
+    fx *f = *state;
+    /* latencies 1..1000 ms, shuffled order; TTFT = latency / 4 */
+    for (int i = 0; i < 1000; i++) {
+        int v = (i * 379) % 1000 + 1;
+        ok_req(f, ld_ms(i), ld_ms(v), ld_ms(v) / 4);
+    }
+    sim_metrics_finish(f->m, ld_s(3));
+    cJSON *s = summary(f);
+    assert_near(num(s, "latency_ms", "mean", NULL), 500.5, 1e-9);
+    assert_near(num(s, "latency_ms", "p50", NULL), 500, 5.0);
+    assert_near(num(s, "latency_ms", "p90", NULL), 900, 9.0);
+    assert_near(num(s, "latency_ms", "p95", NULL), 950, 9.5);
+    assert_near(num(s, "latency_ms", "p99", NULL), 990, 9.9);
+    assert_near(num(s, "latency_ms", "p999", NULL), 999, 9.99);
+    assert_near(num(s, "ttft_ms", "p50", NULL), 125, 1.25);
+    assert_near(num(s, "ttft_ms", "p99", NULL), 247.5, 2.5);
+    cJSON_Delete(s);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void test_metrics_counts_fallbacks_by_class_and_route(void **state)
+{
+    fx *f = *state;
+    fallback(f, ld_ms(1), RA, RB, LD_FC_TIMEOUT_TTFT);
+    fallback(f, ld_ms(2), RA, RB, LD_FC_TIMEOUT_TTFT);
+    fallback(f, ld_ms(3), RA, RC, LD_FC_SERVER_ERROR);
+    fallback(f, ld_ms(4), RB, RC, LD_FC_RATE_LIMITED);
+    fallback(f, ld_ms(5), RB, -1, LD_FC_RATE_LIMITED);
+    fallback(f, ld_ms(6), 99, RA, LD_FC_RESET); /* unknown route */
+    sim_metrics_finish(f->m, ld_s(1));
+    cJSON *s = summary(f);
+    assert_near(num(s, "fallbacks", "total", NULL), 6, 0);
+    assert_near(num(s, "fallbacks", "by_class", "timeout_ttft"), 2, 0);
+    assert_near(num(s, "fallbacks", "by_class", "server_error"), 1, 0);
+    assert_near(num(s, "fallbacks", "by_class", "rate_limited"), 2, 0);
+    assert_near(num(s, "fallbacks", "by_class", "reset"), 1, 0);
+    assert_null(cJSON_GetObjectItem(path(s, "fallbacks", "by_class", NULL),
+                                    "overloaded"));
+    const cJSON *from_a = path(s, "fallbacks", "by_route", "A");
+    assert_near(cJSON_GetObjectItem(from_a, "B")->valuedouble, 2, 0);
+    assert_near(cJSON_GetObjectItem(from_a, "C")->valuedouble, 1, 0);
+    const cJSON *from_b = path(s, "fallbacks", "by_route", "B");
+    assert_near(cJSON_GetObjectItem(from_b, "C")->valuedouble, 1, 0);
+    assert_near(cJSON_GetObjectItem(from_b, "none")->valuedouble, 1, 0);
+    assert_null(cJSON_GetObjectItem(path(s, "fallbacks", "by_route", NULL),
+                                    "C"));
+    cJSON_Delete(s);
+}
+
+static void test_metrics_counts_per_route_attempts_results_skips(void **state)
+{
+    fx *f = *state;
+    ld_event ev;
+    for (int i = 0; i < 5; i++) {
+        ev = ev_make(LD_EV_ATTEMPT, ld_ms(i), RA, LD_FC_NONE);
+        sim_metrics_on_event(f->m, &ev);
+    }
+    ev = ev_make(LD_EV_ATTEMPT, ld_ms(6), RB, LD_FC_NONE);
+    sim_metrics_on_event(f->m, &ev);
+    for (int i = 0; i < 2; i++) {
+        ev = ev_make(LD_EV_RESULT, ld_ms(10), RA, LD_FC_NONE);
+        ev.cost = 0.25;
+        sim_metrics_on_event(f->m, &ev);
+    }
+    ev = ev_make(LD_EV_RESULT, ld_ms(11), RA, LD_FC_SERVER_ERROR);
+    sim_metrics_on_event(f->m, &ev);
+    sim_metrics_on_event(f->m, &ev);
+    ev = ev_make(LD_EV_RESULT, ld_ms(12), RA, LD_FC_TIMEOUT_TTFT);
+    sim_metrics_on_event(f->m, &ev);
+    ev = ev_make(LD_EV_SKIP, ld_ms(13), RB, LD_FC_BUDGET_EXCEEDED);
+    sim_metrics_on_event(f->m, &ev);
+    ev = ev_make(LD_EV_SKIP, ld_ms(13), RB, LD_FC_CIRCUIT_OPEN);
+    sim_metrics_on_event(f->m, &ev);
+    ev = ev_make(LD_EV_BREAKER, ld_ms(14), RA, LD_FC_NONE);
+    ev.from = LD_BREAKER_CLOSED;
+    ev.to = LD_BREAKER_OPEN;
+    sim_metrics_on_event(f->m, &ev);
+    ev.from = LD_BREAKER_OPEN;
+    ev.to = LD_BREAKER_HALF_OPEN;
+    sim_metrics_on_event(f->m, &ev);
+    ev.from = LD_BREAKER_HALF_OPEN;
+    ev.to = LD_BREAKER_OPEN;
+    sim_metrics_on_event(f->m, &ev);
+    ev = ev_make(LD_EV_RESULT, ld_ms(15), 7, LD_FC_RESET); /* ignored */
+    sim_metrics_on_event(f->m, &ev);
+    sim_metrics_finish(f->m, ld_s(1));
+
+    cJSON *s = summary(f);
+    assert_near(num(s, "routes", "A", "attempts"), 5, 0);
+    assert_near(num(s, "routes", "A", "successes"), 2, 0);
+    assert_near(num(s, "routes", "A", "cost_usd"), 0.5, 1e-12);
+    assert_near(num(s, "routes", "A", "breaker_opens"), 2, 0);
+    const cJSON *fa = path(s, "routes", "A", "failures_by_class");
+    assert_near(cJSON_GetObjectItem(fa, "server_error")->valuedouble, 2, 0);
+    assert_near(cJSON_GetObjectItem(fa, "timeout_ttft")->valuedouble, 1, 0);
+    assert_int_equal(cJSON_GetArraySize(fa), 2);
+    assert_int_equal(cJSON_GetArraySize(path(s, "routes", "A",
+                                             "skips_by_class")),
+                     0);
+    assert_near(num(s, "routes", "B", "attempts"), 1, 0);
+    const cJSON *sb = path(s, "routes", "B", "skips_by_class");
+    assert_near(cJSON_GetObjectItem(sb, "budget_exceeded")->valuedouble, 1, 0);
+    assert_near(cJSON_GetObjectItem(sb, "circuit_open")->valuedouble, 1, 0);
+    assert_near(num(s, "routes", "C", "attempts"), 0, 0);
+    /* routes in policy order */
+    const cJSON *routes = path(s, "routes", NULL, NULL);
+    assert_string_equal(cJSON_GetArrayItem(routes, 0)->string, "A");
+    assert_string_equal(cJSON_GetArrayItem(routes, 1)->string, "B");
+    assert_string_equal(cJSON_GetArrayItem(routes, 2)->string, "C");
+    cJSON_Delete(s);
+}
+
+static void test_metrics_splits_users_by_fell_back(void **state)
+{
+    fx *f = *state;
+    /* 100 direct successes at 100..199 ms; 20 fallbacks: 15 succeed at
+     * 1000..1014 ms, 5 abandon at 3000 ms */
+    for (int i = 0; i < 100; i++)
+        ok_req(f, ld_ms(i), ld_ms(100 + i), ld_ms(50));
+    for (int i = 0; i < 20; i++) {
+        req r = {ld_ms(i), ld_ms(1000 + i), ld_ms(900), LD_OUT_SUCCESS, true,
+                 0.0, 2, 0};
+        if (i >= 15) {
+            r.outcome = LD_OUT_ABANDONED;
+            r.latency = ld_ms(3000);
+            r.ttft = -1;
+        }
+        run_req(f, &r, 0, 0);
+    }
+    sim_metrics_finish(f->m, ld_s(4));
+    cJSON *s = summary(f);
+    assert_near(num(s, "fell_back", "requests", NULL), 20, 0);
+    assert_near(num(s, "fell_back", "success_rate", NULL), 0.75, 1e-12);
+    assert_near(num(s, "fell_back", "abandon_rate", NULL), 0.25, 1e-12);
+    assert_near(num(s, "fell_back", "latency_ms", "p50"), 1009, 10.1);
+    assert_near(num(s, "fell_back", "latency_ms", "p99"), 3000, 0);
+    assert_near(num(s, "fell_back", "ttft_ms", "p50"), 900, 9);
+    assert_near(num(s, "not_fell_back", "requests", NULL), 100, 0);
+    assert_near(num(s, "not_fell_back", "success_rate", NULL), 1.0, 0);
+    assert_near(num(s, "not_fell_back", "abandon_rate", NULL), 0.0, 0);
+    assert_near(num(s, "not_fell_back", "latency_ms", "p50"), 149, 1.5);
+    assert_near(num(s, "not_fell_back", "latency_ms", "p99"), 198, 2);
+    cJSON_Delete(s);
+}
+
+/* ---- Little's law ------------------------------------------------------ */
+
+static void test_metrics_littles_law_constant_two_in_system(void **state)
+{
+    fx *f = *state;
+    /* two requests in system from 0 to 10 s */
+    req r = {0, ld_s(10), ld_ms(1), LD_OUT_SUCCESS, false, 0.0, 1, 0};
+    ld_req_info a = info_of(f, &r), b = info_of(f, &r);
+    sim_metrics_on_arrival(f->m, 0);
+    sim_metrics_on_arrival(f->m, 0);
+    sim_metrics_on_done(f->m, &a, ld_s(10), 0, 0);
+    sim_metrics_on_done(f->m, &b, ld_s(10), 0, 0);
+    sim_metrics_finish(f->m, ld_s(10));
+    cJSON *s = summary(f);
+    assert_near(num(s, "littles_law", "mean_in_system", NULL), 2.0, 1e-12);
+    assert_near(num(s, "littles_law", "arrival_rate", NULL), 0.2, 1e-12);
+    assert_near(num(s, "littles_law", "mean_time_in_system_s", NULL), 10, 0);
+    assert_near(num(s, "littles_law", "relative_error", NULL), 0, 1e-12);
+    cJSON_Delete(s);
+}
+
+static void test_metrics_littles_law_on_a_staggered_schedule(void **state)
+{
+    fx *f = *state;
+    /* arrivals at 1..10 s, each stays 2 s: the integral is 20 request-s over
+     * [1 s, 12 s]; lambda = 10/11 per s, W = 2 s. Arrivals and departures
+     * interleave in time order as the simulator reports them. */
+    for (int k = 1; k <= 12; k++) {
+        if (k - 2 >= 1) {
+            req r = {ld_s(k - 2), ld_s(2), ld_ms(1), LD_OUT_SUCCESS, false,
+                     0.0, 1, 0};
+            ld_req_info in = info_of(f, &r);
+            sim_metrics_on_done(f->m, &in, ld_s(k), 0, 0);
+        }
+        if (k <= 10)
+            sim_metrics_on_arrival(f->m, ld_s(k));
+    }
+    sim_metrics_finish(f->m, ld_s(12));
+    cJSON *s = summary(f);
+    assert_near(num(s, "littles_law", "mean_in_system", NULL), 20.0 / 11,
+                1e-12);
+    assert_near(num(s, "littles_law", "arrival_rate", NULL), 10.0 / 11,
+                1e-12);
+    assert_near(num(s, "littles_law", "mean_time_in_system_s", NULL), 2, 0);
+    assert_near(num(s, "littles_law", "relative_error", NULL), 0, 1e-12);
+    cJSON_Delete(s);
+}
+
+static void test_metrics_littles_law_shows_requests_left_in_flight(void **state)
+{
+    fx *f = *state;
+    sim_metrics_on_arrival(f->m, 0); /* never finishes */
+    ok_req(f, 0, ld_s(1), ld_ms(1));
+    sim_metrics_finish(f->m, ld_s(4));
+    cJSON *s = summary(f);
+    /* L = (4 + 1) / 4; lambda W = 2/4 * 1 */
+    assert_near(num(s, "littles_law", "mean_in_system", NULL), 1.25, 1e-12);
+    assert_near(num(s, "littles_law", "relative_error", NULL), 0.6, 1e-12);
+    cJSON_Delete(s);
+}
+
+/* ---- time series ------------------------------------------------------- */
+
+static void test_metrics_time_series_rows_and_csv(void **state)
+{
+    fx *f = *state;
+    /* row 0: two successes (100 ms, 300 ms), cost 0.5 each */
+    req r = {ld_ms(100), ld_ms(100), ld_ms(40), LD_OUT_SUCCESS, false, 0.5,
+             1, 0};
+    run_req(f, &r, 0, 0);
+    r.arrived = ld_ms(200);
+    r.latency = ld_ms(300);
+    r.ttft = ld_ms(80);
+    run_req(f, &r, 0, 0);
+    /* row 1: a fallback and a failure; one arrival finishing in row 3 */
+    fallback(f, ld_ms(1500), RA, RB, LD_FC_OVERLOADED);
+    fallback(f, ld_ms(1600), RB, RC, LD_FC_OVERLOADED);
+    failed_req(f, ld_ms(1700), ld_ms(200));
+    sim_metrics_on_arrival(f->m, ld_ms(1800));
+    /* row 2 is empty; row 3: the long request is abandoned */
+    req ab = {ld_ms(1800), ld_ms(1700), -1, LD_OUT_ABANDONED, true, 0.0, 1, 0};
+    ld_req_info in = info_of(f, &ab);
+    sim_metrics_on_done(f->m, &in, ld_ms(3500), 0, 0);
+    sim_metrics_finish(f->m, ld_ms(3900));
+
+    assert_int_equal(sim_metrics_row_count(f->m), 4);
+    char *text = timeseries_text(f);
+    assert_true(strncmp(text, "start_s,arrivals,successes,failures,abandons,"
+                              "fallbacks,fb_connect_error,",
+                        strlen("start_s,arrivals,successes,failures,abandons,"
+                               "fallbacks,fb_connect_error,")) == 0);
+    assert_non_null(strstr(text, ",ttft_p50_ms,ttft_p99_ms,cost_usd,"
+                                 "success_rate,in_violation,active_faults\n"));
+    csv c = csv_parse(text);
+    assert_int_equal(c.nrows, 5);
+    for (int i = 1; i < c.nrows; i++)
+        assert_int_equal(c.ncols[i], c.ncols[0]);
+    assert_int_equal(c.ncols[0], 6 + LD_FC_COUNT + 8);
+
+    assert_string_equal(cell(&c, 0, "start_s"), "0");
+    assert_string_equal(cell(&c, 0, "arrivals"), "2");
+    assert_string_equal(cell(&c, 0, "successes"), "2");
+    /* per-interval histograms: within 2^-4 of the value */
+    assert_near(cell_num(&c, 0, "latency_p50_ms"), 100, 100 * 0.07);
+    assert_near(cell_num(&c, 0, "latency_p99_ms"), 300, 300 * 0.07);
+    assert_string_equal(cell(&c, 0, "ttft_p50_ms"), "40");
+    assert_string_equal(cell(&c, 0, "cost_usd"), "1");
+    assert_string_equal(cell(&c, 0, "success_rate"), "1");
+    assert_string_equal(cell(&c, 0, "in_violation"), "0");
+    assert_string_equal(cell(&c, 0, "active_faults"), "");
+
+    assert_string_equal(cell(&c, 1, "start_s"), "1");
+    assert_string_equal(cell(&c, 1, "arrivals"), "2");
+    assert_string_equal(cell(&c, 1, "failures"), "1");
+    assert_string_equal(cell(&c, 1, "fallbacks"), "2");
+    assert_string_equal(cell(&c, 1, "fb_overloaded"), "2");
+    assert_string_equal(cell(&c, 1, "fb_server_error"), "0");
+    assert_string_equal(cell(&c, 1, "latency_p50_ms"), "200");
+    assert_string_equal(cell(&c, 1, "ttft_p50_ms"), ""); /* no first token */
+    assert_string_equal(cell(&c, 1, "success_rate"), "0");
+    assert_string_equal(cell(&c, 1, "in_violation"), "1"); /* a failure */
+
+    assert_string_equal(cell(&c, 2, "start_s"), "2");
+    assert_string_equal(cell(&c, 2, "arrivals"), "0");
+    assert_string_equal(cell(&c, 2, "latency_p50_ms"), "");
+    assert_string_equal(cell(&c, 2, "success_rate"), "");
+    assert_string_equal(cell(&c, 2, "in_violation"), "0");
+
+    assert_string_equal(cell(&c, 3, "abandons"), "1");
+    assert_string_equal(cell(&c, 3, "latency_p50_ms"), "1700");
+    assert_string_equal(cell(&c, 3, "in_violation"), "1");
+    csv_free(&c);
+    free(text);
+}
+
+static void test_metrics_active_faults_column_joins_and_quotes(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sim_metrics_add_fault(f->m, "outage A", ld_ms(1500),
+                                           ld_ms(3000)),
+                     0);
+    assert_int_equal(sim_metrics_add_fault(f->m, "latency \"B\", x2", ld_s(2),
+                                           ld_s(4)),
+                     0);
+    /* same name again: shown once per row */
+    assert_int_equal(sim_metrics_add_fault(f->m, "outage A", ld_ms(2500),
+                                           ld_ms(2600)),
+                     0);
+    assert_int_equal(sim_metrics_add_fault(f->m, "forever", ld_s(5), LD_NEVER),
+                     0);
+    assert_int_equal(sim_metrics_add_fault(f->m, "empty", ld_s(4), ld_s(4)), 0);
+    sim_metrics_finish(f->m, ld_s(6));
+    char *text = timeseries_text(f);
+    csv c = csv_parse(text);
+    assert_int_equal(c.nrows, 7);
+    assert_string_equal(cell(&c, 0, "active_faults"), "");
+    assert_string_equal(cell(&c, 1, "active_faults"), "outage A");
+    assert_string_equal(cell(&c, 2, "active_faults"),
+                        "outage A|latency \"B\", x2");
+    assert_string_equal(cell(&c, 3, "active_faults"), "latency \"B\", x2");
+    assert_string_equal(cell(&c, 4, "active_faults"), "");
+    assert_string_equal(cell(&c, 5, "active_faults"), "forever");
+    /* the raw text quotes the field and doubles the inner quotes */
+    assert_non_null(strstr(text, ",\"outage A|latency \"\"B\"\", x2\"\n"));
+    assert_non_null(strstr(text, ",outage A\n"));
+    csv_free(&c);
+    free(text);
+}
+
+static void test_metrics_in_violation_and_minutes_over_ceiling(void **state)
+{
+    fx *f = *state;
+    sim_metrics_free(f->m);
+    f->m = sim_metrics_new(f->p, ld_s(60));
+    assert_non_null(f->m);
+    ld_us lt = ld_ms(1000), lt_total = ld_ms(5000);
+    /* minute 0: 100 fine requests */
+    for (int i = 0; i < 100; i++) {
+        req r = {ld_ms(100 * i), ld_ms(2000), ld_ms(500), LD_OUT_SUCCESS,
+                 false, 0.0, 1, 0};
+        run_req(f, &r, lt, lt_total);
+    }
+    /* minute 1: 6 of 100 have a slow first token (6% > 5%) */
+    for (int i = 0; i < 100; i++) {
+        req r = {ld_s(60) + ld_ms(100 * i), ld_ms(2000),
+                 i < 6 ? ld_ms(1001) : ld_ms(500), LD_OUT_SUCCESS, false, 0.0,
+                 1, 0};
+        run_req(f, &r, lt, lt_total);
+    }
+    /* minute 2: exactly 5 of 100 miss (3 too slow overall, 2 failed) */
+    for (int i = 0; i < 100; i++) {
+        req r = {ld_s(120) + ld_ms(100 * i),
+                 i < 3 ? ld_ms(5001) : ld_ms(2000), ld_ms(500),
+                 i < 5 && i >= 3 ? LD_OUT_FAILED : LD_OUT_SUCCESS, false, 0.0,
+                 1, 0};
+        run_req(f, &r, lt, lt_total);
+    }
+    /* minute 3: 1 of 10 abandoned before its first token */
+    for (int i = 0; i < 10; i++) {
+        req r = {ld_s(180) + ld_ms(100 * i), ld_ms(2000), ld_ms(500),
+                 LD_OUT_SUCCESS, false, 0.0, 1, 0};
+        if (i == 0) {
+            r.outcome = LD_OUT_ABANDONED;
+            r.ttft = -1;
+        }
+        run_req(f, &r, lt, lt_total);
+    }
+    /* minute 4: limits off, slow answers are fine */
+    for (int i = 0; i < 10; i++) {
+        req r = {ld_s(240) + ld_ms(100 * i), ld_s(50), ld_s(20),
+                 LD_OUT_SUCCESS, false, 0.0, 1, 0};
+        run_req(f, &r, 0, 0);
+    }
+    sim_metrics_finish(f->m, ld_s(300));
+    char *text = timeseries_text(f);
+    csv c = csv_parse(text);
+    assert_int_equal(c.nrows, 6);
+    assert_string_equal(cell(&c, 0, "in_violation"), "0");
+    assert_string_equal(cell(&c, 1, "in_violation"), "1");
+    assert_string_equal(cell(&c, 2, "in_violation"), "0");
+    assert_string_equal(cell(&c, 3, "in_violation"), "1");
+    assert_string_equal(cell(&c, 4, "in_violation"), "0");
+    assert_string_equal(cell(&c, 2, "success_rate"), "0.98");
+    csv_free(&c);
+    free(text);
+    cJSON *s = summary(f);
+    assert_near(num(s, "minutes_over_ceiling", NULL, NULL), 2.0, 1e-12);
+    cJSON_Delete(s);
+}
+
+static void test_metrics_last_partial_interval_counts_its_length(void **state)
+{
+    fx *f = *state;
+    sim_metrics_free(f->m);
+    f->m = sim_metrics_new(f->p, ld_s(60));
+    assert_non_null(f->m);
+    failed_req(f, ld_s(70), ld_s(1));
+    sim_metrics_finish(f->m, ld_s(90)); /* the row [60, 120) ends at 90 */
+    cJSON *s = summary(f);
+    assert_near(num(s, "minutes_over_ceiling", NULL, NULL), 0.5, 1e-12);
+    cJSON_Delete(s);
+}
+
+/* ---- recovery ---------------------------------------------------------- */
+
+/* One second of traffic at second k: 10 requests, `ok` of them succeed. */
+static void second_of_traffic(fx *f, int k, int ok)
+{
+    for (int i = 0; i < 10; i++) {
+        ld_us at = ld_s(k) + ld_ms(50 * i);
+        if (i < ok)
+            ok_req(f, at, ld_ms(100), ld_ms(50));
+        else
+            failed_req(f, at, ld_ms(100));
+    }
+}
+
+static void test_metrics_recovery_after_fault_window(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sim_metrics_add_fault(f->m, "outage A", ld_s(10),
+                                           ld_s(20)),
+                     0);
+    assert_int_equal(sim_metrics_add_fault(f->m, "no end", ld_s(25), LD_NEVER),
+                     0);
+    assert_int_equal(sim_metrics_add_fault(f->m, "late", ld_s(27), ld_s(28)),
+                     0);
+    for (int k = 0; k < 30; k++) {
+        int ok = 10;
+        if (k >= 10 && k < 22)
+            ok = 5; /* during the fault and two intervals after it */
+        if (k >= 27)
+            ok = 8; /* after "late": never back to the baseline */
+        second_of_traffic(f, k, ok);
+    }
+    sim_metrics_finish(f->m, ld_s(30));
+    cJSON *s = summary(f);
+    const cJSON *rec = path(s, "recovery", NULL, NULL);
+    assert_true(cJSON_IsArray(rec));
+    assert_int_equal(cJSON_GetArraySize(rec), 2); /* "no end" is skipped */
+    const cJSON *e = cJSON_GetArrayItem(rec, 0);
+    assert_string_equal(cJSON_GetObjectItem(e, "fault")->valuestring,
+                        "outage A");
+    assert_near(cJSON_GetObjectItem(e, "start_s")->valuedouble, 10, 0);
+    assert_near(cJSON_GetObjectItem(e, "end_s")->valuedouble, 20, 0);
+    assert_near(cJSON_GetObjectItem(e, "baseline_success_rate")->valuedouble,
+                1.0, 0);
+    /* rows 20 and 21 still fail half; row 22 (ends at 23 s) is back */
+    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 3.0,
+                1e-12);
+    e = cJSON_GetArrayItem(rec, 1);
+    assert_string_equal(cJSON_GetObjectItem(e, "fault")->valuestring, "late");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "recovered_after_s")));
+    cJSON_Delete(s);
+    char *t = table_text(f);
+    assert_non_null(strstr(t, "outage A"));
+    assert_non_null(strstr(t, "after 3.0 s"));
+    free(t);
+}
+
+static void test_metrics_recovery_baseline_and_unaligned_end(void **state)
+{
+    fx *f = *state;
+    /* baseline 90% before the fault; fault ends at 5.5 s: the first row
+     * starting after it is row 6 (bad), row 7 is good: 8 - 5.5 = 2.5 s */
+    assert_int_equal(sim_metrics_add_fault(f->m, "f", ld_s(4), ld_ms(5500)),
+                     0);
+    for (int k = 0; k < 10; k++)
+        second_of_traffic(f, k, k < 4 ? 9 : k < 7 ? 2 : 9);
+    sim_metrics_finish(f->m, ld_s(10));
+    cJSON *s = summary(f);
+    const cJSON *e = cJSON_GetArrayItem(path(s, "recovery", NULL, NULL), 0);
+    assert_non_null(e);
+    assert_near(cJSON_GetObjectItem(e, "baseline_success_rate")->valuedouble,
+                0.9, 1e-12);
+    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 2.5,
+                1e-12);
+    cJSON_Delete(s);
+}
+
+/* ---- summary shape ----------------------------------------------------- */
+
+static void test_metrics_summary_has_every_contract_key(void **state)
+{
+    fx *f = *state;
+    ok_req(f, 0, ld_ms(100), ld_ms(10));
+    sim_metrics_finish(f->m, ld_s(1));
+    cJSON *s = summary(f);
+    static const char *top[] = {
+        "requests", "succeeded", "failed", "abandoned", "success_rate",
+        "abandon_rate", "latency_ms", "ttft_ms", "cost_usd",
+        "cost_per_1k_usd", "attempts", "attempts_per_request", "hedges",
+        "fallbacks", "routes", "fell_back", "not_fell_back",
+        "minutes_over_ceiling", "recovery", "littles_law", "seed",
+        "simulated_s"};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if (cJSON_GetObjectItem(s, top[i]) == NULL)
+            fail_msg("missing %s", top[i]);
+    static const char *qs[] = {"mean", "p50", "p90", "p95", "p99", "p999"};
+    for (size_t i = 0; i < 6; i++) {
+        assert_non_null(cJSON_GetObjectItem(path(s, "latency_ms", NULL, NULL),
+                                            qs[i]));
+        assert_non_null(cJSON_GetObjectItem(path(s, "ttft_ms", NULL, NULL),
+                                            qs[i]));
+        assert_non_null(cJSON_GetObjectItem(
+            path(s, "fell_back", "latency_ms", NULL), qs[i]));
+    }
+    static const char *fb[] = {"total", "by_class", "by_route"};
+    for (size_t i = 0; i < 3; i++)
+        assert_non_null(cJSON_GetObjectItem(path(s, "fallbacks", NULL, NULL),
+                                            fb[i]));
+    static const char *rt[] = {"attempts", "successes", "failures_by_class",
+                               "skips_by_class", "cost_usd"};
+    for (size_t i = 0; i < 5; i++)
+        assert_non_null(cJSON_GetObjectItem(path(s, "routes", "B", NULL),
+                                            rt[i]));
+    static const char *grp[] = {"requests", "success_rate", "abandon_rate",
+                                "latency_ms"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_non_null(cJSON_GetObjectItem(path(s, "fell_back", NULL, NULL),
+                                            grp[i]));
+        assert_non_null(cJSON_GetObjectItem(
+            path(s, "not_fell_back", NULL, NULL), grp[i]));
+    }
+    static const char *ll[] = {"arrival_rate", "mean_time_in_system_s",
+                               "mean_in_system", "relative_error"};
+    for (size_t i = 0; i < 4; i++)
+        assert_non_null(cJSON_GetObjectItem(path(s, "littles_law", NULL, NULL),
+                                            ll[i]));
+    assert_true(cJSON_IsArray(path(s, "recovery", NULL, NULL)));
+    cJSON_Delete(s);
+}
+
+static void test_metrics_empty_run_prints_nulls_not_nan(void **state)
+{
+    fx *f = *state;
+    sim_metrics_finish(f->m, 0);
+    cJSON *s = summary(f);
+    assert_true(is_null(s, "success_rate", NULL, NULL));
+    assert_true(is_null(s, "cost_per_1k_usd", NULL, NULL));
+    assert_true(is_null(s, "attempts_per_request", NULL, NULL));
+    assert_true(is_null(s, "latency_ms", "p50", NULL));
+    assert_true(is_null(s, "latency_ms", "mean", NULL));
+    assert_true(is_null(s, "fell_back", "success_rate", NULL));
+    assert_true(is_null(s, "littles_law", "mean_in_system", NULL));
+    assert_true(is_null(s, "littles_law", "relative_error", NULL));
+    assert_near(num(s, "minutes_over_ceiling", NULL, NULL), 0, 0);
+    char *txt = cJSON_PrintUnformatted(s);
+    assert_non_null(txt);
+    assert_null(strstr(txt, "nan"));
+    assert_null(strstr(txt, "NaN"));
+    assert_null(strstr(txt, "inf"));
+    cJSON_free(txt);
+    cJSON_Delete(s);
+    char *t = table_text(f);
+    assert_null(strstr(t, "nan"));
+    free(t);
+    t = timeseries_text(f);
+    assert_non_null(strstr(t, "\n0,0,0,0,0,0,"));
+    free(t);
+}
+
+static void test_metrics_large_seed_is_a_string(void **state)
+{
+    fx *f = *state;
+    sim_metrics_finish(f->m, ld_s(1));
+    cJSON *s = sim_metrics_summary(f->m, UINT64_C(18446744073709551615));
+    assert_non_null(s);
+    assert_string_equal(cJSON_GetObjectItem(s, "seed")->valuestring,
+                        "18446744073709551615");
+    cJSON_Delete(s);
+    s = sim_metrics_summary(f->m, UINT64_C(9007199254740992));
+    assert_near(num(s, "seed", NULL, NULL), 9007199254740992.0, 0);
+    cJSON_Delete(s);
+}
+
+/* cJSON allocator that fails the Nth allocation (0-based). */
+static long alloc_left;
+
+static void *failing_malloc(size_t n)
+{
+    if (alloc_left-- == 0)
+        return NULL;
+    return malloc(n);
+}
+
+static void test_metrics_summary_survives_every_failed_allocation(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sim_metrics_add_fault(f->m, "f", ld_s(1), ld_s(2)), 0);
+    fallback(f, ld_ms(10), RA, RB, LD_FC_RESET);
+    ld_event ev = ev_make(LD_EV_RESULT, ld_ms(20), RA, LD_FC_SERVER_ERROR);
+    sim_metrics_on_event(f->m, &ev);
+    ok_req(f, 0, ld_ms(100), ld_ms(10));
+    req r = {ld_ms(5), ld_ms(300), -1, LD_OUT_FAILED, true, 0.0, 2, 0};
+    run_req(f, &r, 0, 0);
+    sim_metrics_finish(f->m, ld_s(3));
+    cJSON *want = summary(f);
+    char *want_text = cJSON_PrintUnformatted(want);
+    assert_non_null(want_text);
+    cJSON_Delete(want);
+    cJSON_Hooks hooks = {failing_malloc, free};
+    long n;
+    cJSON *s = NULL;
+    for (n = 0; n < 100000; n++) {
+        alloc_left = n;
+        cJSON_InitHooks(&hooks);
+        s = sim_metrics_summary(f->m, 42);
+        cJSON_InitHooks(NULL);
+        if (s != NULL)
+            break;
+    }
+    assert_non_null(s);
+    assert_true(n > 50); /* many allocations were failed on the way */
+    char *text = cJSON_PrintUnformatted(s);
+    assert_string_equal(text, want_text);
+    cJSON_free(text);
+    cJSON_free(want_text);
+    cJSON_Delete(s);
+}
+
+/* ---- row cap ----------------------------------------------------------- */
+
+static void test_metrics_merges_rows_pairwise_at_the_cap(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sim_metrics_set_max_rows(f->m, 4), 0);
+    /* one request per second for 10 s; latency (k + 1) * 10 ms */
+    for (int k = 0; k < 10; k++)
+        ok_req(f, ld_s(k), ld_ms(10 * (k + 1)), ld_ms(5));
+    sim_metrics_finish(f->m, ld_s(10));
+    /* 4 rows of 1 s -> 2 of 2 s (+2) -> 2 of 4 s (+1) */
+    assert_int_equal(sim_metrics_row_count(f->m), 3);
+    assert_true(sim_metrics_interval(f->m) == ld_s(4));
+    char *text = timeseries_text(f);
+    csv c = csv_parse(text);
+    assert_int_equal(c.nrows, 4);
+    assert_string_equal(cell(&c, 0, "start_s"), "0");
+    assert_string_equal(cell(&c, 1, "start_s"), "4");
+    assert_string_equal(cell(&c, 2, "start_s"), "8");
+    assert_string_equal(cell(&c, 0, "arrivals"), "4");
+    assert_string_equal(cell(&c, 1, "successes"), "4");
+    assert_string_equal(cell(&c, 2, "arrivals"), "2");
+    /* merged percentiles are the largest of the merged rows' */
+    assert_string_equal(cell(&c, 0, "latency_p50_ms"), "40");
+    assert_string_equal(cell(&c, 0, "latency_p99_ms"), "40");
+    /* [4, 8) was [4, 6) {50, 60} and [6, 8) {70, 80}: p50 ~70 */
+    assert_near(cell_num(&c, 1, "latency_p50_ms"), 70, 70 * 0.07);
+    assert_true(cell_num(&c, 1, "latency_p50_ms") >= 70);
+    /* the last row [8, 12) holds 90 and 100 ms in one histogram */
+    assert_near(cell_num(&c, 2, "latency_p99_ms"), 100, 100 * 0.07);
+    csv_free(&c);
+    free(text);
+    cJSON *s = summary(f);
+    assert_near(num(s, "requests", NULL, NULL), 10, 0); /* totals unchanged */
+    cJSON_Delete(s);
+}
+
+static void test_metrics_rows_stay_bounded_over_a_long_run(void **state)
+{
+    fx *f = *state;
+    sim_metrics_free(f->m);
+    f->m = sim_metrics_new(f->p, ld_ms(1));
+    assert_non_null(f->m);
+    assert_int_equal(sim_metrics_set_max_rows(f->m, 7), 0); /* -> 8 */
+    uint64_t n = 0;
+    for (ld_us t = 0; t < ld_s(100); t += ld_ms(37)) {
+        ok_req(f, t, ld_ms(3), ld_ms(1));
+        n++;
+    }
+    sim_metrics_finish(f->m, ld_s(100));
+    assert_true(sim_metrics_row_count(f->m) <= 8);
+    assert_true(sim_metrics_row_count(f->m) >= 4);
+    /* the rows still cover the whole run and hold every request */
+    ld_us iv = sim_metrics_interval(f->m);
+    assert_true((ld_us)sim_metrics_row_count(f->m) * iv >= ld_s(100));
+    char *text = timeseries_text(f);
+    csv c = csv_parse(text);
+    uint64_t sum = 0;
+    for (int i = 0; i + 1 < c.nrows; i++)
+        sum += strtoull(cell(&c, i, "successes"), NULL, 10);
+    assert_true(sum == n);
+    csv_free(&c);
+    free(text);
+}
+
+static void test_metrics_set_max_rows_merges_existing_rows(void **state)
+{
+    fx *f = *state;
+    for (int k = 0; k < 9; k++)
+        ok_req(f, ld_s(k), ld_ms(10), ld_ms(5));
+    assert_int_equal(sim_metrics_row_count(f->m), 9);
+    assert_int_equal(sim_metrics_set_max_rows(f->m, 4), 0);
+    assert_int_equal(sim_metrics_row_count(f->m), 3);
+    assert_true(sim_metrics_interval(f->m) == ld_s(4));
+    ok_req(f, ld_s(9), ld_ms(10), ld_ms(5));
+    sim_metrics_finish(f->m, ld_s(10));
+    char *text = timeseries_text(f);
+    csv c = csv_parse(text);
+    assert_string_equal(cell(&c, 2, "arrivals"), "2");
+    csv_free(&c);
+    free(text);
+    assert_int_equal(sim_metrics_set_max_rows(f->m, 0), LD_EINVAL);
+}
+
+/* ---- determinism, table, arguments -------------------------------------- */
+
+static void feed_mixed_run(fx *f)
+{
+    assert_int_equal(sim_metrics_add_fault(f->m, "outage, A", ld_s(3), ld_s(6)),
+                     0);
+    for (int i = 0; i < 2000; i++) {
+        ld_us at = ld_ms(5 * i);
+        if (i % 7 == 0)
+            fallback(f, at, RA, i % 2 ? RB : RC,
+                     i % 3 ? LD_FC_TIMEOUT_TTFT : LD_FC_SERVER_ERROR);
+        ld_event ev = ev_make(LD_EV_ATTEMPT, at, RA, LD_FC_NONE);
+        sim_metrics_on_event(f->m, &ev);
+        req r = {at, ld_ms(50 + (i * 37) % 1200), ld_ms(i % 300) + 1,
+                 i % 11 == 0 ? LD_OUT_FAILED : LD_OUT_SUCCESS, i % 7 == 0,
+                 0.001 * (i % 5), 1 + (i % 7 == 0), 0};
+        run_req(f, &r, ld_ms(250), ld_ms(900));
+    }
+    sim_metrics_finish(f->m, ld_s(12));
+}
+
+static void test_metrics_output_is_deterministic(void **state)
+{
+    fx *f = *state;
+    char *a[3], *b[3];
+    for (int run = 0; run < 2; run++) {
+        sim_metrics_free(f->m);
+        f->m = sim_metrics_new(f->p, ld_ms(500));
+        assert_non_null(f->m);
+        feed_mixed_run(f);
+        cJSON *s = summary(f);
+        char **out = run == 0 ? a : b;
+        out[0] = cJSON_Print(s);
+        assert_non_null(out[0]);
+        cJSON_Delete(s);
+        out[1] = timeseries_text(f);
+        out[2] = table_text(f);
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_string_equal(a[k], b[k]);
+        if (k == 0) {
+            cJSON_free(a[k]);
+            cJSON_free(b[k]);
+        } else {
+            free(a[k]);
+            free(b[k]);
+        }
+    }
+}
+
+static void test_metrics_table_sorts_fallback_classes_by_count(void **state)
+{
+    fx *f = *state;
+    fallback(f, 0, RA, RB, LD_FC_CONNECT_ERROR);
+    for (int i = 0; i < 3; i++)
+        fallback(f, 0, RA, RB, LD_FC_STREAM_CUT);
+    fallback(f, 0, RA, RB, LD_FC_RESET);
+    fallback(f, 0, RA, RB, LD_FC_RESET);
+    ld_event ev = ev_make(LD_EV_ATTEMPT, 0, RC, LD_FC_NONE);
+    sim_metrics_on_event(f->m, &ev);
+    ok_req(f, 0, ld_ms(1200), ld_ms(300));
+    failed_req(f, 0, ld_ms(50));
+    sim_metrics_finish(f->m, ld_s(2));
+    char *t = table_text(f);
+    const char *cut = strstr(t, "stream_cut"), *reset = strstr(t, "reset"),
+               *conn = strstr(t, "connect_error");
+    assert_non_null(cut);
+    assert_non_null(reset);
+    assert_non_null(conn);
+    assert_true(cut < reset && reset < conn);
+    assert_non_null(strstr(t, "requests"));
+    assert_non_null(strstr(t, "50.00%"));
+    assert_non_null(strstr(t, "latency ms"));
+    assert_non_null(strstr(t, "ttft ms"));
+    assert_non_null(strstr(t, "cost per 1k"));
+    assert_non_null(strstr(t, "attempts/request"));
+    assert_non_null(strstr(t, "minutes over ceiling"));
+    assert_non_null(strstr(t, "fell back"));
+    const char *rc_line = strstr(t, "\n  C ");
+    assert_non_null(rc_line);
+    free(t);
+}
+
+static void test_metrics_rejects_bad_arguments(void **state)
+{
+    fx *f = *state;
+    assert_null(sim_metrics_new(f->p, 0));
+    assert_null(sim_metrics_new(f->p, -5));
+    assert_null(sim_metrics_new(NULL, ld_s(1)));
+    assert_int_equal(sim_metrics_add_fault(f->m, NULL, 0, 1), LD_EINVAL);
+    assert_int_equal(sim_metrics_add_fault(f->m, "x", 10, 5), LD_EINVAL);
+    assert_int_equal(sim_metrics_error(f->m), 0);
+    sim_metrics_free(NULL);
+}
+
+static void test_metrics_ignores_calls_after_finish(void **state)
+{
+    fx *f = *state;
+    ok_req(f, 0, ld_ms(10), ld_ms(5));
+    sim_metrics_finish(f->m, ld_s(1));
+    ok_req(f, ld_s(2), ld_ms(10), ld_ms(5));
+    fallback(f, ld_s(2), RA, RB, LD_FC_RESET);
+    sim_metrics_finish(f->m, ld_s(5));
+    assert_true(sim_metrics_requests(f->m) == 1);
+    assert_int_equal(sim_metrics_row_count(f->m), 1);
+    cJSON *s = summary(f);
+    assert_near(num(s, "simulated_s", NULL, NULL), 1, 0);
+    assert_near(num(s, "fallbacks", "total", NULL), 0, 0);
+    cJSON_Delete(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+        T(test_metrics_counts_outcomes_cost_and_attempts),
+        T(test_metrics_percentiles_within_one_percent),
+        T(test_metrics_counts_fallbacks_by_class_and_route),
+        T(test_metrics_counts_per_route_attempts_results_skips),
+        T(test_metrics_splits_users_by_fell_back),
+        T(test_metrics_littles_law_constant_two_in_system),
+        T(test_metrics_littles_law_on_a_staggered_schedule),
+        T(test_metrics_littles_law_shows_requests_left_in_flight),
+        T(test_metrics_time_series_rows_and_csv),
+        T(test_metrics_active_faults_column_joins_and_quotes),
+        T(test_metrics_in_violation_and_minutes_over_ceiling),
+        T(test_metrics_last_partial_interval_counts_its_length),
+        T(test_metrics_recovery_after_fault_window),
+        T(test_metrics_recovery_baseline_and_unaligned_end),
+        T(test_metrics_summary_has_every_contract_key),
+        T(test_metrics_empty_run_prints_nulls_not_nan),
+        T(test_metrics_large_seed_is_a_string),
+        T(test_metrics_summary_survives_every_failed_allocation),
+        T(test_metrics_merges_rows_pairwise_at_the_cap),
+        T(test_metrics_rows_stay_bounded_over_a_long_run),
+        T(test_metrics_set_max_rows_merges_existing_rows),
+        T(test_metrics_output_is_deterministic),
+        T(test_metrics_table_sorts_fallback_classes_by_count),
+        T(test_metrics_rejects_bad_arguments),
+        T(test_metrics_ignores_calls_after_finish),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
