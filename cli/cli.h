@@ -12,15 +12,22 @@
 
 #include <cjson/cJSON.h>
 
+#include "sim_metrics.h"
 #include "sim_scenario.h"
 
 int cmd_check(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* mkdir that accepts an existing directory. */
 int cli_make_dir(const char *dir, ld_error *err);
 /* Write obj, pretty-printed, to path. */
 int cli_write_json(const char *path, const cJSON *obj, ld_error *err);
+/* Write summary.json, timeseries.csv, cdf.csv and faults.csv into dir
+ * (created if needed). */
+int cli_write_run(const char *dir, const sim_metrics *m, const cJSON *summary,
+                  ld_error *err);
+
 /* Load a policy and a scenario and bind them. */
 int cli_sim_prepare(const char *scenario_path, const char *policy_path,
                     ld_policy **p, sim_scenario **sc, ld_error *err);

@@ -202,19 +202,11 @@ int cmd_sim(int argc, char **argv)
                    (long long)st.trace_skipped);
     }
     if (out != NULL) {
-        snprintf(path, sizeof path, "%s/summary.json", out);
-        if (cli_write_json(path, summary, &err) < 0)
+        if (cli_write_run(out, m, summary, &err) < 0)
             goto fail;
-        snprintf(path, sizeof path, "%s/timeseries.csv", out);
-        FILE *f = fopen(path, "w");
-        if (f == NULL || sim_metrics_write_timeseries(m, f) < 0 ||
-            fclose(f) != 0) {
-            ld_error_set(&err, path, NULL, "cannot write");
-            goto fail;
-        }
         if (!json)
-            fprintf(stderr, "wrote %s/summary.json, timeseries.csv, "
-                    "events.jsonl\n", out);
+            fprintf(stderr, "wrote %s/: summary.json, timeseries.csv, "
+                    "cdf.csv, faults.csv, events.jsonl\n", out);
     }
     rc = 0;
 fail:

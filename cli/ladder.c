@@ -15,6 +15,9 @@ static void usage(FILE *f)
           "  sim SCENARIO --policy P [--json] [--out DIR]\n"
           "                                     run a scenario through a policy\n"
           "                                     on the simulator\n"
+          "  compare SCENARIO... --policy A --policy B [--seeds N] [--gate EXPR]\n"
+          "                                     compare ladders on the same\n"
+          "                                     random numbers\n"
           "  version                            print the version\n"
           "\n"
           "`ladder COMMAND --help` describes a command.\n",
@@ -32,6 +35,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "sim") == 0)
         return cmd_sim(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ladder %s\n", LADDER_VERSION);
         return 0;

@@ -90,6 +90,8 @@ typedef struct sim {
     gsl_rng *arrivals, *traffic, *attempt, *core_rng;
     ld_rng rng;
     sim_trace *trace;
+    sim_trace_row pending;    /* a trace row read ahead of its time */
+    bool has_pending;
     route_model routes[LD_MAX_ROUTES];
     double mix_cdf[SIM_MAX_MIX];
     sim_req *free_reqs;
@@ -793,9 +795,13 @@ static void on_arrival(sim *s)
         schedule_next_arrival(s);
         return;
     }
-    /* trace: this event stands for "read the next row" */
+    /* trace: this event stands for "read the next row" (or, at a row's
+     * time, "the row kept from the last read arrives") */
     sim_trace_row row;
-    for (;;) {
+    if (s->has_pending) {
+        row = s->pending;
+        s->has_pending = false;
+    } else {
         int rc = sim_trace_next(s->trace, &row, s->err);
         if (rc < 0) {
             s->failed = rc;
@@ -805,7 +811,6 @@ static void on_arrival(sim *s)
             s->arrivals_done = true;
             return;
         }
-        break;
     }
     ld_us t = row.t;
     if (t >= s->arrivals_end) {
@@ -813,8 +818,12 @@ static void on_arrival(sim *s)
         return;
     }
     if (t > s->now) {
-        /* not yet: come back at its time, with the row kept */
-        s->now = t;
+        /* not yet: come back at its time, with the row kept (the clock
+         * must not jump past events due before it) */
+        s->pending = row;
+        s->has_pending = true;
+        push(s, t, EV_ARRIVAL, 0, 0, NULL);
+        return;
     }
     arrive(s, row.input_tokens, row.output_tokens, row.workload, row.tier);
     if (s->sc->requests > 0 && s->arrived >= s->sc->requests) {

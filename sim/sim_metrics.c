@@ -1209,3 +1209,50 @@ void sim_metrics_print_table(const sim_metrics *m, FILE *f)
     }
     free(next);
 }
+
+/* ---- data for charts -------------------------------------------------------- */
+
+int sim_metrics_write_cdf(const sim_metrics *m, FILE *f)
+{
+    /* denser near the tail, where ladders differ */
+    static const double qs[] = {
+        0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,
+        0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94,
+        0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.998, 0.999, 0.9995,
+        0.9999, 1.0};
+    if (fprintf(f, "quantile,latency_ms,ttft_ms\n") < 0)
+        return LD_EINVAL;
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        int64_t l = ld_hist_quantile(m->lat, qs[i]);
+        int64_t t = ld_hist_quantile(m->ttft, qs[i]);
+        char ls[32] = "", ts[32] = "";
+        if (l >= 0)
+            snprintf(ls, sizeof ls, "%.3f", (double)l / 1000.0);
+        if (t >= 0)
+            snprintf(ts, sizeof ts, "%.3f", (double)t / 1000.0);
+        if (fprintf(f, "%g,%s,%s\n", qs[i], ls, ts) < 0)
+            return LD_EINVAL;
+    }
+    return LD_OK;
+}
+
+int sim_metrics_write_faults(const sim_metrics *m, FILE *f)
+{
+    if (fprintf(f, "name,start_s,end_s\n") < 0)
+        return LD_EINVAL;
+    for (size_t i = 0; i < m->nfaults; i++) {
+        const fault_win *w = &m->faults[i];
+        ld_us end = w->end == LD_NEVER ? (m->finished ? m->end : w->start) : w->end;
+        /* names are the scenario's: quote them for CSV */
+        fputc('"', f);
+        for (const char *c = m->names[w->name]; *c != '\0'; c++) {
+            if (*c == '"')
+                fputc('"', f);
+            fputc(*c, f);
+        }
+        if (fprintf(f, "\",%.3f,%.3f\n", (double)w->start / 1e6,
+                    (double)end / 1e6) < 0)
+            return LD_EINVAL;
+    }
+    return LD_OK;
+}

@@ -117,6 +117,14 @@ cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed);
  * LD_EINVAL if writing to f failed. */
 int sim_metrics_write_timeseries(const sim_metrics *m, FILE *f);
 
+/* Latency and TTFT quantiles (ms) for CDF charts: "quantile,latency_ms,
+ * ttft_ms" with a header; empty cells where there is no data. */
+int sim_metrics_write_cdf(const sim_metrics *m, FILE *f);
+
+/* The fault windows: "name,start_s,end_s" with a header (a window open to
+ * the end of the run ends at the run's end). */
+int sim_metrics_write_faults(const sim_metrics *m, FILE *f);
+
 /* A readable table for people. */
 void sim_metrics_print_table(const sim_metrics *m, FILE *f);
 

@@ -1,0 +1,763 @@
+/* cmd_compare.c - `ladder compare`: run scenarios through several policies
+ * on the same random numbers, over several seeds, and report each metric
+ * with its 95% interval and the paired difference against a baseline.
+ * --gate turns a requirement into an exit code for CI. */
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "sim.h"
+#include "sim_stats.h"
+
+#define MAX_POLICIES 16
+#define MAX_SCENARIOS 64
+#define MAX_SEEDS 1000
+#define MAX_GATES 16
+
+typedef struct metric_def {
+    const char *key;
+    const char *label;
+    double scale; /* for display */
+    const char *fmt;
+    int better;   /* +1 higher is better, -1 lower, 0 neither */
+} metric_def;
+
+static const metric_def metrics[] = {
+    {"success_rate", "success %", 100, "%.2f", +1},
+    {"abandon_rate", "abandoned %", 100, "%.2f", -1},
+    {"latency_p50_ms", "latency p50 ms", 1, "%.0f", -1},
+    {"latency_p95_ms", "latency p95 ms", 1, "%.0f", -1},
+    {"latency_p99_ms", "latency p99 ms", 1, "%.0f", -1},
+    {"ttft_p50_ms", "ttft p50 ms", 1, "%.0f", -1},
+    {"ttft_p95_ms", "ttft p95 ms", 1, "%.0f", -1},
+    {"ttft_p99_ms", "ttft p99 ms", 1, "%.0f", -1},
+    {"cost_per_1k_usd", "cost per 1k $", 1, "%.3f", -1},
+    {"attempts_per_request", "attempts/request", 1, "%.3f", -1},
+    {"fallback_rate", "fallbacks/request", 1, "%.3f", 0},
+    {"minutes_over_ceiling", "minutes over ceil.", 1, "%.1f", -1},
+    {"recovery_s", "time to recover s", 1, "%.0f", -1},
+};
+#define NMETRICS (sizeof metrics / sizeof metrics[0])
+
+typedef struct policy_arg {
+    char label[64];
+    const char *path;
+    ld_policy *p;
+} policy_arg;
+
+typedef struct gate {
+    const char *text;
+    double lk, rk;           /* factors */
+    int lp, rp;              /* policy index, -1: a plain number */
+    int lm, rm;              /* metric index */
+    double lnum, rnum;
+    char op[3];
+} gate;
+
+typedef struct cmp {
+    policy_arg pol[MAX_POLICIES];
+    int npol;
+    const char *scen[MAX_SCENARIOS];
+    int nscen;
+    char *scen_store[MAX_SCENARIOS];
+    int seeds;
+    bool json, progress;
+    const char *out;
+    int baseline;
+    gate gates[MAX_GATES];
+    int ngates;
+    /* values[scenario][policy][seed][metric] */
+    double *v;
+    char scen_name[MAX_SCENARIOS][128];
+} cmp;
+
+static double *val(cmp *c, int s, int p, int seed, size_t m)
+{
+    size_t i = (((size_t)s * (size_t)c->npol + (size_t)p) * (size_t)c->seeds +
+                (size_t)seed) * NMETRICS + m;
+    return &c->v[i];
+}
+
+static void compare_usage(FILE *f)
+{
+    fputs("usage: ladder compare SCENARIO... --policy [LABEL=]FILE --policy ...\n"
+          "                      [--seeds N] [--baseline LABEL] [--json]\n"
+          "                      [--out DIR] [--gate EXPR]... [--no-progress]\n"
+          "\n"
+          "Runs every SCENARIO (files, or directories of *.json) through every\n"
+          "policy with the same random numbers, for seeds 1..N added to each\n"
+          "scenario's seed, and prints per metric each policy's mean with its\n"
+          "95% interval, and its paired difference from the baseline (the first\n"
+          "policy unless --baseline); * marks differences whose interval\n"
+          "excludes zero. With several scenarios, an overall table follows.\n"
+          "  --seeds N    seeds per scenario (default 5)\n"
+          "  --out DIR    DIR/compare.json, and per scenario and policy the\n"
+          "               first seed's summary, time series, CDF and faults\n"
+          "               (what `ladder plot DIR` draws)\n"
+          "  --gate EXPR  a requirement on the overall means, such as\n"
+          "               \"tuned.latency_p99_ms <= 1.1 * static.latency_p99_ms\"\n"
+          "               or \"tuned.success_rate >= 0.99\"; operators < <= > >=;\n"
+          "               exit 3 when one fails\n"
+          "metrics: success_rate abandon_rate latency_p50_ms latency_p95_ms\n"
+          "  latency_p99_ms ttft_p50_ms ttft_p95_ms ttft_p99_ms cost_per_1k_usd\n"
+          "  attempts_per_request fallback_rate minutes_over_ceiling recovery_s\n"
+          "Exit: 0 done, 2 bad input, 3 a gate failed.\n",
+          f);
+}
+
+/* ---- reading the summary ------------------------------------------------ */
+
+static double jnum(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b != NULL)
+        v = cJSON_GetObjectItemCaseSensitive(v, b);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static double metric_of(const cJSON *s, size_t m)
+{
+    const char *k = metrics[m].key;
+    if (strncmp(k, "latency_p", 9) == 0 || strncmp(k, "ttft_p", 6) == 0) {
+        char q[8];
+        const char *p = strchr(k, 'p');
+        size_t n = strcspn(p, "_");
+        snprintf(q, sizeof q, "%.*s", (int)n, p);
+        return jnum(s, k[0] == 'l' ? "latency_ms" : "ttft_ms", q);
+    }
+    if (strcmp(k, "fallback_rate") == 0) {
+        double req = jnum(s, "requests", NULL);
+        return req > 0 ? jnum(s, "fallbacks", "total") / req : NAN;
+    }
+    if (strcmp(k, "recovery_s") == 0) {
+        /* mean over fault windows; one never recovered counts until the
+         * end of the run (a censored value) */
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(s, "recovery");
+        double sum = 0, end = jnum(s, "simulated_s", NULL);
+        int n = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, rec) {
+            double r = jnum(it, "recovered_after_s", NULL);
+            double fe = jnum(it, "end_s", NULL);
+            if (isnan(r))
+                r = isnan(fe) ? NAN : end - fe;
+            if (!isnan(r)) {
+                sum += r;
+                n++;
+            }
+        }
+        return n > 0 ? sum / n : NAN;
+    }
+    return jnum(s, k, NULL);
+}
+
+static int metric_index(const char *key)
+{
+    for (size_t m = 0; m < NMETRICS; m++)
+        if (strcmp(metrics[m].key, key) == 0)
+            return (int)m;
+    return -1;
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+static int add_scenario_path(cmp *c, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "ladder compare: %s: no such file or directory\n", path);
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (c->nscen == MAX_SCENARIOS) {
+            fprintf(stderr, "ladder compare: more than %d scenarios\n",
+                    MAX_SCENARIOS);
+            return -1;
+        }
+        c->scen[c->nscen++] = path;
+        return 0;
+    }
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "ladder compare: %s: cannot read directory\n", path);
+        return -1;
+    }
+    int rc = 0, found = 0;
+    for (int i = 0; i < n; i++) {
+        const char *nm = names[i]->d_name;
+        size_t len = strlen(nm);
+        if (rc == 0 && len > 5 && strcmp(nm + len - 5, ".json") == 0) {
+            if (c->nscen == MAX_SCENARIOS) {
+                fprintf(stderr, "ladder compare: more than %d scenarios\n",
+                        MAX_SCENARIOS);
+                rc = -1;
+            } else {
+                size_t sz = strlen(path) + len + 2;
+                char *full = malloc(sz);
+                if (full == NULL) {
+                    rc = -1;
+                } else {
+                    snprintf(full, sz, "%s/%s", path, nm);
+                    c->scen_store[c->nscen] = full;
+                    c->scen[c->nscen++] = full;
+                    found++;
+                }
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (rc == 0 && found == 0) {
+        fprintf(stderr, "ladder compare: %s: no *.json scenarios in it\n", path);
+        rc = -1;
+    }
+    return rc;
+}
+
+static void label_from_path(const char *path, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), base);
+}
+
+static int parse_gate(cmp *c, gate *g, const char *text)
+{
+    static const char *const ops[] = {"<=", ">=", "<", ">"};
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    g->text = text;
+    char *at = NULL;
+    for (size_t i = 0; i < 4 && at == NULL; i++) {
+        at = strstr(buf, ops[i]);
+        if (at != NULL) {
+            snprintf(g->op, sizeof g->op, "%s", ops[i]);
+            *at = '\0';
+            at += strlen(ops[i]);
+        }
+    }
+    if (at == NULL) {
+        fprintf(stderr, "ladder compare: --gate \"%s\": no comparison "
+                "(<, <=, >, >=)\n", text);
+        return -1;
+    }
+    char *sides[2] = {buf, at};
+    for (int k = 0; k < 2; k++) {
+        char *s = sides[k];
+        double factor = 1, *num = k ? &g->rnum : &g->lnum;
+        int *pi = k ? &g->rp : &g->lp, *mi = k ? &g->rm : &g->lm;
+        while (isspace((unsigned char)*s))
+            s++;
+        char *star = strchr(s, '*');
+        if (star != NULL) {
+            char *end;
+            factor = strtod(s, &end);
+            while (isspace((unsigned char)*end))
+                end++;
+            if (end != star) {
+                fprintf(stderr, "ladder compare: --gate \"%s\": expected "
+                        "NUMBER * LABEL.METRIC\n", text);
+                return -1;
+            }
+            s = star + 1;
+            while (isspace((unsigned char)*s))
+                s++;
+        }
+        char *e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+            *--e = '\0';
+        char *end;
+        double v = strtod(s, &end);
+        if (end != s && *end == '\0') {
+            *pi = -1;
+            *num = v * factor;
+            continue;
+        }
+        char *dot = strrchr(s, '.');
+        if (dot == NULL) {
+            fprintf(stderr, "ladder compare: --gate \"%s\": \"%s\" is "
+                    "neither a number nor LABEL.METRIC\n", text, s);
+            return -1;
+        }
+        *dot = '\0';
+        *pi = -1;
+        for (int p = 0; p < c->npol; p++)
+            if (strcmp(c->pol[p].label, s) == 0)
+                *pi = p;
+        *mi = metric_index(dot + 1);
+        if (*pi < 0 || *mi < 0) {
+            fprintf(stderr, "ladder compare: --gate \"%s\": unknown %s "
+                    "\"%s\"\n", text, *pi < 0 ? "policy label" : "metric",
+                    *pi < 0 ? s : dot + 1);
+            return -1;
+        }
+        if (k)
+            g->rk = factor;
+        else
+            g->lk = factor;
+    }
+    return 0;
+}
+
+static int parse_args(cmp *c, int argc, char **argv)
+{
+    const char *gates[MAX_GATES];
+    const char *baseline = NULL;
+    int ng = 0;
+    c->seeds = 5;
+    c->progress = isatty(2);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--policy") == 0 && v) {
+            if (c->npol == MAX_POLICIES) {
+                fprintf(stderr, "ladder compare: at most %d policies\n",
+                        MAX_POLICIES);
+                return -1;
+            }
+            policy_arg *pa = &c->pol[c->npol++];
+            const char *eq = strchr(v, '=');
+            if (eq != NULL && eq != v) {
+                snprintf(pa->label, sizeof pa->label, "%.*s", (int)(eq - v), v);
+                pa->path = eq + 1;
+            } else {
+                pa->path = v;
+                label_from_path(v, pa->label, sizeof pa->label);
+            }
+            i++;
+        } else if (strcmp(a, "--scenario") == 0 && v) {
+            if (add_scenario_path(c, v) < 0)
+                return -1;
+            i++;
+        } else if (strcmp(a, "--seeds") == 0 && v) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 1 || n > MAX_SEEDS) {
+                fprintf(stderr, "ladder compare: --seeds needs 1..%d, got "
+                        "\"%s\"\n", MAX_SEEDS, v);
+                return -1;
+            }
+            c->seeds = (int)n;
+            i++;
+        } else if (strcmp(a, "--baseline") == 0 && v) {
+            baseline = v;
+            i++;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            c->out = v;
+            i++;
+        } else if (strcmp(a, "--gate") == 0 && v) {
+            if (ng == MAX_GATES) {
+                fprintf(stderr, "ladder compare: at most %d gates\n", MAX_GATES);
+                return -1;
+            }
+            gates[ng++] = v;
+            i++;
+        } else if (strcmp(a, "--json") == 0) {
+            c->json = true;
+        } else if (strcmp(a, "--no-progress") == 0) {
+            c->progress = false;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            compare_usage(stdout);
+            exit(0);
+        } else if (a[0] == '-') {
+            fprintf(stderr, "ladder compare: unknown option \"%s\" (or it "
+                    "needs a value)\n", a);
+            return -1;
+        } else if (add_scenario_path(c, a) < 0) {
+            return -1;
+        }
+    }
+    if (c->nscen == 0 || c->npol == 0) {
+        compare_usage(stderr);
+        return -1;
+    }
+    for (int p = 0; p < c->npol; p++) {
+        for (int q = 0; q < p; q++) {
+            if (strcmp(c->pol[p].label, c->pol[q].label) == 0) {
+                fprintf(stderr, "ladder compare: two policies are labelled "
+                        "\"%s\": name them with --policy LABEL=FILE\n",
+                        c->pol[p].label);
+                return -1;
+            }
+        }
+    }
+    if (baseline != NULL) {
+        c->baseline = -1;
+        for (int p = 0; p < c->npol; p++)
+            if (strcmp(c->pol[p].label, baseline) == 0)
+                c->baseline = p;
+        if (c->baseline < 0) {
+            fprintf(stderr, "ladder compare: --baseline \"%s\" is not a "
+                    "policy label\n", baseline);
+            return -1;
+        }
+    }
+    for (int g = 0; g < ng; g++)
+        if (parse_gate(c, &c->gates[c->ngates++], gates[g]) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+static void slug(const char *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *s = name; *s != '\0' && n + 1 < cap; s++)
+        out[n++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_'
+                       ? (char)tolower((unsigned char)*s)
+                       : '-';
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, cap, "scenario");
+}
+
+static int run_scenario(cmp *c, int si, ld_error *err)
+{
+    sim_scenario *sc = NULL;
+    int rc = sim_scenario_load(c->scen[si], &sc, err);
+    if (rc < 0)
+        return rc;
+    snprintf(c->scen_name[si], sizeof c->scen_name[si], "%s", sc->name);
+    uint64_t base = sc->seed;
+    for (int p = 0; p < c->npol && rc == LD_OK; p++) {
+        if ((rc = sim_scenario_bind(sc, c->pol[p].p, err)) < 0) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            ld_error_set(err, NULL, NULL, "%s (with policy %s)", msg,
+                         c->pol[p].path);
+        }
+    }
+    for (int seed = 0; seed < c->seeds && rc == LD_OK; seed++) {
+        if (c->progress)
+            fprintf(stderr, "\r%s: seed %d/%d ", sc->name, seed + 1, c->seeds);
+        if ((rc = sim_scenario_reseed(sc, base + (uint64_t)seed, err)) < 0)
+            break;
+        for (int p = 0; p < c->npol && rc == LD_OK; p++) {
+            sim_metrics *m = NULL;
+            cJSON *sum = NULL;
+            if ((rc = sim_scenario_bind(sc, c->pol[p].p, err)) < 0)
+                break;
+            sim_options o = {sc, c->pol[p].p, sc->seed, NULL, 1.0, false};
+            if ((rc = sim_run(&o, &m, NULL, err)) < 0)
+                break;
+            sum = sim_metrics_summary(m, sc->seed);
+            if (sum == NULL) {
+                ld_error_set(err, NULL, NULL, "out of memory");
+                rc = LD_ENOMEM;
+            } else {
+                for (size_t k = 0; k < NMETRICS; k++)
+                    *val(c, si, p, seed, k) = metric_of(sum, k);
+                if (seed == 0 && c->out != NULL) {
+                    char dir[4096], sl[128];
+                    slug(sc->name, sl, sizeof sl);
+                    snprintf(dir, sizeof dir, "%s/%s", c->out, sl);
+                    if ((rc = cli_make_dir(dir, err)) == LD_OK) {
+                        snprintf(dir, sizeof dir, "%s/%s/%s", c->out, sl,
+                                 c->pol[p].label);
+                        rc = cli_write_run(dir, m, sum, err);
+                    }
+                }
+            }
+            cJSON_Delete(sum);
+            sim_metrics_free(m);
+        }
+    }
+    if (c->progress)
+        fputc('\n', stderr);
+    sim_scenario_free(sc);
+    return rc;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+/* Values of policy p for metric m over the scenarios in [s0, s1). */
+static size_t gather(cmp *c, int s0, int s1, int p, size_t m, double *out)
+{
+    size_t n = 0;
+    for (int s = s0; s < s1; s++)
+        for (int k = 0; k < c->seeds; k++)
+            out[n++] = *val(c, s, p, k, m);
+    return n;
+}
+
+static void fmt_num(char *buf, size_t cap, const metric_def *d, double x)
+{
+    if (isnan(x))
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, d->fmt, x * d->scale);
+}
+
+/* Order of policies: success first, then p99 latency, then cost. */
+static void rank(cmp *c, int s0, int s1, int *order)
+{
+    double key[MAX_POLICIES][3];
+    double *tmp = malloc(sizeof(double) * (size_t)(s1 - s0) * (size_t)c->seeds);
+    for (int p = 0; p < c->npol; p++) {
+        order[p] = p;
+        static const int ms[3] = {0, 4, 8};
+        for (int k = 0; k < 3; k++) {
+            size_t n = tmp ? gather(c, s0, s1, p, (size_t)ms[k], tmp) : 0;
+            sim_ci ci = sim_stats_ci(tmp, n);
+            key[p][k] = isnan(ci.mean) ? (k == 0 ? -INFINITY : INFINITY)
+                                       : (k == 0 ? -ci.mean : ci.mean);
+        }
+    }
+    free(tmp);
+    for (int i = 1; i < c->npol; i++) {
+        for (int j = i; j > 0; j--) {
+            int a = order[j - 1], b = order[j];
+            int swap = 0;
+            for (int k = 0; k < 3; k++) {
+                if (key[a][k] != key[b][k]) {
+                    swap = key[b][k] < key[a][k];
+                    break;
+                }
+            }
+            if (!swap)
+                break;
+            order[j - 1] = b;
+            order[j] = a;
+        }
+    }
+}
+
+static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
+{
+    size_t cap = (size_t)(s1 - s0) * (size_t)c->seeds;
+    double *a = malloc(sizeof(double) * cap), *b = malloc(sizeof(double) * cap);
+    cJSON *o = cJSON_CreateObject(), *pols = NULL, *rk = NULL;
+    if (a == NULL || b == NULL || o == NULL ||
+        !cJSON_AddStringToObject(o, "scenario", title) ||
+        !cJSON_AddNumberToObject(o, "seeds", c->seeds) ||
+        !cJSON_AddNumberToObject(o, "runs_per_policy", (double)cap) ||
+        !cJSON_AddStringToObject(o, "baseline", c->pol[c->baseline].label) ||
+        (pols = cJSON_AddArrayToObject(o, "policies")) == NULL ||
+        (rk = cJSON_AddArrayToObject(o, "ranking")) == NULL)
+        goto oom;
+    int order[MAX_POLICIES];
+    rank(c, s0, s1, order);
+    for (int i = 0; i < c->npol; i++) {
+        cJSON *l = cJSON_CreateString(c->pol[order[i]].label);
+        if (l == NULL || !cJSON_AddItemToArray(rk, l)) {
+            cJSON_Delete(l);
+            goto oom;
+        }
+    }
+    if (print) {
+        printf("\n%s: %d seed%s per policy; baseline %s; ranked by success, "
+               "then p99 latency, then cost\n", title, (int)cap,
+               cap == 1 ? "" : "s", c->pol[c->baseline].label);
+        printf("%-19s", "metric");
+        for (int i = 0; i < c->npol; i++)
+            printf(" %-30s", c->pol[order[i]].label);
+        printf("\n");
+    }
+    for (int i = 0; i < c->npol; i++) {
+        int p = order[i];
+        cJSON *pj = cJSON_CreateObject(), *mj = NULL;
+        if (pj == NULL || !cJSON_AddItemToArray(pols, pj)) {
+            cJSON_Delete(pj);
+            goto oom;
+        }
+        if (!cJSON_AddStringToObject(pj, "label", c->pol[p].label) ||
+            !cJSON_AddStringToObject(pj, "file", c->pol[p].path) ||
+            !cJSON_AddNumberToObject(pj, "rank", i + 1) ||
+            (mj = cJSON_AddObjectToObject(pj, "metrics")) == NULL)
+            goto oom;
+        for (size_t m = 0; m < NMETRICS; m++) {
+            size_t n = gather(c, s0, s1, p, m, b);
+            gather(c, s0, s1, c->baseline, m, a);
+            sim_ci ci = sim_stats_ci(b, n);
+            sim_ci d = sim_stats_paired(a, b, n);
+            cJSON *x = cJSON_AddObjectToObject(mj, metrics[m].key);
+            if (x == NULL)
+                goto oom;
+            bool ok = true;
+#define NUM(obj, k, v) (isnan(v) ? cJSON_AddNullToObject(obj, k) != NULL \
+                                 : cJSON_AddNumberToObject(obj, k, v) != NULL)
+            ok = ok && NUM(x, "mean", ci.mean) && NUM(x, "ci95", ci.half);
+            if (p != c->baseline) {
+                cJSON *dj = cJSON_AddObjectToObject(x, "diff");
+                ok = ok && dj != NULL && NUM(dj, "mean", d.mean) &&
+                     NUM(dj, "ci95_low", d.lo) && NUM(dj, "ci95_high", d.hi) &&
+                     cJSON_AddBoolToObject(dj, "significant",
+                                           sim_stats_significant(&d)) != NULL;
+            }
+#undef NUM
+            if (!ok)
+                goto oom;
+        }
+    }
+    if (print) {
+        for (size_t m = 0; m < NMETRICS; m++) {
+            const metric_def *md = &metrics[m];
+            printf("%-19s", md->label);
+            for (int i = 0; i < c->npol; i++) {
+                int p = order[i];
+                size_t n = gather(c, s0, s1, p, m, b);
+                gather(c, s0, s1, c->baseline, m, a);
+                sim_ci ci = sim_stats_ci(b, n);
+                char cell[160], x1[32], x2[32], x3[32];
+                fmt_num(x1, sizeof x1, md, ci.mean);
+                fmt_num(x2, sizeof x2, md, ci.half);
+                if (p == c->baseline || n < 1) {
+                    snprintf(cell, sizeof cell, "%s ±%s", x1, x2);
+                } else {
+                    sim_ci d = sim_stats_paired(a, b, n);
+                    fmt_num(x3, sizeof x3, md, d.mean);
+                    snprintf(cell, sizeof cell, "%s ±%s (%s%s%s)", x1, x2,
+                             d.mean >= 0 ? "+" : "", x3,
+                             sim_stats_significant(&d) ? "*" : "");
+                }
+                /* ± is two bytes and one column */
+                printf(" %-31s", cell);
+            }
+            printf("\n");
+        }
+    }
+    free(a);
+    free(b);
+    return o;
+oom:
+    free(a);
+    free(b);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static double gate_side(cmp *c, int p, int m, double num, double k)
+{
+    if (p < 0)
+        return num;
+    size_t cap = (size_t)c->nscen * (size_t)c->seeds;
+    double *x = malloc(sizeof(double) * cap);
+    if (x == NULL)
+        return NAN;
+    size_t n = gather(c, 0, c->nscen, p, (size_t)m, x);
+    sim_ci ci = sim_stats_ci(x, n);
+    free(x);
+    return k * ci.mean;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    cmp c;
+    memset(&c, 0, sizeof c);
+    int rc = 2;
+    cJSON *root = NULL, *scens = NULL;
+    ld_error err;
+    if (parse_args(&c, argc, argv) < 0)
+        goto done;
+    for (int p = 0; p < c.npol; p++) {
+        if (cli_load_policy(c.pol[p].path, &c.pol[p].p, &err) < 0) {
+            fprintf(stderr, "ladder compare: %s\n", err.msg);
+            goto done;
+        }
+    }
+    c.v = malloc(sizeof(double) * (size_t)c.nscen * (size_t)c.npol *
+                 (size_t)c.seeds * NMETRICS);
+    if (c.v == NULL) {
+        fprintf(stderr, "ladder compare: out of memory\n");
+        goto done;
+    }
+    if (c.out != NULL && cli_make_dir(c.out, &err) < 0) {
+        fprintf(stderr, "ladder compare: %s\n", err.msg);
+        goto done;
+    }
+    for (int s = 0; s < c.nscen; s++) {
+        if (run_scenario(&c, s, &err) < 0) {
+            fprintf(stderr, "ladder compare: %s\n", err.msg);
+            goto done;
+        }
+    }
+    root = cJSON_CreateObject();
+    if (root == NULL || (scens = cJSON_AddArrayToObject(root, "scenarios")) == NULL)
+        goto oom;
+    for (int s = 0; s < c.nscen; s++) {
+        cJSON *r = report(&c, s, s + 1, c.scen_name[s], !c.json);
+        if (r == NULL || !cJSON_AddItemToArray(scens, r)) {
+            cJSON_Delete(r);
+            goto oom;
+        }
+    }
+    if (c.nscen > 1) {
+        cJSON *r = report(&c, 0, c.nscen, "overall", !c.json);
+        if (r == NULL || !cJSON_AddItemToObject(root, "overall", r)) {
+            cJSON_Delete(r);
+            goto oom;
+        }
+    }
+    rc = 0;
+    cJSON *gj = cJSON_AddArrayToObject(root, "gates");
+    if (gj == NULL)
+        goto oom;
+    for (int g = 0; g < c.ngates; g++) {
+        gate *gt = &c.gates[g];
+        double l = gate_side(&c, gt->lp, gt->lm, gt->lnum, gt->lk);
+        double r = gate_side(&c, gt->rp, gt->rm, gt->rnum, gt->rk);
+        bool pass = !isnan(l) && !isnan(r) &&
+                    (strcmp(gt->op, "<=") == 0   ? l <= r
+                     : strcmp(gt->op, ">=") == 0 ? l >= r
+                     : strcmp(gt->op, "<") == 0  ? l < r
+                                                 : l > r);
+        if (!pass)
+            rc = 3;
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || !cJSON_AddItemToArray(gj, o) ||
+            !cJSON_AddStringToObject(o, "gate", gt->text) ||
+            !cJSON_AddBoolToObject(o, "pass", pass) ||
+            !cJSON_AddNumberToObject(o, "left", isnan(l) ? 0 : l) ||
+            !cJSON_AddNumberToObject(o, "right", isnan(r) ? 0 : r))
+            goto oom;
+        if (!c.json)
+            printf("%sgate %s: %s  (%g %s %g)\n", g == 0 ? "\n" : "",
+                   pass ? "PASS" : "FAIL", gt->text, l, gt->op, r);
+    }
+    if (c.json || c.out != NULL) {
+        char *txt = cJSON_Print(root);
+        if (txt == NULL)
+            goto oom;
+        if (c.json)
+            puts(txt);
+        cJSON_free(txt);
+        if (c.out != NULL) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/compare.json", c.out);
+            if (cli_write_json(path, root, &err) < 0) {
+                fprintf(stderr, "ladder compare: %s\n", err.msg);
+                rc = 2;
+                goto done;
+            }
+            if (!c.json)
+                fprintf(stderr, "wrote %s/compare.json and per-policy runs; "
+                        "`ladder plot %s` draws them\n", c.out, c.out);
+        }
+    }
+    if (!c.json)
+        printf("\n(* the paired difference's 95%% interval excludes zero)\n");
+    goto done;
+oom:
+    fprintf(stderr, "ladder compare: out of memory\n");
+    rc = 2;
+done:
+    cJSON_Delete(root);
+    for (int p = 0; p < c.npol; p++)
+        ld_policy_free(c.pol[p].p);
+    for (int s = 0; s < c.nscen; s++)
+        free(c.scen_store[s]);
+    free(c.v);
+    return rc;
+}
