@@ -236,6 +236,9 @@ int cmd_check(int argc, char **argv)
                 const char *flag = !x.designed ? "  [!] not designed yet: no rule names it"
                                    : x.dead_end ? "  [!] no next acceptable route"
                                                 : "";
+                const char *note = x.inherent ? " (no route of the workload "
+                                                "could do better)"
+                                              : "";
                 flagged += flag[0] != '\0';
                 if (o.json) {
                     cJSON *c = cJSON_AddObjectToObject(classes, ld_class_name((ld_class)cls));
@@ -250,11 +253,13 @@ int cmd_check(int argc, char **argv)
                              ? !cJSON_AddStringToObject(c, "next", ld_policy_route_id(p, x.final_route))
                              : !cJSON_AddNullToObject(c, "next")) ||
                         !cJSON_AddBoolToObject(c, "designed", x.designed) ||
-                        !cJSON_AddBoolToObject(c, "dead_end", x.dead_end))
+                        !cJSON_AddBoolToObject(c, "dead_end", x.dead_end) ||
+                        !cJSON_AddBoolToObject(c, "inherent", x.inherent))
                         goto oom;
                 } else {
-                    printf("  %-19s %-44s %s%s\n", ld_class_name((ld_class)cls),
-                           set == 2 ? strcat(rule, " (*)") : rule, steps, flag);
+                    printf("  %-19s %-44s %s%s%s\n", ld_class_name((ld_class)cls),
+                           set == 2 ? strcat(rule, " (*)") : rule, steps, note,
+                           flag);
                 }
             }
         }

@@ -1102,6 +1102,21 @@ int ld_explain_class(const ld_policy *p, int workload, int tier, ld_class cls,
                     !(rule->else_kind == LD_ACT_FAIL &&
                       (rule->kind == LD_ACT_RETRY ||
                        rule->kind == LD_ACT_WAIT_RETRY_AFTER));
+    if (out->dead_end && (rule->kind == LD_ACT_NEXT_LARGER_CONTEXT ||
+                          rule->kind == LD_ACT_NEXT_IN_REGION)) {
+        /* would any route of the workload ever qualify for the action? */
+        const ld_route *from = &p->routes[out->primary];
+        bool any = false;
+        for (int i = 0; i < r->w->ncand; i++) {
+            const ld_route *t = &p->routes[r->w->cand[i]];
+            if (rule->kind == LD_ACT_NEXT_LARGER_CONTEXT)
+                any |= t->context_window > from->context_window;
+            else
+                any |= from->regions == 0 || (t->regions & ~from->regions) != 0;
+        }
+        out->inherent = !any;
+        out->dead_end = any;
+    }
 done:
     ld_req_free(r);
     ld_core_free(c);

@@ -157,6 +157,9 @@ typedef struct ld_explain {
     int final_route;        /* route it moves to; -1 when it fails */
     bool designed;          /* a rule (or the wildcard) names the class */
     bool dead_end;          /* ends in the safe failure without a "fail" */
+    bool inherent;          /* ...because no route of the workload could
+                               ever do better (nothing has a larger context
+                               window, or other regions): not a design gap */
 } ld_explain;
 
 /* cls LD_FC_NONE explains the request's start only. LD_EINVAL for bad

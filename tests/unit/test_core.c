@@ -1205,6 +1205,23 @@ static void test_explain_follows_runtime_decisions(void **state)
                                       100, 100, &x), LD_OK);
     assert_int_equal(x.final_route, -1);
     assert_false(x.dead_end); /* the rule says fail: designed */
+    /* larger windows exist (B, C, D) but none meets the 0.88 floor */
+    assert_int_equal(ld_explain_class(f->p, w, T(f, "picky"),
+                                      LD_FC_CONTEXT_LENGTH, 100, 100, &x),
+                     LD_OK);
+    assert_int_equal(x.final_route, -1);
+    assert_true(x.dead_end);
+    assert_false(x.inherent);
+    /* from B (200k, the largest) nothing could ever be larger */
+    fx_free(f);
+    f = fx_new(
+        "\"workloads\": {\"w\": {\"ladder\": [\"B\", \"A\"],"
+        " \"on\": {\"context_length\": \"next_larger_context\"}}},");
+    assert_int_equal(ld_explain_class(f->p, 0, T(f, "paid"),
+                                      LD_FC_CONTEXT_LENGTH, 100, 100, &x),
+                     LD_OK);
+    assert_false(x.dead_end);
+    assert_true(x.inherent);
     assert_int_equal(ld_explain_class(f->p, 5, paid, LD_FC_RESET, 1, 1, &x),
                      LD_EINVAL);
     fx_free(f);
