@@ -105,8 +105,9 @@ int cmd_sim(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--seed") == 0 && v) {
             char *end;
+            errno = 0;
             seed = strtoll(v, &end, 10);
-            if (*end != '\0' || seed < 0) {
+            if (end == v || *end != '\0' || errno == ERANGE || seed < 0) {
                 fprintf(stderr, "ladder sim: --seed needs a number >= 0, got "
                         "\"%s\"\n", v);
                 return 2;
@@ -115,7 +116,7 @@ int cmd_sim(int argc, char **argv)
         } else if (strcmp(a, "--events-sample") == 0 && v) {
             char *end;
             sample = strtod(v, &end);
-            if (*end != '\0' || !(sample >= 0 && sample <= 1)) {
+            if (end == v || *end != '\0' || !(sample >= 0 && sample <= 1)) {
                 fprintf(stderr, "ladder sim: --events-sample needs a share "
                         "from 0 to 1, got \"%s\"\n", v);
                 return 2;

@@ -499,6 +499,18 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
 
 /* ---- decisions ---------------------------------------------------------- */
 
+/* Whether route t can serve where route `from` refused for the region: a
+ * route of another upstream (a region refusal is the provider's, so the
+ * same upstream refuses again), or, without upstreams, one that offers a
+ * region `from` does not. The tier's allowed regions are checked later, by
+ * qualification. */
+static bool other_region(const ld_route *from, const ld_route *t)
+{
+    if (from->upstream != NULL && t->upstream != NULL)
+        return strcmp(from->upstream, t->upstream) != 0;
+    return from->regions == 0 || (t->regions & ~from->regions) != 0;
+}
+
 /* The route an action leads to from `from`, or -1 when there is none. The
  * target is not yet qualified. */
 static int pick_target(const ld_req *r, ld_action_kind kind, ld_role role,
@@ -520,8 +532,7 @@ static int pick_target(const ld_req *r, ld_action_kind kind, ld_role role,
             p->routes[t].context_window <= p->routes[from].context_window)
             continue;
         if (kind == LD_ACT_NEXT_IN_REGION && from >= 0 &&
-            p->routes[from].regions != 0 &&
-            (p->routes[t].regions & ~p->routes[from].regions) == 0)
+            !other_region(&p->routes[from], &p->routes[t]))
             continue;
         return t;
     }
@@ -1112,7 +1123,7 @@ int ld_explain_class(const ld_policy *p, int workload, int tier, ld_class cls,
             if (rule->kind == LD_ACT_NEXT_LARGER_CONTEXT)
                 any |= t->context_window > from->context_window;
             else
-                any |= from->regions == 0 || (t->regions & ~from->regions) != 0;
+                any |= t != from && other_region(from, t);
         }
         out->inherent = !any;
         out->dead_end = any;

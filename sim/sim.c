@@ -45,6 +45,7 @@ typedef struct sim_att {
     ld_us stall_start, stall_end; /* silence inside the stream, if any */
     bool first_done;
     bool holds_server;
+    uint64_t key;    /* seed of the attempt's own random stream */
     ld_raw_result res;
 } sim_att;
 
@@ -103,8 +104,10 @@ typedef struct sim {
     ld_us now;
     ld_us arrivals_end;       /* LD_NEVER: by request count */
     bool arrivals_done;
-    /* prices before a fault changed them, to restore */
-    double base_in[SIM_MAX_FAULTS], base_out[SIM_MAX_FAULTS];
+    /* prices when a ramp began, per fault and route (a ramp may match
+     * routes with different prices) */
+    double base_in[SIM_MAX_FAULTS][LD_MAX_ROUTES];
+    double base_out[SIM_MAX_FAULTS][LD_MAX_ROUTES];
     double base_quality[SIM_MAX_FAULTS][LD_MAX_ROUTES];
     char *line;               /* event JSON buffer */
     size_t line_cap;
@@ -334,6 +337,9 @@ static void serve(sim *s, sim_req *r, int slot)
     ld_us now = s->now;
     a->state = ATT_SERVING;
     a->holds_server = true;
+    /* the service draws come from a stream of their own, so an attempt
+     * that waited in a queue draws what it would have drawn at once */
+    gsl_rng_set(s->attempt, mix64(a->key ^ 0x5e7e1ceULL));
 
     /* baseline errors */
     double u = gsl_rng_uniform(s->attempt), acc = 0;
@@ -480,12 +486,13 @@ static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
     uint8_t k = r->tries[d->route];
     if (k < 255)
         r->tries[d->route] = (uint8_t)(k + 1);
-    gsl_rng_set(s->attempt, mix64(s->o->seed * 0x9e3779b97f4a7c15ULL ^
-                                  mix64(r->id) ^ ((uint64_t)d->route << 40) ^
-                                  ((uint64_t)k << 52)));
+    a->key = mix64(s->o->seed * 0x9e3779b97f4a7c15ULL ^ mix64(r->id) ^
+                   ((uint64_t)d->route << 40) ^ ((uint64_t)k << 52));
+    gsl_rng_set(s->attempt, a->key);
     ld_us now = s->now;
     if (pv == NULL) { /* bind guarantees models for used routes */
         plan_error(a, now, 500, NULL);
+        a->state = ATT_SERVING;
         push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
         return;
     }
@@ -503,7 +510,9 @@ static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
                 tpm = f->tpm;
             if (f->retry_after_s >= 0)
                 ra_s = f->retry_after_s;
-            continue;
+            if (!(f->probability > 0))
+                continue; /* a new limit only */
+            /* and a storm of 429s on top of it */
         }
         if (f->kind != SIM_F_OUTAGE && f->kind != SIM_F_ERROR &&
             f->kind != SIM_F_QUOTA && f->kind != SIM_F_REGION &&
@@ -922,10 +931,10 @@ static void on_event(sim *s, const sim_event *e)
             if (e->b == 0) {
                 ld_route_health h;
                 ld_core_route_health(s->core, rt, s->now, &h);
-                s->base_in[e->a] = h.input_per_mtok;
-                s->base_out[e->a] = h.output_per_mtok;
+                s->base_in[e->a][rt] = h.input_per_mtok;
+                s->base_out[e->a][rt] = h.output_per_mtok;
             }
-            double in0 = s->base_in[e->a], out0 = s->base_out[e->a];
+            double in0 = s->base_in[e->a][rt], out0 = s->base_out[e->a][rt];
             double in1 = f->price_in >= 0 ? f->price_in : in0;
             double out1 = f->price_out >= 0 ? f->price_out : out0;
             ld_core_set_price(s->core, rt, in0 + (in1 - in0) * frac,
@@ -997,95 +1006,100 @@ static void sim_cleanup(sim *s)
 int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
             ld_error *err)
 {
-    sim s;
-    memset(&s, 0, sizeof s);
-    s.o = o;
-    s.sc = o->sc;
-    s.p = o->p;
-    s.err = err;
-    s.last_progress = -1;
+    sim *sp = calloc(1, sizeof *sp); /* large: per-fault, per-route state */
+    if (sp == NULL) {
+        ld_error_set(err, NULL, NULL, "simulator: out of memory");
+        return LD_ENOMEM;
+    }
+    sp->o = o;
+    sp->sc = o->sc;
+    sp->p = o->p;
+    sp->err = err;
+    sp->last_progress = -1;
     *out = NULL;
     int rc = LD_ENOMEM;
     const sim_scenario *sc = o->sc;
 
-    s.core = ld_core_new(o->p);
-    s.m = sim_metrics_new(o->p, (ld_us)(sc->interval_s * 1e6));
-    s.q = sim_evq_new(1024);
-    s.arrivals = gsl_rng_alloc(gsl_rng_mt19937);
-    s.traffic = gsl_rng_alloc(gsl_rng_mt19937);
-    s.attempt = gsl_rng_alloc(gsl_rng_taus2);
-    s.core_rng = gsl_rng_alloc(gsl_rng_mt19937);
-    s.line_cap = 4096;
-    s.line = malloc(s.line_cap);
-    if (s.core == NULL || s.m == NULL || s.q == NULL || s.arrivals == NULL ||
-        s.traffic == NULL || s.attempt == NULL || s.core_rng == NULL ||
-        s.line == NULL) {
+    sp->core = ld_core_new(o->p);
+    sp->m = sim_metrics_new(o->p, (ld_us)(sc->interval_s * 1e6));
+    sp->q = sim_evq_new(1024);
+    sp->arrivals = gsl_rng_alloc(gsl_rng_mt19937);
+    sp->traffic = gsl_rng_alloc(gsl_rng_mt19937);
+    sp->attempt = gsl_rng_alloc(gsl_rng_taus2);
+    sp->core_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    sp->line_cap = 4096;
+    sp->line = malloc(sp->line_cap);
+    if (sp->core == NULL || sp->m == NULL || sp->q == NULL || sp->arrivals == NULL ||
+        sp->traffic == NULL || sp->attempt == NULL || sp->core_rng == NULL ||
+        sp->line == NULL) {
         ld_error_set(err, NULL, NULL, "simulator: out of memory");
         goto fail;
     }
-    gsl_rng_set(s.arrivals, mix64(o->seed ^ 0xa1));
-    gsl_rng_set(s.traffic, mix64(o->seed ^ 0xb2));
-    gsl_rng_set(s.core_rng, mix64(o->seed ^ 0xc3));
-    s.rng.uniform = rng_uniform;
-    s.rng.ctx = s.core_rng;
-    ld_core_set_sink(s.core, on_core_event, &s);
+    gsl_rng_set(sp->arrivals, mix64(o->seed ^ 0xa1));
+    gsl_rng_set(sp->traffic, mix64(o->seed ^ 0xb2));
+    gsl_rng_set(sp->core_rng, mix64(o->seed ^ 0xc3));
+    sp->rng.uniform = rng_uniform;
+    sp->rng.ctx = sp->core_rng;
+    ld_core_set_sink(sp->core, on_core_event, sp);
 
     for (int r = 0; r < ld_policy_route_count(o->p); r++) {
         int pi = sim_scenario_provider_for(sc, r);
-        s.routes[r].prov = pi >= 0 ? &sc->providers[pi] : NULL;
+        sp->routes[r].prov = pi >= 0 ? &sc->providers[pi] : NULL;
         for (int b = 0; b < 60; b++)
-            s.routes[r].bucket_sec[b] = -1000;
+            sp->routes[r].bucket_sec[b] = -1000;
     }
     double acc = 0;
     for (int i = 0; i < sc->traffic.nmix; i++) {
         acc += sc->traffic.mix[i].share;
-        s.mix_cdf[i] = acc;
+        sp->mix_cdf[i] = acc;
     }
-    s.arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
+    sp->arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
     if (sc->traffic.kind == SIM_ARR_TRACE) {
-        if ((rc = sim_trace_open(sc, o->p, &s.trace, err)) < 0)
+        if ((rc = sim_trace_open(sc, o->p, &sp->trace, err)) < 0)
             goto fail;
     }
-    schedule_faults(&s);
-    ld_us horizon = s.arrivals_end;
+    schedule_faults(sp);
+    ld_us horizon = sp->arrivals_end;
     if (sc->traffic.kind == SIM_ARR_TRACE)
-        push(&s, 0, EV_ARRIVAL, 0, 0, NULL);
+        push(sp, 0, EV_ARRIVAL, 0, 0, NULL);
     else
-        schedule_next_arrival(&s);
+        schedule_next_arrival(sp);
 
     sim_event e;
-    while (!s.failed && sim_evq_pop(s.q, &e) == 1) {
-        if (e.t > s.now)
-            s.now = e.t;
-        on_event(&s, &e);
-        s.stats.events++;
-        if ((s.stats.events & 0xffff) == 0)
-            progress(&s, horizon);
+    while (!sp->failed && sim_evq_pop(sp->q, &e) == 1) {
+        if (e.t > sp->now)
+            sp->now = e.t;
+        on_event(sp, &e);
+        sp->stats.events++;
+        if ((sp->stats.events & 0xffff) == 0)
+            progress(sp, horizon);
     }
     if (o->progress && horizon != LD_NEVER)
         fputc('\n', stderr);
-    if (s.failed) {
-        rc = s.failed;
+    if (sp->failed) {
+        rc = sp->failed;
         goto fail;
     }
-    if (s.in_flight != 0) {
+    if (sp->in_flight != 0) {
         ld_error_set(err, NULL, NULL, "simulator: %lld requests never ended "
-                     "(a bug: please report it)", (long long)s.in_flight);
+                     "(a bug: please report it)", (long long)sp->in_flight);
         rc = LD_ESTATE;
         goto fail;
     }
-    sim_metrics_finish(s.m, s.now);
-    s.stats.requests = s.arrived;
-    s.stats.end = s.now;
-    s.stats.trace_skipped = s.trace ? sim_trace_skipped(s.trace) : 0;
+    sim_metrics_finish(sp->m, sp->now);
+    sp->stats.requests = sp->arrived;
+    sp->stats.end = sp->now;
+    sp->stats.trace_skipped = sp->trace ? sim_trace_skipped(sp->trace) : 0;
     if (stats != NULL)
-        *stats = s.stats;
-    *out = s.m;
-    s.m = NULL;
-    sim_cleanup(&s);
+        *stats = sp->stats;
+    *out = sp->m;
+    sp->m = NULL;
+    sim_cleanup(sp);
+    free(sp);
     return LD_OK;
 fail:
-    sim_metrics_free(s.m);
-    sim_cleanup(&s);
+    sim_metrics_free(sp->m);
+    sim_cleanup(sp);
+    free(sp);
     return rc;
 }

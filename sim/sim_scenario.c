@@ -41,6 +41,9 @@ typedef struct pctx {
     ld_error *err;
 } pctx;
 
+static int read_all(const char *path, char **out_buf, size_t *out_n,
+                    ld_error *err);
+
 static const char *const fault_names[] = {
     [SIM_F_OUTAGE] = "outage",
     [SIM_F_LATENCY] = "latency",
@@ -830,6 +833,84 @@ static int parse_providers(const pctx *c, const cJSON *ps, sim_scenario *sc)
     return LD_OK;
 }
 
+/* "providers_file": a file holding {"providers": {...}}, such as the output
+ * of `ladder fit`, so scenarios can share fitted provider models. The
+ * scenario's own "providers" entries are laid over it key by key (a route
+ * only in the scenario is added; for a route in both, the scenario's keys
+ * replace the file's). */
+static int parse_providers_merged(const pctx *c, const cJSON *pf,
+                                  const cJSON *inline_ps, sim_scenario *sc)
+{
+    if (!cJSON_IsString(pf) || pf->valuestring[0] == '\0')
+        return perr(c, "providers_file", "must be a file name");
+    char *path = resolve(c->base_dir, pf->valuestring);
+    char *buf = NULL;
+    size_t n = 0;
+    cJSON *root = NULL;
+    int rc;
+    if (path == NULL)
+        return oom(c);
+    if ((rc = read_all(path, &buf, &n, c->err)) < 0)
+        goto done;
+    const char *end = NULL;
+    root = cJSON_ParseWithLengthOpts(buf != NULL ? buf : "", n, &end, 0);
+    if (root == NULL) {
+        ld_error_set(c->err, path, NULL, "JSON syntax error near byte %ld",
+                     end != NULL && buf != NULL ? (long)(end - buf) : 0L);
+        rc = LD_EINVAL;
+        goto done;
+    }
+    cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "providers");
+    if (!cJSON_IsObject(ps)) {
+        ld_error_set(c->err, path, NULL, "no \"providers\" object (expected "
+                     "the output of `ladder fit`)");
+        rc = LD_EINVAL;
+        goto done;
+    }
+    if (inline_ps != NULL) {
+        if ((rc = want_object(c, inline_ps, "providers")) < 0)
+            goto done;
+        for (const cJSON *it = inline_ps->child; it != NULL; it = it->next) {
+            cJSON *base = cJSON_GetObjectItemCaseSensitive(ps, it->string);
+            if (base != NULL && cJSON_IsObject(base) && cJSON_IsObject(it)) {
+                for (const cJSON *k = it->child; k != NULL; k = k->next) {
+                    cJSON *dup = cJSON_Duplicate(k, 1);
+                    if (dup == NULL) {
+                        rc = oom(c);
+                        goto done;
+                    }
+                    if (cJSON_GetObjectItemCaseSensitive(base, k->string) != NULL)
+                        cJSON_ReplaceItemInObjectCaseSensitive(base, k->string, dup);
+                    else if (!cJSON_AddItemToObject(base, k->string, dup)) {
+                        cJSON_Delete(dup);
+                        rc = oom(c);
+                        goto done;
+                    }
+                }
+            } else {
+                cJSON *dup = cJSON_Duplicate(it, 1);
+                if (dup == NULL || !cJSON_AddItemToObject(ps, it->string, dup)) {
+                    cJSON_Delete(dup);
+                    rc = oom(c);
+                    goto done;
+                }
+            }
+        }
+    }
+    rc = parse_providers(c, ps, sc);
+    if (rc < 0) {
+        char msg[sizeof c->err->msg];
+        snprintf(msg, sizeof msg, "%s", c->err->msg);
+        ld_error_set(c->err, NULL, NULL, "%s (providers from %s and the "
+                     "scenario)", msg, path);
+    }
+done:
+    cJSON_Delete(root);
+    free(buf);
+    free(path);
+    return rc;
+}
+
 /* ---- faults ----------------------------------------------------------- */
 
 static int fault_kind(const char *s)
@@ -1182,7 +1263,8 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
 {
     static const char *const keys[] = {
         "name", "description", "duration_s", "requests", "seed",
-        "interval_s", "drain_s", "traffic", "providers", "faults", NULL};
+        "interval_s", "drain_s", "traffic", "providers", "providers_file",
+        "faults", NULL};
     int rc, hd, hr;
     if ((rc = check_keys(c, root, "", keys, NULL, NULL)) < 0 ||
         (rc = opt_dup(c, root, "", "name", &sc->name)) < 0)
@@ -1215,8 +1297,13 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
         return perr(c, "traffic", "missing (arrivals, mix, patience)");
     if ((rc = parse_traffic(c, t, &sc->traffic)) < 0)
         return rc;
+    const cJSON *pf = cJSON_GetObjectItemCaseSensitive(root, "providers_file");
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "providers");
-    if (ps != NULL && (rc = parse_providers(c, ps, sc)) < 0)
+    if (pf != NULL)
+        rc = parse_providers_merged(c, pf, ps, sc);
+    else if (ps != NULL)
+        rc = parse_providers(c, ps, sc);
+    if (rc < 0)
         return rc;
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(root, "faults");
     if (fs != NULL && (rc = parse_faults(c, fs, sc)) < 0)
@@ -1310,27 +1397,25 @@ fail:
     return rc;
 }
 
-int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
+/* Read a whole file of at most SIM_MAX_SCENARIO_BYTES into *buf (the
+ * caller frees it). */
+static int read_all(const char *path, char **out_buf, size_t *out_n,
+                    ld_error *err)
 {
-    char *buf = NULL, *dir = NULL;
+    char *buf = NULL;
     size_t n = 0, cap = 0;
-    int rc;
-    FILE *f = NULL;
-    if (out != NULL)
-        *out = NULL;
-    if (path == NULL || out == NULL) {
-        ld_error_set(err, path, NULL, "no scenario file");
-        return LD_EINVAL;
-    }
-    if ((f = fopen(path, "rb")) == NULL) {
+    int rc = LD_OK;
+    FILE *f = fopen(path, "rb");
+    *out_buf = NULL;
+    *out_n = 0;
+    if (f == NULL) {
         ld_error_set(err, path, NULL, "cannot open: %s", strerror(errno));
         return LD_EINVAL;
     }
     for (;;) {
         if (n == cap) {
             if (cap > SIM_MAX_SCENARIO_BYTES) {
-                ld_error_set(err, path, NULL,
-                             "scenario is larger than %d bytes",
+                ld_error_set(err, path, NULL, "file is larger than %d bytes",
                              SIM_MAX_SCENARIO_BYTES);
                 rc = LD_ELIMIT;
                 goto done;
@@ -1360,11 +1445,33 @@ int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
         }
     }
     if (n > SIM_MAX_SCENARIO_BYTES) {
-        ld_error_set(err, path, NULL, "scenario is larger than %d bytes",
+        ld_error_set(err, path, NULL, "file is larger than %d bytes",
                      SIM_MAX_SCENARIO_BYTES);
         rc = LD_ELIMIT;
         goto done;
     }
+    *out_buf = buf;
+    *out_n = n;
+    buf = NULL;
+done:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
+{
+    char *buf = NULL, *dir = NULL;
+    size_t n = 0;
+    int rc;
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL || out == NULL) {
+        ld_error_set(err, path, NULL, "no scenario file");
+        return LD_EINVAL;
+    }
+    if ((rc = read_all(path, &buf, &n, err)) < 0)
+        goto done;
     if ((dir = dup_str(path)) == NULL) {
         ld_error_set(err, path, NULL, "out of memory");
         rc = LD_ENOMEM;
@@ -1379,7 +1486,6 @@ int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
         *slash = '\0';
     rc = sim_scenario_parse(buf != NULL ? buf : "", n, path, dir, out, err);
 done:
-    fclose(f);
     free(buf);
     free(dir);
     return rc;
