@@ -17,7 +17,10 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* mkdir that accepts an existing directory. */
 int cli_make_dir(const char *dir, ld_error *err);

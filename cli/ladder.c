@@ -18,6 +18,9 @@ static void usage(FILE *f)
           "  compare SCENARIO... --policy A --policy B [--seeds N] [--gate EXPR]\n"
           "                                     compare ladders on the same\n"
           "                                     random numbers\n"
+          "  plot DIR [--format png|svg|both]   chart a sim or compare --out DIR\n"
+          "  fit CSV [--by COLS] [--out FILE]   fit provider models from requests\n"
+          "  report DIR                         HTML report of a compare --out DIR\n"
           "  version                            print the version\n"
           "\n"
           "`ladder COMMAND --help` describes a command.\n",
@@ -37,6 +40,12 @@ int main(int argc, char **argv)
         return cmd_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0)
+        return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(cmd, "fit") == 0)
+        return cmd_fit(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ladder %s\n", LADDER_VERSION);
         return 0;
