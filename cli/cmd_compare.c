@@ -741,9 +741,11 @@ int cmd_compare(int argc, char **argv)
                 rc = 2;
                 goto done;
             }
-            if (!c.json)
+            if (!c.json) {
+                fflush(stdout);
                 fprintf(stderr, "wrote %s/compare.json and per-policy runs; "
                         "`ladder plot %s` draws them\n", c.out, c.out);
+            }
         }
     }
     if (!c.json)
