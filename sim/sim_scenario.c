@@ -897,7 +897,12 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
             }
         }
     }
+    int first = sc->nproviders;
     rc = parse_providers(c, ps, sc);
+    for (int i = first; rc == LD_OK && i < sc->nproviders; i++)
+        sc->providers[i].shared =
+            inline_ps == NULL ||
+            cJSON_GetObjectItemCaseSensitive(inline_ps, sc->providers[i].route) == NULL;
     if (rc < 0) {
         char msg[sizeof c->err->msg];
         snprintf(msg, sizeof msg, "%s", c->err->msg);
@@ -1654,7 +1659,7 @@ int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err)
         sim_provider *pv = &sc->providers[i];
         int r = ld_policy_route_index(p, pv->route);
         pv->route_idx = r < 0 ? -1 : r;
-        if (r < 0) {
+        if (r < 0 && !pv->shared) { /* a shared file may model more routes */
             kpath(path, "providers", pv->route);
             return perr(&c, path, "route \"%s\" is not in the policy",
                         pv->route);

@@ -96,6 +96,8 @@ typedef struct sim_provider {
     double retry_after_s;     /* Retry-After sent with 429; 0: none */
     char *upstream;           /* routes sharing one fail together */
     bool bills_partial;       /* cut streams are billed for what came */
+    bool shared;              /* only from providers_file: a route the
+                                 policy lacks is ignored, not an error */
 } sim_provider;
 
 typedef enum sim_fault_kind {
