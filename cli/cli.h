@@ -41,6 +41,10 @@ int cli_sim_prepare(const char *scenario_path, const char *policy_path,
 int cli_read_file(const char *path, size_t cap, char **out, size_t *len,
                   ld_error *err);
 
+/* A scenario name as a directory name: lowercase letters, digits, '-' and
+ * '_' ("scenario" when nothing is left). */
+void cli_slug(const char *name, char *out, size_t cap);
+
 /* Read and parse a policy file; prints nothing. */
 int cli_load_policy(const char *path, ld_policy **out, ld_error *err);
 

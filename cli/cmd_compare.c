@@ -411,18 +411,6 @@ static int parse_args(cmp *c, int argc, char **argv)
 
 /* ---- running ------------------------------------------------------------ */
 
-static void slug(const char *name, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (const char *s = name; *s != '\0' && n + 1 < cap; s++)
-        out[n++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_'
-                       ? (char)tolower((unsigned char)*s)
-                       : '-';
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, cap, "scenario");
-}
-
 static int run_scenario(cmp *c, int si, ld_error *err)
 {
     sim_scenario *sc = NULL;
@@ -449,7 +437,8 @@ static int run_scenario(cmp *c, int si, ld_error *err)
             cJSON *sum = NULL;
             if ((rc = sim_scenario_bind(sc, c->pol[p].p, err)) < 0)
                 break;
-            sim_options o = {sc, c->pol[p].p, sc->seed, NULL, 1.0, false};
+            sim_options o = {.sc = sc, .p = c->pol[p].p, .seed = sc->seed,
+                             .events_sample = 1.0};
             if ((rc = sim_run(&o, &m, NULL, err)) < 0)
                 break;
             sum = sim_metrics_summary(m, sc->seed);
@@ -461,7 +450,7 @@ static int run_scenario(cmp *c, int si, ld_error *err)
                     *val(c, si, p, seed, k) = metric_of(sum, k);
                 if (seed == 0 && c->out != NULL) {
                     char dir[4096], sl[128];
-                    slug(sc->name, sl, sizeof sl);
+                    cli_slug(sc->name, sl, sizeof sl);
                     snprintf(dir, sizeof dir, "%s/%s", c->out, sl);
                     if ((rc = cli_make_dir(dir, err)) == LD_OK) {
                         snprintf(dir, sizeof dir, "%s/%s/%s", c->out, sl,

@@ -698,6 +698,28 @@ static int plot_faults(const plot_group *g, plot_fault *out)
 
 /* ---- writing gnuplot --------------------------------------------------- */
 
+/* Copy at most max characters (UTF-8) of s into out, "..." marking a cut. */
+static void plot_clip(const char *s, size_t max, char *out, size_t cap)
+{
+    size_t i = 0, chars = 0;
+    while (s[i] != '\0' && chars < max) {
+        i++;
+        while (((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+        chars++;
+    }
+    snprintf(out, cap, "%.*s%s", (int)i, s, s[i] != '\0' ? "..." : "");
+}
+
+/* Characters (not bytes) in a UTF-8 string. */
+static size_t plot_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 /* s as a single-quoted gnuplot string: nothing inside is expanded; a quote
  * is doubled. Control characters (which a gnuplot string cannot hold)
  * become '?'. */
@@ -762,8 +784,8 @@ static int gp_begin(gp_chart *c, const plot_ctx *ctx, const char *out,
     }
     FILE *f = c->f;
     fprintf(f, "# %s.gp - %s.\n", name, what);
-    fputs("# Written by `ladder plot`; edit and rerun with `gnuplot FILE.gp`.\n"
-          "# formats: png, svg or both, as \"png svg\".\n", f);
+    fprintf(f, "# Written by `ladder plot`; edit and rerun with: gnuplot %s\n"
+            "# formats: png, svg or both, as \"png svg\".\n", c->gp);
     fprintf(f, "formats = \"%s\"\nout = ", ctx->formats);
     gp_str(f, c->base);
     fputs("\n\n"
@@ -819,13 +841,6 @@ static int gp_end(gp_chart *c, plot_ctx *ctx, ld_error *err)
     if (rc == LD_OK)
         plot_report(ctx, c);
     return rc;
-}
-
-static void gp_abort(gp_chart *c)
-{
-    if (c->f != NULL)
-        fclose(c->f);
-    c->f = NULL;
 }
 
 /* The chart's title, drawn as a label so fault names fit under it. */
@@ -986,13 +1001,14 @@ static void gp_margins(FILE *f, const char *indent, double bottom, double top,
             indent, PLOT_LEFT, indent, right, indent, bottom, indent, top);
 }
 
-/* The key to the right of the plot area, its top at screen y. */
-static void gp_key_right(FILE *f, const char *indent, double y,
-                         const char *title)
+/* The key to the right of the plot area (whose right edge is at screen
+ * x), its top at screen y, in one column of up to rows entries. */
+static void gp_key_right(FILE *f, const char *indent, double x, double y,
+                         const char *title, int rows)
 {
     fprintf(f, "%sset key at screen %.3f, screen %.4f left top Left reverse "
-            "samplen 2.5 spacing 1.2 box lc rgb '#bbbbbb' width 1 ", indent,
-            PLOT_RIGHT + 0.015, y);
+            "samplen 2.5 spacing 1.2 box lc rgb '#bbbbbb' width 1 maxrows "
+            "%d ", indent, x + 0.015, y, rows > 0 ? rows : 1);
     if (title != NULL) {
         fputs("title ", f);
         gp_str(f, title);
@@ -1001,10 +1017,37 @@ static void gp_key_right(FILE *f, const char *indent, double y,
     fputc('\n', f);
 }
 
-/* The right edge of the plot area: room for a key, or not. */
-static double plot_right(bool key)
+#define PLOT_KEY_CHARS 40 /* longest name in a key; longer ones are cut */
+
+/* The right edge of the plot area, leaving room for a key whose longest
+ * name has chars characters (0: no key). */
+static double plot_right(size_t chars)
 {
-    return key ? PLOT_RIGHT : 0.965;
+    if (chars == 0)
+        return 0.965;
+    if (chars > PLOT_KEY_CHARS + 3)
+        chars = PLOT_KEY_CHARS + 3;
+    double w = 100 + 8 * (double)chars;
+    return fmax(0.6, fmin(PLOT_RIGHT, 1 - w / PLOT_W));
+}
+
+/* The right edge of a chart with one line per policy: a key when there are
+ * several. */
+static double plot_right_runs(const plot_group *g)
+{
+    size_t chars = strlen("policy");
+    for (int i = 0; i < g->nruns; i++)
+        if (plot_chars(g->runs[i].label) > chars)
+            chars = plot_chars(g->runs[i].label);
+    return plot_right(g->nruns > 1 ? chars : 0);
+}
+
+/* A name in a key: cut to PLOT_KEY_CHARS characters, quoted. */
+static void gp_key_name(FILE *f, const char *name)
+{
+    char buf[PLOT_KEY_CHARS * 4 + 8];
+    plot_clip(name, PLOT_KEY_CHARS, buf, sizeof buf);
+    gp_str(f, buf);
 }
 
 /* One value per interval of r's timeseries.csv: a segment across each
@@ -1018,7 +1061,7 @@ static void gp_steps(FILE *f, const plot_run *r, const char *y, bool last)
     fprintf(f, " using (column('start_s') / 60.0):(%s) with steps ", y);
     gp_line(f, r->color, 2);
     fputs(" title ", f);
-    gp_str(f, r->label);
+    gp_key_name(f, r->label);
     fputs(", \\\n        ", f);
     gp_path(f, r->dir, "timeseries.csv");
     fprintf(f, " using (column('start_s') / 60.0):(%s):(iv / 60.0):(0) with "
@@ -1055,8 +1098,8 @@ static int chart_cdf(plot_ctx *ctx, const plot_group *g, bool ttft,
     if (zero > 0) {
         char note[200];
         snprintf(note, sizeof note, "%s%g%% of requests took 0 ms, which a "
-                 "log axis cannot show", g->nruns > 1 ? "up to " : "",
-                 100 * zero);
+                 "log axis cannot show", g->nruns > 1 ? "in one policy, at "
+                 "least " : "at least ", 100 * zero);
         fputs("set label 2 ", f);
         gp_str(f, note);
         fputs(" at graph 0.01, graph 0.97 left tc rgb '#666666' "
@@ -1080,6 +1123,8 @@ static int chart_cdf(plot_ctx *ctx, const plot_group *g, bool ttft,
             "ms(v) = v > 0 ? v : NaN   # a log axis has no 0\n",
             ttft ? "time to first token" : "end-to-end latency", PLOT_LEFT,
             PLOT_BOTTOM);
+    if (g->nruns == 1)
+        fputs("unset key   # one policy, named under the title\n", f);
     if (hi > 0 && lo < INFINITY) {
         fprintf(f, "set xrange [%.6g:%.6g]\n", lo / 1.5, hi * 1.5);
     } else {
@@ -1098,11 +1143,11 @@ static int chart_cdf(plot_ctx *ctx, const plot_group *g, bool ttft,
         gp_line(f, r->color, 2.5);
         fputs(" title ", f);
         if (has > 0) {
-            gp_str(f, r->label);
+            gp_key_name(f, r->label);
         } else {
             char t[160];
             snprintf(t, sizeof t, "%s (no data)", r->label);
-            gp_str(f, t);
+            gp_key_name(f, t);
         }
         fputs(i + 1 < g->nruns ? ", \\\n" : "\n", f);
     }
@@ -1121,7 +1166,7 @@ static int chart_outcomes(plot_ctx *ctx, const plot_group *g, ld_error *err)
         return rc;
     FILE *f = c.f;
     double x0 = plot_t0(g) / 60, x1 = plot_t1(g) / 60;
-    double right = plot_right(g->nruns > 1);
+    double right = plot_right_runs(g);
     gp_time_axis(f, g, x0, x1);
     double lo = INFINITY;
     for (int i = 0; i < g->nruns; i++)
@@ -1160,14 +1205,16 @@ static int chart_outcomes(plot_ctx *ctx, const plot_group *g, ld_error *err)
     for (int p = 0; p < 3; p++) {
         fprintf(f, "\n    # panel %d: %s\n", p + 1, panels[p][0]);
         gp_margins(f, "    ", tb[p][1], tb[p][0], right);
-        fprintf(f, "    set ylabel '%s'\n", panels[p][0]);
+        fprintf(f, "    set ylabel '%s'\n    unset key\n", panels[p][0]);
         if (p == 0) {
+            /* what the key panel below turns off, for the next format */
+            fprintf(f, "    set border lc rgb '#444444'\n"
+                    "    set grid lc rgb '#dddddd' lw 1\n"
+                    "    set xtics out nomirror\n"
+                    "    set mxtics 2\n"
+                    "    set xrange [%.6g:%.6g]\n", x0, x1);
             fputs("    set yrange [success_lo:100 + (100 - success_lo) * "
                   "0.04]\n    set ytics auto\n", f);
-            if (g->nruns > 1)
-                gp_key_right(f, "    ", t1, "policy");
-            else
-                fputs("    unset key\n", f);
         } else {
             double ymax = 0;
             for (int i = 0; i < g->nruns; i++)
@@ -1176,8 +1223,8 @@ static int chart_outcomes(plot_ctx *ctx, const plot_group *g, ld_error *err)
             /* about four tics, the top one above the data */
             double step = plot_step(ymax, 4);
             ymax = (floor(ymax / step) + 1) * step;
-            fprintf(f, "    set yrange [0:%.6g]\n    set ytics 0, %.6g\n"
-                    "    unset key\n", ymax, step);
+            fprintf(f, "    set yrange [0:%.6g]\n    set ytics 0, %.6g\n",
+                    ymax, step);
         }
         if (p < 2)
             fputs("    set format x ''\n    unset xlabel\n", f);
@@ -1189,6 +1236,28 @@ static int chart_outcomes(plot_ctx *ctx, const plot_group *g, ld_error *err)
             gp_steps(f, &g->runs[i], panels[p][1], i + 1 == g->nruns);
         if (p == 0)
             fputs("    unset label\n", f);
+    }
+    if (g->nruns > 1) {
+        /* the key gets a panel of its own, as tall as the three: one
+         * panel's key would hold only as many policies as fit beside it */
+        fputs("\n    # the key: a blank panel right of the others, with "
+              "nothing but its key\n", f);
+        fprintf(f, "    set lmargin at screen %.3f\n    set rmargin at screen "
+                "0.995\n    set tmargin at screen %.4f\n    set bmargin at "
+                "screen %.4f\n", right + 0.01, t1, b3);
+        fputs("    unset border\n    unset grid\n    unset xtics\n"
+              "    unset ytics\n    unset mxtics\n    unset xlabel\n"
+              "    unset ylabel\n"
+              "    set xrange [-2:-1]   # outside the fault shades\n", f);
+        gp_key_right(f, "    ", right, t1, "policy", g->nruns);
+        fputs("    plot \\\n", f);
+        for (int i = 0; i < g->nruns; i++) {
+            fputs("        NaN with lines ", f);
+            gp_line(f, g->runs[i].color, 2);
+            fputs(" title ", f);
+            gp_key_name(f, g->runs[i].label);
+            fputs(i + 1 < g->nruns ? ", \\\n" : "\n", f);
+        }
     }
     fputs("    unset multiplot\n", f);
     return gp_end(&c, ctx, err);
@@ -1204,7 +1273,7 @@ static int chart_cost(plot_ctx *ctx, const plot_group *g, ld_error *err)
         return rc;
     FILE *f = c.f;
     double x0 = plot_t0(g) / 60, x1 = plot_t1(g) / 60;
-    double right = plot_right(g->nruns > 1);
+    double right = plot_right_runs(g);
     gp_time_axis(f, g, x0, x1);
     char title[512];
     snprintf(title, sizeof title, "Cost per 1,000 requests: %s", g->scenario);
@@ -1223,7 +1292,7 @@ static int chart_cost(plot_ctx *ctx, const plot_group *g, ld_error *err)
           "set format y '$%.2f'\n",
           f);
     if (g->nruns > 1)
-        gp_key_right(f, "", top, "policy");
+        gp_key_right(f, "", right, top, "policy", g->nruns);
     else
         fputs("unset key\n", f);
     gp_loop(f);
@@ -1247,7 +1316,11 @@ static int chart_classes(plot_ctx *ctx, const plot_group *g, const plot_run *r,
         return rc;
     FILE *f = c.f;
     double x0 = plot_t0(g) / 60, x1 = plot_t1(g) / 60;
-    double right = PLOT_RIGHT;
+    size_t chars = strlen("failure class");
+    for (int k = 0; k < r->nclasses; k++)
+        if (strlen(r->classes[k]) - 3 > chars)
+            chars = strlen(r->classes[k]) - 3;
+    double right = plot_right(chars);
     gp_time_axis(f, g, x0, x1);
     double ymax = 0;
     for (int i = 0; i < g->nruns; i++)
@@ -1277,9 +1350,11 @@ static int chart_classes(plot_ctx *ctx, const plot_group *g, const plot_run *r,
             iv >= 60 && fmod(iv, 60) == 0 ? iv / 60 : iv,
             iv >= 60 && fmod(iv, 60) == 0 ? "minute" : "second",
             ymax > 0 ? ymax * 1.05 : 1);
-    gp_key_right(f, "", top, "failure class");
-    if (r->nclasses == 0)
-        fputs("set label 1 'no fallbacks' at graph 0.5, graph 0.5 center "
+    if (r->nclasses > 0)
+        gp_key_right(f, "", right, top, "failure class", r->nclasses);
+    else
+        fputs("unset key\n"
+              "set label 1 'no fallbacks' at graph 0.5, graph 0.5 center "
               "font 'Sans,14'\n", f);
     gp_loop(f);
     if (r->nclasses == 0) {
@@ -1329,7 +1404,7 @@ static int plot_metric(const cJSON *pol, const char *key, double *mean,
 }
 
 /* sc: a scenario (or the overall) object of compare.json, checked by
- * plot_check_compare. colors: labels of every policy, in colour order. */
+ * plot_check_scenario. labels: every policy label, in colour order. */
 static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
                          const cJSON *sc, const char *path, const char *where,
                          char labels[][128], int nlabels, ld_error *err)
@@ -1342,56 +1417,89 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
         {"latency_p99_ms", "latency p99 (ms)", "%.0f", 1},
         {"cost_per_1k_usd", "cost per 1,000 requests (USD)", "%.3f", 1},
     };
-    gp_chart c;
-    int rc = gp_begin(&c, ctx, out, name,
-                      "the comparison: per policy, the mean over seeds with "
-                      "its 95% interval", err);
-    if (rc < 0)
-        return rc;
-    FILE *f = c.f;
     const cJSON *pols = plot_jget(sc, "policies");
     const cJSON *base = plot_jget(sc, "baseline");
     const cJSON *runs = plot_jget(sc, "runs_per_policy");
-    int n = cJSON_GetArraySize(pols);
+    char shown[PLOT_MAX_RUNS][160];
+    double mean[PLOT_MAX_RUNS][3], ci[PLOT_MAX_RUNS][3];
+    int color[PLOT_MAX_RUNS];
     double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {0, 0, 0};
-    fputs("# label, colour, then mean and 95% half-interval of: success %, "
-          "p99 latency ms, cost per 1k USD\n"
-          "$data << EOD\n", f);
-    int i = 0;
+    size_t longest = 0, value_chars[3] = {0, 0, 0};
+    int n = 0, rc;
     const cJSON *p;
     cJSON_ArrayForEach(p, pols) {
+        if (n == PLOT_MAX_RUNS)
+            break;
         const char *label = plot_jget(p, "label")->valuestring;
-        int color = 0;
+        color[n] = 0;
         for (int k = 0; k < nlabels; k++)
             if (strcmp(labels[k], label) == 0)
-                color = k;
-        char shown[160];
-        snprintf(shown, sizeof shown, "%s%s", label,
+                color[n] = k;
+        char cut[120];
+        plot_clip(label, 24, cut, sizeof cut);
+        snprintf(shown[n], sizeof shown[n], "%s%s", cut,
                  cJSON_IsString(base) && strcmp(base->valuestring, label) == 0
                      ? " (baseline)" : "");
-        for (char *s = shown; *s != '\0'; s++)
-            if ((unsigned char)*s < 0x20 || *s == '\t')
-                *s = '?';
-        fprintf(f, "%s\t%ld", shown, strtol(plot_color(color) + 1, NULL, 16));
+        for (char *t = shown[n]; *t != '\0'; t++)
+            if ((unsigned char)*t < 0x20 || *t == 0x7f)
+                *t = '?'; /* the data block is split on tabs and lines */
+        longest = plot_chars(shown[n]) > longest ? plot_chars(shown[n])
+                                                 : longest;
         for (int m = 0; m < 3; m++) {
-            double mean, ci;
-            if ((rc = plot_metric(p, ms[m].key, &mean, &ci, path, where,
-                                  err)) < 0) {
-                gp_abort(&c);
+            if ((rc = plot_metric(p, ms[m].key, &mean[n][m], &ci[n][m], path,
+                                  where, err)) < 0)
                 return rc;
-            }
-            mean *= ms[m].scale;
-            ci = isnan(ci) ? 0 : ci * ms[m].scale;
-            if (!isnan(mean)) {
-                lo[m] = fmin(lo[m], mean - ci);
-                hi[m] = fmax(hi[m], mean + ci);
-                fprintf(f, "\t%.10g\t%.10g", mean, ci);
-            } else {
+            mean[n][m] *= ms[m].scale;
+            ci[n][m] = isnan(ci[n][m]) ? 0 : ci[n][m] * ms[m].scale;
+            if (isnan(mean[n][m]))
+                continue;
+            lo[m] = fmin(lo[m], mean[n][m] - ci[n][m]);
+            hi[m] = fmax(hi[m], mean[n][m] + ci[n][m]);
+            char v[64];
+            int w = snprintf(v, sizeof v, ms[m].fmt, mean[n][m]);
+            int w2 = snprintf(v, sizeof v, ms[m].fmt, ci[n][m]) + 1;
+            size_t need = (size_t)(w > w2 ? w : w2);
+            if (need > value_chars[m])
+                value_chars[m] = need;
+        }
+        n++;
+    }
+
+    /* layout: three panels side by side; names under the bars turn when
+     * they do not fit, and values over the bars show when they fit */
+    double left = 0.07, right = 0.98, gap = 0.07;
+    double panel_px = (right - left - 2 * gap) / 3 * PLOT_W;
+    double bar_px = panel_px / (n + 0.2);
+    bool turn = (double)longest * 7.5 > bar_px * 0.95;
+    double bottom = 0.1;
+    if (turn) {
+        double ext = (double)longest * 7.5 * 0.71;
+        bottom = fmin(0.4, 0.05 + (ext + 10) / PLOT_H);
+        double first = bar_px * 0.6;
+        left = fmax(left, (ext + 8 - first) / PLOT_W);
+        panel_px = (right - left - 2 * gap) / 3 * PLOT_W;
+        bar_px = panel_px / (n + 0.2);
+    }
+
+    gp_chart c;
+    if ((rc = gp_begin(&c, ctx, out, name,
+                       "the comparison: per policy, the mean over seeds with "
+                       "its 95% interval", err)) < 0)
+        return rc;
+    FILE *f = c.f;
+    fputs("# name, colour, then the mean and 95% half-interval of: "
+          "success %, p99 latency ms, cost per 1k USD\n"
+          "$data << EOD\n", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s\t%ld", shown[i], strtol(plot_color(color[i]) + 1,
+                                               NULL, 16));
+        for (int m = 0; m < 3; m++) {
+            if (isnan(mean[i][m]))
                 fputs("\tNaN\t0", f);
-            }
+            else
+                fprintf(f, "\t%.10g\t%.10g", mean[i][m], ci[i][m]);
         }
         fputc('\n', f);
-        i++;
     }
     fputs("EOD\n", f);
     char title[512], sub[256];
@@ -1415,15 +1523,15 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
           "set ytics nomirror\n",
           f);
     fprintf(f, "set xrange [-0.6:%g]\n", n - 0.4);
-    if (n > 4)
-        fputs("set xtics rotate by 30 right\n", f);
+    if (turn)
+        fputs("set xtics rotate by 45 right\n", f);
     double slo = lo[0] == INFINITY ? 0 : fmax(0, floor(lo[0] - 1));
     double shi = fmax(100, hi[0]);
     fprintf(f, "success_lo = %.6g   # zoomed: success rates are close to 100\n"
             "success_hi = %.6g\n", slo, shi);
     gp_loop(f);
-    fputs("    set multiplot layout 1,3 margins 0.07,0.98,0.1,0.84 "
-          "spacing 0.07,0\n", f);
+    fprintf(f, "    set multiplot layout 1,3 margins %.3f,%.3f,%.3f,0.84 "
+            "spacing %.3f,0\n", left, right, bottom, gap);
     fputs("    # the title, drawn with the first panel\n", f);
     gp_title(f, "    ", title, sub);
     for (int m = 0; m < 3; m++) {
@@ -1435,20 +1543,17 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
         else
             fprintf(f, "    set yrange [0:%.6g]\n",
                     hi[m] > 0 ? hi[m] * 1.2 : 1);
-        /* the value over each bar; with its interval when there is room */
-        char text[64];
-        if (n <= 6)
-            snprintf(text, sizeof text, "sprintf(\"%s\\n±%s\", $%d, $%d)",
-                     ms[m].fmt, ms[m].fmt, col, col + 1);
-        else
-            snprintf(text, sizeof text, "sprintf('%s', $%d)", ms[m].fmt, col);
         fprintf(f, "    plot $data using 0:%d:2:xticlabels(1) with boxes lc "
                 "rgb variable, \\\n"
                 "        $data using 0:%d:%d with yerrorbars lc rgb "
-                "'#222222' pt 7 ps 0.5 lw 1.5, \\\n"
-                "        $data using 0:($%d + $%d):(%s) with labels offset "
-                "0,%s font 'Sans,11'\n",
-                col, col, col + 1, col, col + 1, text, n <= 6 ? "1.5" : "0.8");
+                "'#222222' pt 7 ps 0.5 lw 1.5", col, col, col + 1);
+        /* the value and its interval over each bar, when they fit */
+        if ((double)value_chars[m] * 6.5 <= bar_px * 0.95)
+            fprintf(f, ", \\\n        $data using 0:($%d + $%d):(sprintf("
+                    "\"%s\\n±%s\", $%d, $%d)) with labels offset 0,1.5 "
+                    "font 'Sans,10'", col, col + 1, ms[m].fmt, ms[m].fmt,
+                    col, col + 1);
+        fputc('\n', f);
         if (m == 0)
             fputs("    unset label\n", f);
     }
@@ -1635,19 +1740,6 @@ done:
     return rc;
 }
 
-/* The same as cmd_compare.c's directory name for a scenario. */
-static void plot_slug(const char *name, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (const char *s = name; *s != '\0' && n + 1 < cap; s++)
-        out[n++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_'
-                       ? (char)tolower((unsigned char)*s)
-                       : '-';
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, cap, "scenario");
-}
-
 /* Check the parts of a compare.json scenario object the charts use. */
 static int plot_check_scenario(const cJSON *sc, const char *path,
                                const char *where, ld_error *err)
@@ -1748,7 +1840,7 @@ static int plot_compare_dir(plot_ctx *ctx, const char *dir, const char *out,
     cJSON_ArrayForEach(sc, scens) {
         char slug[128], sdir[PLOT_PATH];
         const char *name = plot_jget(sc, "scenario")->valuestring;
-        plot_slug(name, slug, sizeof slug);
+        cli_slug(name, slug, sizeof slug);
         memset(g, 0, sizeof *g);
         snprintf(g->scenario, sizeof g->scenario, "%s", name);
         if ((rc = plot_join(sdir, sizeof sdir, dir, slug, err)) < 0 ||

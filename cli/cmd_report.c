@@ -26,16 +26,6 @@ static void html(FILE *f, const char *s)
     }
 }
 
-static void slug(const char *name, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (const char *s = name; *s != '\0' && n + 1 < cap; s++)
-        out[n++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_'
-                       ? (char)tolower((unsigned char)*s)
-                       : '-';
-    out[n] = '\0';
-}
-
 typedef struct mrow {
     const char *key, *label;
     double scale;
@@ -133,7 +123,7 @@ static void scenario_section(FILE *f, const char *dir, const cJSON *sc,
     }
     fputs("</table>\n", f);
     char sl[128], pdir[4096];
-    slug(nm, sl, sizeof sl);
+    cli_slug(nm, sl, sizeof sl);
     snprintf(pdir, sizeof pdir, "%s/plots/%s", dir, sl);
     struct dirent **names;
     int n = scandir(pdir, &names, png_filter, alphasort);

@@ -1,71 +1,17 @@
 /* util.c - file reading for the command line hosts. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "sim_io.h"
 
 int cli_read_file(const char *path, size_t cap, char **out, size_t *len,
                   ld_error *err)
 {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        ld_error_set(err, path, NULL, "cannot open: %s", strerror(errno));
-        return LD_EINVAL;
-    }
-    size_t size = 0, alloc = 4096;
-    char *buf = malloc(alloc);
-    int rc = LD_OK;
-    if (buf == NULL) {
-        ld_error_set(err, path, NULL, "out of memory");
-        rc = LD_ENOMEM;
-        goto done;
-    }
-    for (;;) {
-        if (size + 1 == alloc) {
-            if (alloc > cap) {
-                ld_error_set(err, path, NULL, "file is larger than %zu bytes",
-                             cap);
-                rc = LD_ELIMIT;
-                goto done;
-            }
-            char *nb = realloc(buf, alloc * 2);
-            if (nb == NULL) {
-                ld_error_set(err, path, NULL, "out of memory");
-                rc = LD_ENOMEM;
-                goto done;
-            }
-            buf = nb;
-            alloc *= 2;
-        }
-        size_t n = fread(buf + size, 1, alloc - 1 - size, f);
-        size += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                ld_error_set(err, path, NULL, "read error: %s",
-                             strerror(errno));
-                rc = LD_EINVAL;
-                goto done;
-            }
-            break;
-        }
-    }
-    if (size > cap) {
-        ld_error_set(err, path, NULL, "file is larger than %zu bytes", cap);
-        rc = LD_ELIMIT;
-        goto done;
-    }
-    buf[size] = '\0';
-    *out = buf;
-    *len = size;
-    buf = NULL;
-done:
-    free(buf);
-    fclose(f);
-    return rc;
+    return sim_read_file(path, cap, out, len, err);
 }
 
 int cli_load_policy(const char *path, ld_policy **out, ld_error *err)
@@ -78,4 +24,16 @@ int cli_load_policy(const char *path, ld_policy **out, ld_error *err)
     rc = ld_policy_parse(text, len, path, out, err);
     free(text);
     return rc;
+}
+
+void cli_slug(const char *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *s = name; *s != '\0' && n + 1 < cap; s++)
+        out[n++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_'
+                       ? (char)tolower((unsigned char)*s)
+                       : '-';
+    out[n] = '\0';
+    if (n == 0 && cap > 1)
+        snprintf(out, cap, "scenario");
 }

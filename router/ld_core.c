@@ -444,9 +444,10 @@ static void drop_attempt(ld_req *r, int i)
     r->live--;
 }
 
-static void cancel_attempt(ld_req *r, int i, ld_us now, ld_cancel_reason why)
+/* Tell the sink and the host to stop att[i] (its state is the caller's). */
+static void announce_cancel(ld_req *r, int i, ld_us now, ld_cancel_reason why)
 {
-    attempt *a = &r->att[i];
+    const attempt *a = &r->att[i];
     ld_event ev;
     ev_init(&ev, LD_EV_CANCEL, r, now);
     ev.route = a->route;
@@ -459,6 +460,11 @@ static void cancel_attempt(ld_req *r, int i, ld_us now, ld_cancel_reason why)
         d->attempt = a->no;
         d->route = a->route;
     }
+}
+
+static void cancel_attempt(ld_req *r, int i, ld_us now, ld_cancel_reason why)
+{
+    announce_cancel(r, i, now, why);
     drop_attempt(r, i);
 }
 
@@ -932,19 +938,8 @@ int ld_req_tick(ld_req *r, ld_us now, const ld_rng *rng)
         }
         if (due < 0)
             break;
-        attempt *a = &r->att[due];
-        ld_event ev;
-        ev_init(&ev, LD_EV_CANCEL, r, now);
-        ev.route = a->route;
-        ev.attempt = a->no;
-        ev.reason = LD_CANCEL_TIMEOUT;
-        ev.hedge = a->hedge;
-        emit(r->core, &ev);
-        ld_do *d = push_do(r, LD_DO_CANCEL);
-        if (d != NULL) {
-            d->attempt = a->no;
-            d->route = a->route;
-        }
+        /* the timeout is the attempt's failure: stop it, then judge it */
+        announce_cancel(r, due, now, LD_CANCEL_TIMEOUT);
         attempt_ended(r, due, cls, 0, -1, 0, now, rng);
     }
     if (r->outcome != LD_OUT_PENDING)

@@ -559,19 +559,43 @@ static double minutes_over_ceiling(const sim_metrics *m)
     return (double)t / (60.0 * (double)LD_US_PER_S);
 }
 
+/* Whether a fault window is an incident (limited in time) rather than a
+ * background condition that lasts the whole run. */
+static bool is_incident(const sim_metrics *m, const fault_win *w)
+{
+    ld_us end = m->finished ? m->end : m->last_t;
+    return !(w->start <= m->interval && (w->end == LD_NEVER || w->end >= end));
+}
+
+/* Success rate of normal operation: the intervals before the first
+ * incident; when an incident starts the run, the intervals that overlap no
+ * incident window; 1.0 when there are none. */
 static double baseline_success(const sim_metrics *m)
 {
-    if (m->nfaults == 0)
-        return 1.0;
-    ld_us first = m->faults[0].start;
-    for (size_t k = 1; k < m->nfaults; k++)
-        if (m->faults[k].start < first)
+    ld_us first = LD_NEVER;
+    for (size_t k = 0; k < m->nfaults; k++)
+        if (is_incident(m, &m->faults[k]) && m->faults[k].start < first)
             first = m->faults[k].start;
     uint64_t ok = 0, fin = 0;
-    for (size_t i = 0; i < m->nrows && row_start(m, i) + m->interval <= first;
-         i++) {
+    for (size_t i = 0; i < m->nrows && row_end(m, i) <= first; i++) {
         ok += m->rows[i].successes;
         fin += m->rows[i].finished;
+    }
+    if (fin > 0)
+        return (double)ok / (double)fin;
+    for (size_t i = 0; i < m->nrows; i++) {
+        ld_us a = row_start(m, i), b = row_end(m, i);
+        bool clear = true;
+        for (size_t k = 0; k < m->nfaults && clear; k++) {
+            const fault_win *w = &m->faults[k];
+            ld_us we = w->end == LD_NEVER ? INT64_MAX : w->end;
+            if (is_incident(m, w) && w->start < b && we > a)
+                clear = false;
+        }
+        if (clear) {
+            ok += m->rows[i].successes;
+            fin += m->rows[i].finished;
+        }
     }
     return ratio_or(ok, fin, 1.0);
 }
@@ -604,7 +628,9 @@ static double recovered_after(const sim_metrics *m, const fault_win *w,
     size_t i = (size_t)((end + m->interval - 1) / m->interval);
     if (i >= m->nrows || next[i] >= m->nrows)
         return -1.0;
-    ld_us d = row_end(m, next[i]) - w->end;
+    /* from the fault's end to the start of the first interval back at the
+     * baseline: 0 when the interval right after it is already fine */
+    ld_us d = row_start(m, next[i]) - w->end;
     return d < 0 ? 0.0 : (double)d / (double)LD_US_PER_S;
 }
 
@@ -807,8 +833,8 @@ static cJSON *recovery_json(const sim_metrics *m)
         goto fail;
     for (size_t k = 0; k < m->nfaults; k++) {
         const fault_win *w = &m->faults[k];
-        if (w->end == LD_NEVER)
-            continue;
+        if (w->end == LD_NEVER || !is_incident(m, w))
+            continue; /* nothing to recover from */
         cJSON *e = cJSON_CreateObject();
         if (e == NULL)
             goto fail;
@@ -1196,7 +1222,7 @@ void sim_metrics_print_table(const sim_metrics *m, FILE *f)
     }
     for (size_t k = 0; any && k < m->nfaults; k++) {
         const fault_win *fw = &m->faults[k];
-        if (fw->end == LD_NEVER)
+        if (fw->end == LD_NEVER || !is_incident(m, fw))
             continue;
         double after = recovered_after(m, fw, next);
         fprintf(f, "recovery  %s (%.1f-%.1f s): ", m->names[fw->name],

@@ -206,7 +206,8 @@ static int64_t json_int(const cJSON *o, const char *k)
 static int run(const sim_scenario *sc, const ld_policy *p, bool progress,
                run_result *out)
 {
-    sim_options o = {sc, p, sc->seed, NULL, 1.0, progress};
+    sim_options o = {.sc = sc, .p = p, .seed = sc->seed, .events_sample = 1.0,
+                     .progress = progress};
     sim_metrics *m = NULL;
     ld_error err;
     int64_t t0 = wall_ns();

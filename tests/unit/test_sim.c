@@ -51,7 +51,7 @@ static cJSON *run_seed(run *r, uint64_t seed)
 {
     ld_error err;
     assert_int_equal(sim_scenario_reseed(r->sc, seed, &err), LD_OK);
-    sim_options o = {r->sc, r->p, seed, NULL, 1.0, false};
+    sim_options o = {.sc = r->sc, .p = r->p, .seed = seed, .events_sample = 1.0};
     sim_metrics *m;
     sim_stats st;
     if (sim_run(&o, &m, &st, &err) < 0)
@@ -214,7 +214,8 @@ static char *run_to_text(run *r, uint64_t seed)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    sim_options o = {r->sc, r->p, seed, f, 1.0, false};
+    sim_options o = {.sc = r->sc, .p = r->p, .seed = seed, .events = f,
+                     .events_sample = 1.0};
     sim_metrics *m;
     if (sim_run(&o, &m, NULL, &err) < 0)
         fail_msg("sim: %s", err.msg);

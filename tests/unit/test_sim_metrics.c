@@ -752,8 +752,8 @@ static void test_metrics_recovery_after_fault_window(void **state)
     assert_near(cJSON_GetObjectItem(e, "end_s")->valuedouble, 20, 0);
     assert_near(cJSON_GetObjectItem(e, "baseline_success_rate")->valuedouble,
                 1.0, 0);
-    /* rows 20 and 21 still fail half; row 22 (ends at 23 s) is back */
-    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 3.0,
+    /* rows 20 and 21 still fail half; row 22 (from 22 s) is back */
+    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 2.0,
                 1e-12);
     e = cJSON_GetArrayItem(rec, 1);
     assert_string_equal(cJSON_GetObjectItem(e, "fault")->valuestring, "late");
@@ -761,7 +761,7 @@ static void test_metrics_recovery_after_fault_window(void **state)
     cJSON_Delete(s);
     char *t = table_text(f);
     assert_non_null(strstr(t, "outage A"));
-    assert_non_null(strstr(t, "after 3.0 s"));
+    assert_non_null(strstr(t, "after 2.0 s"));
     free(t);
 }
 
@@ -769,7 +769,7 @@ static void test_metrics_recovery_baseline_and_unaligned_end(void **state)
 {
     fx *f = *state;
     /* baseline 90% before the fault; fault ends at 5.5 s: the first row
-     * starting after it is row 6 (bad), row 7 is good: 8 - 5.5 = 2.5 s */
+     * starting after it is row 6 (bad), row 7 is good: 7 - 5.5 = 1.5 s */
     assert_int_equal(sim_metrics_add_fault(f->m, "f", ld_s(4), ld_ms(5500)),
                      0);
     for (int k = 0; k < 10; k++)
@@ -780,7 +780,31 @@ static void test_metrics_recovery_baseline_and_unaligned_end(void **state)
     assert_non_null(e);
     assert_near(cJSON_GetObjectItem(e, "baseline_success_rate")->valuedouble,
                 0.9, 1e-12);
-    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 2.5,
+    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 1.5,
+                1e-12);
+    cJSON_Delete(s);
+}
+
+static void test_metrics_background_fault_is_not_an_incident(void **state)
+{
+    fx *f = *state;
+    /* a fault over the whole run (like a 0.2% stream-cut rate) gets no
+     * recovery entry and does not hide the baseline before the outage */
+    assert_int_equal(sim_metrics_add_fault(f->m, "background", 0, LD_NEVER),
+                     0);
+    assert_int_equal(sim_metrics_add_fault(f->m, "outage", ld_s(5), ld_s(8)),
+                     0);
+    for (int k = 0; k < 12; k++)
+        second_of_traffic(f, k, k >= 5 && k < 8 ? 3 : 9);
+    sim_metrics_finish(f->m, ld_s(12));
+    cJSON *s = summary(f);
+    const cJSON *rec = path(s, "recovery", NULL, NULL);
+    assert_int_equal(cJSON_GetArraySize(rec), 1);
+    const cJSON *e = cJSON_GetArrayItem(rec, 0);
+    assert_string_equal(cJSON_GetObjectItem(e, "fault")->valuestring, "outage");
+    assert_near(cJSON_GetObjectItem(e, "baseline_success_rate")->valuedouble,
+                0.9, 1e-12);
+    assert_near(cJSON_GetObjectItem(e, "recovered_after_s")->valuedouble, 0,
                 1e-12);
     cJSON_Delete(s);
 }
@@ -1139,6 +1163,7 @@ int main(void)
         T(test_metrics_last_partial_interval_counts_its_length),
         T(test_metrics_recovery_after_fault_window),
         T(test_metrics_recovery_baseline_and_unaligned_end),
+        T(test_metrics_background_fault_is_not_an_incident),
         T(test_metrics_summary_has_every_contract_key),
         T(test_metrics_empty_run_prints_nulls_not_nan),
         T(test_metrics_large_seed_is_a_string),
