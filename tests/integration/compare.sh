@@ -1,0 +1,119 @@
+#!/bin/sh
+# compare.sh - ladder compare: pairing (identical policies differ by exactly
+# zero), intervals, several scenarios, --out files, the CI gate's exit
+# codes, report, and clear errors for bad input.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+LADDER=${LADDER:-$root/bin/ladder}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'; fails=$((fails + 1)); }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+
+# short copies of two library scenarios (10 minutes each)
+for s in 02-rate-limit-storm 07-correlated-upstream-outage; do
+    sed -e 's/"duration_s": [0-9]*/"duration_s": 600/' \
+        -e 's/"start_s": 900/"start_s": 120/' -e 's/"end_s": 2100/"end_s": 420/' \
+        -e 's/"start_s": 1200/"start_s": 120/' -e 's/"end_s": 3600/"end_s": 420/' \
+        -e 's|"providers/llmperf.json"|"'"$root"'/scenarios/providers/llmperf.json"|' \
+        "$root/scenarios/$s.json" > "$tmp/$s.json"
+done
+pol=$root/scenarios/policies
+s1=$tmp/02-rate-limit-storm.json
+s2=$tmp/07-correlated-upstream-outage.json
+
+# 1. pairing: the same policy twice differs by exactly zero
+"$LADDER" compare "$s1" --policy a="$pol/tuned.json" --policy b="$pol/tuned.json" \
+    --seeds 3 --json --no-progress > "$tmp/same.json" 2> "$tmp/err"
+rc=$?
+check "compare of a policy with itself exits 0" '[ $rc -eq 0 ]' "$(cat "$tmp/err")"
+node -e '
+const j = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const b = j.scenarios[0].policies.find(p => p.label === "b");
+let bad = [];
+for (const [k, m] of Object.entries(b.metrics))
+    if (m.diff && m.diff.mean !== null && (m.diff.mean !== 0 || m.diff.significant))
+        bad.push(k + " " + JSON.stringify(m.diff));
+if (bad.length) { console.log(bad.join("\n")); process.exit(1); }
+' "$tmp/same.json" > "$tmp/out" 2>&1
+check "identical policies give zero differences on every metric" '[ $? -eq 0 ]' "$(cat "$tmp/out")"
+
+# 2. two policies, two scenarios, intervals and an overall table
+"$LADDER" compare "$s1" "$s2" --policy static="$pol/static-backup.json" \
+    --policy tuned="$pol/tuned.json" --seeds 3 --out "$tmp/cmp" --no-progress \
+    > "$tmp/table" 2> "$tmp/err"
+rc=$?
+check "compare of two scenarios exits 0" '[ $rc -eq 0 ]' "$(cat "$tmp/err")"
+check "the table has one section per scenario and an overall one" \
+    'grep -q "^rate-limit-storm-429: 3 seeds" "$tmp/table" && grep -q "^correlated-upstream-outage: 3 seeds" "$tmp/table" && grep -q "^overall: 6 seeds" "$tmp/table"' "$(head -5 "$tmp/table")"
+check "tuned beats the static backup on success in the storm, significantly" \
+    'grep -A2 "^rate-limit-storm-429" "$tmp/table" | grep "^success %" | grep -q "(+[0-9.]*\*)"' "$(grep -A3 "^rate-limit-storm" "$tmp/table")"
+node -e '
+const fs = require("fs");
+const j = JSON.parse(fs.readFileSync(process.argv[1] + "/compare.json"));
+const want = (c, m) => { if (!c) { console.log(m); process.exit(1); } };
+want(j.scenarios.length === 2 && j.overall, "two scenarios and overall");
+for (const sc of j.scenarios) {
+    want(sc.seeds === 3 && sc.baseline === "static", "seeds and baseline");
+    want(sc.ranking[0] === "tuned", "tuned ranks first in " + sc.scenario);
+    for (const p of sc.policies)
+        for (const k of ["success_rate", "latency_p99_ms", "cost_per_1k_usd", "recovery_s"])
+            want(typeof p.metrics[k].ci95 === "number" || p.metrics[k].ci95 === null, k + " has ci95");
+}
+for (const d of ["rate-limit-storm-429", "correlated-upstream-outage"])
+    for (const p of ["static", "tuned"])
+        for (const f of ["summary.json", "timeseries.csv", "cdf.csv", "faults.csv"])
+            want(fs.existsSync(process.argv[1] + "/" + d + "/" + p + "/" + f), d + "/" + p + "/" + f);
+' "$tmp/cmp" > "$tmp/out" 2>&1
+check "compare.json has intervals, ranking and per-run files" '[ $? -eq 0 ]' "$(cat "$tmp/out")"
+
+# 3. the CI gate
+"$LADDER" compare "$s1" --policy static="$pol/static-backup.json" --policy tuned="$pol/tuned.json" \
+    --seeds 2 --no-progress --gate "tuned.success_rate >= static.success_rate" > "$tmp/g1" 2>&1
+rc=$?
+check "a gate that holds exits 0 and says PASS" '[ $rc -eq 0 ] && grep -q "gate PASS" "$tmp/g1"' "$(tail -3 "$tmp/g1")"
+"$LADDER" compare "$s1" --policy static="$pol/static-backup.json" --policy tuned="$pol/tuned.json" \
+    --seeds 2 --no-progress --gate "tuned.cost_per_1k_usd <= 0.5 * static.cost_per_1k_usd" > "$tmp/g2" 2>&1
+rc=$?
+check "a gate that fails exits 3 and says FAIL" '[ $rc -eq 3 ] && grep -q "gate FAIL" "$tmp/g2"' "rc=$rc $(tail -3 "$tmp/g2")"
+"$LADDER" compare "$s1" --policy static="$pol/static-backup.json" --seeds 1 --no-progress \
+    --gate "nosuch.success_rate >= 0.9" > "$tmp/g3" 2>&1
+rc=$?
+check "a gate naming an unknown policy exits 2 and says so" '[ $rc -eq 2 ] && grep -q "unknown policy label \"nosuch\"" "$tmp/g3"' "$(cat "$tmp/g3")"
+
+# 4. report
+"$LADDER" plot "$tmp/cmp" --format png > /dev/null 2>&1
+"$LADDER" report "$tmp/cmp" > "$tmp/rp" 2>&1
+rc=$?
+check "report writes report.html with the tables and charts" \
+    '[ $rc -eq 0 ] && grep -q "<table>" "$tmp/cmp/report.html" && grep -q "<img src=\"plots/rate-limit-storm-429/" "$tmp/cmp/report.html"' "$(cat "$tmp/rp")"
+"$LADDER" report "$tmp" > "$tmp/rp2" 2>&1
+rc=$?
+check "report on a directory without compare.json exits 2 naming the file" '[ $rc -eq 2 ] && grep -q "compare.json" "$tmp/rp2"' "$(cat "$tmp/rp2")"
+
+# 5. bad input
+cat > "$tmp/narrow.json" <<'POL'
+{"routes": {"gpt-4.1": {"provider": "openai", "model": "gpt-4.1",
+   "price": {"input_per_mtok": 2, "output_per_mtok": 8}}},
+ "workloads": {"chat": {"ladder": ["gpt-4.1"]}}}
+POL
+"$LADDER" compare "$s1" --policy n="$tmp/narrow.json" --seeds 1 --no-progress > "$tmp/b1" 2>&1
+rc=$?
+check "a policy that does not cover the scenario (its tiers) exits 2 naming both" \
+    '[ $rc -eq 2 ] && grep -q "is not in the policy" "$tmp/b1" && grep -q "narrow.json" "$tmp/b1"' "$(cat "$tmp/b1")"
+"$LADDER" compare "$tmp/nope.json" --policy "$pol/tuned.json" > "$tmp/b2" 2>&1
+rc=$?
+check "a missing scenario exits 2 naming it" '[ $rc -eq 2 ] && grep -q "nope.json" "$tmp/b2"' "$(cat "$tmp/b2")"
+"$LADDER" compare "$s1" --policy "$pol/tuned.json" --policy "$pol/tuned.json" > "$tmp/b3" 2>&1
+rc=$?
+check "two policies with one label exit 2 and ask for LABEL=FILE" '[ $rc -eq 2 ] && grep -q "LABEL=FILE" "$tmp/b3"' "$(cat "$tmp/b3")"
+mkdir -p "$tmp/dir"
+cp "$s1" "$s2" "$tmp/dir/"
+"$LADDER" compare "$tmp/dir" --policy "$pol/tuned.json" --seeds 1 --json --no-progress > "$tmp/d.json" 2>&1
+rc=$?
+check "a directory of scenarios runs them all" \
+    '[ $rc -eq 0 ] && node -e "process.exit(JSON.parse(require(\"fs\").readFileSync(process.argv[1])).scenarios.length === 2 ? 0 : 1)" "$tmp/d.json"' "$(head -5 "$tmp/d.json")"
+
+[ "$fails" -eq 0 ]
