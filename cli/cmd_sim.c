@@ -12,12 +12,13 @@
 
 #include "cli.h"
 #include "sim.h"
+#include "sim_replay.h"
 
 static void sim_usage(FILE *f)
 {
     fputs("usage: ladder sim SCENARIO --policy POLICY [--json] [--out DIR]\n"
           "                  [--seed N] [--events-sample F] [--skip-bad-rows]\n"
-          "                  [--no-progress]\n"
+          "                  [--trace FILE] [--no-progress]\n"
           "\n"
           "Runs SCENARIO (traffic, provider models, faults) through POLICY on\n"
           "a virtual clock and prints what users saw: success, abandonment,\n"
@@ -29,6 +30,8 @@ static void sim_usage(FILE *f)
           "  --events-sample F write events for a share F of requests (0..1,\n"
           "                    default 1)\n"
           "  --skip-bad-rows   skip (and count) trace rows that do not parse\n"
+          "  --trace FILE      write one JSON line per finished request\n"
+          "                    (docs/trace-format.md; `ladder replay` reads it)\n"
           "  --no-progress     no progress bar on stderr\n",
           f);
 }
@@ -91,6 +94,7 @@ int cli_sim_prepare(const char *scenario_path, const char *policy_path,
 int cmd_sim(int argc, char **argv)
 {
     const char *scenario = NULL, *policy = NULL, *out = NULL;
+    const char *trace_path = NULL;
     bool json = false, progress = isatty(2), skip_bad = false;
     double sample = 1.0;
     long long seed = -1;
@@ -102,6 +106,9 @@ int cmd_sim(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--out") == 0 && v) {
             out = v;
+            i++;
+        } else if (strcmp(a, "--trace") == 0 && v) {
+            trace_path = v;
             i++;
         } else if (strcmp(a, "--seed") == 0 && v) {
             char *end;
@@ -158,7 +165,7 @@ int cmd_sim(int argc, char **argv)
     if (skip_bad)
         sc->traffic.trace.skip_bad_rows = true;
     int rc = 2;
-    FILE *events = NULL;
+    FILE *events = NULL, *trace = NULL;
     sim_metrics *m = NULL;
     cJSON *summary = NULL;
     char path[4096];
@@ -173,10 +180,29 @@ int cmd_sim(int argc, char **argv)
             goto fail;
         }
     }
-    sim_options o = {sc, p, sc->seed, events, sample, progress && !json};
+    if (trace_path != NULL && (trace = fopen(trace_path, "w")) == NULL) {
+        ld_error_set(&err, trace_path, NULL, "cannot write: %s",
+                     strerror(errno));
+        goto fail;
+    }
+    sim_options o = {.sc = sc, .p = p, .seed = sc->seed, .events = events,
+                     .events_sample = sample, .progress = progress && !json,
+                     .trace = trace};
     sim_stats st;
     if (sim_run(&o, &m, &st, &err) < 0)
         goto fail;
+    if (trace != NULL) {
+        int bad = fclose(trace);
+        trace = NULL;
+        if (bad != 0) {
+            ld_error_set(&err, trace_path, NULL, "write error");
+            goto fail;
+        }
+        if (st.trace_attempts_dropped > 0)
+            fprintf(stderr, "ladder sim: %s: %lld attempts past the first %d "
+                    "of their request are not in the trace\n", trace_path,
+                    (long long)st.trace_attempts_dropped, SIM_REPLAY_MAX_ATT);
+    }
     summary = sim_metrics_summary(m, sc->seed);
     if (summary == NULL ||
         !cJSON_AddStringToObject(summary, "scenario", sc->name) ||
@@ -213,6 +239,8 @@ int cmd_sim(int argc, char **argv)
 fail:
     if (rc != 0)
         fprintf(stderr, "ladder sim: %s\n", err.msg);
+    if (trace != NULL)
+        fclose(trace);
     if (events != NULL && fclose(events) != 0 && rc == 0) {
         fprintf(stderr, "ladder sim: %s/events.jsonl: write error\n", out);
         rc = 2;

@@ -21,6 +21,9 @@ static void usage(FILE *f)
           "  plot DIR [--format png|svg|both]   chart a sim or compare --out DIR\n"
           "  fit CSV [--by COLS] [--out FILE]   fit provider models from requests\n"
           "  report DIR                         HTML report of a compare --out DIR\n"
+          "  replay TRACE --policy P [--scenario S] [--json]\n"
+          "                                     replay a recorded request trace\n"
+          "                                     through a policy\n"
           "  version                            print the version\n"
           "\n"
           "`ladder COMMAND --help` describes a command.\n",
@@ -46,6 +49,8 @@ int main(int argc, char **argv)
         return cmd_fit(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ladder %s\n", LADDER_VERSION);
         return 0;

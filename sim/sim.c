@@ -16,8 +16,10 @@
 #include "ld_core.h"
 #include "sim.h"
 #include "sim_evq.h"
+#include "sim_replay.h"
 
 #define MAX_LIVE 4
+#define REQ_CHUNK 1024 /* requests allocated at a time */
 
 enum {
     EV_ARRIVAL,
@@ -46,6 +48,8 @@ typedef struct sim_att {
     bool first_done;
     bool holds_server;
     uint64_t key;    /* seed of the attempt's own random stream */
+    double tps;      /* generation speed (tokens/s), for the tokens an
+                        attempt stopped midway had received (--trace) */
     ld_raw_result res;
 } sim_att;
 
@@ -63,6 +67,12 @@ struct sim_req {
     ld_us wake_scheduled;
     uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
     sim_att att[MAX_LIVE];
+    int64_t key;          /* its trace row's key (`ladder replay`), -1 none */
+    /* --trace: its attempts as the trace format records them (the first
+     * SIM_REPLAY_MAX_ATT; the rest are counted), allocated once per pool
+     * entry and kept across reuse */
+    sim_replay_att *tatt;
+    int ntatt, tatt_dropped;
 };
 
 typedef struct waiter {
@@ -115,6 +125,9 @@ typedef struct sim {
     int failed;               /* a fatal error during the run */
     sim_stats stats;
     int last_progress;
+    sim_req *cur;             /* the request the core is working on: the
+                                 core's events about it fill its trace
+                                 records (a request id tells it apart) */
 } sim;
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -165,10 +178,14 @@ static void push(sim *s, ld_us t, uint32_t kind, uint32_t a, uint64_t b,
 
 /* ---- events from the core ------------------------------------------------ */
 
+static void trace_event(sim *s, const ld_event *ev);
+
 static void on_core_event(void *ud, const ld_event *ev)
 {
     sim *s = ud;
     sim_metrics_on_event(s->m, ev);
+    if (s->o->trace != NULL)
+        trace_event(s, ev);
     if (s->o->events == NULL)
         return;
     if (ev->type != LD_EV_BREAKER && s->o->events_sample < 1.0) {
@@ -188,16 +205,15 @@ static void on_core_event(void *ud, const ld_event *ev)
 static sim_req *req_get(sim *s)
 {
     if (s->free_reqs == NULL) {
-        enum { CHUNK = 1024 };
         sim_req **nc = realloc(s->chunks, (s->nchunks + 1) * sizeof *nc);
         if (nc == NULL)
             return NULL;
         s->chunks = nc;
-        sim_req *c = calloc(CHUNK, sizeof *c);
+        sim_req *c = calloc(REQ_CHUNK, sizeof *c);
         if (c == NULL)
             return NULL;
         s->chunks[s->nchunks++] = c;
-        for (int i = CHUNK - 1; i >= 0; i--) {
+        for (int i = REQ_CHUNK - 1; i >= 0; i--) {
             c[i].next_free = s->free_reqs;
             s->free_reqs = &c[i];
         }
@@ -208,10 +224,15 @@ static sim_req *req_get(sim *s)
     uint32_t agen[MAX_LIVE];
     for (int i = 0; i < MAX_LIVE; i++)
         agen[i] = r->att[i].gen;
+    sim_replay_att *tatt = r->tatt;
     memset(r, 0, sizeof *r);
     r->gen = gen;
     for (int i = 0; i < MAX_LIVE; i++)
         r->att[i].gen = agen[i];
+    r->tatt = tatt;
+    if (s->o->trace != NULL && r->tatt == NULL &&
+        (r->tatt = malloc(SIM_REPLAY_MAX_ATT * sizeof *r->tatt)) == NULL)
+        return NULL; /* fatal for the run: the entry is not needed again */
     return r;
 }
 
@@ -285,6 +306,37 @@ static void plan_transport(sim_att *a, ld_us t, ld_transport tr)
     a->t_first = -1;
     a->t_end = t;
     a->res.transport = tr;
+}
+
+/* Plan the answer of an attempt that fails with class c at t, the way a
+ * provider gives each class: a transport fault, or an HTTP status with the
+ * provider's error code (what ld_classify reads back as c); timeouts never
+ * answer. Stream faults (stream_cut, stream_stall) strike inside an answer:
+ * false, nothing planned. The provider model's baseline errors and `ladder
+ * replay`'s recorded failures both answer through it. The caller sets
+ * Retry-After for rate_limited. */
+static bool plan_failure(sim_att *a, ld_us t, ld_class c)
+{
+    switch (c) {
+    case LD_FC_CONNECT_ERROR: plan_transport(a, t, LD_TR_CONNECT_FAILED); break;
+    case LD_FC_RESET: plan_transport(a, t, LD_TR_RESET); break;
+    case LD_FC_INVALID_RESPONSE: plan_transport(a, t, LD_TR_MALFORMED); break;
+    case LD_FC_TIMEOUT_TTFT:
+    case LD_FC_TIMEOUT_TOTAL: a->t_first = -1; a->t_end = LD_NEVER; break;
+    case LD_FC_RATE_LIMITED: plan_error(a, t, 429, "rate_limit_exceeded"); break;
+    case LD_FC_QUOTA_EXHAUSTED: plan_error(a, t, 429, "insufficient_quota"); break;
+    case LD_FC_OVERLOADED: plan_error(a, t, 503, NULL); break;
+    case LD_FC_AUTH_ERROR: plan_error(a, t, 401, "invalid_api_key"); break;
+    case LD_FC_BAD_REQUEST: plan_error(a, t, 400, NULL); break;
+    case LD_FC_CONTENT_BLOCKED: plan_error(a, t, 400, "content_policy_violation"); break;
+    case LD_FC_CONTEXT_LENGTH: plan_error(a, t, 400, "context_length_exceeded"); break;
+    case LD_FC_REGION_RESTRICTED: plan_error(a, t, 403, "unsupported_country_region_territory"); break;
+    case LD_FC_STREAM_CUT:
+    case LD_FC_STREAM_STALL:
+        return false;
+    default: plan_error(a, t, 500, NULL); break;
+    }
+    return true;
 }
 
 static ld_us error_delay(sim *s, const sim_provider *pv)
@@ -364,32 +416,11 @@ static void serve(sim *s, sim_req *r, int slot)
         if (f->add_ms != NULL)
             add += ms_to_us(sim_dist_sample(f->add_ms, s->attempt));
     }
-    if (err != LD_FC_NONE) {
-        ld_us t = now + error_delay(s, pv);
-        switch (err) {
-        case LD_FC_CONNECT_ERROR: plan_transport(a, t, LD_TR_CONNECT_FAILED); break;
-        case LD_FC_RESET: plan_transport(a, t, LD_TR_RESET); break;
-        case LD_FC_INVALID_RESPONSE: plan_transport(a, t, LD_TR_MALFORMED); break;
-        case LD_FC_TIMEOUT_TTFT:
-        case LD_FC_TIMEOUT_TOTAL: a->t_first = -1; a->t_end = LD_NEVER; break;
-        case LD_FC_RATE_LIMITED:
-            plan_error(a, t, 429, "rate_limit_exceeded");
+    /* (stream faults are planned below, on the stream) */
+    if (err != LD_FC_NONE && plan_failure(a, now + error_delay(s, pv), err)) {
+        if (err == LD_FC_RATE_LIMITED)
             a->res.retry_after = pv->retry_after_s > 0 ? (ld_us)(pv->retry_after_s * 1e6) : -1;
-            break;
-        case LD_FC_QUOTA_EXHAUSTED: plan_error(a, t, 429, "insufficient_quota"); break;
-        case LD_FC_OVERLOADED: plan_error(a, t, 503, NULL); break;
-        case LD_FC_AUTH_ERROR: plan_error(a, t, 401, "invalid_api_key"); break;
-        case LD_FC_BAD_REQUEST: plan_error(a, t, 400, NULL); break;
-        case LD_FC_CONTENT_BLOCKED: plan_error(a, t, 400, "content_policy_violation"); break;
-        case LD_FC_CONTEXT_LENGTH: plan_error(a, t, 400, "context_length_exceeded"); break;
-        case LD_FC_REGION_RESTRICTED: plan_error(a, t, 403, "unsupported_country_region_territory"); break;
-        case LD_FC_STREAM_CUT:
-        case LD_FC_STREAM_STALL:
-            break; /* planned below, on the stream */
-        default: plan_error(a, t, 500, NULL); break;
-        }
-        if (err != LD_FC_STREAM_CUT && err != LD_FC_STREAM_STALL)
-            goto schedule;
+        goto schedule;
     }
 
     ld_us ttft = (ld_us)((double)ms_to_us(sim_dist_sample(pv->ttft_ms, s->attempt)) * ttft_mult) + add;
@@ -397,6 +428,7 @@ static void serve(sim *s, sim_req *r, int slot)
     if (!(tps > 0.1))
         tps = 0.1;
     int64_t tokens = r->out_tok;
+    a->tps = tps;
     a->t_first = now + ttft;
     a->t_end = a->t_first + (ld_us)((double)tokens / tps * 1e6);
     a->res.http_status = 200;
@@ -458,6 +490,46 @@ schedule:
         push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
 }
 
+/* `ladder replay`: plan the attempt as the recorded one it was matched
+ * with (sim_replay_pick; the plan's times are after the start). It holds
+ * no server and meets no limit or fault: the recording went through
+ * those already. */
+static void plan_recorded(sim *s, sim_req *r, int slot,
+                          const sim_replay_plan *pl)
+{
+    sim_att *a = &r->att[slot];
+    ld_us now = s->now;
+    a->state = ATT_SERVING;
+    a->tps = pl->tps;
+    a->t_first = pl->ttft >= 0 ? now + pl->ttft : -1;
+    a->t_end = pl->end == LD_NEVER ? LD_NEVER : now + pl->end;
+    a->res.completion_tokens = (int)(pl->tokens > INT32_MAX ? INT32_MAX : pl->tokens);
+    if (pl->cls == LD_FC_NONE || pl->cls == LD_FC_STREAM_STALL) {
+        a->res.http_status = 200;
+    } else if (pl->cls == LD_FC_STREAM_CUT) {
+        a->res.http_status = 200;
+        a->res.transport = LD_TR_CUT;
+    } else {
+        ld_us first = a->t_first; /* failures inside a stream keep it */
+        plan_failure(a, a->t_end, pl->cls);
+        if (first >= 0) {
+            a->t_first = first;
+            a->res.http_status = 200;
+        }
+        if (pl->cls == LD_FC_RATE_LIMITED)
+            a->res.retry_after = pl->retry_after;
+    }
+    if (pl->stall >= 0 && a->t_first >= 0) { /* silent from then on */
+        a->stall_start = now + pl->stall > 0 ? now + pl->stall : 1;
+        a->stall_end = LD_NEVER;
+        a->t_end = LD_NEVER;
+    }
+    if (a->t_first >= 0)
+        push(s, a->t_first, EV_FIRST, (uint32_t)slot, a->gen, r);
+    if (a->t_end != LD_NEVER)
+        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+}
+
 /* A new attempt arrives at the provider. */
 static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
 {
@@ -490,6 +562,31 @@ static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
                    ((uint64_t)d->route << 40) ^ ((uint64_t)k << 52));
     gsl_rng_set(s->attempt, a->key);
     ld_us now = s->now;
+    if (pv != NULL && pv->recorded != NULL) {
+        /* `ladder replay`: the route answers as recorded (the same
+         * request's try, else one nearby in time, drawn from this
+         * attempt's stream); the model serves only what the recording
+         * cannot, and without a model the attempt cannot connect */
+        sim_replay_plan pl;
+        int src = sim_replay_pick(pv->recorded, r->key, d->route, k, now,
+                                  r->out_tok, s->attempt, &pl);
+        if (src != SIM_REPLAY_NONE) {
+            if (src == SIM_REPLAY_SAME)
+                s->stats.replay_same++;
+            else
+                s->stats.replay_near++;
+            plan_recorded(s, r, slot, &pl);
+            return;
+        }
+        if (pv->ttft_ms == NULL) {
+            s->stats.replay_unmodelled++;
+            plan_transport(a, now, LD_TR_CONNECT_FAILED);
+            a->state = ATT_SERVING;
+            push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
+            return;
+        }
+        s->stats.replay_model++;
+    }
     if (pv == NULL) { /* bind guarantees models for used routes */
         plan_error(a, now, 500, NULL);
         a->state = ATT_SERVING;
@@ -593,13 +690,116 @@ static int slot_of(const sim_req *r, uint32_t no)
     return -1;
 }
 
+/* ---- the request trace (--trace; docs/trace-format.md) -------------------- */
+
+/* Tokens an attempt had received by t (one stopped midway). */
+static int64_t tokens_by(const sim_att *a, ld_us t)
+{
+    if (!a->first_done || a->t_first < 0 || t <= a->t_first)
+        return 0;
+    ld_us streamed = t - a->t_first;
+    if (a->stall_start > 0 && t > a->stall_start)
+        streamed -= (t < a->stall_end ? t : a->stall_end) - a->stall_start;
+    double k = (double)streamed / 1e6 * a->tps;
+    if (k > a->res.completion_tokens)
+        k = a->res.completion_tokens;
+    return k > 0 ? (int64_t)k : 0;
+}
+
+/* The core's events about the request it is working on fill that
+ * request's attempt records: ATTEMPT starts one; RESULT gives its class,
+ * status, TTFT and duration; CANCEL (sent before the host stops the
+ * attempt, so it is still there) marks it stopped, with what it had
+ * received. A cancel by the request's deadline is a timeout_total; other
+ * cancels without a result of their own (hedge lost, user gone) keep the
+ * class "none". */
+static void trace_event(sim *s, const ld_event *ev)
+{
+    sim_req *r = s->cur;
+    if (r == NULL || r->tatt == NULL || r->id != ev->req || ev->attempt == 0)
+        return;
+    uint32_t i = ev->attempt - 1;
+    if (ev->type == LD_EV_ATTEMPT) {
+        if (i >= SIM_REPLAY_MAX_ATT) {
+            r->tatt_dropped++;
+            return;
+        }
+        r->tatt[i] = (sim_replay_att){.route = ev->route,
+                                      .start = ev->t - r->arrival,
+                                      .cls = LD_FC_NONE,
+                                      .ttft = -1,
+                                      .retry_after = -1,
+                                      .hedge = ev->hedge};
+        if ((int)i >= r->ntatt)
+            r->ntatt = (int)i + 1;
+        return;
+    }
+    if (i >= (uint32_t)r->ntatt)
+        return;
+    sim_replay_att *t = &r->tatt[i];
+    if (ev->type == LD_EV_RESULT) {
+        t->cls = ev->cls;
+        t->status = ev->status;
+        t->ttft = ev->ttft;
+        t->duration = ev->delay;
+    } else if (ev->type == LD_EV_CANCEL) {
+        ld_us start = r->arrival + t->start;
+        t->cancelled = true;
+        t->duration = ev->t - start;
+        if (ev->reason == LD_CANCEL_DEADLINE)
+            t->cls = LD_FC_TIMEOUT_TOTAL;
+        int slot = slot_of(r, ev->attempt);
+        if (slot >= 0 && r->att[slot].first_done) {
+            t->ttft = r->att[slot].t_first - start;
+            t->output_tokens = tokens_by(&r->att[slot], ev->t);
+        }
+    }
+}
+
+/* What the provider answered, which the core's RESULT does not carry. */
+static void trace_answer(sim_req *r, uint32_t no, const ld_raw_result *res)
+{
+    if (r->tatt == NULL || no == 0 || no > (uint32_t)r->ntatt)
+        return;
+    r->tatt[no - 1].output_tokens = res->completion_tokens;
+    r->tatt[no - 1].retry_after = res->retry_after;
+}
+
+/* The finished request's line. An abandoned request's status is 499 (the
+ * client closed the request). */
+static void trace_write(sim *s, const sim_req *r, const ld_req_info *info,
+                        const ld_do *d)
+{
+    char id[32];
+    snprintf(id, sizeof id, "r-%llu", (unsigned long long)r->id);
+    sim_replay_line l = {
+        .t_ms = (double)r->arrival / 1e3, .id = id,
+        .workload = info->workload, .tier = info->tier,
+        .input_tokens = r->in_tok, .output_tokens = r->out_tok,
+        .stream = true, .outcome = info->outcome, .route = info->route,
+        .status = info->outcome == LD_OUT_ABANDONED ? 499 : d->status,
+        .cls = info->first_cls, .ttft = info->ttft,
+        .latency = info->latency, .cost = info->cost,
+        .fell_back = info->fell_back, .att = r->tatt, .natt = r->ntatt,
+        .dropped = r->tatt_dropped};
+    s->stats.trace_attempts_dropped += r->tatt_dropped;
+    int rc = sim_replay_write_line(s->o->trace, s->p, &l);
+    if (rc < 0) {
+        ld_error_set(s->err, NULL, NULL, "simulator: trace: %s",
+                     rc == LD_ENOMEM ? "out of memory" : "write error");
+        s->failed = rc;
+    }
+}
+
 /* ---- driving the core ----------------------------------------------------- */
 
-static void finish_req(sim *s, sim_req *r)
+static void finish_req(sim *s, sim_req *r, const ld_do *d)
 {
     ld_req_info info;
     ld_req_info_get(r->core, &info);
     sim_metrics_on_done(s->m, &info, s->now, info.limit_ttft, info.limit_total);
+    if (s->o->trace != NULL)
+        trace_write(s, r, &info, d);
     for (int i = 0; i < MAX_LIVE; i++)
         if (r->att[i].state != ATT_FREE)
             attempt_release(s, r, i);
@@ -625,7 +825,7 @@ static bool drain(sim *s, sim_req *r)
             break;
         }
         case LD_DO_FINISH:
-            finish_req(s, r);
+            finish_req(s, r, &d);
             return false;
         }
     }
@@ -744,9 +944,30 @@ static void schedule_next_arrival(sim *s)
     push(s, t, EV_ARRIVAL, 0, 0, NULL);
 }
 
-static void arrive(sim *s, int64_t in_tok, int64_t out_tok, int workload,
-                   int tier)
+/* When a user gives up: at the drawn patience (ms, < 0: none), unless the
+ * trace row knows (`ladder replay`): exactly (exact >= 0, LD_NEVER: never),
+ * or not before what they are known to have waited: a draw shorter than
+ * that is taken as the patience left after it. */
+static ld_us patience_at(ld_us now, double drawn_ms, ld_us exact,
+                         ld_us waited)
 {
+    if (exact == LD_NEVER)
+        return LD_NEVER;
+    if (exact >= 0)
+        return now + exact;
+    if (drawn_ms < 0)
+        return LD_NEVER;
+    ld_us p = ms_to_us(drawn_ms);
+    return now + (waited > 0 && p <= waited ? waited + p : p);
+}
+
+/* row: a trace's row, NULL for synthetic traffic */
+static void arrive(sim *s, const sim_trace_row *row)
+{
+    int64_t in_tok = row != NULL ? row->input_tokens : -1;
+    int64_t out_tok = row != NULL ? row->output_tokens : -1;
+    int workload = row != NULL ? row->workload : -1;
+    int tier = row != NULL ? row->tier : -1;
     const sim_traffic *tr = &s->sc->traffic;
     int mi = pick_mix(s);
     const sim_mix *mx = tr->nmix > 0 ? &tr->mix[mi] : NULL;
@@ -757,6 +978,7 @@ static void arrive(sim *s, int64_t in_tok, int64_t out_tok, int workload,
         return;
     }
     r->id = ++s->next_id;
+    r->key = row != NULL ? row->key : -1;
     r->arrival = s->now;
     r->wake_scheduled = LD_NEVER;
     if (in_tok < 0)
@@ -770,6 +992,10 @@ static void arrive(sim *s, int64_t in_tok, int64_t out_tok, int workload,
     r->caps = mx != NULL ? mx->caps : 0;
     double pt = tr->patience_ttft ? sim_dist_sample(tr->patience_ttft, s->traffic) : -1;
     double pa = tr->patience_total ? sim_dist_sample(tr->patience_total, s->traffic) : -1;
+    ld_us pt_at = patience_at(s->now, pt, row ? row->patience_ttft : -1,
+                              row ? row->waited_ttft : 0);
+    ld_us pa_at = patience_at(s->now, pa, row ? row->patience_total : -1,
+                              row ? row->waited_total : 0);
     if (s->o->events != NULL) {
         double u = (double)(mix64(r->id ^ s->o->seed) >> 11) * 0x1.0p-53;
         r->log_events = u < s->o->events_sample;
@@ -781,6 +1007,7 @@ static void arrive(sim *s, int64_t in_tok, int64_t out_tok, int workload,
     if (s->in_flight > s->stats.max_in_flight)
         s->stats.max_in_flight = s->in_flight;
     sim_metrics_on_arrival(s->m, s->now);
+    s->cur = r;
     int rc = ld_req_start(s->core, &spec, s->now, &s->rng, &r->core);
     if (rc < 0) {
         ld_error_set(s->err, NULL, NULL, "simulator: the core refused a "
@@ -790,17 +1017,17 @@ static void arrive(sim *s, int64_t in_tok, int64_t out_tok, int workload,
         req_put(s, r);
         return;
     }
-    if (pt >= 0)
-        push(s, s->now + ms_to_us(pt), EV_PATIENCE_TTFT, 0, r->gen, r);
-    if (pa >= 0)
-        push(s, s->now + ms_to_us(pa), EV_PATIENCE_TOTAL, 0, r->gen, r);
+    if (pt_at != LD_NEVER)
+        push(s, pt_at, EV_PATIENCE_TTFT, 0, r->gen, r);
+    if (pa_at != LD_NEVER)
+        push(s, pa_at, EV_PATIENCE_TOTAL, 0, r->gen, r);
     drain(s, r);
 }
 
 static void on_arrival(sim *s)
 {
     if (s->sc->traffic.kind != SIM_ARR_TRACE) {
-        arrive(s, -1, -1, -1, -1);
+        arrive(s, NULL);
         schedule_next_arrival(s);
         return;
     }
@@ -834,7 +1061,7 @@ static void on_arrival(sim *s)
         push(s, t, EV_ARRIVAL, 0, 0, NULL);
         return;
     }
-    arrive(s, row.input_tokens, row.output_tokens, row.workload, row.tier);
+    arrive(s, &row);
     if (s->sc->requests > 0 && s->arrived >= s->sc->requests) {
         s->arrivals_done = true;
         return;
@@ -873,6 +1100,7 @@ static void fault_edge(sim *s, int fi, bool start)
 static void on_event(sim *s, const sim_event *e)
 {
     sim_req *r = e->p;
+    s->cur = r; /* NULL for events of no request */
     switch (e->kind) {
     case EV_ARRIVAL:
         on_arrival(s);
@@ -893,6 +1121,7 @@ static void on_event(sim *s, const sim_event *e)
             ld_raw_result res = a->res;
             if (a->first_done)
                 report_progress(s, r);
+            trace_answer(r, no, &res);
             attempt_release(s, r, (int)e->a);
             ld_req_end(r->core, no, s->now, &res, &s->rng);
         }
@@ -997,8 +1226,11 @@ static void sim_cleanup(sim *s)
     sim_trace_close(s->trace);
     for (int i = 0; i < LD_MAX_ROUTES; i++)
         free(s->routes[i].q);
-    for (size_t i = 0; i < s->nchunks; i++)
+    for (size_t i = 0; i < s->nchunks; i++) {
+        for (int j = 0; j < REQ_CHUNK; j++)
+            free(s->chunks[i][j].tatt);
         free(s->chunks[i]);
+    }
     free(s->chunks);
     free(s->line);
 }
@@ -1066,7 +1298,10 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         schedule_next_arrival(sp);
 
     sim_event e;
-    while (!sp->failed && sim_evq_pop(sp->q, &e) == 1) {
+    /* until the last request ends: later events (fault edges, stale
+     * timers) could not change anything a user sees */
+    while (!sp->failed && !(sp->arrivals_done && sp->in_flight == 0) &&
+           sim_evq_pop(sp->q, &e) == 1) {
         if (e.t > sp->now)
             sp->now = e.t;
         on_event(sp, &e);

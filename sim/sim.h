@@ -30,6 +30,10 @@ typedef struct sim_options {
     double events_sample;    /* share of requests whose events are written
                                 (by request id); breaker events always */
     bool progress;           /* progress bar on stderr */
+    FILE *trace;             /* one JSON line per finished request
+                                (docs/trace-format.md; sim_replay.h
+                                writes it); NULL: none. Lines come in
+                                the order requests finish. */
 } sim_options;
 
 typedef struct sim_stats {
@@ -38,6 +42,15 @@ typedef struct sim_stats {
     int64_t trace_skipped;   /* bad trace rows skipped */
     ld_us end;               /* simulated time when the last request ended */
     int64_t max_in_flight;
+    int64_t trace_attempts_dropped; /* --trace: attempts past the first
+                                       SIM_REPLAY_MAX_ATT of a request,
+                                       left out of its line */
+    /* `ladder replay` (routes with recorded behaviour): where each
+     * attempt's outcome came from */
+    int64_t replay_same;       /* the same request's try on the route */
+    int64_t replay_near;       /* an attempt recorded nearby in time */
+    int64_t replay_model;      /* the scenario's provider model */
+    int64_t replay_unmodelled; /* nothing: failed as connect_error */
 } sim_stats;
 
 /* Run the scenario. On success *out holds the metrics (caller frees with

@@ -6,6 +6,7 @@
  * number is range-checked, and every message names the file and the JSON
  * path of the offending value, or file:line for trace rows.
  */
+#include "sim_io.h"
 #include "sim_scenario.h"
 
 #include <errno.h>
@@ -41,8 +42,6 @@ typedef struct pctx {
     ld_error *err;
 } pctx;
 
-static int read_all(const char *path, char **out_buf, size_t *out_n,
-                    ld_error *err);
 
 static const char *const fault_names[] = {
     [SIM_F_OUTAGE] = "outage",
@@ -850,7 +849,7 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
     int rc;
     if (path == NULL)
         return oom(c);
-    if ((rc = read_all(path, &buf, &n, c->err)) < 0)
+    if ((rc = sim_read_file(path, SIM_MAX_SCENARIO_BYTES, &buf, &n, c->err)) < 0)
         goto done;
     const char *end = NULL;
     root = cJSON_ParseWithLengthOpts(buf != NULL ? buf : "", n, &end, 0);
@@ -1402,68 +1401,6 @@ fail:
     return rc;
 }
 
-/* Read a whole file of at most SIM_MAX_SCENARIO_BYTES into *buf (the
- * caller frees it). */
-static int read_all(const char *path, char **out_buf, size_t *out_n,
-                    ld_error *err)
-{
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = LD_OK;
-    FILE *f = fopen(path, "rb");
-    *out_buf = NULL;
-    *out_n = 0;
-    if (f == NULL) {
-        ld_error_set(err, path, NULL, "cannot open: %s", strerror(errno));
-        return LD_EINVAL;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > SIM_MAX_SCENARIO_BYTES) {
-                ld_error_set(err, path, NULL, "file is larger than %d bytes",
-                             SIM_MAX_SCENARIO_BYTES);
-                rc = LD_ELIMIT;
-                goto done;
-            }
-            size_t ncap = cap == 0 ? 65536 : cap * 2;
-            if (ncap > (size_t)SIM_MAX_SCENARIO_BYTES + 1)
-                ncap = (size_t)SIM_MAX_SCENARIO_BYTES + 1;
-            char *nb = realloc(buf, ncap);
-            if (nb == NULL) {
-                ld_error_set(err, path, NULL, "out of memory");
-                rc = LD_ENOMEM;
-                goto done;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                ld_error_set(err, path, NULL, "read error: %s",
-                             strerror(errno));
-                rc = LD_EINVAL;
-                goto done;
-            }
-            break;
-        }
-    }
-    if (n > SIM_MAX_SCENARIO_BYTES) {
-        ld_error_set(err, path, NULL, "file is larger than %d bytes",
-                     SIM_MAX_SCENARIO_BYTES);
-        rc = LD_ELIMIT;
-        goto done;
-    }
-    *out_buf = buf;
-    *out_n = n;
-    buf = NULL;
-done:
-    free(buf);
-    fclose(f);
-    return rc;
-}
-
 int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
 {
     char *buf = NULL, *dir = NULL;
@@ -1475,7 +1412,7 @@ int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
         ld_error_set(err, path, NULL, "no scenario file");
         return LD_EINVAL;
     }
-    if ((rc = read_all(path, &buf, &n, err)) < 0)
+    if ((rc = sim_read_file(path, SIM_MAX_SCENARIO_BYTES, &buf, &n, err)) < 0)
         goto done;
     if ((dir = dup_str(path)) == NULL) {
         ld_error_set(err, path, NULL, "out of memory");
@@ -1732,6 +1669,8 @@ struct sim_trace {
     int64_t skipped;
     bool failed, have_pending;
     sim_trace_row pending;
+    const sim_trace_row *mem; /* rows given in memory (sim_trace_cfg.rows) */
+    size_t nmem, imem;
 };
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
@@ -2084,10 +2023,31 @@ static int row_time(sim_trace *t, const raw_row *r, ld_us *rel, char *why,
     return 1;
 }
 
+/* The next row given in memory: 1, 0 at the end, LD_EINVAL if rows go
+ * back in time. */
+static int next_mem(sim_trace *t, sim_trace_row *row, ld_error *err)
+{
+    if (t->imem >= t->nmem)
+        return 0;
+    const sim_trace_row *m = &t->mem[t->imem++];
+    if (m->t < t->last_rel || m->t < 0) {
+        ld_error_set(err, t->path, NULL, "row %zu: time goes backwards",
+                     t->imem);
+        return LD_EINVAL;
+    }
+    t->last_rel = m->t;
+    t->rows++;
+    *row = *m;
+    row->t = t->offset + m->t;
+    return 1;
+}
+
 /* The next good row: 1, 0 at the end of the file, negative on error. */
 static int next_good(sim_trace *t, sim_trace_row *row, ld_error *err)
 {
     char why[256];
+    if (t->mem != NULL)
+        return next_mem(t, row, err);
     for (;;) {
         raw_row r = {0};
         ld_us rel = 0;
@@ -2104,6 +2064,9 @@ static int next_good(sim_trace *t, sim_trace_row *row, ld_error *err)
             row->output_tokens = r.out;
             row->workload = r.wl;
             row->tier = r.tier;
+            row->key = -1;
+            row->patience_ttft = row->patience_total = -1;
+            row->waited_ttft = row->waited_total = 0;
             return 1;
         }
         if (rc == ROW_BAD && t->skip) {
@@ -2135,6 +2098,10 @@ static void list_header(const char *const *f, size_t nf, char *buf,
 /* Open (or reopen, for a loop) the file and find the columns. */
 static int open_source(sim_trace *t, ld_error *err)
 {
+    if (t->mem != NULL) {
+        t->imem = 0;
+        return LD_OK;
+    }
     if (t->fmt == SIM_TRACE_JSONL) {
         if (t->f != NULL) {
             rewind(t->f);
@@ -2220,8 +2187,13 @@ int sim_trace_open(const sim_scenario *sc, const ld_policy *p,
     }
     if ((t->path = dup_str(cfg->path)) == NULL)
         goto nomem;
-    if (!csv && (t->line = malloc(JSONL_MAX_LINE + 2)) == NULL)
+    if (cfg->rows != NULL) {
+        /* in memory: resolved by their producer already */
+        t->mem = cfg->rows;
+        t->nmem = cfg->nrows;
+    } else if (!csv && (t->line = malloc(JSONL_MAX_LINE + 2)) == NULL) {
         goto nomem;
+    }
     int nw = ld_policy_workload_count(p);
     for (int w = 0; w < nw && w < 64; w++) {
         int routes[LD_MAX_LADDER + LD_ROLE_COUNT];

@@ -49,6 +49,26 @@ typedef struct sim_mix {
 
 typedef enum sim_trace_format { SIM_TRACE_CSV, SIM_TRACE_JSONL } sim_trace_format;
 
+/* One arrival of a replayed trace. */
+typedef struct sim_trace_row {
+    ld_us t;               /* since the first row, after speedup */
+    int64_t input_tokens, output_tokens;
+    int workload, tier;    /* policy indices, -1: from the mix */
+    int64_t key;           /* rows given in memory: the producer's key for
+                              the request (`ladder replay`: its index in
+                              the recording, see sim_replay.h); rows read
+                              from a file: -1 */
+    /* this user's patience after arrival (`ladder replay` knows when
+     * recorded users gave up); rows read from a file: -1 and 0 */
+    ld_us patience_ttft, patience_total; /* -1: drawn from the scenario's
+                              model (none: infinite); LD_NEVER: infinite;
+                              else exactly this */
+    ld_us waited_ttft, waited_total; /* the user is known to have waited
+                              this long without giving up: a drawn
+                              patience shorter than that is taken as what
+                              is left after it */
+} sim_trace_row;
+
 typedef struct sim_trace_cfg {
     char *path;           /* resolved against the scenario's directory */
     sim_trace_format format;
@@ -64,6 +84,13 @@ typedef struct sim_trace_cfg {
     double speedup;       /* > 0; 2 replays twice as fast */
     bool skip_bad_rows;   /* count and skip rows that do not parse */
     bool loop;            /* restart the trace until duration_s */
+    /* rows given in memory instead of read from `path` (`ladder replay`):
+     * nrows rows in time order, already resolved against the policy and
+     * sped up (speedup, time_unit_us and the column names are not used);
+     * not owned: they must outlive the runs. path then only names the
+     * trace in messages. */
+    const sim_trace_row *rows;
+    size_t nrows;
 } sim_trace_cfg;
 
 typedef struct sim_traffic {
@@ -82,6 +109,8 @@ typedef struct sim_traffic {
                                  answer; NULL: infinite */
 } sim_traffic;
 
+struct sim_recorded; /* sim_replay.h */
+
 typedef struct sim_provider {
     char *route;
     int route_idx;            /* after bind */
@@ -98,6 +127,12 @@ typedef struct sim_provider {
     bool bills_partial;       /* cut streams are billed for what came */
     bool shared;              /* only from providers_file: a route the
                                  policy lacks is ignored, not an error */
+    /* `ladder replay`: the route's recorded behaviour (sim_replay.h), not
+     * owned; NULL: the model only. With it, an attempt answers as a
+     * recorded one, and only when the recording has nothing that fits
+     * does the model above serve it; ttft_ms NULL then means "no model"
+     * (such attempts fail as connect_error). The parser never sets it. */
+    const struct sim_recorded *recorded;
 } sim_provider;
 
 typedef enum sim_fault_kind {
@@ -211,12 +246,6 @@ int sim_scenario_provider_for(const sim_scenario *sc, int route);
 /* ---- trace replay ----------------------------------------------------- */
 
 typedef struct sim_trace sim_trace;
-
-typedef struct sim_trace_row {
-    ld_us t;               /* since the first row, after speedup */
-    int64_t input_tokens, output_tokens;
-    int workload, tier;    /* policy indices, -1: from the mix */
-} sim_trace_row;
 
 /* Open the scenario's trace (after bind, so workload/tier names in the
  * trace resolve; p must outlive the trace). Reads the header and the first
