@@ -26,8 +26,6 @@ enum {
     EV_FIRST,
     EV_END,
     EV_WAKE,
-    EV_PATIENCE_TTFT,
-    EV_PATIENCE_TOTAL,
     EV_FAULT_START,
     EV_FAULT_END,
     EV_PRICE_STEP
@@ -65,6 +63,7 @@ struct sim_req {
     bool got_first;
     bool log_events;
     ld_us wake_scheduled;
+    ld_us pat_ttft, pat_total; /* when the user gives up; LD_NEVER: never */
     uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
     sim_att att[MAX_LIVE];
     int64_t key;          /* its trace row's key (`ladder replay`), -1 none */
@@ -829,8 +828,13 @@ static bool drain(sim *s, sim_req *r)
             return false;
         }
     }
-    /* wake the core only when nothing of this request comes sooner */
+    /* wake the request (the core's timers, or the user's patience) only
+     * when nothing of this request comes sooner */
     ld_us w = ld_req_wake_at(r->core);
+    if (!r->got_first && r->pat_ttft < w)
+        w = r->pat_ttft;
+    if (r->pat_total < w)
+        w = r->pat_total;
     if (w == LD_NEVER || w >= r->wake_scheduled)
         return true;
     for (int i = 0; i < MAX_LIVE; i++) {
@@ -1017,10 +1021,10 @@ static void arrive(sim *s, const sim_trace_row *row)
         req_put(s, r);
         return;
     }
-    if (pt_at != LD_NEVER)
-        push(s, pt_at, EV_PATIENCE_TTFT, 0, r->gen, r);
-    if (pa_at != LD_NEVER)
-        push(s, pa_at, EV_PATIENCE_TOTAL, 0, r->gen, r);
+    /* patience needs no event of its own: drain() wakes the request when
+     * it runs out before anything else happens to it */
+    r->pat_ttft = pt_at;
+    r->pat_total = pa_at;
     drain(s, r);
 }
 
@@ -1132,18 +1136,13 @@ static void on_event(sim *s, const sim_event *e)
         if (r->gen != (uint32_t)e->b || r->wake_scheduled != e->t)
             return;
         r->wake_scheduled = LD_NEVER;
-        report_progress(s, r);
-        if (s->now >= ld_req_wake_at(r->core))
-            ld_req_tick(r->core, s->now, &s->rng);
-        drain(s, r);
-        return;
-    case EV_PATIENCE_TTFT:
-    case EV_PATIENCE_TOTAL:
-        if (r->gen != (uint32_t)e->b)
-            return;
-        if (e->kind == EV_PATIENCE_TTFT && r->got_first)
-            return;
-        ld_req_abandon(r->core, s->now);
+        if ((!r->got_first && s->now >= r->pat_ttft) || s->now >= r->pat_total) {
+            ld_req_abandon(r->core, s->now); /* the user gave up */
+        } else {
+            report_progress(s, r);
+            if (s->now >= ld_req_wake_at(r->core))
+                ld_req_tick(r->core, s->now, &s->rng);
+        }
         drain(s, r);
         return;
     case EV_FAULT_START:
