@@ -24,6 +24,10 @@ static void usage(FILE *f)
           "  replay TRACE --policy P [--scenario S] [--json]\n"
           "                                     replay a recorded request trace\n"
           "                                     through a policy\n"
+          "  serve POLICY [--listen HOST:PORT] [--admin HOST:PORT]\n"
+          "                                     the live router: OpenAI-compatible\n"
+          "                                     chat completions through the\n"
+          "                                     policy's ladders\n"
           "  version                            print the version\n"
           "\n"
           "`ladder COMMAND --help` describes a command.\n",
@@ -51,6 +55,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ladder %s\n", LADDER_VERSION);
         return 0;

@@ -209,7 +209,9 @@ int ld_core_route_health(ld_core *c, int route, ld_us now,
     if (route < 0 || route >= c->p->nroutes)
         return LD_EINVAL;
     route_state *rs = &c->routes[route];
-    out->breaker = ld_breaker_state_at(rs->breaker, now, NULL);
+    ld_breaker_transition tr;
+    out->breaker = ld_breaker_state_at(rs->breaker, now, &tr);
+    emit_breaker(c, route, now, &tr); /* a look may move open to half-open */
     out->in_flight = rs->in_flight;
     out->blocked_until = rs->blocked_until > now ? rs->blocked_until : 0;
     out->ttft_p50 = ld_latency_quantile(rs->ttft, now, 0.5);

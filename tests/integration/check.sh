@@ -7,72 +7,8 @@
 # broken policy bad_*.json states the message it must produce in a top-level
 # "_expect" comment key. Prints one "ok - ..." / "not ok - ..." line per
 # check and exits 1 if any failed.
-set -u
-
-case "${LADDER:-}" in
-"") LADDER=./bin/ladder ;;
-/*) ;;
-*) LADDER=$(pwd)/$LADDER ;;
-esac
-cd "$(dirname "$0")/../.." || exit 1
-
-if [ ! -x "$LADDER" ]; then
-    echo "not ok - ladder binary $LADDER is missing (run make)"
-    exit 1
-fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-failed=0
-total=0
-
-ok() {
-    total=$((total + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    total=$((total + 1))
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
-}
-
-# run NAME ARGS...: run ladder, keep stdout, stderr and the exit code
-run() {
-    name=$1
-    shift
-    "$LADDER" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
-
-expect_rc() { # name want description
-    got=$(cat "$tmp/$1.rc")
-    if [ "$got" -eq "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3" "exit $got, expected $2; stderr: $(head -c 400 "$tmp/$1.err")"
-    fi
-}
-
-# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
-expect_in() {
-    if grep -qF -- "$2" "$1"; then
-        ok "$3"
-    else
-        not_ok "$3" "\"$2\" not found in: $(head -c 400 "$1")"
-    fi
-}
-
-# expect_re FILE REGEX DESCRIPTION: a line of FILE matches the extended REGEX
-expect_re() {
-    if grep -qE -- "$2" "$1"; then
-        ok "$3"
-    else
-        not_ok "$3" "/$2/ not found in: $(head -c 400 "$1")"
-    fi
-}
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
 
 # section FILE HEADER: the lines of one "workload W, tier T" section
 section() {
@@ -106,11 +42,7 @@ for w in chat report; do
             "check $ex has a section for workload $w, tier $t"
     done
 done
-if [ -s "$tmp/ex.err" ]; then
-    not_ok "check $ex writes nothing to stderr" "$(head -c 400 "$tmp/ex.err")"
-else
-    ok "check $ex writes nothing to stderr"
-fi
+expect_empty "$tmp/ex.err" "check $ex writes nothing to stderr"
 
 paid="workload chat, tier paid"
 line=$(class_line "$tmp/ex.out" "$paid" server_error)
@@ -165,15 +97,8 @@ expect_in "$tmp/exs.out" "10 flagged" "check --strict still prints the report"
 
 run exj check "$ex" --json
 expect_rc exj 0 "check --json $ex exits 0"
-if command -v node >/dev/null 2>&1; then
-    # each failed assertion prints one line; none means all held
-    js_out=$(node -e '
-        const fs = require("fs");
-        let j;
-        try { j = JSON.parse(fs.readFileSync(0, "utf8")); }
-        catch (e) { console.log("does not parse: " + e.message); process.exit(0); }
-        const bad = [];
-        const want = (c, m) => { if (!c) bad.push(m); };
+if $have_node; then
+    json_js "check --json $ex parses and reports the same decisions" "$tmp/exj.out" '
         const combo = (w, t) => (j.workloads || []).find(x => x.workload === w && x.tier === t);
         want(j.valid === true, "valid is not true");
         want(j.routes === 4, "routes is not 4");
@@ -203,17 +128,11 @@ if command -v node >/dev/null 2>&1; then
         const rp = combo("report", "paid");
         want(rp && rp.classes.server_error.named_by === "wildcard", "report/paid server_error not by the wildcard");
         want(rp && rp.classes.budget_exceeded.rule === "fail", "report/paid budget_exceeded rule");
-        for (const m of bad) console.log(m);
-    ' <"$tmp/exj.out" 2>&1)
-    if [ -z "$js_out" ]; then
-        ok "check --json $ex parses and reports the same decisions"
-    else
-        not_ok "check --json $ex parses and reports the same decisions" "$js_out"
-    fi
+    '
     run exjs check "$ex" --json --strict
     expect_rc exjs 1 "check --json --strict $ex exits 1"
 else
-    ok "check --json output # SKIP node not found"
+    skip "check --json output"
 fi
 
 # ---- a fully designed policy ---------------------------------------------
@@ -241,25 +160,13 @@ n=0
 for f in tests/data/policies/bad_*.json; do
     [ -e "$f" ] || continue
     n=$((n + 1))
-    want=$(sed -n 's/.*"_expect": *"\(\([^"\\]\|\\.\)*\)".*/\1/p' "$f" |
-        head -n 1 | sed 's/\\"/"/g')
-    if [ -z "$want" ]; then
-        not_ok "$f states its expected message in \"_expect\""
-        continue
-    fi
+    want_of "$f" || continue
     run bad check "$f"
-    rc=$(cat "$tmp/bad.rc")
-    err=$(cat "$tmp/bad.err")
-    if [ "$rc" -ne 2 ]; then
-        not_ok "check $f exits 2" "exit $rc; stderr: $err"
-    elif [ -s "$tmp/bad.out" ]; then
-        not_ok "check $f prints nothing on stdout" "$(head -c 400 "$tmp/bad.out")"
-    else
-        case "$err" in
-        "ladder check: $f: $want"*) ok "check $f exits 2: $want" ;;
-        *) not_ok "check $f names the file and \"$want\"" "stderr: $err" ;;
-        esac
-    fi
+    expect_rejected bad "check $f" || continue
+    case "$err" in
+    "ladder check: $f: $want"*) ok "check $f exits 2: $want" ;;
+    *) not_ok "check $f names the file and \"$want\"" "stderr: $err" ;;
+    esac
 done
 if [ "$n" -ge 20 ]; then
     ok "$n broken policies checked"
@@ -293,5 +200,4 @@ expect_in "$tmp/help.out" "usage: ladder check POLICY" "check --help prints the 
 run tokens check "$good" --input-tokens 2000 --output-tokens 500
 expect_rc tokens 0 "check with token sizes exits 0"
 
-echo "check.sh: $((total - failed)) of $total checks passed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,15 +2,8 @@
 # compare.sh - ladder compare: pairing (identical policies differ by exactly
 # zero), intervals, several scenarios, --out files, the CI gate's exit
 # codes, report, and clear errors for bad input.
-set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-LADDER=${LADDER:-$root/bin/ladder}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'; fails=$((fails + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
 
 # short copies of two library scenarios (10 minutes each)
 for s in 02-rate-limit-storm 07-correlated-upstream-outage; do
@@ -38,7 +31,8 @@ for (const [k, m] of Object.entries(b.metrics))
         bad.push(k + " " + JSON.stringify(m.diff));
 if (bad.length) { console.log(bad.join("\n")); process.exit(1); }
 ' "$tmp/same.json" > "$tmp/out" 2>&1
-check "identical policies give zero differences on every metric" '[ $? -eq 0 ]' "$(cat "$tmp/out")"
+rc=$?
+check "identical policies give zero differences on every metric" '[ $rc -eq 0 ]' "$(cat "$tmp/out")"
 
 # 2. two policies, two scenarios, intervals and an overall table
 "$LADDER" compare "$s1" "$s2" --policy static="$pol/static-backup.json" \
@@ -67,7 +61,8 @@ for (const d of ["rate-limit-storm-429", "correlated-upstream-outage"])
         for (const f of ["summary.json", "timeseries.csv", "cdf.csv", "faults.csv"])
             want(fs.existsSync(process.argv[1] + "/" + d + "/" + p + "/" + f), d + "/" + p + "/" + f);
 ' "$tmp/cmp" > "$tmp/out" 2>&1
-check "compare.json has intervals, ranking and per-run files" '[ $? -eq 0 ]' "$(cat "$tmp/out")"
+rc=$?
+check "compare.json has intervals, ranking and per-run files" '[ $rc -eq 0 ]' "$(cat "$tmp/out")"
 
 # 3. the CI gate
 "$LADDER" compare "$s1" --policy static="$pol/static-backup.json" --policy tuned="$pol/tuned.json" \
@@ -116,4 +111,4 @@ rc=$?
 check "a directory of scenarios runs them all" \
     '[ $rc -eq 0 ] && node -e "process.exit(JSON.parse(require(\"fs\").readFileSync(process.argv[1])).scenarios.length === 2 ? 0 : 1)" "$tmp/d.json"' "$(head -5 "$tmp/d.json")"
 
-[ "$fails" -eq 0 ]
+finish

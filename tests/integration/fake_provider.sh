@@ -7,47 +7,22 @@
 # build/release/tools under the repository root). Prints one "ok - ..." /
 # "not ok - ..." line per check and exits 1 if any failed. Every curl call
 # has a --max-time; readiness is polled, never slept for.
-set -u
-
-case "${TOOLS:-}" in
-"") TOOLS=build/release/tools ;;
-/*) ;;
-*) TOOLS=$(pwd)/$TOOLS ;;
-esac
-cd "$(dirname "$0")/../.." || exit 1
+. "$(dirname "$0")/lib/common.sh"
 FAKE=$TOOLS/fake_provider
-
-failed=0
-total=0
-
-ok() {
-    total=$((total + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    total=$((total + 1))
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
-}
 
 if [ ! -x "$FAKE" ]; then
     not_ok "fake_provider binary $FAKE is missing (make $FAKE)"
     exit 1
 fi
 
-tmp=$(mktemp -d) || exit 1
+# the fakes still running when the script ends are stopped
 pid=
 pid2=
-cleanup() {
+cleanup_hook() {
     for p in $pid $pid2; do
         kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
     done
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -70,16 +45,21 @@ start_fake() {
     return 1
 }
 
-# stop_fake PID: SIGTERM, then poll up to 5 s for the exit; sets
-# stop_status to its exit status, or "hung" (then it is killed).
-stop_fake() {
-    kill -TERM "$1" 2>/dev/null
+# gone PID: poll up to 5 s for PID to exit; status 0 once it has
+gone() {
     i=0
     while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
         sleep 0.1
         i=$((i + 1))
     done
-    if kill -0 "$1" 2>/dev/null; then
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# stop_fake PID: SIGTERM, then poll up to 5 s for the exit; sets
+# stop_status to its exit status, or "hung" (then it is killed).
+stop_fake() {
+    kill -TERM "$1" 2>/dev/null
+    if ! gone "$1"; then
         kill -KILL "$1" 2>/dev/null
         wait "$1" 2>/dev/null
         stop_status=hung
@@ -160,14 +140,6 @@ expect_no_body() { # NAME FIXED-STRING DESCRIPTION
         not_ok "$3" "\"$2\" found in: $(head -c 400 "$tmp/$1.body")"
     else
         ok "$3"
-    fi
-}
-
-expect_eq() { # GOT WANT DESCRIPTION
-    if [ "$1" = "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3" "got \"$1\", expected \"$2\""
     fi
 }
 
@@ -421,12 +393,7 @@ if start_fake "$tmp/fake2.out" --max-requests 2 --lifetime-s 30; then
     req mr1 "$U/v1/models"
     oa mr2 healthy ',"stream":true,"max_tokens":3'
     expect_eq "$(last_data mr2)" "data: [DONE]" "--max-requests 2: the last request is answered in full"
-    i=0
-    while kill -0 "$pid2" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$pid2" 2>/dev/null; then
+    if ! gone "$pid2"; then
         not_ok "--max-requests 2: exits after 2 requests" "still running after 5 s"
     else
         wait "$pid2"
@@ -437,5 +404,4 @@ else
     not_ok "--max-requests: fake starts" "$(cat "$tmp/fake2.out.err")"
 fi
 
-echo "fake_provider.sh: $((total - failed)) of $total checks passed"
-[ "$failed" -eq 0 ]
+finish

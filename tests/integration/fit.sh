@@ -7,116 +7,22 @@
 # LADDER is the binary (default ./bin/ladder from the repository root).
 # Prints one "ok - ..." / "not ok - ..." line per check and exits 1 if any
 # failed.
-set -u
-
-case "${LADDER:-}" in
-"") LADDER=./bin/ladder ;;
-/*) ;;
-*) LADDER=$(pwd)/$LADDER ;;
-esac
-cd "$(dirname "$0")/../.." || exit 1
-
-if [ ! -x "$LADDER" ]; then
-    echo "not ok - ladder binary $LADDER is missing (run make)"
-    exit 1
-fi
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
 
 csv=traces/llmperf/llmperf_requests.csv
 [ -r "$csv" ] || csv=../shared/data/llmperf_leaderboard/llmperf_requests.csv
 if [ ! -r "$csv" ]; then
-    echo "ok - ladder fit # SKIP no llmperf_requests.csv in traces/llmperf or ../shared"
-    exit 0
+    skip "ladder fit" "no llmperf_requests.csv in traces/llmperf or ../shared"
+    finish
 fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-failed=0
-total=0
-
-ok() {
-    total=$((total + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    total=$((total + 1))
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
-}
-
-# run NAME ARGS...: run ladder, keep stdout, stderr and the exit code
-run() {
-    name=$1
-    shift
-    "$LADDER" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
-
-expect_rc() { # name want description
-    got=$(cat "$tmp/$1.rc")
-    if [ "$got" -eq "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3" "exit $got, expected $2; stderr: $(head -c 600 "$tmp/$1.err")"
-    fi
-}
-
-# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
-expect_in() {
-    if grep -qF -- "$2" "$1"; then
-        ok "$3"
-    else
-        not_ok "$3" "\"$2\" not found in: $(head -c 600 "$1")"
-    fi
-}
-
-expect_empty() { # file description
-    if [ -s "$1" ]; then
-        not_ok "$2" "$(head -c 600 "$1")"
-    else
-        ok "$2"
-    fi
-}
-
-have_node=0
-command -v node >/dev/null 2>&1 && have_node=1
-
-# js NAME FILE SCRIPT: run SCRIPT with j = the parsed FILE and want(cond,
-# msg); ok when no assertion fails
-js() {
-    desc=$1
-    file=$2
-    script=$3
-    if [ "$have_node" -eq 0 ]; then
-        ok "$desc # SKIP node not found"
-        return
-    fi
-    out=$(node -e '
-        const fs = require("fs");
-        let j;
-        try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); }
-        catch (e) { console.log("does not parse: " + e.message); process.exit(0); }
-        const bad = [];
-        const want = (c, m) => { if (!c) bad.push(m); };
-        const near = (x, y, e) => typeof x === "number" && Math.abs(x - y) <= e;
-        '"$script"'
-        for (const m of bad) console.log(m);
-    ' "$file" 2>&1)
-    if [ -z "$out" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "$out"
-    fi
-}
 
 # ---- the LLMPerf file as it is ---------------------------------------------
 
 run full fit "$csv"
 expect_rc full 0 "fit $csv exits 0"
 expect_empty "$tmp/full.err" "fit $csv warns about nothing (no bad rows, every group fitted)"
-js "fit output parses and has a plausible model per provider" "$tmp/full.out" '
+json_js "fit output parses and has a plausible model per provider" "$tmp/full.out" '
     const p = j.providers || {};
     const keys = Object.keys(p);
     want(Object.keys(j).length === 1, "top level is not just providers: " + Object.keys(j));
@@ -173,7 +79,7 @@ EOF
 run map fit "$csv" --route-map "$tmp/map.json"
 expect_rc map 0 "fit --route-map exits 0"
 expect_in "$tmp/map.err" '"nobody-1b" matches no group' "fit --route-map warns about a key matching no group"
-js "fit --route-map renames the mapped groups only" "$tmp/map.out" '
+json_js "fit --route-map renames the mapped groups only" "$tmp/map.out" '
     const p = j.providers || {};
     want("llama-70b-fast" in p && !("groq-70b" in p), "groq-70b not renamed to llama-70b-fast");
     want("flaky" in p && !("lepton-13b" in p), "lepton-13b not renamed to flaky");
@@ -193,7 +99,7 @@ expect_rc arr 2 "fit with a route map that is not an object exits 2"
 
 # ---- the fitted block runs in the simulator -------------------------------------
 
-if [ "$have_node" -eq 1 ]; then
+if $have_node; then
     cat >"$tmp/map2.json" <<'EOF'
 {"lepton-13b": "flaky", "groq-70b": "fast"}
 EOF
@@ -231,14 +137,14 @@ EOF
 EOF
     run sim sim "$tmp/scenario.json" --policy "$tmp/policy.json" --json --no-progress
     expect_rc sim 0 "ladder sim runs a scenario built from the fitted block"
-    js "the simulated flaky route rate-limits and the ladder falls back" "$tmp/sim.out" '
+    json_js "the simulated flaky route rate-limits and the ladder falls back" "$tmp/sim.out" '
         want(j.requests > 100, "only " + j.requests + " requests");
         want(j.success_rate > 0.95, "success rate " + j.success_rate);
         const fb = (j.fallbacks || {}).by_class || {};
         want(fb.rate_limited > 0.6 * j.requests, "rate_limited fallbacks " + fb.rate_limited + " of " + j.requests);
     '
 else
-    ok "fitted block through ladder sim # SKIP node not found"
+    skip "fitted block through ladder sim"
 fi
 
 # ---- errors ---------------------------------------------------------------------
@@ -287,7 +193,7 @@ run small fit "$csv" --min-samples 21
 expect_rc small 0 "fit --min-samples 21 exits 0"
 expect_in "$tmp/small.err" 'group "lepton-13b" skipped: 20 successful requests, fewer than 21' \
     "fit names a group with too few successes"
-js "fit --min-samples 21 leaves the lepton groups out" "$tmp/small.out" '
+json_js "fit --min-samples 21 leaves the lepton groups out" "$tmp/small.out" '
     const p = j.providers || {};
     want(!("lepton-13b" in p) && !("lepton-7b" in p), "lepton groups still there");
     want(Object.keys(p).length === 16, "16 groups expected, got " + Object.keys(p).length);
@@ -298,7 +204,7 @@ expect_in "$tmp/none.err" "no group has 1000 successful requests" "fit says no g
 
 run byp fit "$csv" --by provider
 expect_rc byp 0 "fit --by provider exits 0"
-js "fit --by provider makes one group per provider" "$tmp/byp.out" '
+json_js "fit --by provider makes one group per provider" "$tmp/byp.out" '
     const keys = Object.keys(j.providers || {});
     want(JSON.stringify(keys) === JSON.stringify(["anyscale", "bedrock", "fireworks", "groq",
          "lepton", "perplexity", "replicate", "together"]), "groups: " + keys);
@@ -328,10 +234,9 @@ run badby fit "$csv" --by provider,,model_size
 expect_rc badby 2 "fit --by with an empty name exits 2"
 run ms fit "$csv" --time-unit ms
 expect_rc ms 0 "fit --time-unit ms exits 0"
-js "fit --time-unit ms reads the seconds as milliseconds" "$tmp/ms.out" '
+json_js "fit --time-unit ms reads the seconds as milliseconds" "$tmp/ms.out" '
     const g = (j.providers || {})["groq-70b"] || {ttft_ms: {}};
     want(g.ttft_ms.median > 0.1 && g.ttft_ms.median < 5, "groq-70b TTFT median " + g.ttft_ms.median);
 '
 
-echo "fit.sh: $((total - failed)) of $total checks passed"
-[ "$failed" -eq 0 ]
+finish

@@ -7,63 +7,8 @@
 # LADDER is the binary (default ./bin/ladder from the repository root).
 # Prints one "ok - ..." / "not ok - ..." line per check and exits 1 if any
 # failed. The plotting checks are skipped when gnuplot is not installed.
-set -u
-
-case "${LADDER:-}" in
-"") LADDER=./bin/ladder ;;
-/*) ;;
-*) LADDER=$(pwd)/$LADDER ;;
-esac
-cd "$(dirname "$0")/../.." || exit 1
-
-if [ ! -x "$LADDER" ]; then
-    echo "not ok - ladder binary $LADDER is missing (run make)"
-    exit 1
-fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-failed=0
-total=0
-
-ok() {
-    total=$((total + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    total=$((total + 1))
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
-}
-
-# run NAME ARGS...: run ladder, keep stdout, stderr and the exit code
-run() {
-    name=$1
-    shift
-    "$LADDER" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
-
-expect_rc() { # name want description
-    got=$(cat "$tmp/$1.rc")
-    if [ "$got" -eq "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3" "exit $got, expected $2; stderr: $(head -c 600 "$tmp/$1.err")"
-    fi
-}
-
-# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
-expect_in() {
-    if grep -qF -- "$2" "$1"; then
-        ok "$3"
-    else
-        not_ok "$3" "not found: $2; got: $(head -c 600 "$1")"
-    fi
-}
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
 
 # expect_charts DIR LIST DESCRIPTION: DIR/<chart>.png and .svg for every
 # chart in LIST, the PNGs starting with the PNG signature and the SVGs
@@ -167,10 +112,8 @@ expect_in "$tmp/failgnu.err" "line 7: fake failure" "plot shows gnuplot's stderr
 # ---- the charts ------------------------------------------------------------------
 
 if ! command -v gnuplot >/dev/null 2>&1; then
-    ok "charts # SKIP gnuplot not installed (tools/setup.sh installs gnuplot-nox)"
-    echo "plot.sh: $((total - failed)) of $total checks passed"
-    [ "$failed" -eq 0 ]
-    exit
+    skip charts "gnuplot not installed (tools/setup.sh installs gnuplot-nox)"
+    finish
 fi
 
 charts="latency_cdf ttft_cdf outcomes cost"
@@ -204,5 +147,4 @@ else
         "$n_svg SVGs, $n_png PNGs"
 fi
 
-echo "plot.sh: $((total - failed)) of $total checks passed"
-[ "$failed" -eq 0 ]
+finish

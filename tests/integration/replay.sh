@@ -11,80 +11,8 @@
 # The scenario copy and the JSON checks need node; without it those checks
 # are skipped. Prints one "ok - ..." / "not ok - ..." line per check and
 # exits 1 if any failed.
-set -u
-
-case "${LADDER:-}" in
-"") LADDER=./bin/ladder ;;
-/*) ;;
-*) LADDER=$(pwd)/$LADDER ;;
-esac
-cd "$(dirname "$0")/../.." || exit 1
-
-if [ ! -x "$LADDER" ]; then
-    echo "not ok - ladder binary $LADDER is missing (run make)"
-    exit 1
-fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-failed=0
-have_node=false
-command -v node >/dev/null 2>&1 && have_node=true
-
-ok() { echo "ok - $1"; }
-
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
-}
-
-skip() { echo "ok - $1 # SKIP node not found"; }
-
-# run NAME ARGS...: run `ladder ARGS`, keep stdout, stderr and the code
-run() {
-    name=$1
-    shift
-    "$LADDER" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
-
-expect_rc() { # name want description
-    got=$(cat "$tmp/$1.rc")
-    if [ "$got" -eq "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3" "exit $got, expected $2; stderr: $(head -c 400 "$tmp/$1.err")"
-    fi
-}
-
-# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
-expect_in() {
-    if grep -qF -- "$2" "$1"; then
-        ok "$3"
-    else
-        not_ok "$3" "\"$2\" not found in: $(head -c 400 "$1")"
-    fi
-}
-
-# js DESCRIPTION SCRIPT FILE...: a node script over the files (argv[1..])
-# prints one line per failed assertion, nothing if all held
-js() {
-    desc=$1
-    script=$2
-    shift 2
-    if ! $have_node; then
-        skip "$desc"
-        return
-    fi
-    out=$(node -e "$script" "$@" 2>&1)
-    if [ -z "$out" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "$(printf '%s\n' "$out" | head -n 10)"
-    fi
-}
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
 
 sb=scenarios/policies/static-backup.json
 tuned=scenarios/policies/tuned.json
@@ -216,4 +144,4 @@ expect_rc usage 2 "replay without --policy exits 2"
 run speed replay "$tmp/bad.jsonl" --policy "$sb" --speedup 0
 expect_rc speed 2 "--speedup 0 exits 2"
 
-[ "$failed" -eq 0 ] || exit 1
+finish

@@ -13,89 +13,8 @@
 # "_expect" comment key. JSON checks need node; without it they are
 # skipped. Prints one "ok - ..." / "not ok - ..." line per check and exits 1
 # if any failed.
-set -u
-
-case "${LADDER:-}" in
-"") LADDER=./bin/ladder ;;
-/*) ;;
-*) LADDER=$(pwd)/$LADDER ;;
-esac
-cd "$(dirname "$0")/../.." || exit 1
-
-if [ ! -x "$LADDER" ]; then
-    echo "not ok - ladder binary $LADDER is missing (run make)"
-    exit 1
-fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-failed=0
-total=0
-have_node=false
-command -v node >/dev/null 2>&1 && have_node=true
-
-ok() {
-    total=$((total + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    total=$((total + 1))
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    # /'
-}
-
-skip() {
-    total=$((total + 1))
-    echo "ok - $1 # SKIP node not found"
-}
-
-# run NAME ARGS...: run `ladder sim ARGS`, keep stdout, stderr and the code
-run() {
-    name=$1
-    shift
-    "$LADDER" sim "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
-
-expect_rc() { # name want description
-    got=$(cat "$tmp/$1.rc")
-    if [ "$got" -eq "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3" "exit $got, expected $2; stderr: $(head -c 400 "$tmp/$1.err")"
-    fi
-}
-
-# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
-expect_in() {
-    if grep -qF -- "$2" "$1"; then
-        ok "$3"
-    else
-        not_ok "$3" "\"$2\" not found in: $(head -c 400 "$1")"
-    fi
-}
-
-# js DESCRIPTION SCRIPT FILE...: run a node script over the files (their
-# paths are process.argv[1..]); it prints one line per failed assertion,
-# nothing if all held
-js() {
-    desc=$1
-    script=$2
-    shift 2
-    if ! $have_node; then
-        skip "$desc"
-        return
-    fi
-    out=$(node -e "$script" "$@" 2>&1)
-    if [ -z "$out" ]; then
-        ok "$desc"
-    else
-        not_ok "$desc" "$(printf '%s\n' "$out" | head -n 10)"
-    fi
-}
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
 
 # json_num FILE KEY: a top-level number of a summary, without node
 json_num() {
@@ -108,7 +27,7 @@ pol=examples/policy.json
 
 # ---- the table ----------------------------------------------------------------
 
-run table "$ex" --policy "$pol"
+run table sim "$ex" --policy "$pol"
 expect_rc table 0 "sim $ex exits 0"
 for w in requests succeeded failed abandoned "latency ms" "ttft ms" \
     "attempts/request" fallbacks; do
@@ -121,12 +40,7 @@ done
 for r in gpt-4.1 claude-sonnet llama-70b-fast gpt-4.1-mini; do
     expect_in "$tmp/table.out" "  $r " "the table has a row for route $r"
 done
-if [ -s "$tmp/table.err" ]; then
-    not_ok "sim writes nothing to stderr when it is not a terminal" \
-        "$(head -c 400 "$tmp/table.err")"
-else
-    ok "sim writes nothing to stderr when it is not a terminal"
-fi
+expect_empty "$tmp/table.err" "sim writes nothing to stderr when it is not a terminal"
 tab_req=$(awk '$1 == "requests" { print $2; exit }' "$tmp/table.out")
 tab_sum=$(awk '$1 == "succeeded" || $1 == "failed" || $1 == "abandoned" { s += $2; n++ }
                END { if (n == 3) print s }' "$tmp/table.out")
@@ -139,7 +53,7 @@ fi
 
 # ---- --json: the contract --------------------------------------------------------
 
-run json "$ex" --policy "$pol" --json
+run json sim "$ex" --policy "$pol" --json
 expect_rc json 0 "sim $ex --json exits 0"
 contract='
 const fs = require("fs");
@@ -201,14 +115,14 @@ fi
 
 # ---- determinism ------------------------------------------------------------------
 
-run json2 "$ex" --policy "$pol" --json
+run json2 sim "$ex" --policy "$pol" --json
 if cmp -s "$tmp/json.out" "$tmp/json2.out"; then
     ok "two runs with the same seed print byte-identical JSON"
 else
     not_ok "two runs with the same seed print byte-identical JSON" \
         "$(diff "$tmp/json.out" "$tmp/json2.out" | head -n 10)"
 fi
-run seed8 "$ex" --policy "$pol" --json --seed 8
+run seed8 sim "$ex" --policy "$pol" --json --seed 8
 expect_rc seed8 0 "sim --seed 8 exits 0"
 if cmp -s "$tmp/json.out" "$tmp/seed8.out"; then
     not_ok "--seed 8 gives a different run"
@@ -219,8 +133,8 @@ js "--seed 8 reports seed 8, with the contract's keys" \
     "$contract" "$tmp/seed8.out" 8
 
 small=tests/data/sim/base.json
-run s1 "$small" --policy "$pol" --out "$tmp/s1"
-run s2 "$small" --policy "$pol" --out "$tmp/s2"
+run s1 sim "$small" --policy "$pol" --out "$tmp/s1"
+run s2 sim "$small" --policy "$pol" --out "$tmp/s2"
 same=true
 for f in summary.json timeseries.csv events.jsonl; do
     cmp -s "$tmp/s1/$f" "$tmp/s2/$f" || same=false
@@ -235,7 +149,7 @@ fi
 
 # ---- --out ----------------------------------------------------------------------
 
-run out "$ex" --policy "$pol" --out "$tmp/out"
+run out sim "$ex" --policy "$pol" --out "$tmp/out"
 expect_rc out 0 "sim --out exits 0"
 for f in summary.json timeseries.csv events.jsonl; do
     if [ -s "$tmp/out/$f" ]; then
@@ -311,7 +225,7 @@ js "events.jsonl: every line parses, each request has exactly one done, fallback
     "$events_check" "$tmp/out/events.jsonl" "$(json_num "$tmp/out/summary.json" requests)" \
     fallbacks "$tmp/full.count"
 
-run sample "$ex" --policy "$pol" --out "$tmp/sample" --events-sample 0.1
+run sample sim "$ex" --policy "$pol" --out "$tmp/sample" --events-sample 0.1
 expect_rc sample 0 "sim --events-sample 0.1 exits 0"
 full_lines=$(wc -l <"$tmp/out/events.jsonl")
 sample_lines=$(wc -l <"$tmp/sample/events.jsonl")
@@ -340,25 +254,13 @@ n=0
 for f in tests/data/sim/bad_*.json; do
     [ -e "$f" ] || continue
     n=$((n + 1))
-    want=$(sed -n 's/.*"_expect": *"\(\([^"\\]\|\\.\)*\)".*/\1/p' "$f" |
-        head -n 1 | sed 's/\\"/"/g')
-    if [ -z "$want" ]; then
-        not_ok "$f states its expected message in \"_expect\""
-        continue
-    fi
-    run bad "$f" --policy "$pol"
-    rc=$(cat "$tmp/bad.rc")
-    err=$(cat "$tmp/bad.err")
-    if [ "$rc" -ne 2 ]; then
-        not_ok "sim $f exits 2" "exit $rc; stderr: $err"
-    elif [ -s "$tmp/bad.out" ]; then
-        not_ok "sim $f prints nothing on stdout" "$(head -c 400 "$tmp/bad.out")"
-    else
-        case "$err" in
-        "ladder sim: "*"$want"*) ok "sim $f exits 2: ...$want" ;;
-        *) not_ok "sim $f names the file and \"$want\"" "stderr: $err" ;;
-        esac
-    fi
+    want_of "$f" || continue
+    run bad sim "$f" --policy "$pol"
+    expect_rejected bad "sim $f" || continue
+    case "$err" in
+    "ladder sim: "*"$want"*) ok "sim $f exits 2: ...$want" ;;
+    *) not_ok "sim $f names the file and \"$want\"" "stderr: $err" ;;
+    esac
 done
 if [ "$n" -ge 8 ]; then
     ok "$n broken scenarios checked"
@@ -367,7 +269,7 @@ else
 fi
 
 missing="$tmp/no-such-scenario.json"
-run miss "$missing" --policy "$pol"
+run miss sim "$missing" --policy "$pol"
 expect_rc miss 2 "sim of a missing scenario exits 2"
 expect_in "$tmp/miss.err" "ladder sim: $missing: cannot open" \
     "sim of a missing scenario names the file"
@@ -375,7 +277,7 @@ expect_in "$tmp/miss.err" "ladder sim: $missing: cannot open" \
 # ---- --skip-bad-rows ----------------------------------------------------------------
 
 badrow=tests/data/sim/bad_trace_row.json
-run skipj "$badrow" --policy "$pol" --skip-bad-rows --json
+run skipj sim "$badrow" --policy "$pol" --skip-bad-rows --json
 expect_rc skipj 0 "sim $badrow --skip-bad-rows exits 0"
 skipped=$(json_num "$tmp/skipj.out" trace_rows_skipped)
 reqs=$(json_num "$tmp/skipj.out" requests)
@@ -385,7 +287,7 @@ else
     not_ok "--skip-bad-rows --json reports trace_rows_skipped 3 and the 3 good rows" \
         "trace_rows_skipped $skipped, requests $reqs"
 fi
-run skipt "$badrow" --policy "$pol" --skip-bad-rows
+run skipt sim "$badrow" --policy "$pol" --skip-bad-rows
 expect_rc skipt 0 "sim $badrow --skip-bad-rows (table) exits 0"
 expect_in "$tmp/skipt.out" "trace rows skipped as bad: 3" \
     "--skip-bad-rows: the table reports the skipped rows"
@@ -393,7 +295,7 @@ expect_in "$tmp/skipt.out" "trace rows skipped as bad: 3" \
 # ---- trace replay -------------------------------------------------------------------
 
 gap=tests/data/sim/trace_gap.json
-run gap "$gap" --policy "$pol" --json
+run gap sim "$gap" --policy "$pol" --json
 expect_rc gap 0 "sim $gap exits 0"
 js "trace replay keeps the clock: a 29.5 s gap between rows leaves TTFT at the providers' fixed 400 ms" '
 const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -405,7 +307,7 @@ if (!(j.latency_ms.p999 <= 2000)) console.log("latency_ms.p999 " + j.latency_ms.
 # ---- fault models ---------------------------------------------------------------------
 
 storm=tests/data/sim/storm_with_limit.json
-run storm "$storm" --policy "$pol" --json
+run storm sim "$storm" --policy "$pol" --json
 expect_rc storm 0 "sim $storm exits 0"
 js "a rate_limit fault with rpm and probability 1 answers 429 to every attempt" '
 const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -417,7 +319,7 @@ if (r.failures_by_class.rate_limited !== r.attempts)
 ' "$tmp/storm.out"
 
 ramp=tests/data/sim/ramp_two_routes.json
-run ramp "$ramp" --policy "$pol" --out "$tmp/ramp"
+run ramp sim "$ramp" --policy "$pol" --out "$tmp/ramp"
 expect_rc ramp 0 "sim $ramp exits 0"
 js "a price ramp over two routes keeps each route's own input price" '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
@@ -428,7 +330,7 @@ for (const e of after)
 ' "$tmp/ramp/events.jsonl"
 
 az=tests/data/sim/azure_conv.json
-run az "$az" --policy "$pol" --json
+run az sim "$az" --policy "$pol" --json
 expect_rc az 0 "sim $az (the Azure conversation trace) exits 0"
 az_req=$(json_num "$tmp/az.out" requests)
 if [ "$az_req" = 19366 ] && [ "$(json_num "$tmp/az.out" trace_rows_skipped)" = 0 ]; then
@@ -438,5 +340,4 @@ else
         "requests $az_req; stderr: $(head -c 400 "$tmp/az.err")"
 fi
 
-echo "sim.sh: $((total - failed)) of $total checks passed"
-[ "$failed" -eq 0 ]
+finish

@@ -1,0 +1,548 @@
+/* live_metrics.c - the live router's counters and their Prometheus text
+ * exposition. */
+#include "live_metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR (LD_MAX_ROUTES + 1)  /* route index + 1; 0 stands for "none" */
+#define NCLS (LD_FC_COUNT + 1)  /* class + 1; 0 stands for success */
+#define NOUT 3                  /* success, failed, abandoned */
+#define NCANCEL 4
+#define NBREAKER 3
+#define FALLBACK_SLOTS 1024     /* distinct (from, to, class) triples */
+
+const double live_metrics_buckets_ms[LIVE_METRICS_NBUCKETS] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+
+typedef struct histo {
+    uint64_t counts[LIVE_METRICS_NBUCKETS + 1]; /* last: above every bound */
+    uint64_t n;
+    double sum_ms;
+} histo;
+
+typedef struct fb_slot {
+    uint32_t key; /* (from + 1) << 16 | (to + 1) << 8 | (class + 1); 0 free */
+    uint64_t n;
+} fb_slot;
+
+struct live_metrics {
+    const ld_policy *p;
+    int nroutes, nworkloads;
+    uint64_t requests[LD_MAX_WORKLOADS][NR][NOUT];
+    uint64_t fell_back[NOUT];
+    uint64_t streams[NOUT];
+    uint64_t attempts[LD_MAX_ROUTES][NCLS];   /* RESULT events */
+    uint64_t started[LD_MAX_ROUTES][2];       /* ATTEMPT events: hedge? */
+    uint64_t skips[LD_MAX_ROUTES][NCLS];
+    uint64_t retries[LD_MAX_ROUTES][NCLS];
+    uint64_t cancels[LD_MAX_ROUTES][NCANCEL];
+    uint64_t hedges[LD_MAX_ROUTES];           /* by the primary's route */
+    uint64_t breaker_moves[LD_MAX_ROUTES][NBREAKER];
+    double cost[LD_MAX_ROUTES];
+    uint64_t out_tokens[LD_MAX_ROUTES];
+    fb_slot fallbacks[FALLBACK_SLOTS];
+    uint64_t fallback_overflow;
+    histo latency[NOUT];
+    histo ttft[NR];
+    uint64_t rejects[LIVE_REJ_COUNT];
+    uint64_t feedback[LIVE_FB_COUNT][2];
+};
+
+static const char *const reject_names[LIVE_REJ_COUNT] = {
+    "bad_request", "too_large", "overloaded", "draining", "not_found",
+    "method_not_allowed", "internal"};
+
+static const char *const feedback_names[LIVE_FB_COUNT] = {
+    "accepted", "retried", "abandoned"};
+
+live_metrics *live_metrics_new(const ld_policy *p)
+{
+    live_metrics *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    m->p = p;
+    m->nroutes = ld_policy_route_count(p);
+    m->nworkloads = ld_policy_workload_count(p);
+    return m;
+}
+
+void live_metrics_free(live_metrics *m) { free(m); }
+
+const char *live_feedback_name(live_feedback fb)
+{
+    return (int)fb >= 0 && fb < LIVE_FB_COUNT ? feedback_names[fb] : "?";
+}
+
+int live_feedback_parse(const char *name, live_feedback *out)
+{
+    for (int i = 0; i < LIVE_FB_COUNT; i++) {
+        if (name != NULL && strcmp(name, feedback_names[i]) == 0) {
+            *out = (live_feedback)i;
+            return LD_OK;
+        }
+    }
+    return LD_ENOENT;
+}
+
+static bool route_ok(const live_metrics *m, int r)
+{
+    return r >= 0 && r < m->nroutes;
+}
+
+static int cls_idx(ld_class c)
+{
+    if (c == LD_FC_NONE)
+        return 0;
+    if ((int)c < 0 || c >= LD_FC_COUNT)
+        return -1;
+    return (int)c + 1;
+}
+
+static int out_idx(ld_outcome o)
+{
+    switch (o) {
+    case LD_OUT_SUCCESS: return 0;
+    case LD_OUT_FAILED: return 1;
+    case LD_OUT_ABANDONED: return 2;
+    case LD_OUT_PENDING: break;
+    }
+    return -1;
+}
+
+static void histo_add(histo *h, double ms)
+{
+    int b = 0;
+    while (b < LIVE_METRICS_NBUCKETS && ms > live_metrics_buckets_ms[b])
+        b++;
+    h->counts[b]++;
+    h->n++;
+    h->sum_ms += ms;
+}
+
+static void fallback_add(live_metrics *m, int from, int to, ld_class cls)
+{
+    int ci = cls_idx(cls);
+    if (!route_ok(m, from) || !route_ok(m, to) || ci < 0) {
+        m->fallback_overflow++;
+        return;
+    }
+    uint32_t key = (uint32_t)(from + 1) << 16 | (uint32_t)(to + 1) << 8 |
+                   (uint32_t)ci;
+    uint32_t h = key * 2654435761u;
+    for (int i = 0; i < FALLBACK_SLOTS; i++) {
+        fb_slot *s = &m->fallbacks[(h + (uint32_t)i) % FALLBACK_SLOTS];
+        if (s->key == key || s->key == 0) {
+            s->key = key;
+            s->n++;
+            return;
+        }
+    }
+    m->fallback_overflow++;
+}
+
+void live_metrics_on_event(live_metrics *m, const ld_event *ev)
+{
+    int r = ev->route;
+    int ci = cls_idx(ev->cls);
+    if (!route_ok(m, r))
+        return;
+    switch (ev->type) {
+    case LD_EV_ATTEMPT:
+        m->started[r][ev->hedge ? 1 : 0]++;
+        break;
+    case LD_EV_RESULT:
+        if (ci >= 0)
+            m->attempts[r][ci]++;
+        if (ev->cls == LD_FC_NONE) {
+            if (ev->cost > 0)
+                m->cost[r] += ev->cost;
+            if (ev->output_tokens > 0)
+                m->out_tokens[r] += (uint64_t)ev->output_tokens;
+        }
+        break;
+    case LD_EV_SKIP:
+        if (ci >= 0)
+            m->skips[r][ci]++;
+        break;
+    case LD_EV_RETRY:
+        if (ci >= 0)
+            m->retries[r][ci]++;
+        break;
+    case LD_EV_FALLBACK:
+        fallback_add(m, r, ev->to_route, ev->cls);
+        break;
+    case LD_EV_HEDGE:
+        m->hedges[r]++;
+        break;
+    case LD_EV_CANCEL:
+        if ((int)ev->reason >= 0 && (int)ev->reason < NCANCEL)
+            m->cancels[r][ev->reason]++;
+        break;
+    case LD_EV_BREAKER:
+        if ((int)ev->to >= 0 && (int)ev->to < NBREAKER)
+            m->breaker_moves[r][ev->to]++;
+        break;
+    case LD_EV_REQUEST:
+    case LD_EV_DONE:
+    case LD_EV_COUNT:
+        break;
+    }
+}
+
+void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
+                          bool stream)
+{
+    int oi = out_idx(info->outcome);
+    if (oi < 0)
+        return;
+    int w = info->workload >= 0 && info->workload < m->nworkloads
+                ? info->workload : 0;
+    int ri = route_ok(m, info->route) ? info->route + 1 : 0;
+    m->requests[w][ri][oi]++;
+    if (info->fell_back)
+        m->fell_back[oi]++;
+    if (stream)
+        m->streams[oi]++;
+    if (info->latency >= 0)
+        histo_add(&m->latency[oi], (double)info->latency / 1000.0);
+    if (info->ttft >= 0)
+        histo_add(&m->ttft[ri], (double)info->ttft / 1000.0);
+}
+
+void live_metrics_on_reject(live_metrics *m, live_reject why)
+{
+    if ((int)why >= 0 && why < LIVE_REJ_COUNT)
+        m->rejects[why]++;
+}
+
+void live_metrics_on_feedback(live_metrics *m, live_feedback fb,
+                              bool fell_back)
+{
+    if ((int)fb >= 0 && fb < LIVE_FB_COUNT)
+        m->feedback[fb][fell_back ? 1 : 0]++;
+}
+
+uint64_t live_metrics_requests(const live_metrics *m, ld_outcome o)
+{
+    int oi = out_idx(o);
+    uint64_t n = 0;
+    if (oi < 0)
+        return 0;
+    for (int w = 0; w < LD_MAX_WORKLOADS; w++)
+        for (int r = 0; r < NR; r++)
+            n += m->requests[w][r][oi];
+    return n;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+typedef struct out {
+    live_buf *b;
+    int rc;
+} out;
+
+static void put(out *o, const char *s)
+{
+    if (o->rc == LD_OK)
+        o->rc = live_buf_append(o->b, s, strlen(s));
+}
+
+/* A label value, escaped as the text format wants (\\, \", \n). */
+static void put_label(out *o, const char *v)
+{
+    for (const char *s = v != NULL ? v : ""; *s != '\0' && o->rc == LD_OK; s++) {
+        const char *e = NULL;
+        if (*s == '\\')
+            e = "\\\\";
+        else if (*s == '"')
+            e = "\\\"";
+        else if (*s == '\n')
+            e = "\\n";
+        if (e != NULL)
+            put(o, e);
+        else
+            o->rc = live_buf_append(o->b, s, 1);
+    }
+}
+
+static void put_u64(out *o, uint64_t v)
+{
+    if (o->rc == LD_OK)
+        o->rc = live_buf_appendf(o->b, " %llu\n", (unsigned long long)v);
+}
+
+static void put_num(out *o, double v)
+{
+    if (o->rc == LD_OK)
+        o->rc = live_buf_appendf(o->b, " %.17g\n", v);
+}
+
+static void header(out *o, const char *name, const char *type,
+                   const char *help)
+{
+    put(o, "# HELP ");
+    put(o, name);
+    put(o, " ");
+    put(o, help);
+    put(o, "\n# TYPE ");
+    put(o, name);
+    put(o, " ");
+    put(o, type);
+    put(o, "\n");
+}
+
+/* name{k1="v1",k2="v2",...} with up to three labels (NULL key ends). */
+static void series(out *o, const char *name, const char *k1, const char *v1,
+                   const char *k2, const char *v2, const char *k3,
+                   const char *v3)
+{
+    const char *k[3] = {k1, k2, k3}, *v[3] = {v1, v2, v3};
+    put(o, name);
+    for (int i = 0; i < 3 && k[i] != NULL; i++) {
+        put(o, i == 0 ? "{" : ",");
+        put(o, k[i]);
+        put(o, "=\"");
+        put_label(o, v[i]);
+        put(o, "\"");
+        if (i == 2 || k[i + 1] == NULL)
+            put(o, "}");
+    }
+}
+
+static const char *route_name(const live_metrics *m, int ri)
+{
+    return ri == 0 ? "none" : ld_policy_route_id(m->p, ri - 1);
+}
+
+static const char *outcome_name(int oi)
+{
+    static const char *const names[NOUT] = {"success", "failed", "abandoned"};
+    return names[oi];
+}
+
+static void histogram(out *o, const char *name, const histo *h,
+                      const char *k, const char *v)
+{
+    char bname[96], le[32];
+    uint64_t acc = 0;
+    snprintf(bname, sizeof bname, "%s_bucket", name);
+    for (int b = 0; b <= LIVE_METRICS_NBUCKETS; b++) {
+        acc += h->counts[b];
+        if (b < LIVE_METRICS_NBUCKETS)
+            snprintf(le, sizeof le, "%g", live_metrics_buckets_ms[b]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        series(o, bname, k, v, "le", le, NULL, NULL);
+        put_u64(o, acc);
+    }
+    snprintf(bname, sizeof bname, "%s_sum", name);
+    series(o, bname, k, v, NULL, NULL, NULL, NULL);
+    put_num(o, h->sum_ms);
+    snprintf(bname, sizeof bname, "%s_count", name);
+    series(o, bname, k, v, NULL, NULL, NULL, NULL);
+    put_u64(o, h->n);
+}
+
+int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
+                        int in_flight, live_buf *b)
+{
+    out o = {b, LD_OK};
+    const ld_policy *p = m->p;
+
+    header(&o, "ladder_requests_total", "counter",
+           "Requests the router finished, by workload, serving route "
+           "(none when no route served) and outcome.");
+    for (int w = 0; w < m->nworkloads; w++)
+        for (int r = 0; r <= m->nroutes; r++)
+            for (int oi = 0; oi < NOUT; oi++) {
+                if (m->requests[w][r][oi] == 0)
+                    continue;
+                series(&o, "ladder_requests_total", "workload",
+                       ld_policy_workload_name(p, w), "route",
+                       route_name(m, r), "outcome", outcome_name(oi));
+                put_u64(&o, m->requests[w][r][oi]);
+            }
+
+    header(&o, "ladder_requests_fell_back_total", "counter",
+           "Finished requests served (or failed) elsewhere than the first "
+           "rung, by outcome.");
+    for (int oi = 0; oi < NOUT; oi++) {
+        series(&o, "ladder_requests_fell_back_total", "outcome",
+               outcome_name(oi), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->fell_back[oi]);
+    }
+
+    header(&o, "ladder_stream_requests_total", "counter",
+           "Finished requests that asked for a stream, by outcome.");
+    for (int oi = 0; oi < NOUT; oi++) {
+        series(&o, "ladder_stream_requests_total", "outcome",
+               outcome_name(oi), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->streams[oi]);
+    }
+
+    header(&o, "ladder_requests_in_flight", "gauge",
+           "Requests accepted and not yet finished.");
+    series(&o, "ladder_requests_in_flight", NULL, NULL, NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, (uint64_t)(in_flight > 0 ? in_flight : 0));
+
+    header(&o, "ladder_requests_rejected_total", "counter",
+           "Requests answered before routing (bad request, too large, "
+           "overload, draining, unknown path), by reason.");
+    for (int i = 0; i < LIVE_REJ_COUNT; i++) {
+        series(&o, "ladder_requests_rejected_total", "reason",
+               reject_names[i], NULL, NULL, NULL, NULL);
+        put_u64(&o, m->rejects[i]);
+    }
+
+    header(&o, "ladder_attempts_started_total", "counter",
+           "Upstream attempts started, by route and kind (first or hedge).");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int h = 0; h < 2; h++) {
+            series(&o, "ladder_attempts_started_total", "route",
+                   ld_policy_route_id(p, r), "kind", h ? "hedge" : "first",
+                   NULL, NULL);
+            put_u64(&o, m->started[r][h]);
+        }
+
+    header(&o, "ladder_attempts_total", "counter",
+           "Upstream attempts that ended, by route and class (none: "
+           "success).");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int c = 0; c < NCLS; c++) {
+            if (m->attempts[r][c] == 0 && c != 0)
+                continue;
+            series(&o, "ladder_attempts_total", "route",
+                   ld_policy_route_id(p, r), "class",
+                   ld_class_name((ld_class)(c - 1)), NULL, NULL);
+            put_u64(&o, m->attempts[r][c]);
+        }
+
+    header(&o, "ladder_attempts_cancelled_total", "counter",
+           "Attempts the router stopped, by route and reason.");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int c = 0; c < NCANCEL; c++) {
+            if (m->cancels[r][c] == 0)
+                continue;
+            series(&o, "ladder_attempts_cancelled_total", "route",
+                   ld_policy_route_id(p, r), "reason",
+                   ld_cancel_reason_name((ld_cancel_reason)c), NULL, NULL);
+            put_u64(&o, m->cancels[r][c]);
+        }
+
+    header(&o, "ladder_skips_total", "counter",
+           "Routes passed over without an attempt, by route and class.");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int c = 1; c < NCLS; c++) {
+            if (m->skips[r][c] == 0)
+                continue;
+            series(&o, "ladder_skips_total", "route", ld_policy_route_id(p, r),
+                   "class", ld_class_name((ld_class)(c - 1)), NULL, NULL);
+            put_u64(&o, m->skips[r][c]);
+        }
+
+    header(&o, "ladder_retries_total", "counter",
+           "Retries of the same route scheduled, by route and class.");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int c = 1; c < NCLS; c++) {
+            if (m->retries[r][c] == 0)
+                continue;
+            series(&o, "ladder_retries_total", "route",
+                   ld_policy_route_id(p, r), "class",
+                   ld_class_name((ld_class)(c - 1)), NULL, NULL);
+            put_u64(&o, m->retries[r][c]);
+        }
+
+    header(&o, "ladder_fallbacks_total", "counter",
+           "Moves from one route to another, by from, to and the class "
+           "that caused them.");
+    for (int i = 0; i < FALLBACK_SLOTS; i++) {
+        const fb_slot *s = &m->fallbacks[i];
+        if (s->key == 0)
+            continue;
+        int from = (int)(s->key >> 16) - 1, to = (int)(s->key >> 8 & 0xff) - 1;
+        int c = (int)(s->key & 0xff) - 1;
+        series(&o, "ladder_fallbacks_total", "from", ld_policy_route_id(p, from),
+               "to", ld_policy_route_id(p, to), "class",
+               ld_class_name((ld_class)c));
+        put_u64(&o, s->n);
+    }
+    header(&o, "ladder_fallbacks_untracked_total", "counter",
+           "Fallbacks beyond the table of distinct (from, to, class).");
+    series(&o, "ladder_fallbacks_untracked_total", NULL, NULL, NULL, NULL,
+           NULL, NULL);
+    put_u64(&o, m->fallback_overflow);
+
+    header(&o, "ladder_hedges_total", "counter",
+           "Hedge attempts fired, by the route they hedged.");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_hedges_total", "route", ld_policy_route_id(p, r),
+               NULL, NULL, NULL, NULL);
+        put_u64(&o, m->hedges[r]);
+    }
+
+    header(&o, "ladder_breaker_state", "gauge",
+           "Circuit breaker state per route: 0 closed, 1 open, 2 half-open.");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_breaker_state", "route", ld_policy_route_id(p, r),
+               NULL, NULL, NULL, NULL);
+        put_u64(&o, breakers != NULL ? (uint64_t)breakers[r] : 0);
+    }
+
+    header(&o, "ladder_breaker_transitions_total", "counter",
+           "Breaker moves, by route and the state entered.");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int s = 0; s < NBREAKER; s++) {
+            if (m->breaker_moves[r][s] == 0)
+                continue;
+            series(&o, "ladder_breaker_transitions_total", "route",
+                   ld_policy_route_id(p, r), "to",
+                   ld_breaker_state_name((ld_breaker_state)s), NULL, NULL);
+            put_u64(&o, m->breaker_moves[r][s]);
+        }
+
+    header(&o, "ladder_cost_usd_total", "counter",
+           "USD billed for successful attempts, by route (the policy's "
+           "prices and the answers' usage).");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_cost_usd_total", "route", ld_policy_route_id(p, r),
+               NULL, NULL, NULL, NULL);
+        put_num(&o, m->cost[r]);
+    }
+
+    header(&o, "ladder_output_tokens_total", "counter",
+           "Answer tokens of successful attempts, by route.");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_output_tokens_total", "route",
+               ld_policy_route_id(p, r), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->out_tokens[r]);
+    }
+
+    header(&o, "ladder_request_latency_ms", "histogram",
+           "Time from arrival to the end of the answer, by outcome.");
+    for (int oi = 0; oi < NOUT; oi++)
+        histogram(&o, "ladder_request_latency_ms", &m->latency[oi], "outcome",
+                  outcome_name(oi));
+
+    header(&o, "ladder_ttft_ms", "histogram",
+           "Time from arrival to the first token the client could get, by "
+           "serving route.");
+    for (int r = 0; r <= m->nroutes; r++) {
+        if (r == 0 && m->ttft[0].n == 0)
+            continue;
+        histogram(&o, "ladder_ttft_ms", &m->ttft[r], "route", route_name(m, r));
+    }
+
+    header(&o, "ladder_feedback_total", "counter",
+           "The product's verdicts (POST /v1/feedback), by outcome and "
+           "whether the request fell back.");
+    for (int f = 0; f < LIVE_FB_COUNT; f++)
+        for (int fb = 0; fb < 2; fb++) {
+            series(&o, "ladder_feedback_total", "outcome", feedback_names[f],
+                   "fell_back", fb ? "true" : "false", NULL, NULL);
+            put_u64(&o, m->feedback[f][fb]);
+        }
+    return o.rc;
+}

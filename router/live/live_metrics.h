@@ -1,0 +1,76 @@
+/* live_metrics.h - the live router's counters, rendered in the Prometheus
+ * text format on the admin listener's GET /metrics.
+ *
+ * Pure bookkeeping: no clock, no I/O. The server feeds it the core's events
+ * (attempts, skips, retries, fallbacks, hedges, cancels, breaker moves), one
+ * record per finished request, the requests it refused before the core saw
+ * them, and the product's feedback. Every table is fixed-size: a policy has
+ * at most LD_MAX_ROUTES routes and LD_MAX_WORKLOADS workloads; fallback
+ * triples go to a bounded table whose overflow is counted, never lost
+ * silently.
+ */
+#ifndef LIVE_METRICS_H
+#define LIVE_METRICS_H
+
+#include <stdbool.h>
+
+#include "ld.h"
+#include "ld_core.h"
+#include "ld_event.h"
+#include "ld_health.h"
+#include "ld_policy.h"
+#include "live_adapter.h"
+
+typedef struct live_metrics live_metrics;
+
+/* Requests refused before they reached the core. */
+typedef enum live_reject {
+    LIVE_REJ_BAD_REQUEST,  /* malformed JSON, unknown workload or tier */
+    LIVE_REJ_TOO_LARGE,    /* body over --max-body */
+    LIVE_REJ_OVERLOADED,   /* --max-concurrent reached */
+    LIVE_REJ_DRAINING,     /* arrived while shutting down */
+    LIVE_REJ_NOT_FOUND,    /* unknown path */
+    LIVE_REJ_METHOD,       /* wrong method for a known path */
+    LIVE_REJ_INTERNAL,     /* out of memory */
+    LIVE_REJ_COUNT
+} live_reject;
+
+/* The product's view of an answer (POST /v1/feedback). */
+typedef enum live_feedback {
+    LIVE_FB_ACCEPTED,
+    LIVE_FB_RETRIED,
+    LIVE_FB_ABANDONED,
+    LIVE_FB_COUNT
+} live_feedback;
+
+/* The histogram buckets (upper bounds, ms); +Inf follows. */
+#define LIVE_METRICS_NBUCKETS 10
+extern const double live_metrics_buckets_ms[LIVE_METRICS_NBUCKETS];
+
+/* p must outlive the metrics. NULL when out of memory. */
+live_metrics *live_metrics_new(const ld_policy *p);
+void live_metrics_free(live_metrics *m);
+
+/* One core event (any type; unknown routes are ignored). */
+void live_metrics_on_event(live_metrics *m, const ld_event *ev);
+/* A request the core finished; stream: the client asked for a stream. */
+void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
+                          bool stream);
+void live_metrics_on_reject(live_metrics *m, live_reject why);
+void live_metrics_on_feedback(live_metrics *m, live_feedback fb,
+                              bool fell_back);
+
+/* Name of a feedback outcome, and its value for a name (LD_ENOENT). */
+const char *live_feedback_name(live_feedback fb);
+int live_feedback_parse(const char *name, live_feedback *out);
+
+/* Requests finished, by outcome (for tests and the drain log). */
+uint64_t live_metrics_requests(const live_metrics *m, ld_outcome o);
+
+/* Append the whole exposition to out. breakers holds one state per route
+ * (ld_policy_route_count entries); in_flight and connections are gauges the
+ * server knows. LD_ENOMEM / LD_ELIMIT from the buffer. */
+int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
+                        int in_flight, live_buf *out);
+
+#endif

@@ -1,0 +1,88 @@
+/* live_server.h - `ladder serve`: the live router.
+ *
+ * One libevent loop carries everything: an evhttp server for clients
+ * (POST /v1/chat/completions, GET /v1/models, POST /v1/feedback), a second
+ * evhttp server for operators (GET /metrics, GET /healthz), and the libcurl
+ * multi_socket interface for upstream attempts. The routing core makes
+ * every decision; the server only carries them out and reports what the
+ * network did:
+ *
+ *   client request  -> ld_req_start, then the core's actions
+ *   LD_DO_START     -> one curl easy handle to the route's upstream
+ *   LD_DO_CANCEL    -> the handle is removed
+ *   LD_DO_FINISH    -> the client's answer: the translated response, the
+ *                      stream's end (": ladder {...}" and [DONE]), the
+ *                      workload's safe failure, or an error event mid-stream
+ *   first content   -> ld_req_first_token (a stream is committed to the
+ *                      client only if the core keeps the attempt)
+ *   more content    -> ld_req_progress
+ *   transfer over   -> ld_req_end with what curl and the body said
+ *   client gone     -> ld_req_abandon
+ *   core's wake-up  -> one timer per request, ld_req_tick
+ *
+ * Time is CLOCK_MONOTONIC in microseconds, read once at the top of every
+ * callback the loop makes and passed down. API keys come from the
+ * environment variables the policy names; they are put in upstream headers
+ * and nowhere else (not in logs, events, traces, metrics or messages).
+ */
+#ifndef LIVE_SERVER_H
+#define LIVE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ld.h"
+#include "ld_policy.h"
+
+typedef struct live_server live_server;
+
+typedef struct live_server_opts {
+    const char *listen_host;  /* default "127.0.0.1" */
+    int listen_port;          /* 0: a free port */
+    const char *admin_host;   /* default "127.0.0.1" */
+    int admin_port;           /* -1: listen port + 1 (a free port when the
+                                 listen port is 0); 0: a free port */
+    const char *events_path;  /* core events as JSON lines; NULL: none */
+    const char *trace_path;   /* one trace line per request; NULL: none */
+    size_t max_body;          /* client request body cap (0: 1 MiB) */
+    size_t max_headers;       /* client request header block cap (0: 64 KiB) */
+    int max_concurrent;       /* requests in flight (0: 1024) */
+    double drain_s;           /* SIGTERM: longest wait for requests in
+                                 flight (< 0: 30) */
+    double idle_s;            /* keep-alive idle limit (<= 0: 120) */
+    uint64_t seed;            /* backoff jitter */
+    /* Environment lookup for API keys (NULL: getenv). */
+    const char *(*getenv_fn)(const char *name);
+    /* Warnings (a missing API key variable, a file write failure, the
+     * drain); NULL drops them. Never given a key's value. */
+    void (*log)(void *ud, const char *msg);
+    void *log_ud;
+} live_server_opts;
+
+/* Defaults as documented above. */
+void live_server_opts_init(live_server_opts *o);
+
+/* Bind both listeners and open the output files. The policy must outlive
+ * the server. On failure returns a negative code with err filled (address
+ * in use, unreadable file...) and *out NULL. Installs SIGTERM and SIGINT
+ * handlers on the server's loop (SIGPIPE is the caller's to ignore). */
+int live_server_new(const ld_policy *p, const live_server_opts *o,
+                    live_server **out, ld_error *err);
+
+/* "HOST:PORT" of the client and admin listeners, as bound. */
+const char *live_server_listen_addr(const live_server *s);
+const char *live_server_admin_addr(const live_server *s);
+
+/* Serve until SIGTERM or SIGINT, then stop accepting, let the requests in
+ * flight finish (at most drain_s; requests still running then are
+ * abandoned) and return LD_OK. A second signal stops at once. Negative on
+ * a loop failure (err filled). */
+int live_server_run(live_server *s, ld_error *err);
+
+/* Ask a running server to drain and stop, as SIGTERM does. */
+void live_server_stop(live_server *s);
+
+void live_server_free(live_server *s);
+
+#endif

@@ -1,0 +1,226 @@
+# common.sh - what the integration scripts share. Source it first thing:
+#
+#     . "$(dirname "$0")/lib/common.sh"
+#
+# It lives in a subdirectory so that tests/run_integration.sh, which runs
+# tests/integration/*.sh, does not take it for a test. POSIX sh (dash).
+#
+# Sourcing it:
+#   - sets -u;
+#   - sets root to the repository root (absolute) and cd's there, so that
+#     the scripts can name repository files by relative paths;
+#   - makes LADDER (the binary, default bin/ladder under the root) and TOOLS
+#     (the built helper programs, default build/release/tools under the
+#     root) absolute, a relative value being taken from the directory the
+#     script was started in;
+#   - sets have_node to true or false;
+#   - makes a temporary directory $tmp, removed on exit. INT and TERM exit
+#     (status 130, 143), which runs the same cleanup. A script that has more
+#     to clean up (a server to stop) defines cleanup_hook after sourcing
+#     this; it runs before $tmp is removed.
+#
+# Checks print one "ok - ..." / "not ok - ..." line each, the detail of a
+# failure indented below it as "    # ..." lines; finish prints the count and
+# exits 1 if any failed. Names starting with _lib_ are this file's own.
+set -u
+
+root=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
+
+case "${LADDER:-}" in
+"") LADDER=$root/bin/ladder ;;
+/*) ;;
+*) LADDER=$(pwd)/$LADDER ;;
+esac
+case "${TOOLS:-}" in
+"") TOOLS=$root/build/release/tools ;;
+/*) ;;
+*) TOOLS=$(pwd)/$TOOLS ;;
+esac
+cd "$root" || exit 1
+
+have_node=false
+command -v node >/dev/null 2>&1 && have_node=true
+
+failed=0
+total=0
+
+# ---- the temporary directory and cleanup -----------------------------------
+
+tmp=$(mktemp -d) || exit 1
+
+# cleanup_hook: redefine it in the script for cleanup of its own
+cleanup_hook() { :; }
+
+_lib_cleanup() {
+    cleanup_hook
+    rm -rf "$tmp"
+}
+trap _lib_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- results ----------------------------------------------------------------
+
+# ok DESCRIPTION
+ok() {
+    total=$((total + 1))
+    echo "ok - $1"
+}
+
+# not_ok DESCRIPTION [DETAIL]: DETAIL's lines follow, indented as "    # "
+not_ok() {
+    total=$((total + 1))
+    failed=$((failed + 1))
+    echo "not ok - $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    # /'
+    return 0
+}
+
+# skip DESCRIPTION [REASON]: a check that cannot run here (passes)
+skip() {
+    ok "$1 # SKIP ${2:-node not found}"
+}
+
+# finish: the closing count; exits 0 if every check passed, else 1
+finish() {
+    echo "$(basename "$0"): $((total - failed)) of $total checks passed"
+    [ "$failed" -eq 0 ] && exit 0
+    exit 1
+}
+
+# require_ladder: stop here (exit 1) when the binary is not built
+require_ladder() {
+    if [ ! -x "$LADDER" ]; then
+        echo "not ok - ladder binary $LADDER is missing (run make)"
+        exit 1
+    fi
+}
+
+# ---- checks ---------------------------------------------------------------
+
+# check DESCRIPTION EXPR [DETAIL]: ok when `eval EXPR` succeeds
+check() {
+    if eval "$2"; then
+        ok "$1"
+    else
+        not_ok "$1" "${3:-}"
+    fi
+}
+
+# run NAME ARGS...: run $LADDER ARGS; NAME.out, NAME.err and NAME.rc (the
+# exit code) in $tmp
+run() {
+    _lib_name=$1
+    shift
+    "$LADDER" "$@" >"$tmp/$_lib_name.out" 2>"$tmp/$_lib_name.err"
+    echo $? >"$tmp/$_lib_name.rc"
+}
+
+# expect_rc NAME WANT DESCRIPTION: the run NAME exited WANT
+expect_rc() {
+    _lib_got=$(cat "$tmp/$1.rc")
+    if [ "$_lib_got" -eq "$2" ]; then
+        ok "$3"
+    else
+        not_ok "$3" "exit $_lib_got, expected $2; stderr: $(head -c 600 "$tmp/$1.err")"
+    fi
+}
+
+# expect_in FILE STRING DESCRIPTION: STRING occurs (fixed string) in FILE
+expect_in() {
+    if grep -qF -- "$2" "$1"; then
+        ok "$3"
+    else
+        not_ok "$3" "\"$2\" not found in: $(head -c 600 "$1")"
+    fi
+}
+
+# expect_re FILE REGEX DESCRIPTION: a line of FILE matches the extended REGEX
+expect_re() {
+    if grep -qE -- "$2" "$1"; then
+        ok "$3"
+    else
+        not_ok "$3" "/$2/ not found in: $(head -c 600 "$1")"
+    fi
+}
+
+# expect_empty FILE DESCRIPTION: FILE is empty (or missing)
+expect_empty() {
+    if [ -s "$1" ]; then
+        not_ok "$2" "$(head -c 600 "$1")"
+    else
+        ok "$2"
+    fi
+}
+
+# expect_eq GOT WANT DESCRIPTION: two strings are equal
+expect_eq() {
+    if [ "$1" = "$2" ]; then
+        ok "$3"
+    else
+        not_ok "$3" "got \"$1\", expected \"$2\""
+    fi
+}
+
+# js DESCRIPTION SCRIPT FILE...: run a node script over the files (their
+# paths are process.argv[1..]); it prints one line per failed assertion,
+# nothing if all held. Skipped without node.
+js() {
+    _lib_desc=$1
+    _lib_script=$2
+    shift 2
+    if ! $have_node; then
+        skip "$_lib_desc"
+        return
+    fi
+    _lib_out=$(node -e "$_lib_script" "$@" 2>&1)
+    if [ -z "$_lib_out" ]; then
+        ok "$_lib_desc"
+    else
+        not_ok "$_lib_desc" "$(printf '%s\n' "$_lib_out" | head -n 10)"
+    fi
+}
+
+# json_js DESCRIPTION FILE SCRIPT: js with SCRIPT run after j = the parsed
+# FILE, want(cond, msg) (a failed assertion's message) and near(x, y, eps)
+json_js() {
+    js "$1" '
+        const fs = require("fs");
+        let j;
+        try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); }
+        catch (e) { console.log("does not parse: " + e.message); process.exit(0); }
+        const bad = [];
+        const want = (c, m) => { if (!c) bad.push(m); };
+        const near = (x, y, e) => typeof x === "number" && Math.abs(x - y) <= e;
+        '"$3"'
+        for (const m of bad) console.log(m);
+    ' "$2"
+}
+
+# ---- broken inputs: tests/data/*/bad_*.json -----------------------------------
+
+# want_of FILE: sets want to the message the broken input FILE states in its
+# top-level "_expect" comment key; without one, a not_ok and status 1
+want_of() {
+    want=$(sed -n 's/.*"_expect": *"\(\([^"\\]\|\\.\)*\)".*/\1/p' "$1" |
+        head -n 1 | sed 's/\\"/"/g')
+    if [ -z "$want" ]; then
+        not_ok "$1 states its expected message in \"_expect\""
+        return 1
+    fi
+}
+
+# expect_rejected NAME LABEL: the run NAME (LABEL says what it ran, as
+# "check FILE") exited 2 and printed nothing on stdout; if not, a not_ok
+# and status 1. Sets err to its stderr, for the caller to check the message.
+expect_rejected() {
+    _lib_rc=$(cat "$tmp/$1.rc")
+    err=$(cat "$tmp/$1.err")
+    if [ "$_lib_rc" -ne 2 ]; then
+        not_ok "$2 exits 2" "exit $_lib_rc; stderr: $err"
+        return 1
+    elif [ -s "$tmp/$1.out" ]; then
+        not_ok "$2 prints nothing on stdout" "$(head -c 400 "$tmp/$1.out")"
+        return 1
+    fi
+}

@@ -1,0 +1,232 @@
+#!/bin/sh
+# serve_faults.sh - `ladder serve` against every fault of the fake provider,
+# driven by the official openai npm SDK (tests/integration/node/
+# serve_faults.mjs): 429 with Retry-After (near and far), 500 once, 503
+# always (the breaker opens), a flapping primary (probe, recovery), reset
+# before headers, no response, slow first token, stream cut / stall /
+# malformed chunk, no [DONE], 400 context_length, 400 content policy,
+# prefill, hedging. Each fault has its own workload and routes, so the
+# fake's log counts attempts per case. Then /metrics and the event log.
+#
+# LADDER is the binary, TOOLS the built helper programs (fake_provider).
+# Needs node and npm (tests/integration/node: `npm ci` when node_modules is
+# missing). Prints ok / not ok lines; exits 1 on any failure. Everything on
+# 127.0.0.1; readiness is polled, never slept for.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+case "${LADDER:-}" in
+"") LADDER=$root/build/release/ladder ;;
+/*) ;;
+*) LADDER=$(pwd)/$LADDER ;;
+esac
+case "${TOOLS:-}" in
+"") TOOLS=$root/build/release/tools ;;
+/*) ;;
+*) TOOLS=$(pwd)/$TOOLS ;;
+esac
+FAKE=$TOOLS/fake_provider
+NODE_DIR=$here/node
+
+failed=0
+ok() { echo "ok - $1"; }
+not_ok() {
+    failed=$((failed + 1))
+    echo "not ok - $1"
+    [ $# -gt 1 ] && printf '%s\n' "$2" | head -20 | sed 's/^/    # /'
+}
+
+for need in "$LADDER" "$FAKE"; do
+    if [ ! -x "$need" ]; then
+        not_ok "$need is built"
+        exit 1
+    fi
+done
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    not_ok "node and npm are installed (the openai SDK runs on node)"
+    exit 1
+fi
+if [ ! -d "$NODE_DIR/node_modules/openai" ]; then
+    if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
+        not_ok "npm ci in tests/integration/node"
+        exit 1
+    fi
+fi
+
+tmp=$(mktemp -d) || exit 1
+fake_pid=
+ladder_pid=
+# stop PID: TERM, poll up to 5 s, then KILL; sets stop_status.
+stop() {
+    stop_status=
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -KILL "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        stop_status=hung
+        return 0
+    fi
+    wait "$1"
+    stop_status=$?
+}
+cleanup() {
+    stop "$ladder_pid"
+    stop "$fake_pid"
+    [ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# wait_line FILE SED-EXPR PID: poll FILE (5 s) for the first line matching;
+# prints the captured text.
+wait_line() {
+    i=0
+    while [ $i -lt 50 ]; do
+        v=$(sed -n "$2" "$1" 2>/dev/null | head -1)
+        if [ -n "$v" ]; then
+            echo "$v"
+            return 0
+        fi
+        kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+"$FAKE" --port 0 --log "$tmp/fake.log" --tokens 5 --lifetime-s 120 \
+    >"$tmp/fake.out" 2>"$tmp/fake.err" &
+fake_pid=$!
+if ! fport=$(wait_line "$tmp/fake.out" 's/^port \([0-9][0-9]*\)$/\1/p' "$fake_pid"); then
+    not_ok "fake provider starts" "$(cat "$tmp/fake.err")"
+    exit 1
+fi
+U=http://127.0.0.1:$fport/v1
+
+# route ID MODEL [EXTRA]: one OpenAI-compatible route on the fake
+route() {
+    printf '    "%s": {"provider": "openai", "model": "%s", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}, "quality": 0.8%s},\n' \
+        "$1" "$2" "$U" "${3:-}"
+}
+# workload NAME "LADDER" RULES [EXTRA]
+workload() {
+    printf '    "%s": {"ladder": [%s], "on": {%s}, "constraints": {"ttft_ms": 2000, "total_ms": 8000, "stall_ms": 500}, "safe_failure": {"status": 503, "message": "busy, try later"}%s},\n' \
+        "$1" "$2" "$3" "${4:-}"
+}
+{
+    echo '{"version": 1, "routes": {'
+    route rl rl/ratelimit-ra-1
+    route rl-b rl-b/healthy
+    route rlfar rlfar/ratelimit-ra-30
+    route rlfar-b rlfar-b/healthy
+    route flaky flaky/flaky-once
+    route flaky-b flaky-b/healthy
+    route down down/down ', "breaker": {"window_s": 60, "min_requests": 3, "failure_rate": 0.5, "open_for_s": 60}'
+    route down-b down-b/healthy
+    route flap flap/down-for-5000 ', "breaker": {"window_s": 60, "min_requests": 2, "failure_rate": 0.5, "open_for_s": 1, "half_open_probes": 1}'
+    route flap-b flap-b/healthy
+    route reset reset/reset
+    route reset-b reset-b/healthy
+    route silent silent/silent
+    route silent-b silent-b/healthy
+    route slow slow/slow-ttft-300
+    route slowx slowx/slow-ttft-3000
+    route slowx-b slowx-b/healthy
+    route cut cut/cut-3
+    route cut-b cut-b/healthy
+    route stall stall/stall-3-3000
+    route stall-b stall-b/healthy
+    route mal mal/malformed-3
+    route mal-b mal-b/healthy
+    route nodone nodone/nodone
+    route ctx ctx/context ', "context_window": 8000'
+    route ctx-big ctx-big/healthy ', "context_window": 200000'
+    route cnt cnt/content
+    route cnt-b cnt-b/healthy
+    route np np/noprefill ', "capabilities": ["stream"]'
+    route np-b np-b/healthy ', "capabilities": ["stream", "prefill"]'
+    route np2 np2/noprefill ', "capabilities": ["stream", "prefill"]'
+    route np2-b np2-b/healthy ', "capabilities": ["stream", "prefill"]'
+    route h h/slow-ttft-1500
+    printf '    "hf": {"provider": "openai", "model": "hf/healthy", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}}\n' "$U"
+    echo '  }, "workloads": {'
+    workload rl '"rl", "rl-b"' '"rate_limited": {"action": "wait_retry_after", "max_wait_ms": 3000, "else": "next"}'
+    workload rlfar '"rlfar", "rlfar-b"' '"rate_limited": {"action": "wait_retry_after", "max_wait_ms": 3000, "else": "next"}'
+    workload flaky '"flaky", "flaky-b"' '"server_error": {"action": "retry", "max": 1, "backoff_ms": 100, "else": "next"}'
+    workload down '"down", "down-b"' '"*": "next"'
+    workload flap '"flap", "flap-b"' '"*": "next"'
+    workload reset '"reset", "reset-b"' '"reset": {"action": "retry", "max": 1, "else": "next"}'
+    printf '    "silent": {"ladder": ["silent", "silent-b"], "on": {"*": "next"}, "constraints": {"ttft_ms": 700, "total_ms": 8000}, "safe_failure": {"status": 503, "message": "busy"}},\n'
+    workload slow '"slow"' '"*": "next"'
+    printf '    "slowx": {"ladder": ["slowx", "slowx-b"], "on": {"*": "next"}, "constraints": {"ttft_ms": 700, "total_ms": 8000}, "safe_failure": {"status": 503, "message": "busy"}},\n'
+    workload cut '"cut", "cut-b"' '"*": "next"'
+    workload stall '"stall", "stall-b"' '"*": "next"'
+    workload mal '"mal", "mal-b"' '"*": "next"'
+    workload nodone '"nodone"' '"*": "next"'
+    workload ctx '"ctx", "ctx-big"' '"context_length": "next_larger_context", "*": "next"'
+    printf '    "cnt": {"ladder": ["cnt", "cnt-b"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
+    workload np '"np", "np-b"' '"*": "next"'
+    workload np2 '"np2", "np2-b"' '"*": "next"'
+    printf '    "hedge": {"ladder": ["h", "hf"], "on": {"*": "next"}, "hedge": {"after_ms": 200, "max_extra": 1}, "constraints": {"ttft_ms": 5000, "total_ms": 8000}, "safe_failure": {"status": 503, "message": "busy"}}\n'
+    echo '  }, "tiers": {"free": {}},'
+    echo '  "breaker": {"window_s": 60, "min_requests": 1000, "failure_rate": 0.5, "open_for_s": 30},'
+    echo '  "retry_budget": {"ratio": 10, "min_per_s": 1000}'
+    echo '}'
+} >"$tmp/policy.json"
+
+if ! "$LADDER" check "$tmp/policy.json" >"$tmp/check.out" 2>&1; then
+    not_ok "the test policy loads" "$(cat "$tmp/check.out")"
+    exit 1
+fi
+
+"$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
+    --events "$tmp/events.jsonl" --trace "$tmp/trace.jsonl" --seed 7 \
+    >"$tmp/ladder.out" 2>"$tmp/ladder.err" &
+ladder_pid=$!
+if ! addr=$(wait_line "$tmp/ladder.out" \
+    's/^listening on \([0-9.]*:[0-9]*\) admin \([0-9.]*:[0-9]*\)$/\1 \2/p' \
+    "$ladder_pid"); then
+    not_ok "ladder serve prints its ports" "$(cat "$tmp/ladder.err")"
+    exit 1
+fi
+ok "ladder serve is listening ($addr)"
+listen=${addr% *}
+admin=${addr#* }
+
+LADDER_URL=http://$listen/v1 LADDER_ADMIN=http://$admin FAKE_LOG=$tmp/fake.log \
+    node "$NODE_DIR/serve_faults.mjs" >"$tmp/node.out" 2>&1
+node_rc=$?
+cat "$tmp/node.out"
+grep -q '^not ok' "$tmp/node.out" && failed=$((failed + 1))
+[ $node_rc -eq 0 ] || not_ok "the SDK fault client exits 0 (it exited $node_rc)"
+
+stop "$ladder_pid"
+ladder_pid=
+if [ "$stop_status" = 0 ]; then
+    ok "ladder serve exits 0 on SIGTERM"
+else
+    not_ok "ladder serve exits 0 on SIGTERM (got $stop_status)" "$(tail -5 "$tmp/ladder.err")"
+fi
+
+# The event log: every line parses, one request and one done per request id.
+accepted=$(sed -n 's/^# accepted \([0-9]*\)$/\1/p' "$tmp/node.out")
+if out=$(node "$NODE_DIR/check_logs.mjs" "$tmp/events.jsonl" "$tmp/trace.jsonl" \
+    "${accepted:-0}" 2>&1); then
+    ok "events and trace are consistent ($out)"
+else
+    not_ok "events and trace are consistent" "$out"
+fi
+
+if [ "$failed" -gt 0 ]; then
+    echo "# serve_faults: $failed failed; ladder stderr:"
+    tail -20 "$tmp/ladder.err" | sed 's/^/    # /'
+    exit 1
+fi
+exit 0
