@@ -1,0 +1,178 @@
+/* test_live_metrics.c - the live router's Prometheus exposition. */
+#include <stdlib.h>
+
+#include "testutil.h"
+
+#include "live_metrics.h"
+
+static const char policy[] =
+    "{\"routes\": {"
+    " \"a\": {\"provider\": \"openai\", \"model\": \"a\","
+    "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2}},"
+    " \"b\": {\"provider\": \"anthropic\", \"model\": \"b\","
+    "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2}}},"
+    " \"workloads\": {\"chat\": {\"ladder\": [\"a\", \"b\"]}}}";
+
+typedef struct fx {
+    ld_policy *p;
+    live_metrics *m;
+    live_buf out;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    ld_error err;
+    if (f == NULL ||
+        ld_policy_parse(policy, strlen(policy), "p.json", &f->p, &err) < 0)
+        return -1;
+    f->m = live_metrics_new(f->p);
+    live_buf_init(&f->out, 0);
+    *state = f;
+    return f->m == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    live_buf_cleanup(&f->out);
+    live_metrics_free(f->m);
+    ld_policy_free(f->p);
+    free(f);
+    return 0;
+}
+
+static ld_event ev(ld_event_type t, int route, int to, ld_class cls)
+{
+    ld_event e;
+    memset(&e, 0, sizeof e);
+    e.type = t;
+    e.route = route;
+    e.to_route = to;
+    e.cls = cls;
+    e.ttft = -1;
+    return e;
+}
+
+static const char *render(fx *f)
+{
+    ld_breaker_state br[2] = {LD_BREAKER_OPEN, LD_BREAKER_CLOSED};
+    f->out.len = 0;
+    assert_int_equal(live_metrics_render(f->m, br, 3, &f->out), LD_OK);
+    return f->out.data;
+}
+
+/* the value on the line that starts with `series` (exactly), or -1 */
+static double value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *l = text; l != NULL && *l != '\0';) {
+        if (strncmp(l, series, n) == 0 && l[n] == ' ')
+            return atof(l + n + 1);
+        l = strchr(l, '\n');
+        if (l != NULL)
+            l++;
+    }
+    return -1;
+}
+
+static void test_counts_requests_by_outcome_and_fallback(void **state)
+{
+    fx *f = *state;
+    ld_req_info ok = {0}, failed = {0};
+    ok.outcome = LD_OUT_SUCCESS;
+    ok.route = 1;
+    ok.fell_back = true;
+    ok.first_cls = LD_FC_OVERLOADED;
+    ok.ttft = ld_ms(120);
+    ok.latency = ld_ms(900);
+    ok.cost = 0.5;
+    failed.outcome = LD_OUT_FAILED;
+    failed.route = -1;
+    failed.ttft = -1;
+    failed.latency = ld_ms(40);
+    live_metrics_on_done(f->m, &ok, false);
+    live_metrics_on_done(f->m, &ok, true);
+    live_metrics_on_done(f->m, &failed, false);
+    assert_int_equal(live_metrics_requests(f->m, LD_OUT_SUCCESS), 2);
+    assert_int_equal(live_metrics_requests(f->m, LD_OUT_FAILED), 1);
+    const char *t = render(f);
+    assert_non_null(strstr(t, "# TYPE "));
+    assert_non_null(strstr(t, "outcome=\"success\""));
+    assert_non_null(strstr(t, "outcome=\"failed\""));
+    assert_non_null(strstr(t, "_bucket{"));
+    assert_non_null(strstr(t, "le=\"+Inf\""));
+}
+
+static void test_fallbacks_and_attempts_by_route_and_class(void **state)
+{
+    fx *f = *state;
+    ld_event a = ev(LD_EV_ATTEMPT, 0, -1, LD_FC_NONE);
+    ld_event r = ev(LD_EV_RESULT, 0, -1, LD_FC_OVERLOADED);
+    ld_event fb = ev(LD_EV_FALLBACK, 0, 1, LD_FC_OVERLOADED);
+    for (int i = 0; i < 3; i++) {
+        live_metrics_on_event(f->m, &a);
+        live_metrics_on_event(f->m, &r);
+        live_metrics_on_event(f->m, &fb);
+    }
+    const char *t = render(f);
+    assert_non_null(strstr(t, "from=\"a\""));
+    assert_non_null(strstr(t, "to=\"b\""));
+    assert_non_null(strstr(t, "class=\"overloaded\""));
+    /* every fallback line names from, to and class and counts 3 */
+    const char *l = strstr(t, "ladder_fallbacks_total{from=\"a\"");
+    assert_non_null(l);
+    const char *eol = strchr(l, '\n');
+    assert_non_null(eol);
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)(eol - l), l);
+    assert_near(atof(strrchr(line, ' ') + 1), 3, 0);
+    assert_near(value(t, "ladder_fallbacks_untracked_total"), 0, 0);
+}
+
+static void test_breaker_gauge_follows_given_states(void **state)
+{
+    fx *f = *state;
+    const char *t = render(f);
+    /* 0 closed, 1 open, 2 half-open: render() passes a open, b closed */
+    assert_near(value(t, "ladder_breaker_state{route=\"a\"}"), 1, 0);
+    assert_near(value(t, "ladder_breaker_state{route=\"b\"}"), 0, 0);
+}
+
+static void test_rejects_and_feedback_are_counted(void **state)
+{
+    fx *f = *state;
+    live_metrics_on_reject(f->m, LIVE_REJ_OVERLOADED);
+    live_metrics_on_reject(f->m, LIVE_REJ_OVERLOADED);
+    live_metrics_on_feedback(f->m, LIVE_FB_RETRIED, true);
+    live_feedback fb;
+    assert_int_equal(live_feedback_parse("abandoned", &fb), LD_OK);
+    assert_int_equal(fb, LIVE_FB_ABANDONED);
+    assert_int_equal(live_feedback_parse("bogus", &fb), LD_ENOENT);
+    assert_string_equal(live_feedback_name(LIVE_FB_ACCEPTED), "accepted");
+    const char *t = render(f);
+    assert_non_null(strstr(t, "overloaded"));
+    assert_non_null(strstr(t, "retried"));
+}
+
+static void test_render_is_capped_by_the_buffer(void **state)
+{
+    fx *f = *state;
+    live_buf small;
+    live_buf_init(&small, 64);
+    ld_breaker_state br[2] = {LD_BREAKER_CLOSED, LD_BREAKER_CLOSED};
+    assert_int_equal(live_metrics_render(f->m, br, 0, &small), LD_ELIMIT);
+    live_buf_cleanup(&small);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_counts_requests_by_outcome_and_fallback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fallbacks_and_attempts_by_route_and_class, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breaker_gauge_follows_given_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_and_feedback_are_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_render_is_capped_by_the_buffer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
