@@ -1,24 +1,22 @@
 /* ld_policy.c - loading and validating fallback policies.
  *
- * The loader is strict: an unknown key is an error (a typo in a policy must
- * not silently fall back to a default), every number is range-checked, and
- * every message names the file and the JSON path of the offending value.
- * Keys starting with "_" and "description" are free-form comments.
+ * The loader is strict (ld_json.h): an unknown key is an error (a typo in a
+ * policy must not silently fall back to a default), every number is
+ * range-checked, and every message names the file and the JSON path of the
+ * offending value. Keys starting with "_", "description", "notes" and
+ * "$comment" are free-form comments.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "ld_json.h"
 #include "ld_policy_int.h"
 
-#define PATH_MAX_LEN 256
-
 typedef struct load_ctx {
-    const char *file;
-    ld_error *err;
+    ld_json j; /* the file and the error to fill */
     ld_policy *p;
 } load_ctx;
 
@@ -61,169 +59,7 @@ const char *ld_role_name(ld_role r)
     return role_names[r];
 }
 
-/* ---- small helpers ------------------------------------------------------ */
-
-/* Append s to the path in out (holding *n bytes), cutting at PATH_MAX_LEN:
- * paths only feed messages, and a cut path still reads well. */
-static void path_append(char *out, size_t *n, const char *s)
-{
-    size_t len = strlen(s);
-    if (len > PATH_MAX_LEN - 1 - *n)
-        len = PATH_MAX_LEN - 1 - *n;
-    memcpy(out + *n, s, len);
-    *n += len;
-    out[*n] = '\0';
-}
-
-static void child_path(char *out, const char *parent, const char *key)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    path_append(out, &n, parent);
-    if (n > 0)
-        path_append(out, &n, ".");
-    path_append(out, &n, key);
-}
-
-static void index_path(char *out, const char *parent, int i)
-{
-    char idx[16];
-    size_t n = 0;
-    snprintf(idx, sizeof idx, "[%d]", i);
-    out[0] = '\0';
-    path_append(out, &n, parent);
-    path_append(out, &n, idx);
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
-static int oom(load_ctx *c)
-{
-    ld_error_set(c->err, c->file, NULL, "out of memory");
-    return LD_ENOMEM;
-}
-
-static int is_comment_key(const char *k)
-{
-    return k[0] == '_' || strcmp(k, "description") == 0 ||
-           strcmp(k, "notes") == 0 || strcmp(k, "$comment") == 0;
-}
-
-/* Refuse keys outside `allowed` (NULL-terminated) and duplicate keys. */
-static int check_keys(load_ctx *c, const cJSON *obj, const char *path,
-                      const char *const *allowed)
-{
-    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
-            continue;
-        for (const cJSON *jt = obj->child; jt != it; jt = jt->next) {
-            if (strcmp(jt->string, it->string) == 0) {
-                char p[PATH_MAX_LEN];
-                child_path(p, path, it->string);
-                ld_error_set(c->err, c->file, p, "duplicate key");
-                return LD_EINVAL;
-            }
-        }
-        if (allowed == NULL)
-            continue;
-        int ok = 0;
-        for (const char *const *a = allowed; *a != NULL; a++)
-            if (strcmp(*a, it->string) == 0)
-                ok = 1;
-        if (!ok) {
-            char p[PATH_MAX_LEN], list[256];
-            size_t n = 0;
-            list[0] = '\0';
-            for (const char *const *a = allowed; *a != NULL && n < sizeof list; a++) {
-                int w = snprintf(list + n, sizeof list - n, "%s%s",
-                                 n ? ", " : "", *a);
-                if (w > 0)
-                    n += (size_t)w;
-            }
-            child_path(p, path, it->string);
-            ld_error_set(c->err, c->file, p, "unknown key (expected one of: %s)",
-                         list);
-            return LD_EINVAL;
-        }
-    }
-    return LD_OK;
-}
-
-static int want_object(load_ctx *c, const cJSON *v, const char *path)
-{
-    if (!cJSON_IsObject(v)) {
-        ld_error_set(c->err, c->file, path, "must be an object");
-        return LD_EINVAL;
-    }
-    return LD_OK;
-}
-
-/* Number at obj[key] into *out, within [lo, hi]. Missing: LD_ENOENT when
- * optional (out untouched), an error when required. */
-static int get_num(load_ctx *c, const cJSON *obj, const char *path,
-                   const char *key, int required, double lo, double hi,
-                   double *out)
-{
-    char p[PATH_MAX_LEN];
-    child_path(p, path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (v == NULL) {
-        if (!required)
-            return LD_ENOENT;
-        ld_error_set(c->err, c->file, p, "missing (a number is required)");
-        return LD_EINVAL;
-    }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-        ld_error_set(c->err, c->file, p, "must be a number");
-        return LD_EINVAL;
-    }
-    if (v->valuedouble < lo || v->valuedouble > hi) {
-        ld_error_set(c->err, c->file, p, "%g is out of range [%g, %g]",
-                     v->valuedouble, lo, hi);
-        return LD_EINVAL;
-    }
-    *out = v->valuedouble;
-    return LD_OK;
-}
-
-/* Milliseconds (or seconds with scale 1e6) at obj[key] into microseconds. */
-static int get_time(load_ctx *c, const cJSON *obj, const char *path,
-                    const char *key, int required, double scale_us,
-                    ld_us *out)
-{
-    double v;
-    int rc = get_num(c, obj, path, key, required, 0, 1e12 / scale_us, &v);
-    if (rc == LD_OK)
-        *out = (ld_us)llround(v * scale_us);
-    return rc;
-}
-
-static int get_str(load_ctx *c, const cJSON *obj, const char *path,
-                   const char *key, int required, const char **out)
-{
-    char p[PATH_MAX_LEN];
-    child_path(p, path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (v == NULL) {
-        if (!required)
-            return LD_ENOENT;
-        ld_error_set(c->err, c->file, p, "missing (a string is required)");
-        return LD_EINVAL;
-    }
-    if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-        ld_error_set(c->err, c->file, p, "must be a non-empty string");
-        return LD_EINVAL;
-    }
-    *out = v->valuestring;
-    return LD_OK;
-}
+/* ---- regions and capabilities ------------------------------------------ */
 
 static int region_index(load_ctx *c, const char *name, const char *path)
 {
@@ -232,38 +68,33 @@ static int region_index(load_ctx *c, const char *name, const char *path)
         if (strcmp(p->regions[i], name) == 0)
             return i;
     if (p->nregions == LD_MAX_REGIONS) {
-        ld_error_set(c->err, c->file, path, "more than %d regions",
-                     LD_MAX_REGIONS);
+        ld_json_fail(&c->j, path, NULL, "more than %d regions", LD_MAX_REGIONS);
         return LD_ELIMIT;
     }
-    p->regions[p->nregions] = dup_str(name);
-    if (p->regions[p->nregions] == NULL)
-        return oom(c);
+    if ((p->regions[p->nregions] = strdup(name)) == NULL)
+        return ld_json_oom(&c->j);
     return p->nregions++;
 }
 
+/* Region names at obj[key] into a mask; absent: 0, *out untouched. */
 static int get_regions(load_ctx *c, const cJSON *obj, const char *path,
                        const char *key, uint32_t *out)
 {
-    char p[PATH_MAX_LEN];
-    child_path(p, path, key);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (v == NULL)
-        return LD_ENOENT;
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
-        ld_error_set(c->err, c->file, p,
-                     "must be a non-empty array of region names");
-        return LD_EINVAL;
-    }
+        return LD_OK;
+    char p[LD_JSON_PATH_MAX];
+    ld_json_child_path(p, path, key);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+        return ld_json_fail(&c->j, p, NULL,
+                            "must be a non-empty array of region names");
     uint32_t mask = 0;
     int i = 0;
     for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
-        char ip[PATH_MAX_LEN];
-        index_path(ip, p, i);
-        if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
-            ld_error_set(c->err, c->file, ip, "must be a region name");
-            return LD_EINVAL;
-        }
+        char ip[LD_JSON_PATH_MAX];
+        ld_json_index_path(ip, p, i);
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0')
+            return ld_json_fail(&c->j, ip, NULL, "must be a region name");
         int r = region_index(c, it->valuestring, ip);
         if (r < 0)
             return r;
@@ -273,33 +104,31 @@ static int get_regions(load_ctx *c, const cJSON *obj, const char *path,
     return LD_OK;
 }
 
+/* Capability names at obj[key] into bits; absent: 0, *out untouched. */
 static int get_caps(load_ctx *c, const cJSON *obj, const char *path,
                     const char *key, unsigned *out)
 {
-    char p[PATH_MAX_LEN];
-    child_path(p, path, key);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (v == NULL)
-        return LD_ENOENT;
-    if (!cJSON_IsArray(v)) {
-        ld_error_set(c->err, c->file, p, "must be an array of capabilities");
-        return LD_EINVAL;
-    }
+        return LD_OK;
+    char p[LD_JSON_PATH_MAX];
+    ld_json_child_path(p, path, key);
+    if (!cJSON_IsArray(v))
+        return ld_json_fail(&c->j, p, NULL, "must be an array of capabilities");
     unsigned caps = 0;
     int i = 0;
     for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
-        char ip[PATH_MAX_LEN];
-        index_path(ip, p, i);
         unsigned bit = 0;
         if (cJSON_IsString(it))
             for (size_t k = 0; k < sizeof cap_names / sizeof cap_names[0]; k++)
                 if (strcmp(cap_names[k].name, it->valuestring) == 0)
                     bit = cap_names[k].bit;
         if (bit == 0) {
-            ld_error_set(c->err, c->file, ip,
-                         "unknown capability (expected stream, tools, "
-                         "prefill, vision or json)");
-            return LD_EINVAL;
+            char ip[LD_JSON_PATH_MAX];
+            ld_json_index_path(ip, p, i);
+            return ld_json_fail(&c->j, ip, NULL,
+                                "unknown capability (expected stream, tools, "
+                                "prefill, vision or json)");
         }
         caps |= bit;
     }
@@ -315,120 +144,99 @@ static int load_breaker(load_ctx *c, const cJSON *v, const char *path,
     static const char *const keys[] = {
         "window_s", "min_requests", "failure_rate", "slow_call_ms",
         "slow_call_rate", "open_for_s", "half_open_probes", NULL};
+    const ld_json *js = &c->j;
+    double min_requests = b->min_requests, probes = b->half_open_probes;
     int rc;
-    if ((rc = want_object(c, v, path)) || (rc = check_keys(c, v, path, keys)))
+    if ((rc = ld_json_want_object(js, v, path)) < 0 ||
+        (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
+        (rc = ld_json_time(js, v, path, "window_s", false, 1e6,
+                           &b->window)) < 0 ||
+        (rc = ld_json_num(js, v, path, "min_requests", false, 1, 1e9,
+                          &min_requests)) < 0 ||
+        (rc = ld_json_num(js, v, path, "failure_rate", false, 0.01, 1,
+                          &b->failure_rate)) < 0 ||
+        (rc = ld_json_time(js, v, path, "slow_call_ms", false, 1e3,
+                           &b->slow_call)) < 0 ||
+        (rc = ld_json_num(js, v, path, "slow_call_rate", false, 0.01, 1,
+                          &b->slow_call_rate)) < 0 ||
+        (rc = ld_json_time(js, v, path, "open_for_s", false, 1e6,
+                           &b->open_for)) < 0 ||
+        (rc = ld_json_num(js, v, path, "half_open_probes", false, 1, 1000,
+                          &probes)) < 0)
         return rc;
-    double d;
-    if ((rc = get_time(c, v, path, "window_s", 0, 1e6, &b->window)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_num(c, v, path, "min_requests", 0, 1, 1e9, &d)) == LD_OK)
-        b->min_requests = (int)d;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_num(c, v, path, "failure_rate", 0, 0.01, 1,
-                      &b->failure_rate)) < 0 && rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_time(c, v, path, "slow_call_ms", 0, 1e3, &b->slow_call)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_num(c, v, path, "slow_call_rate", 0, 0.01, 1,
-                      &b->slow_call_rate)) < 0 && rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_time(c, v, path, "open_for_s", 0, 1e6, &b->open_for)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_num(c, v, path, "half_open_probes", 0, 1, 1000, &d)) == LD_OK)
-        b->half_open_probes = (int)d;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if (b->window <= 0 || b->open_for <= 0) {
-        ld_error_set(c->err, c->file, path, "window_s and open_for_s must be > 0");
-        return LD_EINVAL;
-    }
+    b->min_requests = (int)min_requests;
+    b->half_open_probes = (int)probes;
+    if (b->window <= 0 || b->open_for <= 0)
+        return ld_json_fail(js, path, NULL,
+                            "window_s and open_for_s must be > 0");
     return LD_OK;
 }
 
 static int load_globals(load_ctx *c, const cJSON *root)
 {
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     int rc;
-    double d;
     const cJSON *v;
 
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "retry")) != NULL) {
         static const char *const keys[] = {"max", "backoff_ms",
                                            "max_backoff_ms", NULL};
-        if ((rc = want_object(c, v, "retry")) ||
-            (rc = check_keys(c, v, "retry", keys)))
+        double max = p->retry_max;
+        if ((rc = ld_json_want_object(js, v, "retry")) < 0 ||
+            (rc = ld_json_check_keys(js, v, "retry", keys, NULL)) < 0 ||
+            (rc = ld_json_num(js, v, "retry", "max", false, 0, 10, &max)) < 0 ||
+            (rc = ld_json_time(js, v, "retry", "backoff_ms", false, 1e3,
+                               &p->retry_backoff)) < 0 ||
+            (rc = ld_json_time(js, v, "retry", "max_backoff_ms", false, 1e3,
+                               &p->retry_max_backoff)) < 0)
             return rc;
-        if ((rc = get_num(c, v, "retry", "max", 0, 0, 10, &d)) == LD_OK)
-            p->retry_max = (int)d;
-        else if (rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, v, "retry", "backoff_ms", 0, 1e3,
-                           &p->retry_backoff)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, v, "retry", "max_backoff_ms", 0, 1e3,
-                           &p->retry_max_backoff)) < 0 && rc != LD_ENOENT)
-            return rc;
+        p->retry_max = (int)max;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "retry_budget")) != NULL) {
         static const char *const keys[] = {"ratio", "min_per_s", "window_s",
                                            NULL};
-        if ((rc = want_object(c, v, "retry_budget")) ||
-            (rc = check_keys(c, v, "retry_budget", keys)))
+        if ((rc = ld_json_want_object(js, v, "retry_budget")) < 0 ||
+            (rc = ld_json_check_keys(js, v, "retry_budget", keys, NULL)) < 0 ||
+            (rc = ld_json_num(js, v, "retry_budget", "ratio", false, 0, 10,
+                              &p->budget_ratio)) < 0 ||
+            (rc = ld_json_num(js, v, "retry_budget", "min_per_s", false, 0,
+                              1e6, &p->budget_min_per_s)) < 0 ||
+            (rc = ld_json_time(js, v, "retry_budget", "window_s", false, 1e6,
+                               &p->budget_window)) < 0)
             return rc;
-        if ((rc = get_num(c, v, "retry_budget", "ratio", 0, 0, 10,
-                          &p->budget_ratio)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_num(c, v, "retry_budget", "min_per_s", 0, 0, 1e6,
-                          &p->budget_min_per_s)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, v, "retry_budget", "window_s", 0, 1e6,
-                           &p->budget_window)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if (p->budget_window <= 0) {
-            ld_error_set(c->err, c->file, "retry_budget.window_s", "must be > 0");
-            return LD_EINVAL;
-        }
+        if (p->budget_window <= 0)
+            return ld_json_fail(js, "retry_budget.window_s", NULL,
+                                "must be > 0");
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "health")) != NULL) {
         static const char *const keys[] = {
             "window_s", "latency_quantile", "min_samples",
             "rate_limit_default_ms", "quota_block_s", "stall_ms",
             "output_tokens_default", NULL};
-        if ((rc = want_object(c, v, "health")) ||
-            (rc = check_keys(c, v, "health", keys)))
+        double min_samples = p->min_samples;
+        double tokens = (double)p->default_output_tokens;
+        if ((rc = ld_json_want_object(js, v, "health")) < 0 ||
+            (rc = ld_json_check_keys(js, v, "health", keys, NULL)) < 0 ||
+            (rc = ld_json_time(js, v, "health", "window_s", false, 1e6,
+                               &p->health_window)) < 0 ||
+            (rc = ld_json_num(js, v, "health", "latency_quantile", false, 0.01,
+                              1, &p->latency_quantile)) < 0 ||
+            (rc = ld_json_num(js, v, "health", "min_samples", false, 1, 1e6,
+                              &min_samples)) < 0 ||
+            (rc = ld_json_time(js, v, "health", "rate_limit_default_ms", false,
+                               1e3, &p->rate_limit_default)) < 0 ||
+            (rc = ld_json_time(js, v, "health", "quota_block_s", false, 1e6,
+                               &p->quota_block)) < 0 ||
+            (rc = ld_json_time(js, v, "health", "stall_ms", false, 1e3,
+                               &p->default_stall)) < 0 ||
+            (rc = ld_json_num(js, v, "health", "output_tokens_default", false,
+                              1, 1e7, &tokens)) < 0)
             return rc;
-        if ((rc = get_time(c, v, "health", "window_s", 0, 1e6,
-                           &p->health_window)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_num(c, v, "health", "latency_quantile", 0, 0.01, 1,
-                          &p->latency_quantile)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_num(c, v, "health", "min_samples", 0, 1, 1e6, &d)) == LD_OK)
-            p->min_samples = (int)d;
-        else if (rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, v, "health", "rate_limit_default_ms", 0, 1e3,
-                           &p->rate_limit_default)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, v, "health", "quota_block_s", 0, 1e6,
-                           &p->quota_block)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, v, "health", "stall_ms", 0, 1e3,
-                           &p->default_stall)) < 0 && rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_num(c, v, "health", "output_tokens_default", 0, 1, 1e7,
-                          &d)) == LD_OK)
-            p->default_output_tokens = (int64_t)d;
-        else if (rc != LD_ENOENT)
-            return rc;
-        if (p->health_window <= 0) {
-            ld_error_set(c->err, c->file, "health.window_s", "must be > 0");
-            return LD_EINVAL;
-        }
+        p->min_samples = (int)min_samples;
+        p->default_output_tokens = (int64_t)tokens;
+        if (p->health_window <= 0)
+            return ld_json_fail(js, "health.window_s", NULL, "must be > 0");
     }
     return LD_OK;
 }
@@ -442,112 +250,82 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
         "provider", "model", "base_url", "api_key_env", "price", "quality",
         "regions", "context_window", "capabilities", "max_concurrency",
         "timeouts", "breaker", "upstream", NULL};
+    const ld_json *js = &c->j;
     int rc;
-    const char *s;
-    double d;
-    char p[PATH_MAX_LEN];
+    const char *s = NULL;
+    char p[LD_JSON_PATH_MAX];
 
-    if ((rc = want_object(c, v, path)) || (rc = check_keys(c, v, path, keys)))
+    if ((rc = ld_json_want_object(js, v, path)) < 0 ||
+        (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
+        (rc = ld_json_str(js, v, path, "provider", true, &s)) < 0)
         return rc;
-
-    if ((rc = get_str(c, v, path, "provider", 1, &s)) < 0)
-        return rc;
-    if (strcmp(s, "openai") == 0) {
+    if (strcmp(s, "openai") == 0)
         r->provider = LD_PROVIDER_OPENAI;
-    } else if (strcmp(s, "anthropic") == 0) {
+    else if (strcmp(s, "anthropic") == 0)
         r->provider = LD_PROVIDER_ANTHROPIC;
-    } else {
-        child_path(p, path, "provider");
-        ld_error_set(c->err, c->file, p,
-                     "unknown provider \"%s\" (expected openai or anthropic)", s);
-        return LD_EINVAL;
-    }
-    if ((rc = get_str(c, v, path, "model", 1, &s)) < 0)
+    else
+        return ld_json_fail(js, path, "provider", "unknown provider \"%s\" "
+                            "(expected openai or anthropic)", s);
+    if ((rc = ld_json_str(js, v, path, "model", true, &s)) < 0)
         return rc;
-    if ((r->model = dup_str(s)) == NULL)
-        return oom(c);
-    if ((rc = get_str(c, v, path, "base_url", 0, &s)) == LD_OK) {
-        if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
-            child_path(p, path, "base_url");
-            ld_error_set(c->err, c->file, p,
-                         "must start with http:// or https://");
-            return LD_EINVAL;
-        }
-        if ((r->base_url = dup_str(s)) == NULL)
-            return oom(c);
-    } else if (rc != LD_ENOENT) {
+    if ((r->model = strdup(s)) == NULL)
+        return ld_json_oom(js);
+    if ((rc = ld_json_dup(js, v, path, "base_url", &r->base_url)) < 0)
         return rc;
-    }
-    if ((rc = get_str(c, v, path, "api_key_env", 0, &s)) == LD_OK) {
-        if ((r->api_key_env = dup_str(s)) == NULL)
-            return oom(c);
-    } else if (rc != LD_ENOENT) {
+    if (r->base_url != NULL && strncmp(r->base_url, "http://", 7) != 0 &&
+        strncmp(r->base_url, "https://", 8) != 0)
+        return ld_json_fail(js, path, "base_url",
+                            "must start with http:// or https://");
+    if ((rc = ld_json_dup(js, v, path, "api_key_env", &r->api_key_env)) < 0 ||
+        (rc = ld_json_dup(js, v, path, "upstream", &r->upstream)) < 0)
         return rc;
-    }
-    if ((rc = get_str(c, v, path, "upstream", 0, &s)) == LD_OK) {
-        if ((r->upstream = dup_str(s)) == NULL)
-            return oom(c);
-    } else if (rc != LD_ENOENT) {
-        return rc;
-    }
 
-    const cJSON *price = cJSON_GetObjectItemCaseSensitive(v, "price");
-    child_path(p, path, "price");
-    if (price == NULL) {
-        ld_error_set(c->err, c->file, p,
-                     "missing (give input_per_mtok and output_per_mtok)");
-        return LD_EINVAL;
-    }
     static const char *const pkeys[] = {"input_per_mtok", "output_per_mtok",
                                         NULL};
-    if ((rc = want_object(c, price, p)) ||
-        (rc = check_keys(c, price, p, pkeys)))
-        return rc;
-    if ((rc = get_num(c, price, p, "input_per_mtok", 1, 0, 1e6,
-                      &r->price_in)) < 0)
-        return rc;
-    if ((rc = get_num(c, price, p, "output_per_mtok", 1, 0, 1e6,
-                      &r->price_out)) < 0)
+    const cJSON *price = cJSON_GetObjectItemCaseSensitive(v, "price");
+    ld_json_child_path(p, path, "price");
+    if (price == NULL)
+        return ld_json_fail(js, p, NULL, "missing (give input_per_mtok and "
+                            "output_per_mtok)");
+    if ((rc = ld_json_want_object(js, price, p)) < 0 ||
+        (rc = ld_json_check_keys(js, price, p, pkeys, NULL)) < 0 ||
+        (rc = ld_json_num(js, price, p, "input_per_mtok", true, 0, 1e6,
+                          &r->price_in)) < 0 ||
+        (rc = ld_json_num(js, price, p, "output_per_mtok", true, 0, 1e6,
+                          &r->price_out)) < 0)
         return rc;
 
+    double window = 128000, conc = 0;
     r->quality = 0.5;
-    if ((rc = get_num(c, v, path, "quality", 0, 0, 1, &r->quality)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_regions(c, v, path, "regions", &r->regions)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
-    r->context_window = 128000;
-    if ((rc = get_num(c, v, path, "context_window", 0, 1, 1e9, &d)) == LD_OK)
-        r->context_window = (int64_t)d;
-    else if (rc != LD_ENOENT)
-        return rc;
     r->caps = LD_CAP_STREAM;
-    if ((rc = get_caps(c, v, path, "capabilities", &r->caps)) < 0 &&
-        rc != LD_ENOENT)
+    if ((rc = ld_json_num(js, v, path, "quality", false, 0, 1,
+                          &r->quality)) < 0 ||
+        (rc = get_regions(c, v, path, "regions", &r->regions)) < 0 ||
+        (rc = ld_json_num(js, v, path, "context_window", false, 1, 1e9,
+                          &window)) < 0 ||
+        (rc = get_caps(c, v, path, "capabilities", &r->caps)) < 0 ||
+        (rc = ld_json_num(js, v, path, "max_concurrency", false, 1, 1e7,
+                          &conc)) < 0)
         return rc;
-    if ((rc = get_num(c, v, path, "max_concurrency", 0, 1, 1e7, &d)) == LD_OK)
-        r->max_concurrency = (int)d;
-    else if (rc != LD_ENOENT)
-        return rc;
+    r->context_window = (int64_t)window;
+    r->max_concurrency = (int)conc;
 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "timeouts");
     if (t != NULL) {
         static const char *const tkeys[] = {"ttft_ms", "stall_ms", NULL};
-        child_path(p, path, "timeouts");
-        if ((rc = want_object(c, t, p)) || (rc = check_keys(c, t, p, tkeys)))
-            return rc;
-        if ((rc = get_time(c, t, p, "ttft_ms", 0, 1e3, &r->ttft_timeout)) < 0 &&
-            rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_time(c, t, p, "stall_ms", 0, 1e3, &r->stall_timeout)) < 0 &&
-            rc != LD_ENOENT)
+        ld_json_child_path(p, path, "timeouts");
+        if ((rc = ld_json_want_object(js, t, p)) < 0 ||
+            (rc = ld_json_check_keys(js, t, p, tkeys, NULL)) < 0 ||
+            (rc = ld_json_time(js, t, p, "ttft_ms", false, 1e3,
+                               &r->ttft_timeout)) < 0 ||
+            (rc = ld_json_time(js, t, p, "stall_ms", false, 1e3,
+                               &r->stall_timeout)) < 0)
             return rc;
     }
     r->breaker = *breaker;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(v, "breaker");
     if (b != NULL) {
-        child_path(p, path, "breaker");
+        ld_json_child_path(p, path, "breaker");
         if ((rc = load_breaker(c, b, p, &r->breaker)) < 0)
             return rc;
     }
@@ -557,36 +335,33 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
 static int load_routes(load_ctx *c, const cJSON *root,
                        const ld_breaker_cfg *breaker)
 {
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     const cJSON *routes = cJSON_GetObjectItemCaseSensitive(root, "routes");
     int rc;
-    if (routes == NULL) {
-        ld_error_set(c->err, c->file, "routes", "missing (a policy needs routes)");
-        return LD_EINVAL;
-    }
-    if ((rc = want_object(c, routes, "routes")) ||
-        (rc = check_keys(c, routes, "routes", NULL)))
+    if (routes == NULL)
+        return ld_json_fail(js, "routes", NULL,
+                            "missing (a policy needs routes)");
+    if ((rc = ld_json_want_object(js, routes, "routes")) < 0 ||
+        (rc = ld_json_check_keys(js, routes, "routes", NULL, NULL)) < 0)
         return rc;
     for (const cJSON *it = routes->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
+        if (ld_json_is_comment(js, it->string))
             continue;
-        char path[PATH_MAX_LEN];
-        child_path(path, "routes", it->string);
+        char path[LD_JSON_PATH_MAX];
+        ld_json_child_path(path, "routes", it->string);
         if (p->nroutes == LD_MAX_ROUTES) {
-            ld_error_set(c->err, c->file, path, "more than %d routes",
-                         LD_MAX_ROUTES);
+            ld_json_fail(js, path, NULL, "more than %d routes", LD_MAX_ROUTES);
             return LD_ELIMIT;
         }
         ld_route *r = &p->routes[p->nroutes++];
-        if ((r->id = dup_str(it->string)) == NULL)
-            return oom(c);
+        if ((r->id = strdup(it->string)) == NULL)
+            return ld_json_oom(js);
         if ((rc = load_route(c, it, path, r, breaker)) < 0)
             return rc;
     }
-    if (p->nroutes == 0) {
-        ld_error_set(c->err, c->file, "routes", "no routes");
-        return LD_EINVAL;
-    }
+    if (p->nroutes == 0)
+        return ld_json_fail(js, "routes", NULL, "no routes");
     return LD_OK;
 }
 
@@ -598,52 +373,38 @@ static int load_constraints(load_ctx *c, const cJSON *v, const char *path,
     static const char *const keys[] = {"ttft_ms", "total_ms", "stall_ms",
                                        "max_cost_usd", "min_quality",
                                        "regions", NULL};
+    static const unsigned bits[] = {LD_C_TTFT, LD_C_TOTAL, LD_C_STALL,
+                                    LD_C_COST, LD_C_QUALITY, LD_C_REGIONS};
+    const ld_json *js = &c->j;
     int rc;
-    if ((rc = want_object(c, v, path)))
+    if ((rc = ld_json_want_object(js, v, path)) < 0)
         return rc;
     for (const cJSON *it = v->child; it != NULL; it = it->next) {
-        int known = is_comment_key(it->string);
+        int known = ld_json_is_comment(js, it->string);
         for (const char *const *a = keys; *a != NULL; a++)
             if (strcmp(*a, it->string) == 0)
                 known = 1;
-        if (!known) {
-            char p[PATH_MAX_LEN];
-            child_path(p, path, it->string);
-            ld_error_set(c->err, c->file, p,
-                         "%s names an unknown constraint (expected ttft_ms, "
-                         "total_ms, stall_ms, max_cost_usd, min_quality or "
-                         "regions)", what);
-            return LD_EINVAL;
-        }
+        if (!known)
+            return ld_json_fail(js, path, it->string,
+                                "%s names an unknown constraint (expected "
+                                "ttft_ms, total_ms, stall_ms, max_cost_usd, "
+                                "min_quality or regions)", what);
     }
-    if ((rc = check_keys(c, v, path, keys)))
+    if ((rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
+        (rc = ld_json_time(js, v, path, "ttft_ms", false, 1e3, &k->ttft)) < 0 ||
+        (rc = ld_json_time(js, v, path, "total_ms", false, 1e3,
+                           &k->total)) < 0 ||
+        (rc = ld_json_time(js, v, path, "stall_ms", false, 1e3,
+                           &k->stall)) < 0 ||
+        (rc = ld_json_num(js, v, path, "max_cost_usd", false, 0, 1e6,
+                          &k->max_cost)) < 0 ||
+        (rc = ld_json_num(js, v, path, "min_quality", false, 0, 1,
+                          &k->min_quality)) < 0 ||
+        (rc = get_regions(c, v, path, "regions", &k->regions)) < 0)
         return rc;
-    if ((rc = get_time(c, v, path, "ttft_ms", 0, 1e3, &k->ttft)) == LD_OK)
-        k->set |= LD_C_TTFT;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_time(c, v, path, "total_ms", 0, 1e3, &k->total)) == LD_OK)
-        k->set |= LD_C_TOTAL;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_time(c, v, path, "stall_ms", 0, 1e3, &k->stall)) == LD_OK)
-        k->set |= LD_C_STALL;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_num(c, v, path, "max_cost_usd", 0, 0, 1e6, &k->max_cost)) ==
-        LD_OK)
-        k->set |= LD_C_COST;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_num(c, v, path, "min_quality", 0, 0, 1, &k->min_quality)) ==
-        LD_OK)
-        k->set |= LD_C_QUALITY;
-    else if (rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_regions(c, v, path, "regions", &k->regions)) == LD_OK)
-        k->set |= LD_C_REGIONS;
-    else if (rc != LD_ENOENT)
-        return rc;
+    for (int i = 0; keys[i] != NULL; i++)
+        if (ld_json_has(v, keys[i]))
+            k->set |= bits[i];
     const char *zero = NULL;
     if ((k->set & LD_C_TTFT) && k->ttft == 0)
         zero = "ttft_ms";
@@ -651,51 +412,45 @@ static int load_constraints(load_ctx *c, const cJSON *v, const char *path,
         zero = "total_ms";
     if ((k->set & LD_C_STALL) && k->stall == 0)
         zero = "stall_ms";
-    if (zero != NULL) {
-        char p[PATH_MAX_LEN];
-        child_path(p, path, zero);
-        ld_error_set(c->err, c->file, p, "must be > 0");
-        return LD_EINVAL;
-    }
+    if (zero != NULL)
+        return ld_json_fail(js, path, zero, "must be > 0");
     return LD_OK;
 }
 
 static int load_tiers(load_ctx *c, const cJSON *root)
 {
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(root, "tiers");
     int rc;
     if (tiers == NULL) {
         /* one implicit tier that overrides nothing */
         p->ntiers = 1;
-        if ((p->tiers[0].name = dup_str("default")) == NULL)
-            return oom(c);
+        if ((p->tiers[0].name = strdup("default")) == NULL)
+            return ld_json_oom(js);
         return LD_OK;
     }
-    if ((rc = want_object(c, tiers, "tiers")) ||
-        (rc = check_keys(c, tiers, "tiers", NULL)))
+    if ((rc = ld_json_want_object(js, tiers, "tiers")) < 0 ||
+        (rc = ld_json_check_keys(js, tiers, "tiers", NULL, NULL)) < 0)
         return rc;
     for (const cJSON *it = tiers->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
+        if (ld_json_is_comment(js, it->string))
             continue;
-        char path[PATH_MAX_LEN];
-        child_path(path, "tiers", it->string);
+        char path[LD_JSON_PATH_MAX];
+        ld_json_child_path(path, "tiers", it->string);
         if (p->ntiers == LD_MAX_TIERS) {
-            ld_error_set(c->err, c->file, path, "more than %d tiers",
-                         LD_MAX_TIERS);
+            ld_json_fail(js, path, NULL, "more than %d tiers", LD_MAX_TIERS);
             return LD_ELIMIT;
         }
         ld_tier *t = &p->tiers[p->ntiers++];
-        if ((t->name = dup_str(it->string)) == NULL)
-            return oom(c);
+        if ((t->name = strdup(it->string)) == NULL)
+            return ld_json_oom(js);
         if ((rc = load_constraints(c, it, path, &t->cons, "a tier")) < 0)
             return rc;
     }
-    if (p->ntiers == 0) {
-        ld_error_set(c->err, c->file, "tiers", "is empty (leave it out for "
-                     "one default tier)");
-        return LD_EINVAL;
-    }
+    if (p->ntiers == 0)
+        return ld_json_fail(js, "tiers", NULL, "is empty (leave it out for "
+                            "one default tier)");
     return LD_OK;
 }
 
@@ -727,6 +482,7 @@ static const char action_list[] =
 static int load_rule(load_ctx *c, const cJSON *v, const char *path,
                      ld_rule *rule)
 {
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     int rc;
     const char *word;
@@ -741,108 +497,79 @@ static int load_rule(load_ctx *c, const cJSON *v, const char *path,
 
     if (cJSON_IsString(v)) {
         word = v->valuestring;
-        if (parse_action_word(word, &rule->kind, &rule->role) < 0) {
-            ld_error_set(c->err, c->file, path,
-                         "unknown action \"%s\" (expected one of: %s)", word,
-                         action_list);
-            return LD_EINVAL;
-        }
+        if (parse_action_word(word, &rule->kind, &rule->role) < 0)
+            return ld_json_fail(js, path, NULL,
+                                "unknown action \"%s\" (expected one of: %s)",
+                                word, action_list);
         return LD_OK;
     }
     static const char *const keys[] = {"action", "max", "backoff_ms",
                                        "max_backoff_ms", "max_wait_ms",
                                        "else", "same_as", NULL};
-    if (!cJSON_IsObject(v)) {
-        ld_error_set(c->err, c->file, path,
-                     "must be an action name or an object with \"action\"");
-        return LD_EINVAL;
-    }
-    if ((rc = check_keys(c, v, path, keys)))
+    if (!cJSON_IsObject(v))
+        return ld_json_fail(js, path, NULL, "must be an action name or an "
+                            "object with \"action\"");
+    if ((rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0)
         return rc;
     const cJSON *same = cJSON_GetObjectItemCaseSensitive(v, "same_as");
     if (same != NULL) {
-        char sp[PATH_MAX_LEN];
-        child_path(sp, path, "same_as");
         ld_class cls;
         int nkeys = 0;
         for (const cJSON *it = v->child; it != NULL; it = it->next)
-            nkeys += !is_comment_key(it->string);
-        if (nkeys != 1) {
-            ld_error_set(c->err, c->file, path,
-                         "\"same_as\" stands alone in a rule");
-            return LD_EINVAL;
-        }
+            nkeys += !ld_json_is_comment(js, it->string);
+        if (nkeys != 1)
+            return ld_json_fail(js, path, NULL,
+                                "\"same_as\" stands alone in a rule");
         if (!cJSON_IsString(same) ||
-            ld_class_parse(same->valuestring, &cls) < 0) {
-            ld_error_set(c->err, c->file, sp,
-                         "must name a failure class");
-            return LD_EINVAL;
-        }
+            ld_class_parse(same->valuestring, &cls) < 0)
+            return ld_json_fail(js, path, "same_as",
+                                "must name a failure class");
         rule->same_as = (int)cls;
         return LD_OK;
     }
-    char ap[PATH_MAX_LEN];
-    child_path(ap, path, "action");
-    if ((rc = get_str(c, v, path, "action", 1, &word)) < 0)
+    if ((rc = ld_json_str(js, v, path, "action", true, &word)) < 0)
         return rc;
-    if (parse_action_word(word, &rule->kind, &rule->role) < 0) {
-        ld_error_set(c->err, c->file, ap,
-                     "unknown action \"%s\" (expected one of: %s)", word,
-                     action_list);
-        return LD_EINVAL;
-    }
+    if (parse_action_word(word, &rule->kind, &rule->role) < 0)
+        return ld_json_fail(js, path, "action",
+                            "unknown action \"%s\" (expected one of: %s)",
+                            word, action_list);
     int waits = rule->kind == LD_ACT_RETRY ||
                 rule->kind == LD_ACT_WAIT_RETRY_AFTER;
     static const char *const retry_keys[] = {"max", "backoff_ms",
                                              "max_backoff_ms", "max_wait_ms",
                                              "else", NULL};
-    for (const char *const *k = retry_keys; *k != NULL; k++) {
-        if (!waits && cJSON_GetObjectItemCaseSensitive(v, *k) != NULL) {
-            char kp[PATH_MAX_LEN];
-            child_path(kp, path, *k);
-            ld_error_set(c->err, c->file, kp,
-                         "applies only to retry and wait_retry_after");
-            return LD_EINVAL;
-        }
-    }
+    for (const char *const *k = retry_keys; *k != NULL; k++)
+        if (!waits && ld_json_has(v, *k))
+            return ld_json_fail(js, path, *k,
+                                "applies only to retry and wait_retry_after");
     if (!waits)
         return LD_OK;
     if (rule->kind == LD_ACT_WAIT_RETRY_AFTER)
         rule->max = 1;
-    double d;
-    if ((rc = get_num(c, v, path, "max", 0, 0, 10, &d)) == LD_OK)
-        rule->max = (int)d;
-    else if (rc != LD_ENOENT)
+    double max = rule->max;
+    if ((rc = ld_json_num(js, v, path, "max", false, 0, 10, &max)) < 0 ||
+        (rc = ld_json_time(js, v, path, "backoff_ms", false, 1e3,
+                           &rule->backoff)) < 0 ||
+        (rc = ld_json_time(js, v, path, "max_backoff_ms", false, 1e3,
+                           &rule->max_backoff)) < 0 ||
+        (rc = ld_json_time(js, v, path, "max_wait_ms", false, 1e3,
+                           &rule->max_wait)) < 0)
         return rc;
-    if ((rc = get_time(c, v, path, "backoff_ms", 0, 1e3, &rule->backoff)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_time(c, v, path, "max_backoff_ms", 0, 1e3,
-                       &rule->max_backoff)) < 0 && rc != LD_ENOENT)
-        return rc;
-    if ((rc = get_time(c, v, path, "max_wait_ms", 0, 1e3, &rule->max_wait)) < 0 &&
-        rc != LD_ENOENT)
-        return rc;
+    rule->max = (int)max;
     if (rule->max_backoff < rule->backoff)
         rule->max_backoff = rule->backoff;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "else");
     if (e != NULL) {
-        char ep[PATH_MAX_LEN];
-        child_path(ep, path, "else");
         if (!cJSON_IsString(e) ||
             parse_action_word(e->valuestring, &rule->else_kind,
-                              &rule->else_role) < 0) {
-            ld_error_set(c->err, c->file, ep,
-                         "must be an action name (one of: %s)", action_list);
-            return LD_EINVAL;
-        }
+                              &rule->else_role) < 0)
+            return ld_json_fail(js, path, "else",
+                                "must be an action name (one of: %s)",
+                                action_list);
         if (rule->else_kind == LD_ACT_RETRY ||
-            rule->else_kind == LD_ACT_WAIT_RETRY_AFTER) {
-            ld_error_set(c->err, c->file, ep,
-                         "rule loop: what follows a %s cannot be %s again",
-                         word, e->valuestring);
-            return LD_EINVAL;
-        }
+            rule->else_kind == LD_ACT_WAIT_RETRY_AFTER)
+            return ld_json_fail(js, path, "else", "rule loop: what follows a "
+                                "%s cannot be %s again", word, e->valuestring);
     }
     return LD_OK;
 }
@@ -877,50 +604,44 @@ static void default_rule(const ld_policy *p, ld_class cls, ld_rule *rule)
 static int load_rules(load_ctx *c, const cJSON *on, const char *path,
                       ld_workload *w)
 {
+    const ld_json *js = &c->j;
     int rc;
     ld_rule wildcard;
     int has_wildcard = 0;
-    if ((rc = want_object(c, on, path)) || (rc = check_keys(c, on, path, NULL)))
+    if ((rc = ld_json_want_object(js, on, path)) < 0 ||
+        (rc = ld_json_check_keys(js, on, path, NULL, NULL)) < 0)
         return rc;
     for (const cJSON *it = on->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
+        if (ld_json_is_comment(js, it->string))
             continue;
-        char rp[PATH_MAX_LEN];
-        child_path(rp, path, it->string);
+        char rp[LD_JSON_PATH_MAX];
+        ld_json_child_path(rp, path, it->string);
         ld_rule *dst;
         if (strcmp(it->string, "*") == 0) {
             dst = &wildcard;
             has_wildcard = 1;
         } else {
             ld_class cls;
-            if (ld_class_parse(it->string, &cls) < 0) {
-                ld_error_set(c->err, c->file, rp,
-                             "unknown failure class \"%s\"", it->string);
-                return LD_EINVAL;
-            }
+            if (ld_class_parse(it->string, &cls) < 0)
+                return ld_json_fail(js, rp, NULL,
+                                    "unknown failure class \"%s\"", it->string);
             dst = &w->rules[cls];
         }
         if ((rc = load_rule(c, it, rp, dst)) < 0)
             return rc;
-        if (dst == &wildcard && wildcard.same_as >= 0) {
-            ld_error_set(c->err, c->file, rp,
-                         "the wildcard rule cannot be \"same_as\"");
-            return LD_EINVAL;
-        }
+        if (dst == &wildcard && wildcard.same_as >= 0)
+            return ld_json_fail(js, rp, NULL,
+                                "the wildcard rule cannot be \"same_as\"");
     }
     /* resolve same_as chains, refusing loops */
     for (int i = 0; i < LD_FC_COUNT; i++) {
         int cur = i, steps = 0;
         while (w->rules[cur].set && w->rules[cur].same_as >= 0) {
             cur = w->rules[cur].same_as;
-            if (++steps > LD_FC_COUNT || cur == i) {
-                char rp[PATH_MAX_LEN];
-                child_path(rp, path, ld_class_name((ld_class)i));
-                ld_error_set(c->err, c->file, rp,
-                             "rule loop: \"same_as\" leads back to \"%s\"",
-                             ld_class_name((ld_class)i));
-                return LD_EINVAL;
-            }
+            if (++steps > LD_FC_COUNT || cur == i)
+                return ld_json_fail(js, path, ld_class_name((ld_class)i),
+                                    "rule loop: \"same_as\" leads back to "
+                                    "\"%s\"", ld_class_name((ld_class)i));
         }
     }
     ld_rule resolved[LD_FC_COUNT];
@@ -947,16 +668,13 @@ static int load_rules(load_ctx *c, const cJSON *on, const char *path,
 
 static int route_ref(load_ctx *c, const cJSON *v, const char *path)
 {
-    if (!cJSON_IsString(v)) {
-        ld_error_set(c->err, c->file, path, "must be a route id (a string)");
-        return LD_EINVAL;
-    }
+    if (!cJSON_IsString(v))
+        return ld_json_fail(&c->j, path, NULL, "must be a route id (a string)");
     int r = ld_policy_route_index(c->p, v->valuestring);
-    if (r < 0) {
-        ld_error_set(c->err, c->file, path,
-                     "unknown route \"%s\" (not in routes)", v->valuestring);
-        return LD_EINVAL;
-    }
+    if (r < 0)
+        return ld_json_fail(&c->j, path, NULL,
+                            "unknown route \"%s\" (not in routes)",
+                            v->valuestring);
     return r;
 }
 
@@ -964,39 +682,32 @@ static int load_hedge(load_ctx *c, const cJSON *v, const char *path,
                       ld_hedge *h)
 {
     static const char *const keys[] = {"after_ms", "after", "max_extra", NULL};
+    const ld_json *js = &c->j;
+    double max_extra = 1;
+    const char *s = NULL;
     int rc;
-    double d;
-    if ((rc = want_object(c, v, path)) || (rc = check_keys(c, v, path, keys)))
+    if ((rc = ld_json_want_object(js, v, path)) < 0 ||
+        (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
+        (rc = ld_json_num(js, v, path, "max_extra", false, 0, 3,
+                          &max_extra)) < 0 ||
+        (rc = ld_json_time(js, v, path, "after_ms", false, 1e3,
+                           &h->after)) < 0 ||
+        (rc = ld_json_str(js, v, path, "after", false, &s)) < 0)
         return rc;
-    h->max_extra = 1;
-    if ((rc = get_num(c, v, path, "max_extra", 0, 0, 3, &d)) == LD_OK)
-        h->max_extra = (int)d;
-    else if (rc != LD_ENOENT)
-        return rc;
-    int has_fixed = get_time(c, v, path, "after_ms", 0, 1e3, &h->after);
-    if (has_fixed < 0 && has_fixed != LD_ENOENT)
-        return has_fixed;
-    const char *s;
-    if ((rc = get_str(c, v, path, "after", 0, &s)) == LD_OK) {
+    h->max_extra = (int)max_extra;
+    if (s != NULL) {
         /* "p95_ttft": the route's observed TTFT 95th percentile */
-        char ap[PATH_MAX_LEN];
-        child_path(ap, path, "after");
         int q = 0, n = 0;
         if (sscanf(s, "p%d_ttft%n", &q, &n) != 1 || s[n] != '\0' || q < 1 ||
-            q > 99) {
-            ld_error_set(c->err, c->file, ap,
-                         "must look like \"p95_ttft\" (a TTFT percentile "
-                         "from 1 to 99)");
-            return LD_EINVAL;
-        }
+            q > 99)
+            return ld_json_fail(js, path, "after",
+                                "must look like \"p95_ttft\" (a TTFT "
+                                "percentile from 1 to 99)");
         h->quantile = q / 100.0;
-    } else if (rc != LD_ENOENT) {
-        return rc;
-    } else if (has_fixed == LD_ENOENT) {
-        ld_error_set(c->err, c->file, path,
-                     "needs \"after_ms\" (a fixed delay) or \"after\" "
-                     "(such as \"p95_ttft\")");
-        return LD_EINVAL;
+    } else if (!ld_json_has(v, "after_ms")) {
+        return ld_json_fail(js, path, NULL,
+                            "needs \"after_ms\" (a fixed delay) or \"after\" "
+                            "(such as \"p95_ttft\")");
     }
     return LD_OK;
 }
@@ -1007,47 +718,46 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
     static const char *const keys[] = {"constraints", "ladder", "roles", "on",
                                        "hedge", "safe_failure", "requires",
                                        "default_tier", NULL};
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     int rc;
-    char p2[PATH_MAX_LEN];
-    if ((rc = want_object(c, v, path)) || (rc = check_keys(c, v, path, keys)))
+    char p2[LD_JSON_PATH_MAX];
+    if ((rc = ld_json_want_object(js, v, path)) < 0 ||
+        (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0)
         return rc;
 
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "constraints");
     if (k != NULL) {
-        child_path(p2, path, "constraints");
+        ld_json_child_path(p2, path, "constraints");
         if ((rc = load_constraints(c, k, p2, &w->cons, "the workload")) < 0)
             return rc;
     }
 
     const cJSON *lad = cJSON_GetObjectItemCaseSensitive(v, "ladder");
-    child_path(p2, path, "ladder");
-    if (lad == NULL || !cJSON_IsArray(lad) || cJSON_GetArraySize(lad) == 0) {
-        ld_error_set(c->err, c->file, p2,
-                     lad == NULL ? "missing (an ordered list of route ids)"
-                                 : "must be a non-empty array of route ids");
-        return LD_EINVAL;
-    }
+    ld_json_child_path(p2, path, "ladder");
+    if (lad == NULL)
+        return ld_json_fail(js, p2, NULL,
+                            "missing (an ordered list of route ids)");
+    if (!cJSON_IsArray(lad) || cJSON_GetArraySize(lad) == 0)
+        return ld_json_fail(js, p2, NULL,
+                            "must be a non-empty array of route ids");
     int i = 0;
     for (const cJSON *it = lad->child; it != NULL; it = it->next, i++) {
-        char ip[PATH_MAX_LEN];
-        index_path(ip, p2, i);
+        char ip[LD_JSON_PATH_MAX];
+        ld_json_index_path(ip, p2, i);
         if (i == LD_MAX_LADDER) {
-            ld_error_set(c->err, c->file, ip, "ladder longer than %d rungs",
+            ld_json_fail(js, ip, NULL, "ladder longer than %d rungs",
                          LD_MAX_LADDER);
             return LD_ELIMIT;
         }
         int r = route_ref(c, it, ip);
         if (r < 0)
             return r;
-        for (int j = 0; j < w->nladder; j++) {
-            if (w->ladder[j] == r) {
-                ld_error_set(c->err, c->file, ip,
-                             "route \"%s\" appears twice in the ladder "
-                             "(first at [%d])", it->valuestring, j);
-                return LD_EINVAL;
-            }
-        }
+        for (int j = 0; j < w->nladder; j++)
+            if (w->ladder[j] == r)
+                return ld_json_fail(js, ip, NULL, "route \"%s\" appears twice "
+                                    "in the ladder (first at [%d])",
+                                    it->valuestring, j);
         w->ladder[w->nladder++] = r;
     }
 
@@ -1057,17 +767,17 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
     if (roles != NULL) {
         static const char *const rkeys[] = {"low_latency", "low_cost",
                                             "high_quality", NULL};
-        child_path(p2, path, "roles");
-        if ((rc = want_object(c, roles, p2)) ||
-            (rc = check_keys(c, roles, p2, rkeys)))
+        ld_json_child_path(p2, path, "roles");
+        if ((rc = ld_json_want_object(js, roles, p2)) < 0 ||
+            (rc = ld_json_check_keys(js, roles, p2, rkeys, NULL)) < 0)
             return rc;
         for (int r = 0; r < LD_ROLE_COUNT; r++) {
             const cJSON *rv = cJSON_GetObjectItemCaseSensitive(roles,
                                                                role_names[r]);
             if (rv == NULL)
                 continue;
-            char rp[PATH_MAX_LEN];
-            child_path(rp, p2, role_names[r]);
+            char rp[LD_JSON_PATH_MAX];
+            ld_json_child_path(rp, p2, role_names[r]);
             int idx = route_ref(c, rv, rp);
             if (idx < 0)
                 return idx;
@@ -1089,7 +799,7 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
 
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(v, "on");
     if (on != NULL) {
-        child_path(p2, path, "on");
+        ld_json_child_path(p2, path, "on");
         if ((rc = load_rules(c, on, p2, w)) < 0)
             return rc;
     } else {
@@ -1105,93 +815,79 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
                        ? (int)rl->else_role
                        : -1;
         if (role >= 0 && w->roles[role] < 0) {
-            char rp[PATH_MAX_LEN];
-            child_path(rp, path, "on");
-            child_path(p2, rp, rl->set == 1 ? ld_class_name((ld_class)cls) : "*");
-            ld_error_set(c->err, c->file, p2,
-                         "jumps to role \"%s\" but the workload's roles do "
-                         "not name it", role_names[role]);
-            return LD_EINVAL;
+            const char *key = rl->set == 1 ? ld_class_name((ld_class)cls) : "*";
+            ld_json_child_path(p2, path, "on");
+            return ld_json_fail(js, p2, key, "jumps to role \"%s\" but the "
+                                "workload's roles do not name it",
+                                role_names[role]);
         }
     }
 
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "hedge");
     if (h != NULL) {
-        child_path(p2, path, "hedge");
+        ld_json_child_path(p2, path, "hedge");
         if ((rc = load_hedge(c, h, p2, &w->hedge)) < 0)
             return rc;
     }
 
-    w->fail_status = 503;
     const char *msg = "No route could serve this request.";
+    double status = 503;
     const cJSON *sf = cJSON_GetObjectItemCaseSensitive(v, "safe_failure");
     if (sf != NULL) {
         static const char *const skeys[] = {"status", "message", NULL};
-        double d;
-        child_path(p2, path, "safe_failure");
-        if ((rc = want_object(c, sf, p2)) || (rc = check_keys(c, sf, p2, skeys)))
-            return rc;
-        if ((rc = get_num(c, sf, p2, "status", 0, 200, 599, &d)) == LD_OK)
-            w->fail_status = (int)d;
-        else if (rc != LD_ENOENT)
-            return rc;
-        if ((rc = get_str(c, sf, p2, "message", 0, &msg)) < 0 && rc != LD_ENOENT)
+        ld_json_child_path(p2, path, "safe_failure");
+        if ((rc = ld_json_want_object(js, sf, p2)) < 0 ||
+            (rc = ld_json_check_keys(js, sf, p2, skeys, NULL)) < 0 ||
+            (rc = ld_json_num(js, sf, p2, "status", false, 200, 599,
+                              &status)) < 0 ||
+            (rc = ld_json_str(js, sf, p2, "message", false, &msg)) < 0)
             return rc;
     }
-    if ((w->fail_message = dup_str(msg)) == NULL)
-        return oom(c);
+    w->fail_status = (int)status;
+    if ((w->fail_message = strdup(msg)) == NULL)
+        return ld_json_oom(js);
 
-    if ((rc = get_caps(c, v, path, "requires", &w->requires)) < 0 &&
-        rc != LD_ENOENT)
+    const char *tier = NULL;
+    if ((rc = get_caps(c, v, path, "requires", &w->requires)) < 0 ||
+        (rc = ld_json_str(js, v, path, "default_tier", false, &tier)) < 0)
         return rc;
-    w->default_tier = -1;
-    const char *tier;
-    if ((rc = get_str(c, v, path, "default_tier", 0, &tier)) == LD_OK) {
-        w->default_tier = ld_policy_tier_index(p, tier);
-        if (w->default_tier < 0) {
-            child_path(p2, path, "default_tier");
-            ld_error_set(c->err, c->file, p2, "unknown tier \"%s\"", tier);
-            return LD_EINVAL;
-        }
-    } else if (rc != LD_ENOENT) {
-        return rc;
-    }
+    w->default_tier = tier != NULL ? ld_policy_tier_index(p, tier) : -1;
+    if (tier != NULL && w->default_tier < 0)
+        return ld_json_fail(js, path, "default_tier", "unknown tier \"%s\"",
+                            tier);
     return LD_OK;
 }
 
 static int load_workloads(load_ctx *c, const cJSON *root)
 {
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "workloads");
     int rc;
-    if (ws == NULL) {
-        ld_error_set(c->err, c->file, "workloads",
-                     "missing (a policy needs at least one workload)");
-        return LD_EINVAL;
-    }
-    if ((rc = want_object(c, ws, "workloads")) ||
-        (rc = check_keys(c, ws, "workloads", NULL)))
+    if (ws == NULL)
+        return ld_json_fail(js, "workloads", NULL,
+                            "missing (a policy needs at least one workload)");
+    if ((rc = ld_json_want_object(js, ws, "workloads")) < 0 ||
+        (rc = ld_json_check_keys(js, ws, "workloads", NULL, NULL)) < 0)
         return rc;
     for (const cJSON *it = ws->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
+        if (ld_json_is_comment(js, it->string))
             continue;
-        char path[PATH_MAX_LEN];
-        child_path(path, "workloads", it->string);
+        char path[LD_JSON_PATH_MAX];
+        ld_json_child_path(path, "workloads", it->string);
         if (p->nworkloads == LD_MAX_WORKLOADS) {
-            ld_error_set(c->err, c->file, path, "more than %d workloads",
+            ld_json_fail(js, path, NULL, "more than %d workloads",
                          LD_MAX_WORKLOADS);
             return LD_ELIMIT;
         }
         ld_workload *w = &p->workloads[p->nworkloads++];
-        if ((w->name = dup_str(it->string)) == NULL)
-            return oom(c);
+        if ((w->name = strdup(it->string)) == NULL)
+            return ld_json_oom(js);
         if ((rc = load_workload(c, it, path, w)) < 0)
             return rc;
     }
-    if (p->nworkloads == 0) {
-        ld_error_set(c->err, c->file, "workloads", "no workloads");
-        return LD_EINVAL;
-    }
+    if (p->nworkloads == 0)
+        return ld_json_fail(js, "workloads", NULL, "no workloads");
     return LD_OK;
 }
 
@@ -1221,7 +917,7 @@ static int build_effective(load_ctx *c)
     size_t n = (size_t)p->nworkloads * (size_t)p->ntiers;
     p->eff = calloc(n, sizeof *p->eff);
     if (p->eff == NULL)
-        return oom(c);
+        return ld_json_oom(&c->j);
     for (int w = 0; w < p->nworkloads; w++) {
         for (int t = 0; t < p->ntiers; t++) {
             ld_constraints *e = &p->eff[(size_t)w * (size_t)p->ntiers + (size_t)t];
@@ -1234,72 +930,30 @@ static int build_effective(load_ctx *c)
 
 static int load_defaults(load_ctx *c, const cJSON *root)
 {
+    static const char *const keys[] = {"workload", "tier", NULL};
+    const ld_json *js = &c->j;
     ld_policy *p = c->p;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "defaults");
+    const char *wl = NULL, *tier = NULL;
     int rc;
-    const char *s;
     p->default_workload = 0;
     p->default_tier = 0;
     if (d == NULL)
         return LD_OK;
-    static const char *const keys[] = {"workload", "tier", NULL};
-    if ((rc = want_object(c, d, "defaults")) ||
-        (rc = check_keys(c, d, "defaults", keys)))
+    if ((rc = ld_json_want_object(js, d, "defaults")) < 0 ||
+        (rc = ld_json_check_keys(js, d, "defaults", keys, NULL)) < 0 ||
+        (rc = ld_json_str(js, d, "defaults", "workload", false, &wl)) < 0)
         return rc;
-    if ((rc = get_str(c, d, "defaults", "workload", 0, &s)) == LD_OK) {
-        if ((p->default_workload = ld_policy_workload_index(p, s)) < 0) {
-            ld_error_set(c->err, c->file, "defaults.workload",
-                         "unknown workload \"%s\"", s);
-            return LD_EINVAL;
-        }
-    } else if (rc != LD_ENOENT) {
+    if (wl != NULL &&
+        (p->default_workload = ld_policy_workload_index(p, wl)) < 0)
+        return ld_json_fail(js, "defaults.workload", NULL,
+                            "unknown workload \"%s\"", wl);
+    if ((rc = ld_json_str(js, d, "defaults", "tier", false, &tier)) < 0)
         return rc;
-    }
-    if ((rc = get_str(c, d, "defaults", "tier", 0, &s)) == LD_OK) {
-        if ((p->default_tier = ld_policy_tier_index(p, s)) < 0) {
-            ld_error_set(c->err, c->file, "defaults.tier",
-                         "unknown tier \"%s\"", s);
-            return LD_EINVAL;
-        }
-    } else if (rc != LD_ENOENT) {
-        return rc;
-    }
+    if (tier != NULL && (p->default_tier = ld_policy_tier_index(p, tier)) < 0)
+        return ld_json_fail(js, "defaults.tier", NULL, "unknown tier \"%s\"",
+                            tier);
     return LD_OK;
-}
-
-/* line:column of position `at` in text, both 1-based */
-static void line_col(const char *text, size_t len, size_t at, int *line,
-                     int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < at && i < len; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
-/* cJSON reports running out of text at the last byte, like an error at that
- * byte. Parse once more with a space appended: text that ran out fails past
- * its own end then. 0 when unsure (or out of memory). */
-static int error_at_end(const char *text, size_t len)
-{
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return 0;
-    memcpy(copy, text, len);
-    copy[len] = ' ';
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
-    int at_end = root == NULL && end != NULL && end >= copy &&
-                 (size_t)(end - copy) >= len;
-    cJSON_Delete(root);
-    free(copy);
-    return at_end;
 }
 
 int ld_policy_parse(const char *text, size_t len, const char *file,
@@ -1312,53 +966,15 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     ld_policy *p = NULL;
     cJSON *root = NULL;
     int rc;
-    load_ctx c = {file, err, NULL};
+    load_ctx c = {{file, err, true}, NULL};
     *out = NULL;
 
-    if (text == NULL) {
-        ld_error_set(err, file, NULL, "no policy text");
-        return LD_EINVAL;
-    }
-    if (len > LD_MAX_POLICY_BYTES) {
-        ld_error_set(err, file, NULL, "policy is larger than %d bytes",
-                     LD_MAX_POLICY_BYTES);
-        return LD_ELIMIT;
-    }
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (root == NULL) {
-        int line, col;
-        size_t at = end != NULL && end >= text ? (size_t)(end - text) : len;
-        if (len > 0 && at == len - 1 && error_at_end(text, len))
-            at = len;
-        line_col(text, len, at, &line, &col);
-        char where[64];
-        snprintf(where, sizeof where, "line %d, column %d", line, col);
-        ld_error_set(err, file, where, "JSON syntax error%s",
-                     at >= len ? " (unexpected end of file)" : "");
-        return LD_EINVAL;
-    }
-    /* anything but white space after the value is an error too */
-    for (const char *q = end; q != NULL && q < text + len; q++) {
-        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-            int line, col;
-            line_col(text, len, (size_t)(q - text), &line, &col);
-            char where[64];
-            snprintf(where, sizeof where, "line %d, column %d", line, col);
-            ld_error_set(err, file, where,
-                         "JSON syntax error (text after the policy object)");
-            rc = LD_EINVAL;
-            goto fail;
-        }
-    }
-    if (!cJSON_IsObject(root)) {
-        ld_error_set(err, file, NULL, "a policy must be a JSON object");
-        rc = LD_EINVAL;
-        goto fail;
-    }
+    if ((rc = ld_json_parse_object(&c.j, text, len, LD_MAX_POLICY_BYTES,
+                                   "policy", true, &root)) < 0)
+        return rc;
     p = calloc(1, sizeof *p);
     if (p == NULL) {
-        rc = oom(&c);
+        rc = ld_json_oom(&c.j);
         goto fail;
     }
     c.p = p;
@@ -1376,20 +992,19 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     p->default_stall = ld_s(10);
     p->default_output_tokens = 256;
 
-    if ((rc = check_keys(&c, root, "", keys)) < 0)
+    if ((rc = ld_json_check_keys(&c.j, root, "", keys, NULL)) < 0)
         goto fail;
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (ver != NULL && (!cJSON_IsNumber(ver) || ver->valuedouble != 1)) {
-        ld_error_set(err, file, "version",
-                     "unsupported policy version (this Ladder reads version 1)");
-        rc = LD_EINVAL;
+        rc = ld_json_fail(&c.j, "version", NULL, "unsupported policy version "
+                          "(this Ladder reads version 1)");
         goto fail;
     }
-    const char *name = NULL;
-    if ((rc = get_str(&c, root, "", "name", 0, &name)) < 0 && rc != LD_ENOENT)
+    const char *name = file != NULL ? file : "policy";
+    if ((rc = ld_json_str(&c.j, root, "", "name", false, &name)) < 0)
         goto fail;
-    if ((p->name = dup_str(name != NULL ? name : (file != NULL ? file : "policy"))) == NULL) {
-        rc = oom(&c);
+    if ((p->name = strdup(name)) == NULL) {
+        rc = ld_json_oom(&c.j);
         goto fail;
     }
     ld_breaker_cfg breaker;

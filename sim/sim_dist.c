@@ -3,7 +3,6 @@
 #include "sim_dist.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +13,11 @@
 #include <gsl/gsl_sort_double.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "ld_json.h"
 #include "sim_csv.h"
 
 /* z such that Phi(z) = 0.99 */
 #define Z99 2.3263478740408408
-#define WHERE_BUF 400
 
 typedef enum kind {
     K_CONSTANT,
@@ -70,47 +69,17 @@ struct sim_dist {
 };
 
 typedef struct pctx {
-    const char *file;
+    ld_json j; /* the file and the error to fill */
     const char *base_dir;
-    ld_error *err;
 } pctx;
 
 /* ---- error helpers ---------------------------------------------------- */
 
-static void join(char *buf, size_t n, const char *path, const char *key)
-{
-    if (key == NULL)
-        snprintf(buf, n, "%s", path);
-    else if (path[0] == '\0')
-        snprintf(buf, n, "%s", key);
-    else
-        snprintf(buf, n, "%s.%s", path, key);
-}
-
-/* Report an error at path.key (at path if key is NULL); LD_EINVAL. */
-static int perr(const pctx *c, const char *path, const char *key,
-                const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int perr(const pctx *c, const char *path, const char *key,
-                const char *fmt, ...)
-{
-    char where[WHERE_BUF], msg[sizeof c->err->msg];
-    join(where, sizeof where, path, key);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ld_error_set(c->err, c->file, where, "%s", msg);
-    return LD_EINVAL;
-}
-
+/* Errors are ld_json_fail's, at path.key (at path when key is NULL); out of
+ * memory names the path too. */
 static int oom(const pctx *c, const char *path)
 {
-    perr(c, path, NULL, "out of memory");
+    ld_json_fail(&c->j, path, NULL, "out of memory");
     return LD_ENOMEM;
 }
 
@@ -125,7 +94,7 @@ static int opt_num(const pctx *c, const cJSON *o, const char *path,
     if (it == NULL)
         return 0;
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
-        return perr(c, path, key, "must be a finite number");
+        return ld_json_fail(&c->j, path, key, "must be a finite number");
     *out = it->valuedouble;
     return 1;
 }
@@ -135,14 +104,14 @@ static int req_num(const pctx *c, const cJSON *o, const char *path,
 {
     int rc = opt_num(c, o, path, key, out);
     if (rc == 0)
-        return perr(c, path, NULL, "%s needs \"%s\"", what, key);
+        return ld_json_fail(&c->j, path, NULL, "%s needs \"%s\"", what, key);
     return rc < 0 ? rc : 0;
 }
 
 static int gt0(const pctx *c, const char *path, const char *key, double v)
 {
     if (!(v > 0))
-        return perr(c, path, key, "must be > 0 (got %g)", v);
+        return ld_json_fail(&c->j, path, key, "must be > 0 (got %g)", v);
     return 0;
 }
 
@@ -166,9 +135,11 @@ static int one_pos(const pctx *c, const cJSON *o, const char *path,
     if (h1 < 0)
         return h1;
     if (h0 && h1)
-        return perr(c, path, k1, "give \"%s\" or \"%s\", not both", k0, k1);
+        return ld_json_fail(&c->j, path, k1, "give \"%s\" or \"%s\", not both",
+                            k0, k1);
     if (!h0 && !h1)
-        return perr(c, path, NULL, "%s needs \"%s\" or \"%s\"", what, k0, k1);
+        return ld_json_fail(&c->j, path, NULL, "%s needs \"%s\" or \"%s\"",
+                            what, k0, k1);
     *which = h1;
     *out = h1 ? v1 : v0;
     return gt0(c, path, h1 ? k1 : k0, *out);
@@ -181,7 +152,7 @@ static int check_keys(const pctx *c, const cJSON *o, const char *path,
         const char *key = it->string != NULL ? it->string : "";
         for (const cJSON *prev = o->child; prev != it; prev = prev->next)
             if (prev->string != NULL && strcmp(prev->string, key) == 0)
-                return perr(c, path, key, "duplicate key");
+                return ld_json_fail(&c->j, path, key, "duplicate key");
         int ok = strcmp(key, "dist") == 0 || strcmp(key, "min") == 0 ||
                  strcmp(key, "max") == 0 ||
                  (component && strcmp(key, "weight") == 0);
@@ -194,8 +165,9 @@ static int check_keys(const pctx *c, const cJSON *o, const char *path,
         for (size_t i = 0; ki->keys[i] != NULL; i++)
             n += (size_t)snprintf(list + n, sizeof list - n, "%s, ",
                                   ki->keys[i]);
-        return perr(c, path, key, "unknown key for %s (expected %smin, max%s)",
-                    ki->name, list, component ? ", weight" : "");
+        return ld_json_fail(&c->j, path, key,
+                            "unknown key for %s (expected %smin, max%s)",
+                            ki->name, list, component ? ", weight" : "");
     }
     return 0;
 }
@@ -215,25 +187,27 @@ static int parse_lognormal(const pctx *c, const cJSON *o, const char *path,
         return LD_EINVAL;
     if (h_median) {
         if (h_mean || h_sd)
-            return perr(c, path, h_mean ? "mean" : "sd",
-                        "does not go with \"median\" (give median with "
-                        "sigma or p99, or mean with sd)");
+            return ld_json_fail(&c->j, path, h_mean ? "mean" : "sd",
+                                "does not go with \"median\" (give median with "
+                                "sigma or p99, or mean with sd)");
         if (gt0(c, path, "median", median) < 0)
             return LD_EINVAL;
         if (h_sigma && h_p99)
-            return perr(c, path, "p99", "give \"sigma\" or \"p99\", not both");
+            return ld_json_fail(&c->j, path, "p99",
+                                "give \"sigma\" or \"p99\", not both");
         if (h_sigma) {
             if (gt0(c, path, "sigma", sigma) < 0)
                 return LD_EINVAL;
         } else if (h_p99) {
             if (!(p99 > median))
-                return perr(c, path, "p99", "must be > median (got %g <= %g)",
-                            p99, median);
+                return ld_json_fail(&c->j, path, "p99",
+                                    "must be > median (got %g <= %g)", p99,
+                                    median);
             sigma = log(p99 / median) / Z99;
         } else {
-            return perr(c, path, NULL,
-                        "lognormal with \"median\" needs \"sigma\" or "
-                        "\"p99\"");
+            return ld_json_fail(&c->j, path, NULL,
+                                "lognormal with \"median\" needs \"sigma\" or "
+                                "\"p99\"");
         }
         d->a = log(median);
         d->b = sigma;
@@ -241,11 +215,13 @@ static int parse_lognormal(const pctx *c, const cJSON *o, const char *path,
     }
     if (h_mean || h_sd) {
         if (h_sigma || h_p99)
-            return perr(c, path, h_sigma ? "sigma" : "p99",
-                        "goes with \"median\", not with \"mean\"/\"sd\"");
+            return ld_json_fail(&c->j, path, h_sigma ? "sigma" : "p99",
+                                "goes with \"median\", not with "
+                                "\"mean\"/\"sd\"");
         if (!h_mean || !h_sd)
-            return perr(c, path, NULL, "lognormal with \"%s\" needs \"%s\"",
-                        h_mean ? "mean" : "sd", h_mean ? "sd" : "mean");
+            return ld_json_fail(&c->j, path, NULL,
+                                "lognormal with \"%s\" needs \"%s\"",
+                                h_mean ? "mean" : "sd", h_mean ? "sd" : "mean");
         if (gt0(c, path, "mean", mean) < 0 || gt0(c, path, "sd", sd) < 0)
             return LD_EINVAL;
         double s2 = log1p((sd / mean) * (sd / mean));
@@ -253,9 +229,9 @@ static int parse_lognormal(const pctx *c, const cJSON *o, const char *path,
         d->b = sqrt(s2);
         return 0;
     }
-    return perr(c, path, NULL,
-                "lognormal needs \"median\" and \"sigma\", \"median\" and "
-                "\"p99\", or \"mean\" and \"sd\"");
+    return ld_json_fail(&c->j, path, NULL,
+                        "lognormal needs \"median\" and \"sigma\", \"median\" "
+                        "and \"p99\", or \"mean\" and \"sd\"");
 }
 
 static int parse_node(const pctx *c, const cJSON *node, const char *path,
@@ -266,40 +242,42 @@ static int parse_mixture(const pctx *c, const cJSON *o, const char *path,
 {
     const cJSON *comps = cJSON_GetObjectItemCaseSensitive(o, "components");
     if (comps == NULL)
-        return perr(c, path, NULL, "mixture needs \"components\"");
+        return ld_json_fail(&c->j, path, NULL, "mixture needs \"components\"");
     if (!cJSON_IsArray(comps))
-        return perr(c, path, "components",
-                    "must be an array of distributions with \"weight\"");
+        return ld_json_fail(&c->j, path, "components", "must be an array of "
+                            "distributions with \"weight\"");
     int n = cJSON_GetArraySize(comps);
     if (n == 0)
-        return perr(c, path, "components", "must not be empty");
+        return ld_json_fail(&c->j, path, "components", "must not be empty");
     if (n > SIM_DIST_MAX_COMPONENTS)
-        return perr(c, path, "components", "more than %d components",
-                    SIM_DIST_MAX_COMPONENTS);
+        return ld_json_fail(&c->j, path, "components",
+                            "more than %d components", SIM_DIST_MAX_COMPONENTS);
     if (depth >= SIM_DIST_MAX_DEPTH)
-        return perr(c, path, NULL, "mixtures nested deeper than %d",
-                    SIM_DIST_MAX_DEPTH);
+        return ld_json_fail(&c->j, path, NULL, "mixtures nested deeper than %d",
+                            SIM_DIST_MAX_DEPTH);
     d->comp = calloc((size_t)n, sizeof *d->comp);
     d->w = malloc((size_t)n * sizeof *d->w);
     if (d->comp == NULL || d->w == NULL)
         return oom(c, path);
 
     double sum = 0;
+    char cpath[LD_JSON_PATH_MAX];
+    ld_json_child_path(cpath, path, "components");
     const cJSON *item;
     cJSON_ArrayForEach(item, comps)
     {
-        char ipath[WHERE_BUF];
-        snprintf(ipath, sizeof ipath, "%s%scomponents[%zu]", path,
-                 path[0] != '\0' ? "." : "", d->ncomp);
+        char ipath[LD_JSON_PATH_MAX];
+        ld_json_index_path(ipath, cpath, (int)d->ncomp);
         if (!cJSON_IsObject(item))
-            return perr(c, ipath, NULL,
-                        "must be an object with \"weight\" and \"dist\"");
+            return ld_json_fail(&c->j, ipath, NULL,
+                                "must be an object with \"weight\" and "
+                                "\"dist\"");
         double w = 0;
         int rc = opt_num(c, item, ipath, "weight", &w);
         if (rc < 0)
             return rc;
         if (rc == 0)
-            return perr(c, ipath, NULL, "missing \"weight\"");
+            return ld_json_fail(&c->j, ipath, NULL, "missing \"weight\"");
         if (gt0(c, ipath, "weight", w) < 0)
             return LD_EINVAL;
         rc = parse_node(c, item, ipath, depth + 1, 1, &d->comp[d->ncomp]);
@@ -309,7 +287,8 @@ static int parse_mixture(const pctx *c, const cJSON *o, const char *path,
         sum += w;
     }
     if (!isfinite(sum))
-        return perr(c, path, "components", "weights sum to infinity");
+        return ld_json_fail(&c->j, path, "components",
+                            "weights sum to infinity");
     d->table = gsl_ran_discrete_preproc(d->ncomp, d->w);
     if (d->table == NULL)
         return oom(c, path);
@@ -353,22 +332,20 @@ static int parse_empirical(const pctx *c, const cJSON *o, const char *path,
     size_t ncond = 0, cap = 0, vcap = 0, nf;
     const char *const *f;
     ld_error cerr;
-    char wpath[WHERE_BUF], colname[160];
+    char wpath[LD_JSON_PATH_MAX], colname[160];
 
-    const cJSON *file = cJSON_GetObjectItemCaseSensitive(o, "file");
+    const char *file = NULL;
     const cJSON *column = cJSON_GetObjectItemCaseSensitive(o, "column");
     const cJSON *where = cJSON_GetObjectItemCaseSensitive(o, "where");
     double scale = 1;
-    if (file == NULL) {
-        rc = perr(c, path, NULL, "empirical needs \"file\"");
+    if ((rc = ld_json_str(&c->j, o, path, "file", false, &file)) < 0)
         goto fail;
-    }
-    if (!cJSON_IsString(file) || file->valuestring[0] == '\0') {
-        rc = perr(c, path, "file", "must be a non-empty string");
+    if (file == NULL) {
+        rc = ld_json_fail(&c->j, path, NULL, "empirical needs \"file\"");
         goto fail;
     }
     if (column == NULL) {
-        rc = perr(c, path, NULL, "empirical needs \"column\"");
+        rc = ld_json_fail(&c->j, path, NULL, "empirical needs \"column\"");
         goto fail;
     }
     if (cJSON_IsString(column) && column->valuestring[0] != '\0') {
@@ -379,51 +356,51 @@ static int parse_empirical(const pctx *c, const cJSON *o, const char *path,
         col = (int)column->valuedouble;
         snprintf(colname, sizeof colname, "%d", col);
     } else {
-        rc = perr(c, path, "column",
-                  "must be a column name or a 0-based column index");
+        rc = ld_json_fail(&c->j, path, "column",
+                          "must be a column name or a 0-based column index");
         goto fail;
     }
     if (where != NULL && !cJSON_IsObject(where)) {
-        rc = perr(c, path, "where",
-                  "must be an object {\"column\": \"value\", ...}");
+        rc = ld_json_fail(&c->j, path, "where",
+                          "must be an object {\"column\": \"value\", ...}");
         goto fail;
     }
     if ((rc = opt_num(c, o, path, "scale", &scale)) < 0 ||
         (rc = gt0(c, path, "scale", scale)) < 0)
         goto fail;
-    join(wpath, sizeof wpath, path, "where");
+    ld_json_child_path(wpath, path, "where");
     if (where != NULL) {
         for (const cJSON *it = where->child; it != NULL; it = it->next) {
             if (!cJSON_IsString(it) &&
                 !(cJSON_IsNumber(it) && isfinite(it->valuedouble))) {
-                rc = perr(c, wpath, it->string,
-                          "must be a string or a number");
+                rc = ld_json_fail(&c->j, wpath, it->string,
+                                  "must be a string or a number");
                 goto fail;
             }
         }
     }
 
-    full = resolve(c->base_dir, file->valuestring);
+    full = resolve(c->base_dir, file);
     if (full == NULL) {
         rc = oom(c, path);
         goto fail;
     }
 
     if ((rc = sim_csv_open(full, &csv, &cerr)) < 0) {
-        perr(c, path, "file", "%s", cerr.msg);
+        ld_json_fail(&c->j, path, "file", "%s", cerr.msg);
         goto fail;
     }
     need = col + 1; /* fields a row needs */
     if (col < 0 || where != NULL) {
         if ((rc = sim_csv_read_header(csv, &cerr)) < 0) {
-            perr(c, path, "file", "%s", cerr.msg);
+            ld_json_fail(&c->j, path, "file", "%s", cerr.msg);
             goto fail;
         }
         if (col < 0) {
             col = sim_csv_header_index(csv, column->valuestring);
             if (col < 0) {
-                rc = perr(c, path, "column", "no column %s in %s", colname,
-                          full);
+                rc = ld_json_fail(&c->j, path, "column", "no column %s in %s",
+                                  colname, full);
                 goto fail;
             }
             need = col + 1;
@@ -441,8 +418,8 @@ static int parse_empirical(const pctx *c, const cJSON *o, const char *path,
             }
             int wc = sim_csv_header_index(csv, it->string);
             if (wc < 0) {
-                rc = perr(c, wpath, it->string, "no column \"%s\" in %s",
-                          it->string, full);
+                rc = ld_json_fail(&c->j, wpath, it->string,
+                                  "no column \"%s\" in %s", it->string, full);
                 goto fail;
             }
             conds[ncond].want = it;
@@ -454,8 +431,9 @@ static int parse_empirical(const pctx *c, const cJSON *o, const char *path,
 
     while ((rc = sim_csv_next(csv, &f, &nf, &cerr)) == 1) {
         if (nf < (size_t)need) {
-            rc = perr(c, path, "file", "%s:%ld: row has %zu fields, %d needed",
-                      full, sim_csv_line(csv), nf, need);
+            rc = ld_json_fail(&c->j, path, "file",
+                              "%s:%ld: row has %zu fields, %d needed", full,
+                              sim_csv_line(csv), nf, need);
             goto fail;
         }
         size_t i = 0;
@@ -466,14 +444,14 @@ static int parse_empirical(const pctx *c, const cJSON *o, const char *path,
             continue; /* filtered out, empty or not a number */
         x *= scale;
         if (!isfinite(x)) {
-            rc = perr(c, path, "scale", "%s:%ld: %s * %g overflows", full,
-                      sim_csv_line(csv), f[col], scale);
+            rc = ld_json_fail(&c->j, path, "scale", "%s:%ld: %s * %g overflows",
+                              full, sim_csv_line(csv), f[col], scale);
             goto fail;
         }
         if (d->nv == vcap) {
             if (vcap == SIM_DIST_EMPIRICAL_MAX) {
-                perr(c, path, "file", "%s: more than %zu values", full,
-                     SIM_DIST_EMPIRICAL_MAX);
+                ld_json_fail(&c->j, path, "file", "%s: more than %zu values",
+                             full, SIM_DIST_EMPIRICAL_MAX);
                 rc = LD_ELIMIT;
                 goto fail;
             }
@@ -490,12 +468,13 @@ static int parse_empirical(const pctx *c, const cJSON *o, const char *path,
         d->v[d->nv++] = x;
     }
     if (rc < 0) {
-        perr(c, path, "file", "%s", cerr.msg);
+        ld_json_fail(&c->j, path, "file", "%s", cerr.msg);
         goto fail;
     }
     if (d->nv == 0) {
-        rc = perr(c, path, "file", "no usable values in column %s of %s%s",
-                  colname, full, ncond > 0 ? " (rows matching \"where\")" : "");
+        rc = ld_json_fail(&c->j, path, "file",
+                          "no usable values in column %s of %s%s", colname,
+                          full, ncond > 0 ? " (rows matching \"where\")" : "");
         goto fail;
     }
     gsl_sort(d->v, 1, d->nv);
@@ -524,22 +503,24 @@ static int parse_params(const pctx *c, const cJSON *o, const char *path,
             return LD_EINVAL;
         d->a = which ? 1 / v : v;
         if (!isfinite(d->a))
-            return perr(c, path, "rate", "is too small (got %g)", v);
+            return ld_json_fail(&c->j, path, "rate", "is too small (got %g)",
+                                v);
         return 0;
     case K_UNIFORM:
         if (req_num(c, o, path, name, "min", &d->a) < 0 ||
             req_num(c, o, path, name, "max", &d->b) < 0)
             return LD_EINVAL;
         if (!(d->a <= d->b))
-            return perr(c, path, "max", "must be >= min (got %g < %g)", d->b,
-                        d->a);
+            return ld_json_fail(&c->j, path, "max",
+                                "must be >= min (got %g < %g)", d->b, d->a);
         return 0;
     case K_NORMAL:
         if (req_num(c, o, path, name, "mean", &d->a) < 0 ||
             req_num(c, o, path, name, "sd", &d->b) < 0)
             return LD_EINVAL;
         if (!(d->b >= 0))
-            return perr(c, path, "sd", "must be >= 0 (got %g)", d->b);
+            return ld_json_fail(&c->j, path, "sd", "must be >= 0 (got %g)",
+                                d->b);
         return 0;
     case K_LOGNORMAL:
         return parse_lognormal(c, o, path, d);
@@ -565,7 +546,8 @@ static int parse_params(const pctx *c, const cJSON *o, const char *path,
     case K_EMPIRICAL:
         return parse_empirical(c, o, path, d);
     }
-    return perr(c, path, NULL, "internal error: kind %d", (int)d->k);
+    return ld_json_fail(&c->j, path, NULL, "internal error: kind %d",
+                        (int)d->k);
 }
 
 static int parse_node(const pctx *c, const cJSON *node, const char *path,
@@ -577,7 +559,7 @@ static int parse_node(const pctx *c, const cJSON *node, const char *path,
 
     if (cJSON_IsNumber(node)) {
         if (!isfinite(node->valuedouble)) {
-            rc = perr(c, path, NULL, "must be a finite number");
+            rc = ld_json_fail(&c->j, path, NULL, "must be a finite number");
             goto fail;
         }
         d = sim_dist_constant(node->valuedouble);
@@ -589,19 +571,20 @@ static int parse_node(const pctx *c, const cJSON *node, const char *path,
         return 0;
     }
     if (!cJSON_IsObject(node)) {
-        rc = perr(c, path, NULL,
-                  "must be a number or an object with \"dist\" (one of: "
-                  KIND_NAMES ")");
+        rc = ld_json_fail(&c->j, path, NULL,
+                          "must be a number or an object with \"dist\" "
+                          "(one of: " KIND_NAMES ")");
         goto fail;
     }
     const cJSON *dist = cJSON_GetObjectItemCaseSensitive(node, "dist");
     if (dist == NULL) {
-        rc = perr(c, path, NULL, "missing \"dist\" (one of: " KIND_NAMES ")");
+        rc = ld_json_fail(&c->j, path, NULL,
+                          "missing \"dist\" (one of: " KIND_NAMES ")");
         goto fail;
     }
     if (!cJSON_IsString(dist)) {
-        rc = perr(c, path, "dist", "must be a string (one of: " KIND_NAMES
-                                   ")");
+        rc = ld_json_fail(&c->j, path, "dist",
+                          "must be a string (one of: " KIND_NAMES ")");
         goto fail;
     }
     const struct kind_info *ki = NULL;
@@ -609,10 +592,9 @@ static int parse_node(const pctx *c, const cJSON *node, const char *path,
         if (strcmp(dist->valuestring, KINDS[i].name) == 0)
             ki = &KINDS[i];
     if (ki == NULL) {
-        rc = perr(c, path, "dist",
-                  "unknown distribution \"%s\" (expected one of: " KIND_NAMES
-                  ")",
-                  dist->valuestring);
+        rc = ld_json_fail(&c->j, path, "dist",
+                          "unknown distribution \"%s\" (expected one of: "
+                          KIND_NAMES ")", dist->valuestring);
         goto fail;
     }
     if ((rc = check_keys(c, node, path, ki, component)) < 0)
@@ -632,8 +614,8 @@ static int parse_node(const pctx *c, const cJSON *node, const char *path,
             (rc = hhi = opt_num(c, node, path, "max", &d->hi)) < 0)
             goto fail;
         if (hlo && hhi && !(d->lo <= d->hi)) {
-            rc = perr(c, path, "max", "must be >= \"min\" (got %g < %g)",
-                      d->hi, d->lo);
+            rc = ld_json_fail(&c->j, path, "max",
+                              "must be >= \"min\" (got %g < %g)", d->hi, d->lo);
             goto fail;
         }
     }
@@ -651,7 +633,7 @@ fail:
 int sim_dist_parse(const cJSON *node, const char *file, const char *path,
                    const char *base_dir, sim_dist **out, ld_error *err)
 {
-    pctx c = {file, base_dir, err};
+    pctx c = {{file, err, false}, base_dir};
     gsl_set_error_handler_off();
     *out = NULL;
     if (node == NULL) {

@@ -137,15 +137,6 @@ int sim_replay_write_line(FILE *f, const ld_policy *p,
 
 /* ---- reading -------------------------------------------------------------- */
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
 static ld_us ms_to_us(double ms)
 {
     return (ld_us)llround(ms * 1000.0);
@@ -252,7 +243,7 @@ static int note_foreign(sim_recorded *rec, const char *name)
             return LD_OK;
     if (rec->nforeign >= 4)
         return LD_OK;
-    if ((rec->foreign_names[rec->nforeign] = dup_str(name)) == NULL)
+    if ((rec->foreign_names[rec->nforeign] = strdup(name)) == NULL)
         return LD_ENOMEM;
     rec->nforeign++;
     return LD_OK;
@@ -579,7 +570,7 @@ int sim_replay_load(const char *path, const ld_policy *p,
         return LD_EINVAL;
     }
     if ((rec = calloc(1, sizeof *rec)) == NULL ||
-        (rec->path = dup_str(path)) == NULL ||
+        (rec->path = strdup(path)) == NULL ||
         (buf = malloc(SIM_REPLAY_MAX_LINE + 2)) == NULL)
         goto nomem;
     rec->p = p;
@@ -721,9 +712,9 @@ int sim_replay_scenario(const sim_recorded *rec, const ld_policy *p,
         sc->drain_s = 600;
         double h = rec->span_s + 1;
         sc->interval_s = h / 60 < 20 ? h / 20 : 60;
-        if ((sc->file = dup_str(rec->path)) == NULL ||
-            (sc->base_dir = dup_str("")) == NULL ||
-            (sc->name = dup_str(rec->path)) == NULL)
+        if ((sc->file = strdup(rec->path)) == NULL ||
+            (sc->base_dir = strdup("")) == NULL ||
+            (sc->name = strdup(rec->path)) == NULL)
             goto nomem;
     }
     sim_traffic *tr = &sc->traffic;
@@ -748,7 +739,7 @@ int sim_replay_scenario(const sim_recorded *rec, const ld_policy *p,
     t->speedup = 1; /* the rows are sped up already */
     t->rows = rec->rows;
     t->nrows = rec->nreq;
-    if ((t->path = dup_str(rec->path)) == NULL)
+    if ((t->path = strdup(rec->path)) == NULL)
         goto nomem;
     sc->requests = 0;
     sc->duration_s = rec->span_s + 1; /* arrivals stop after the last row */
@@ -768,7 +759,7 @@ int sim_replay_scenario(const sim_recorded *rec, const ld_policy *p,
         pv->route_idx = r;
         pv->queue = -1;
         sc->nproviders++;
-        if ((pv->route = dup_str(ld_policy_route_id(p, r))) == NULL)
+        if ((pv->route = strdup(ld_policy_route_id(p, r))) == NULL)
             goto nomem;
     }
     for (int i = 0; i < sc->nproviders; i++)

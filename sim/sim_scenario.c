@@ -1,10 +1,10 @@
 /* sim_scenario.c - scenario files (traffic, provider models, a timeline of
  * faults) and trace replay; see sim_scenario.h.
  *
- * The loader is as strict as the policy loader: unknown keys are errors
- * (keys starting with "_", "description" and "notes" are comments), every
- * number is range-checked, and every message names the file and the JSON
- * path of the offending value, or file:line for trace rows.
+ * The loader is as strict as the policy loader (ld_json.h): unknown keys are
+ * errors (keys starting with "_", "description" and "notes" are comments),
+ * every number is range-checked, and every message names the file and the
+ * JSON path of the offending value, or file:line for trace rows.
  */
 #include "sim_io.h"
 #include "sim_scenario.h"
@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,24 +21,18 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "ld_json.h"
 #include "sim_csv.h"
 
-#define PATH_LEN 256
 #define MAX_TIME_S 1e9          /* about 31 years: any longer is a typo */
 #define MAX_COUNT 1e12
 #define MAX_SEED 9007199254740992.0 /* 2^53: exact in a JSON number */
 #define JSONL_MAX_LINE ((size_t)1 << 20)
 #define DAY_S 86400.0
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(a, b) __attribute__((format(printf, a, b)))
-#else
-#define PRINTF_LIKE(a, b)
-#endif
-
 typedef struct pctx {
-    const char *file, *base_dir;
-    ld_error *err;
+    ld_json j; /* the file and the error to fill */
+    const char *base_dir;
 } pctx;
 
 
@@ -87,159 +80,13 @@ static const struct {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
-/* Append s to the path in out (holding *n bytes), cutting at PATH_LEN:
- * paths only feed messages, and a cut path still reads well. */
-static void path_append(char *out, size_t *n, const char *s)
-{
-    size_t len = strlen(s);
-    if (len > PATH_LEN - 1 - *n)
-        len = PATH_LEN - 1 - *n;
-    memcpy(out + *n, s, len);
-    *n += len;
-    out[*n] = '\0';
-}
-
-static void kpath(char *out, const char *parent, const char *key)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    if (parent != NULL && parent[0] != '\0') {
-        path_append(out, &n, parent);
-        path_append(out, &n, ".");
-    }
-    path_append(out, &n, key);
-}
-
-static void ipath(char *out, const char *parent, int i)
-{
-    char idx[16];
-    size_t n = 0;
-    snprintf(idx, sizeof idx, "[%d]", i);
-    out[0] = '\0';
-    path_append(out, &n, parent);
-    path_append(out, &n, idx);
-}
-
-static int perr(const pctx *c, const char *path, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static int perr(const pctx *c, const char *path, const char *fmt, ...)
-{
-    char msg[sizeof ((ld_error *)0)->msg];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ld_error_set(c->err, c->file, path, "%s", msg);
-    return LD_EINVAL;
-}
-
-/* Error at path.key. */
-static int kerr(const pctx *c, const char *path, const char *key,
-                const char *fmt, ...) PRINTF_LIKE(4, 5);
-
-static int kerr(const pctx *c, const char *path, const char *key,
-                const char *fmt, ...)
-{
-    char p[PATH_LEN], msg[sizeof ((ld_error *)0)->msg];
-    kpath(p, path, key);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ld_error_set(c->err, c->file, p, "%s", msg);
-    return LD_EINVAL;
-}
-
-static int oom(const pctx *c)
-{
-    ld_error_set(c->err, c->file, NULL, "out of memory");
-    return LD_ENOMEM;
-}
-
-static int is_comment_key(const char *k)
-{
-    return k[0] == '_' || strcmp(k, "description") == 0 ||
-           strcmp(k, "notes") == 0;
-}
-
-static int in_list(const char *const *list, const char *k)
-{
-    for (; list != NULL && *list != NULL; list++)
-        if (strcmp(*list, k) == 0)
-            return 1;
-    return 0;
-}
-
-static void append_list(char *buf, size_t cap, size_t *n,
-                        const char *const *list)
-{
-    for (; list != NULL && *list != NULL; list++) {
-        if (*n >= cap)
-            return;
-        int w = snprintf(buf + *n, cap - *n, "%s%s", *n ? ", " : "", *list);
-        if (w > 0)
-            *n += (size_t)w;
-    }
-}
-
-/* Refuse duplicate keys and (unless both lists are NULL) keys outside a
- * and b, each NULL-terminated. */
-static int check_keys(const pctx *c, const cJSON *o, const char *path,
-                      const char *const *a, const char *const *b,
-                      const char *what)
-{
-    for (const cJSON *it = o->child; it != NULL; it = it->next) {
-        const char *k = it->string != NULL ? it->string : "";
-        if (is_comment_key(k))
-            continue;
-        for (const cJSON *jt = o->child; jt != it; jt = jt->next)
-            if (jt->string != NULL && strcmp(jt->string, k) == 0)
-                return kerr(c, path, k, "duplicate key");
-        if (a == NULL && b == NULL)
-            continue;
-        if (in_list(a, k) || in_list(b, k))
-            continue;
-        char list[320];
-        size_t n = 0;
-        list[0] = '\0';
-        append_list(list, sizeof list, &n, a);
-        append_list(list, sizeof list, &n, b);
-        return kerr(c, path, k, "unknown key%s%s (expected one of: %s)",
-                    what != NULL ? " for " : "", what != NULL ? what : "",
-                    list);
-    }
-    return LD_OK;
-}
-
-static int want_object(const pctx *c, const cJSON *v, const char *path)
-{
-    if (!cJSON_IsObject(v))
-        return perr(c, path, "must be an object");
-    return LD_OK;
-}
-
 /* 1 with *out set if o has key, 0 if not, LD_EINVAL if it is not a finite
- * number. */
+ * number. The scenario's own range messages follow. */
 static int opt_num(const pctx *c, const cJSON *o, const char *path,
                    const char *key, double *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (v == NULL)
-        return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-        return kerr(c, path, key, "must be a number");
-    *out = v->valuedouble;
-    return 1;
+    int rc = ld_json_num(&c->j, o, path, key, false, -HUGE_VAL, HUGE_VAL, out);
+    return rc < 0 ? rc : ld_json_has(o, key);
 }
 
 /* As opt_num, and lo <= value <= hi. */
@@ -251,8 +98,8 @@ static int opt_range(const pctx *c, const cJSON *o, const char *path,
     if (rc <= 0)
         return rc;
     if (v < lo || v > hi)
-        return kerr(c, path, key, "must be between %g and %g (got %g)", lo,
-                    hi, v);
+        return ld_json_fail(&c->j, path, key,
+                            "must be between %g and %g (got %g)", lo, hi, v);
     *out = v;
     return 1;
 }
@@ -266,9 +113,10 @@ static int opt_pos(const pctx *c, const cJSON *o, const char *path,
     if (rc <= 0)
         return rc;
     if (!(v > 0))
-        return kerr(c, path, key, "must be > 0 (got %g)", v);
+        return ld_json_fail(&c->j, path, key, "must be > 0 (got %g)", v);
     if (v > hi)
-        return kerr(c, path, key, "must be at most %g (got %g)", hi, v);
+        return ld_json_fail(&c->j, path, key, "must be at most %g (got %g)",
+                            hi, v);
     *out = v;
     return 1;
 }
@@ -282,49 +130,9 @@ static int opt_int(const pctx *c, const cJSON *o, const char *path,
     if (rc <= 0)
         return rc;
     if (v != floor(v))
-        return kerr(c, path, key, "must be a whole number (got %g)", v);
+        return ld_json_fail(&c->j, path, key,
+                            "must be a whole number (got %g)", v);
     *out = (int64_t)v;
-    return 1;
-}
-
-/* 1 with *out set to a non-empty string, 0 if absent, LD_EINVAL. */
-static int opt_str(const pctx *c, const cJSON *o, const char *path,
-                   const char *key, const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (v == NULL)
-        return 0;
-    if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
-        return kerr(c, path, key, "must be a non-empty string");
-    *out = v->valuestring;
-    return 1;
-}
-
-/* As opt_str, into a fresh copy in *out (freeing what was there). */
-static int opt_dup(const pctx *c, const cJSON *o, const char *path,
-                   const char *key, char **out)
-{
-    const char *s = NULL;
-    int rc = opt_str(c, o, path, key, &s);
-    if (rc <= 0)
-        return rc;
-    char *d = dup_str(s);
-    if (d == NULL)
-        return oom(c);
-    free(*out);
-    *out = d;
-    return 1;
-}
-
-static int opt_bool(const pctx *c, const cJSON *o, const char *path,
-                    const char *key, bool *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (v == NULL)
-        return 0;
-    if (!cJSON_IsBool(v))
-        return kerr(c, path, key, "must be true or false");
-    *out = cJSON_IsTrue(v);
     return 1;
 }
 
@@ -336,10 +144,10 @@ static int opt_dist(const pctx *c, const cJSON *o, const char *path,
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v == NULL)
         return 0;
-    char p[PATH_LEN];
-    kpath(p, path, key);
+    char p[LD_JSON_PATH_MAX];
+    ld_json_child_path(p, path, key);
     sim_dist *d = NULL;
-    int rc = sim_dist_parse(v, c->file, p, c->base_dir, &d, c->err);
+    int rc = sim_dist_parse(v, c->j.file, p, c->base_dir, &d, c->j.err);
     if (rc < 0)
         return rc;
     sim_dist_free(*out);
@@ -352,7 +160,7 @@ static int opt_dist(const pctx *c, const cJSON *o, const char *path,
 static char *resolve(const char *dir, const char *fn)
 {
     if (fn[0] == '/' || dir == NULL || dir[0] == '\0')
-        return dup_str(fn);
+        return strdup(fn);
     size_t a = strlen(dir), b = strlen(fn);
     int slash = dir[a - 1] != '/';
     char *s = malloc(a + (size_t)slash + b + 1);
@@ -386,47 +194,49 @@ static int parse_modulation(const pctx *c, const cJSON *m, const char *path,
     static const char *const diurnal[] = {"type", "period_s", "amplitude",
                                           NULL};
     int rc;
-    if ((rc = want_object(c, m, path)) < 0)
+    if ((rc = ld_json_want_object(&c->j, m, path)) < 0)
         return rc;
     const char *type = NULL;
-    if ((rc = opt_str(c, m, path, "type", &type)) < 0)
+    if ((rc = ld_json_str(&c->j, m, path, "type", false, &type)) < 0)
         return rc;
-    if (rc == 0)
-        return kerr(c, path, "type", "missing (\"onoff\" or \"diurnal\")");
+    if (type == NULL)
+        return ld_json_fail(&c->j, path, "type",
+                            "missing (\"onoff\" or \"diurnal\")");
     if (strcmp(type, "onoff") == 0) {
-        if ((rc = check_keys(c, m, path, onoff, NULL, "onoff")) < 0)
+        if ((rc = ld_json_check_keys(&c->j, m, path, onoff, "onoff")) < 0)
             return rc;
         tr->mod = SIM_MOD_ONOFF;
         tr->off_factor = 0;
         if ((rc = opt_pos(c, m, path, "on_s", MAX_TIME_S, &tr->on_s)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "on_s", "missing (seconds > 0)");
+            return ld_json_fail(&c->j, path, "on_s", "missing (seconds > 0)");
         if ((rc = opt_pos(c, m, path, "off_s", MAX_TIME_S, &tr->off_s)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "off_s", "missing (seconds > 0)");
+            return ld_json_fail(&c->j, path, "off_s", "missing (seconds > 0)");
         if ((rc = opt_range(c, m, path, "off_factor", 0, 1e6,
                             &tr->off_factor)) < 0)
             return rc;
     } else if (strcmp(type, "diurnal") == 0) {
-        if ((rc = check_keys(c, m, path, diurnal, NULL, "diurnal")) < 0)
+        if ((rc = ld_json_check_keys(&c->j, m, path, diurnal, "diurnal")) < 0)
             return rc;
         tr->mod = SIM_MOD_DIURNAL;
         if ((rc = opt_pos(c, m, path, "period_s", MAX_TIME_S,
                           &tr->period_s)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "period_s", "missing (seconds > 0)");
+            return ld_json_fail(&c->j, path, "period_s",
+                                "missing (seconds > 0)");
         if ((rc = opt_range(c, m, path, "amplitude", 0, 1,
                             &tr->amplitude)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "amplitude", "missing (0 to 1)");
+            return ld_json_fail(&c->j, path, "amplitude", "missing (0 to 1)");
     } else {
-        return kerr(c, path, "type",
-                    "unknown modulation \"%s\" (expected onoff or diurnal)",
-                    type);
+        return ld_json_fail(&c->j, path, "type",
+                            "unknown modulation \"%s\" (expected onoff or "
+                            "diurnal)", type);
     }
     return LD_OK;
 }
@@ -438,13 +248,13 @@ static int parse_columns(const pctx *c, const cJSON *cols, const char *path,
                                        "output_tokens", "workload", "tier",
                                        NULL};
     int rc;
-    if ((rc = want_object(c, cols, path)) < 0 ||
-        (rc = check_keys(c, cols, path, keys, NULL, NULL)) < 0)
+    if ((rc = ld_json_want_object(&c->j, cols, path)) < 0 ||
+        (rc = ld_json_check_keys(&c->j, cols, path, keys, NULL)) < 0)
         return rc;
     char **dst[] = {&t->col_time, &t->col_input, &t->col_output,
                     &t->col_workload, &t->col_tier};
     for (int i = 0; keys[i] != NULL; i++)
-        if ((rc = opt_dup(c, cols, path, keys[i], dst[i])) < 0)
+        if ((rc = ld_json_dup(&c->j, cols, path, keys[i], dst[i])) < 0)
             return rc;
     return LD_OK;
 }
@@ -454,19 +264,20 @@ static int parse_trace_cfg(const pctx *c, const cJSON *a, const char *path,
 {
     int rc;
     const char *file = NULL, *fmt = NULL, *unit = NULL;
-    char p[PATH_LEN];
-    if ((rc = opt_str(c, a, path, "file", &file)) < 0)
+    char p[LD_JSON_PATH_MAX];
+    if ((rc = ld_json_str(&c->j, a, path, "file", false, &file)) < 0)
         return rc;
-    if (rc == 0)
-        return kerr(c, path, "file", "missing (the trace file to replay)");
+    if (file == NULL)
+        return ld_json_fail(&c->j, path, "file",
+                            "missing (the trace file to replay)");
     if ((t->path = resolve(c->base_dir, file)) == NULL)
-        return oom(c);
+        return ld_json_oom(&c->j);
     if (access(t->path, R_OK) != 0)
-        return kerr(c, path, "file", "cannot read \"%s\": %s", t->path,
-                    strerror(errno));
-    if ((rc = opt_str(c, a, path, "format", &fmt)) < 0)
+        return ld_json_fail(&c->j, path, "file", "cannot read \"%s\": %s",
+                            t->path, strerror(errno));
+    if ((rc = ld_json_str(&c->j, a, path, "format", false, &fmt)) < 0)
         return rc;
-    if (rc == 0)
+    if (fmt == NULL)
         t->format = ends_with(file, ".jsonl") || ends_with(file, ".ndjson") ||
                             ends_with(file, ".json")
                         ? SIM_TRACE_JSONL
@@ -476,12 +287,12 @@ static int parse_trace_cfg(const pctx *c, const cJSON *a, const char *path,
     else if (strcmp(fmt, "jsonl") == 0)
         t->format = SIM_TRACE_JSONL;
     else
-        return kerr(c, path, "format",
-                    "unknown trace format \"%s\" (expected csv or jsonl)",
-                    fmt);
-    if ((rc = opt_str(c, a, path, "time_unit", &unit)) < 0)
+        return ld_json_fail(&c->j, path, "format",
+                            "unknown trace format \"%s\" (expected csv or "
+                            "jsonl)", fmt);
+    if ((rc = ld_json_str(&c->j, a, path, "time_unit", false, &unit)) < 0)
         return rc;
-    if (rc == 1) {
+    if (unit != NULL) {
         if (strcmp(unit, "s") == 0)
             t->time_unit_us = 1e6;
         else if (strcmp(unit, "ms") == 0)
@@ -489,17 +300,19 @@ static int parse_trace_cfg(const pctx *c, const cJSON *a, const char *path,
         else if (strcmp(unit, "us") == 0)
             t->time_unit_us = 1;
         else
-            return kerr(c, path, "time_unit",
-                        "unknown unit \"%s\" (expected s, ms or us)", unit);
+            return ld_json_fail(&c->j, path, "time_unit",
+                                "unknown unit \"%s\" (expected s, ms or us)",
+                                unit);
     }
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(a, "columns");
-    kpath(p, path, "columns");
+    ld_json_child_path(p, path, "columns");
     if (cols != NULL && (rc = parse_columns(c, cols, p, t)) < 0)
         return rc;
     t->speedup = 1;
     if ((rc = opt_pos(c, a, path, "speedup", 1e9, &t->speedup)) < 0 ||
-        (rc = opt_bool(c, a, path, "skip_bad_rows", &t->skip_bad_rows)) < 0 ||
-        (rc = opt_bool(c, a, path, "loop", &t->loop)) < 0)
+        (rc = ld_json_bool(&c->j, a, path, "skip_bad_rows",
+                           &t->skip_bad_rows)) < 0 ||
+        (rc = ld_json_bool(&c->j, a, path, "loop", &t->loop)) < 0)
         return rc;
     return LD_OK;
 }
@@ -516,36 +329,38 @@ static int parse_arrivals(const pctx *c, const cJSON *a, const char *path,
                                         "skip_bad_rows", "loop", NULL};
     int rc;
     const char *proc = NULL;
-    if ((rc = want_object(c, a, path)) < 0 ||
-        (rc = opt_str(c, a, path, "process", &proc)) < 0)
+    if ((rc = ld_json_want_object(&c->j, a, path)) < 0 ||
+        (rc = ld_json_str(&c->j, a, path, "process", false, &proc)) < 0)
         return rc;
-    if (rc == 0)
-        return kerr(c, path, "process",
-                    "missing (\"poisson\", \"gamma\" or \"trace\")");
+    if (proc == NULL)
+        return ld_json_fail(&c->j, path, "process",
+                            "missing (\"poisson\", \"gamma\" or \"trace\")");
     if (strcmp(proc, "trace") == 0) {
         tr->kind = SIM_ARR_TRACE;
-        if ((rc = check_keys(c, a, path, trace, NULL, "trace arrivals")) < 0)
+        if ((rc = ld_json_check_keys(&c->j, a, path, trace,
+                                     "trace arrivals")) < 0)
             return rc;
         return parse_trace_cfg(c, a, path, &tr->trace);
     }
     if (strcmp(proc, "poisson") == 0) {
         tr->kind = SIM_ARR_POISSON;
-        rc = check_keys(c, a, path, poisson, NULL, "poisson arrivals");
+        rc = ld_json_check_keys(&c->j, a, path, poisson, "poisson arrivals");
     } else if (strcmp(proc, "gamma") == 0) {
         tr->kind = SIM_ARR_GAMMA;
-        rc = check_keys(c, a, path, gamma, NULL, "gamma arrivals");
+        rc = ld_json_check_keys(&c->j, a, path, gamma, "gamma arrivals");
     } else {
-        return kerr(c, path, "process",
-                    "unknown arrival process \"%s\" (expected poisson, "
-                    "gamma or trace)",
-                    proc);
+        return ld_json_fail(&c->j, path, "process",
+                            "unknown arrival process \"%s\" (expected poisson, "
+                            "gamma or trace)",
+                            proc);
     }
     if (rc < 0)
         return rc;
     if ((rc = opt_pos(c, a, path, "rate_per_s", 1e9, &tr->rate)) < 0)
         return rc;
     if (rc == 0)
-        return kerr(c, path, "rate_per_s", "missing (requests per second > 0)");
+        return ld_json_fail(&c->j, path, "rate_per_s",
+                            "missing (requests per second > 0)");
     if (tr->kind == SIM_ARR_GAMMA) {
         double shape = 0, cv = 0;
         int hs = opt_pos(c, a, path, "shape", 1e6, &shape);
@@ -555,16 +370,18 @@ static int parse_arrivals(const pctx *c, const cJSON *a, const char *path,
         if (hc < 0)
             return hc;
         if (hs && hc)
-            return kerr(c, path, "cv", "give \"shape\" or \"cv\", not both");
+            return ld_json_fail(&c->j, path, "cv",
+                                "give \"shape\" or \"cv\", not both");
         if (!hs && !hc)
-            return perr(c, path,
-                        "gamma arrivals need \"shape\" (k > 0) or \"cv\"");
+            return ld_json_fail(&c->j, path, NULL,
+                                "gamma arrivals need \"shape\" (k > 0) or "
+                                "\"cv\"");
         tr->gamma_shape = hs ? shape : 1.0 / (cv * cv);
     }
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(a, "modulation");
     if (m != NULL) {
-        char p[PATH_LEN];
-        kpath(p, path, "modulation");
+        char p[LD_JSON_PATH_MAX];
+        ld_json_child_path(p, path, "modulation");
         if ((rc = parse_modulation(c, m, p, tr)) < 0)
             return rc;
     }
@@ -575,10 +392,10 @@ static int set_default_tokens(const pctx *c, sim_mix *m)
 {
     if (m->input_tokens == NULL &&
         (m->input_tokens = sim_dist_constant(1000)) == NULL)
-        return oom(c);
+        return ld_json_oom(&c->j);
     if (m->output_tokens == NULL &&
         (m->output_tokens = sim_dist_constant(200)) == NULL)
-        return oom(c);
+        return ld_json_oom(&c->j);
     return LD_OK;
 }
 
@@ -586,26 +403,27 @@ static int parse_requires(const pctx *c, const cJSON *o, const char *path,
                           unsigned *caps)
 {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "requires");
-    char p[PATH_LEN], ep[PATH_LEN];
-    kpath(p, path, "requires");
+    char p[LD_JSON_PATH_MAX], ep[LD_JSON_PATH_MAX];
+    ld_json_child_path(p, path, "requires");
     if (r == NULL)
         return LD_OK;
     if (!cJSON_IsArray(r))
-        return perr(c, p, "must be an array of capability names");
+        return ld_json_fail(&c->j, p, NULL,
+                            "must be an array of capability names");
     int i = 0;
     for (const cJSON *it = r->child; it != NULL; it = it->next, i++) {
-        ipath(ep, p, i);
+        ld_json_index_path(ep, p, i);
         if (!cJSON_IsString(it))
-            return perr(c, ep, "must be a capability name");
+            return ld_json_fail(&c->j, ep, NULL, "must be a capability name");
         unsigned bit = 0;
         for (size_t k = 0; k < sizeof cap_names / sizeof cap_names[0]; k++)
             if (strcmp(cap_names[k].name, it->valuestring) == 0)
                 bit = cap_names[k].bit;
         if (bit == 0)
-            return perr(c, ep,
-                        "unknown capability \"%s\" (expected one of: stream, "
-                        "tools, prefill, vision, json)",
-                        it->valuestring);
+            return ld_json_fail(&c->j, ep, NULL,
+                                "unknown capability \"%s\" (expected one of: "
+                                "stream, tools, prefill, vision, json)",
+                                it->valuestring);
         *caps |= bit;
     }
     return LD_OK;
@@ -619,25 +437,27 @@ static int parse_mix(const pctx *c, const cJSON *mix, const char *path,
                                        "requires", NULL};
     int rc;
     if (!cJSON_IsArray(mix))
-        return perr(c, path, "must be an array of {workload, tier, share, "
-                             "input_tokens, output_tokens}");
+        return ld_json_fail(&c->j, path, NULL,
+                            "must be an array of {workload, tier, share, "
+                            "input_tokens, output_tokens}");
     int n = cJSON_GetArraySize(mix);
     if (n == 0)
-        return perr(c, path, "must have at least one entry");
+        return ld_json_fail(&c->j, path, NULL, "must have at least one entry");
     if (n > SIM_MAX_MIX)
-        return perr(c, path, "has %d entries (at most %d)", n, SIM_MAX_MIX);
+        return ld_json_fail(&c->j, path, NULL, "has %d entries (at most %d)", n,
+                            SIM_MAX_MIX);
     double total = 0;
     int i = 0;
     for (const cJSON *e = mix->child; e != NULL; e = e->next, i++) {
-        char p[PATH_LEN];
-        ipath(p, path, i);
+        char p[LD_JSON_PATH_MAX];
+        ld_json_index_path(p, path, i);
         sim_mix *m = &tr->mix[tr->nmix++];
         m->workload_idx = m->tier_idx = -1;
         m->share = 1;
-        if ((rc = want_object(c, e, p)) < 0 ||
-            (rc = check_keys(c, e, p, keys, NULL, NULL)) < 0 ||
-            (rc = opt_dup(c, e, p, "workload", &m->workload)) < 0 ||
-            (rc = opt_dup(c, e, p, "tier", &m->tier)) < 0 ||
+        if ((rc = ld_json_want_object(&c->j, e, p)) < 0 ||
+            (rc = ld_json_check_keys(&c->j, e, p, keys, NULL)) < 0 ||
+            (rc = ld_json_dup(&c->j, e, p, "workload", &m->workload)) < 0 ||
+            (rc = ld_json_dup(&c->j, e, p, "tier", &m->tier)) < 0 ||
             (rc = opt_pos(c, e, p, "share", MAX_COUNT, &m->share)) < 0 ||
             (rc = parse_requires(c, e, p, &m->caps)) < 0)
             return rc;
@@ -645,9 +465,9 @@ static int parse_mix(const pctx *c, const cJSON *mix, const char *path,
             const char *tk[] = {"input_tokens", "output_tokens"};
             for (int k = 0; k < 2; k++)
                 if (cJSON_GetObjectItemCaseSensitive(e, tk[k]) != NULL)
-                    return kerr(c, p, tk[k],
-                                "token sizes come from the trace with trace "
-                                "arrivals");
+                    return ld_json_fail(&c->j, p, tk[k],
+                                        "token sizes come from the trace with "
+                                        "trace arrivals");
         } else if ((rc = opt_dist(c, e, p, "input_tokens",
                                   &m->input_tokens)) < 0 ||
                    (rc = opt_dist(c, e, p, "output_tokens",
@@ -668,14 +488,14 @@ static int parse_traffic(const pctx *c, const cJSON *t, sim_traffic *tr)
     static const char *const keys[] = {"arrivals", "mix", "patience", NULL};
     static const char *const pkeys[] = {"ttft_ms", "total_ms", NULL};
     int rc;
-    if ((rc = want_object(c, t, "traffic")) < 0 ||
-        (rc = check_keys(c, t, "traffic", keys, NULL, NULL)) < 0)
+    if ((rc = ld_json_want_object(&c->j, t, "traffic")) < 0 ||
+        (rc = ld_json_check_keys(&c->j, t, "traffic", keys, NULL)) < 0)
         return rc;
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(t, "arrivals");
     if (a == NULL)
-        return perr(c, "traffic.arrivals",
-                    "missing (e.g. {\"process\": \"poisson\", "
-                    "\"rate_per_s\": 10})");
+        return ld_json_fail(&c->j, "traffic.arrivals", NULL,
+                            "missing (e.g. {\"process\": \"poisson\", "
+                            "\"rate_per_s\": 10})");
     if ((rc = parse_arrivals(c, a, "traffic.arrivals", tr)) < 0)
         return rc;
     const cJSON *mix = cJSON_GetObjectItemCaseSensitive(t, "mix");
@@ -691,9 +511,9 @@ static int parse_traffic(const pctx *c, const cJSON *t, sim_traffic *tr)
     }
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(t, "patience");
     if (pat != NULL) {
-        if ((rc = want_object(c, pat, "traffic.patience")) < 0 ||
-            (rc = check_keys(c, pat, "traffic.patience", pkeys, NULL,
-                             NULL)) < 0 ||
+        if ((rc = ld_json_want_object(&c->j, pat, "traffic.patience")) < 0 ||
+            (rc = ld_json_check_keys(&c->j, pat, "traffic.patience", pkeys,
+                                     NULL)) < 0 ||
             (rc = opt_dist(c, pat, "traffic.patience", "ttft_ms",
                            &tr->patience_ttft)) < 0 ||
             (rc = opt_dist(c, pat, "traffic.patience", "total_ms",
@@ -716,12 +536,12 @@ static int parse_errors(const pctx *c, const cJSON *e, const char *path,
                         sim_provider *pv)
 {
     int rc;
-    if ((rc = want_object(c, e, path)) < 0 ||
-        (rc = check_keys(c, e, path, NULL, NULL, NULL)) < 0)
+    if ((rc = ld_json_want_object(&c->j, e, path)) < 0 ||
+        (rc = ld_json_check_keys(&c->j, e, path, NULL, NULL)) < 0)
         return rc;
     double sum = 0;
     for (const cJSON *it = e->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
+        if (ld_json_is_comment(&c->j, it->string))
             continue;
         ld_class k;
         if (ld_class_parse(it->string, &k) != LD_OK || !provider_class(k)) {
@@ -737,12 +557,13 @@ static int parse_errors(const pctx *c, const cJSON *e, const char *path,
                     n += (size_t)w;
             }
             if (ld_class_parse(it->string, &k) == LD_OK)
-                return kerr(c, path, it->string,
-                            "the router decides this class, a provider "
-                            "cannot answer with it (expected one of: %s)",
-                            list);
-            return kerr(c, path, it->string,
-                        "unknown failure class (expected one of: %s)", list);
+                return ld_json_fail(&c->j, path, it->string,
+                                    "the router decides this class, a "
+                                    "provider cannot answer with it (expected "
+                                    "one of: %s)", list);
+            return ld_json_fail(&c->j, path, it->string,
+                                "unknown failure class (expected one of: %s)",
+                                list);
         }
         double p = 0;
         if ((rc = opt_range(c, e, path, it->string, 0, 1, &p)) < 0)
@@ -751,7 +572,8 @@ static int parse_errors(const pctx *c, const cJSON *e, const char *path,
         sum += p;
     }
     if (sum > 1 + 1e-9)
-        return perr(c, path, "probabilities add up to %g (at most 1)", sum);
+        return ld_json_fail(&c->j, path, NULL,
+                            "probabilities add up to %g (at most 1)", sum);
     return LD_OK;
 }
 
@@ -763,25 +585,25 @@ static int parse_provider(const pctx *c, const cJSON *v, const char *path,
         "queue", "rpm", "tpm", "retry_after_s", "upstream", "bills_partial",
         NULL};
     int rc;
-    if ((rc = want_object(c, v, path)) < 0 ||
-        (rc = check_keys(c, v, path, keys, NULL, NULL)) < 0)
+    if ((rc = ld_json_want_object(&c->j, v, path)) < 0 ||
+        (rc = ld_json_check_keys(&c->j, v, path, keys, NULL)) < 0)
         return rc;
     if ((rc = opt_dist(c, v, path, "ttft_ms", &pv->ttft_ms)) < 0)
         return rc;
     if (rc == 0)
-        return kerr(c, path, "ttft_ms",
-                    "missing (the time to first token, a distribution)");
+        return ld_json_fail(&c->j, path, "ttft_ms", "missing (the time to "
+                            "first token, a distribution)");
     if ((rc = opt_dist(c, v, path, "tokens_per_s", &pv->tokens_per_s)) < 0)
         return rc;
     if (rc == 0)
-        return kerr(c, path, "tokens_per_s",
-                    "missing (the generation speed, a distribution)");
+        return ld_json_fail(&c->j, path, "tokens_per_s",
+                            "missing (the generation speed, a distribution)");
     if ((rc = opt_dist(c, v, path, "error_ms", &pv->error_ms)) < 0)
         return rc;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(v, "errors");
     if (e != NULL) {
-        char p[PATH_LEN];
-        kpath(p, path, "errors");
+        char p[LD_JSON_PATH_MAX];
+        ld_json_child_path(p, path, "errors");
         if ((rc = parse_errors(c, e, p, pv)) < 0)
             return rc;
     }
@@ -791,16 +613,18 @@ static int parse_provider(const pctx *c, const cJSON *v, const char *path,
         (hq = rc = opt_int(c, v, path, "queue", -1, 1e9, &queue)) < 0)
         return rc;
     if (hq && conc == 0 && queue != -1)
-        return kerr(c, path, "queue",
-                    "a queue needs \"concurrency\" > 0 (servers to wait for)");
+        return ld_json_fail(&c->j, path, "queue",
+                            "a queue needs \"concurrency\" > 0 (servers to "
+                            "wait for)");
     pv->concurrency = (int)conc;
     pv->queue = (int)queue;
     if ((rc = opt_range(c, v, path, "rpm", 0, MAX_COUNT, &pv->rpm)) < 0 ||
         (rc = opt_range(c, v, path, "tpm", 0, MAX_COUNT, &pv->tpm)) < 0 ||
         (rc = opt_range(c, v, path, "retry_after_s", 0, MAX_TIME_S,
                         &pv->retry_after_s)) < 0 ||
-        (rc = opt_dup(c, v, path, "upstream", &pv->upstream)) < 0 ||
-        (rc = opt_bool(c, v, path, "bills_partial", &pv->bills_partial)) < 0)
+        (rc = ld_json_dup(&c->j, v, path, "upstream", &pv->upstream)) < 0 ||
+        (rc = ld_json_bool(&c->j, v, path, "bills_partial",
+                           &pv->bills_partial)) < 0)
         return rc;
     return LD_OK;
 }
@@ -808,24 +632,24 @@ static int parse_provider(const pctx *c, const cJSON *v, const char *path,
 static int parse_providers(const pctx *c, const cJSON *ps, sim_scenario *sc)
 {
     int rc;
-    if ((rc = want_object(c, ps, "providers")) < 0 ||
-        (rc = check_keys(c, ps, "providers", NULL, NULL, NULL)) < 0)
+    if ((rc = ld_json_want_object(&c->j, ps, "providers")) < 0 ||
+        (rc = ld_json_check_keys(&c->j, ps, "providers", NULL, NULL)) < 0)
         return rc;
     for (const cJSON *it = ps->child; it != NULL; it = it->next) {
-        if (is_comment_key(it->string))
+        if (ld_json_is_comment(&c->j, it->string))
             continue;
-        char p[PATH_LEN];
-        kpath(p, "providers", it->string);
+        char p[LD_JSON_PATH_MAX];
+        ld_json_child_path(p, "providers", it->string);
         if (it->string[0] == '\0')
-            return perr(c, p, "a route id must not be empty");
+            return ld_json_fail(&c->j, p, NULL, "a route id must not be empty");
         if (sc->nproviders == LD_MAX_ROUTES)
-            return perr(c, "providers", "more than %d provider models",
-                        LD_MAX_ROUTES);
+            return ld_json_fail(&c->j, "providers", NULL,
+                                "more than %d provider models", LD_MAX_ROUTES);
         sim_provider *pv = &sc->providers[sc->nproviders++];
         pv->route_idx = -1;
         pv->queue = -1;
-        if ((pv->route = dup_str(it->string)) == NULL)
-            return oom(c);
+        if ((pv->route = strdup(it->string)) == NULL)
+            return ld_json_oom(&c->j);
         if ((rc = parse_provider(c, it, p, pv)) < 0)
             return rc;
     }
@@ -841,33 +665,35 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
                                   const cJSON *inline_ps, sim_scenario *sc)
 {
     if (!cJSON_IsString(pf) || pf->valuestring[0] == '\0')
-        return perr(c, "providers_file", "must be a file name");
+        return ld_json_fail(&c->j, "providers_file", NULL,
+                            "must be a file name");
     char *path = resolve(c->base_dir, pf->valuestring);
     char *buf = NULL;
     size_t n = 0;
     cJSON *root = NULL;
     int rc;
     if (path == NULL)
-        return oom(c);
-    if ((rc = sim_read_file(path, SIM_MAX_SCENARIO_BYTES, &buf, &n, c->err)) < 0)
+        return ld_json_oom(&c->j);
+    if ((rc = sim_read_file(path, SIM_MAX_SCENARIO_BYTES, &buf, &n,
+                            c->j.err)) < 0)
         goto done;
     const char *end = NULL;
     root = cJSON_ParseWithLengthOpts(buf != NULL ? buf : "", n, &end, 0);
     if (root == NULL) {
-        ld_error_set(c->err, path, NULL, "JSON syntax error near byte %ld",
+        ld_error_set(c->j.err, path, NULL, "JSON syntax error near byte %ld",
                      end != NULL && buf != NULL ? (long)(end - buf) : 0L);
         rc = LD_EINVAL;
         goto done;
     }
     cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "providers");
     if (!cJSON_IsObject(ps)) {
-        ld_error_set(c->err, path, NULL, "no \"providers\" object (expected "
+        ld_error_set(c->j.err, path, NULL, "no \"providers\" object (expected "
                      "the output of `ladder fit`)");
         rc = LD_EINVAL;
         goto done;
     }
     if (inline_ps != NULL) {
-        if ((rc = want_object(c, inline_ps, "providers")) < 0)
+        if ((rc = ld_json_want_object(&c->j, inline_ps, "providers")) < 0)
             goto done;
         for (const cJSON *it = inline_ps->child; it != NULL; it = it->next) {
             cJSON *base = cJSON_GetObjectItemCaseSensitive(ps, it->string);
@@ -875,14 +701,14 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
                 for (const cJSON *k = it->child; k != NULL; k = k->next) {
                     cJSON *dup = cJSON_Duplicate(k, 1);
                     if (dup == NULL) {
-                        rc = oom(c);
+                        rc = ld_json_oom(&c->j);
                         goto done;
                     }
                     if (cJSON_GetObjectItemCaseSensitive(base, k->string) != NULL)
                         cJSON_ReplaceItemInObjectCaseSensitive(base, k->string, dup);
                     else if (!cJSON_AddItemToObject(base, k->string, dup)) {
                         cJSON_Delete(dup);
-                        rc = oom(c);
+                        rc = ld_json_oom(&c->j);
                         goto done;
                     }
                 }
@@ -890,7 +716,7 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
                 cJSON *dup = cJSON_Duplicate(it, 1);
                 if (dup == NULL || !cJSON_AddItemToObject(ps, it->string, dup)) {
                     cJSON_Delete(dup);
-                    rc = oom(c);
+                    rc = ld_json_oom(&c->j);
                     goto done;
                 }
             }
@@ -903,9 +729,9 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
             inline_ps == NULL ||
             cJSON_GetObjectItemCaseSensitive(inline_ps, sc->providers[i].route) == NULL;
     if (rc < 0) {
-        char msg[sizeof c->err->msg];
-        snprintf(msg, sizeof msg, "%s", c->err->msg);
-        ld_error_set(c->err, NULL, NULL, "%s (providers from %s and the "
+        char msg[sizeof c->j.err->msg];
+        snprintf(msg, sizeof msg, "%s", c->j.err->msg);
+        ld_error_set(c->j.err, NULL, NULL, "%s (providers from %s and the "
                      "scenario)", msg, path);
     }
 done:
@@ -956,34 +782,36 @@ static int parse_window(const pctx *c, const cJSON *v, const char *path,
     bool changes = f->kind == SIM_F_PRICE || f->kind == SIM_F_QUALITY;
     *point = false;
     if (ha && !changes)
-        return kerr(c, path, "at_s",
-                    "only price_change and quality_drop take at_s (use "
-                    "start_s and end_s)");
+        return ld_json_fail(&c->j, path, "at_s",
+                            "only price_change and quality_drop take at_s (use "
+                            "start_s and end_s)");
     if (ha && (hs || he))
-        return kerr(c, path, "at_s", "give at_s or start_s/end_s, not both");
+        return ld_json_fail(&c->j, path, "at_s",
+                            "give at_s or start_s/end_s, not both");
     if (hb || hr) {
         if (f->kind == SIM_F_PRICE)
-            return kerr(c, path, hb ? "mtbf_s" : "mttr_s",
-                        "a price change cannot have a random onset");
+            return ld_json_fail(&c->j, path, hb ? "mtbf_s" : "mttr_s",
+                                "a price change cannot have a random onset");
         if (hs || he || ha)
-            return kerr(c, path, hb ? "mtbf_s" : "mttr_s",
-                        "give mtbf_s/mttr_s (random onset) or a window, "
-                        "not both");
+            return ld_json_fail(&c->j, path, hb ? "mtbf_s" : "mttr_s",
+                                "give mtbf_s/mttr_s (random onset) or a "
+                                "window, not both");
         if (!hb || !hr)
-            return kerr(c, path, hb ? "mttr_s" : "mtbf_s",
-                        "missing (mtbf_s and mttr_s go together)");
+            return ld_json_fail(&c->j, path, hb ? "mttr_s" : "mtbf_s",
+                                "missing (mtbf_s and mttr_s go together)");
         return LD_OK; /* windows come from sim_scenario_reseed */
     }
     if (he && !(end > start))
-        return kerr(c, path, "end_s",
-                    "must be after start_s (got start_s %g, end_s %g)", start,
-                    end);
+        return ld_json_fail(&c->j, path, "end_s",
+                            "must be after start_s (got start_s %g, end_s %g)",
+                            start, end);
     if (f->kind == SIM_F_PRICE && he && !f->ramp)
-        return kerr(c, path, "end_s",
-                    "a price step has no end (use at_s, or \"ramp\": true "
-                    "with start_s and end_s)");
+        return ld_json_fail(&c->j, path, "end_s",
+                            "a price step has no end (use at_s, or \"ramp\": "
+                            "true with start_s and end_s)");
     if (f->ramp && (!hs || !he))
-        return kerr(c, path, "ramp", "a ramp needs start_s and end_s");
+        return ld_json_fail(&c->j, path, "ramp",
+                            "a ramp needs start_s and end_s");
     if (ha) {
         start = at;
         *point = true;
@@ -992,7 +820,7 @@ static int parse_window(const pctx *c, const cJSON *v, const char *path,
     }
     if ((rc = add_window(f, secs_to_us(start),
                          he ? secs_to_us(end) : LD_NEVER)) < 0)
-        return oom(c);
+        return ld_json_oom(&c->j);
     return LD_OK;
 }
 
@@ -1004,7 +832,7 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
     case SIM_F_OUTAGE: {
         const char *mode = NULL;
         double st = 0;
-        if ((rc = opt_str(c, v, path, "mode", &mode)) < 0)
+        if ((rc = ld_json_str(&c->j, v, path, "mode", false, &mode)) < 0)
             return rc;
         if (mode == NULL || strcmp(mode, "http") == 0)
             f->mode = SIM_OUTAGE_HTTP;
@@ -1013,17 +841,18 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
         else if (strcmp(mode, "reset") == 0)
             f->mode = SIM_OUTAGE_RESET;
         else
-            return kerr(c, path, "mode",
-                        "unknown outage mode \"%s\" (expected http, hang or "
-                        "reset)",
-                        mode);
+            return ld_json_fail(&c->j, path, "mode",
+                                "unknown outage mode \"%s\" (expected http, "
+                                "hang or reset)", mode);
         if ((rc = opt_range(c, v, path, "status", 400, 599, &st)) < 0)
             return rc;
         if (rc == 1 && f->mode != SIM_OUTAGE_HTTP)
-            return kerr(c, path, "status",
-                        "only an outage in mode http answers with a status");
+            return ld_json_fail(&c->j, path, "status",
+                                "only an outage in mode http answers with a "
+                                "status");
         if (rc == 1 && st != floor(st))
-            return kerr(c, path, "status", "must be a whole number");
+            return ld_json_fail(&c->j, path, "status",
+                                "must be a whole number");
         if (rc == 1)
             f->status = (int)st;
         break;
@@ -1039,9 +868,9 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
         if ((d = opt_dist(c, v, path, "add_ms", &f->add_ms)) < 0)
             return d;
         if (!a && !b && !d)
-            return perr(c, path,
-                        "a latency fault needs ttft_multiplier, "
-                        "tps_multiplier or add_ms");
+            return ld_json_fail(&c->j, path, NULL,
+                                "a latency fault needs ttft_multiplier, "
+                                "tps_multiplier or add_ms");
         break;
     }
     case SIM_F_RATE_LIMIT: {
@@ -1062,9 +891,9 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
         if ((rc = opt_dist(c, v, path, "stall_ms", &f->stall_ms)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "stall_ms",
-                        "missing (how long the stream stays silent, a "
-                        "distribution)");
+            return ld_json_fail(&c->j, path, "stall_ms",
+                                "missing (how long the stream stays silent, a "
+                                "distribution)");
         /* fall through */
     case SIM_F_STREAM_CUT:
     case SIM_F_MALFORMED:
@@ -1076,13 +905,16 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
         if ((rc = opt_range(c, v, path, "status", 400, 599, &st)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "status", "missing (an HTTP status 400..599)");
+            return ld_json_fail(&c->j, path, "status",
+                                "missing (an HTTP status 400..599)");
         if (st != floor(st))
-            return kerr(c, path, "status", "must be a whole number");
+            return ld_json_fail(&c->j, path, "status",
+                                "must be a whole number");
         f->err_status = (int)st;
-        if ((rc = opt_dup(c, v, path, "code", &f->err_code)) < 0 ||
-            (rc = opt_dup(c, v, path, "error_type", &f->err_type)) < 0 ||
-            (rc = opt_dup(c, v, path, "message", &f->err_message)) < 0)
+        if ((rc = ld_json_dup(&c->j, v, path, "code", &f->err_code)) < 0 ||
+            (rc = ld_json_dup(&c->j, v, path, "error_type",
+                              &f->err_type)) < 0 ||
+            (rc = ld_json_dup(&c->j, v, path, "message", &f->err_message)) < 0)
             return rc;
         break;
     }
@@ -1095,16 +927,17 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
                            &f->price_out)) < 0)
             return b;
         if (!a && !b)
-            return perr(c, path,
-                        "a price change needs input_per_mtok or "
-                        "output_per_mtok");
+            return ld_json_fail(&c->j, path, NULL,
+                                "a price change needs input_per_mtok or "
+                                "output_per_mtok");
         break;
     }
     case SIM_F_QUALITY:
         if ((rc = opt_range(c, v, path, "quality", 0, 1, &f->quality)) < 0)
             return rc;
         if (rc == 0)
-            return kerr(c, path, "quality", "missing (the new score, 0..1)");
+            return ld_json_fail(&c->j, path, "quality",
+                                "missing (the new score, 0..1)");
         break;
     case SIM_F_QUOTA:
     case SIM_F_NO_DONE:
@@ -1123,22 +956,34 @@ static int parse_fault(const pctx *c, const cJSON *v, const char *path,
                                          NULL};
     int rc;
     const char *type = NULL, *target = NULL, *name = NULL;
-    if ((rc = want_object(c, v, path)) < 0 ||
-        (rc = opt_str(c, v, path, "type", &type)) < 0)
+    if ((rc = ld_json_want_object(&c->j, v, path)) < 0 ||
+        (rc = ld_json_str(&c->j, v, path, "type", false, &type)) < 0)
         return rc;
-    if (rc == 0 || fault_kind(type) < 0) {
+    if (type == NULL || fault_kind(type) < 0) {
         char list[320];
         size_t n = 0;
         list[0] = '\0';
-        append_list(list, sizeof list, &n, fault_names);
-        if (rc == 0)
-            return kerr(c, path, "type", "missing (one of: %s)", list);
-        return kerr(c, path, "type",
-                    "unknown fault type \"%s\" (expected one of: %s)", type,
-                    list);
+        for (int i = 0; fault_names[i] != NULL && n < sizeof list; i++) {
+            int w = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "",
+                             fault_names[i]);
+            if (w > 0)
+                n += (size_t)w;
+        }
+        if (type == NULL)
+            return ld_json_fail(&c->j, path, "type", "missing (one of: %s)",
+                                list);
+        return ld_json_fail(&c->j, path, "type", "unknown fault type \"%s\" "
+                            "(expected one of: %s)", type, list);
     }
     f->kind = (sim_fault_kind)fault_kind(type);
-    if ((rc = check_keys(c, v, path, common, fault_keys[f->kind], type)) < 0)
+    const char *keys[16]; /* the common ones, then the type's own */
+    int nk = 0;
+    for (int i = 0; common[i] != NULL; i++)
+        keys[nk++] = common[i];
+    for (int i = 0; fault_keys[f->kind][i] != NULL; i++)
+        keys[nk++] = fault_keys[f->kind][i];
+    keys[nk] = NULL;
+    if ((rc = ld_json_check_keys(&c->j, v, path, keys, type)) < 0)
         return rc;
     f->probability = 1;
     f->status = 503;
@@ -1146,35 +991,37 @@ static int parse_fault(const pctx *c, const cJSON *v, const char *path,
     f->retry_after_s = -1;
     f->price_in = f->price_out = -1;
     f->quality = 1;
-    if ((rc = opt_str(c, v, path, "target", &target)) < 0)
+    if ((rc = ld_json_str(&c->j, v, path, "target", false, &target)) < 0)
         return rc;
-    if (rc == 0)
-        return kerr(c, path, "target",
-                    "missing (a route id, a glob such as \"gpt-*\", or "
-                    "\"upstream:NAME\")");
+    if (target == NULL)
+        return ld_json_fail(&c->j, path, "target",
+                            "missing (a route id, a glob such as \"gpt-*\", or "
+                            "\"upstream:NAME\")");
     if (strncmp(target, "upstream:", 9) == 0 && target[9] == '\0')
-        return kerr(c, path, "target", "\"upstream:\" needs a name");
-    if ((f->target = dup_str(target)) == NULL)
-        return oom(c);
-    if ((rc = opt_str(c, v, path, "name", &name)) < 0)
+        return ld_json_fail(&c->j, path, "target",
+                            "\"upstream:\" needs a name");
+    if ((f->target = strdup(target)) == NULL)
+        return ld_json_oom(&c->j);
+    if ((rc = ld_json_str(&c->j, v, path, "name", false, &name)) < 0)
         return rc;
     if (name != NULL) {
-        f->name = dup_str(name);
+        f->name = strdup(name);
     } else {
         size_t n = strlen(type) + strlen(target) + 2;
         if ((f->name = malloc(n)) != NULL)
             snprintf(f->name, n, "%s %s", type, target);
     }
     if (f->name == NULL)
-        return oom(c);
+        return ld_json_oom(&c->j);
     if (cJSON_GetObjectItemCaseSensitive(v, "probability") != NULL &&
         (f->kind == SIM_F_PRICE || f->kind == SIM_F_QUALITY))
-        return kerr(c, path, "probability",
-                    "a %s applies to every request (no probability)", type);
+        return ld_json_fail(&c->j, path, "probability",
+                            "a %s applies to every request (no probability)",
+                            type);
     if ((rc = opt_range(c, v, path, "probability", 0, 1, &f->probability)) <
             0 ||
         (f->kind == SIM_F_PRICE &&
-         (rc = opt_bool(c, v, path, "ramp", &f->ramp)) < 0) ||
+         (rc = ld_json_bool(&c->j, v, path, "ramp", &f->ramp)) < 0) ||
         (rc = parse_fault_params(c, v, path, f)) < 0 ||
         (rc = parse_window(c, v, path, f, point)) < 0)
         return rc;
@@ -1200,13 +1047,13 @@ static int check_overlaps(const pctx *c, const sim_scenario *sc,
             ld_us as = a->windows[0].start;
             ld_us ae = point[i] ? as + 1 : a->windows[0].end;
             if (as < be && bs < ae) {
-                char p[PATH_LEN], q[PATH_LEN];
-                ipath(p, "faults", j);
-                ipath(q, "faults", i);
-                return perr(c, p,
-                            "its window overlaps the one of %s (both %s on "
-                            "\"%s\")",
-                            q, fault_names[b->kind], b->target);
+                char p[LD_JSON_PATH_MAX], q[LD_JSON_PATH_MAX];
+                ld_json_index_path(p, "faults", j);
+                ld_json_index_path(q, "faults", i);
+                return ld_json_fail(&c->j, p, NULL,
+                                    "its window overlaps the one of %s (both "
+                                    "%s on \"%s\")", q, fault_names[b->kind],
+                                    b->target);
             }
         }
     }
@@ -1217,16 +1064,17 @@ static int parse_faults(const pctx *c, const cJSON *fs, sim_scenario *sc)
 {
     int rc;
     if (!cJSON_IsArray(fs))
-        return perr(c, "faults", "must be an array of fault objects");
+        return ld_json_fail(&c->j, "faults", NULL,
+                            "must be an array of fault objects");
     int n = cJSON_GetArraySize(fs);
     if (n > SIM_MAX_FAULTS)
-        return perr(c, "faults", "has %d faults (at most %d)", n,
-                    SIM_MAX_FAULTS);
+        return ld_json_fail(&c->j, "faults", NULL, "has %d faults (at most %d)",
+                            n, SIM_MAX_FAULTS);
     bool point[SIM_MAX_FAULTS] = {false};
     int i = 0;
     for (const cJSON *it = fs->child; it != NULL; it = it->next, i++) {
-        char p[PATH_LEN];
-        ipath(p, "faults", i);
+        char p[LD_JSON_PATH_MAX];
+        ld_json_index_path(p, "faults", i);
         sc->nfaults++;
         if ((rc = parse_fault(c, it, p, &sc->faults[i], &point[i])) < 0)
             return rc;
@@ -1235,21 +1083,6 @@ static int parse_faults(const pctx *c, const cJSON *fs, sim_scenario *sc)
 }
 
 /* ---- the scenario ----------------------------------------------------- */
-
-static void line_col(const char *text, size_t len, size_t at, int *line,
-                     int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < at && i < len; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
 
 /* The run's expected length in seconds: duration_s, else requests / rate
  * when the rate is known, else 0. */
@@ -1270,12 +1103,12 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
         "interval_s", "drain_s", "traffic", "providers", "providers_file",
         "faults", NULL};
     int rc, hd, hr;
-    if ((rc = check_keys(c, root, "", keys, NULL, NULL)) < 0 ||
-        (rc = opt_dup(c, root, "", "name", &sc->name)) < 0)
+    if ((rc = ld_json_check_keys(&c->j, root, "", keys, NULL)) < 0 ||
+        (rc = ld_json_dup(&c->j, root, "", "name", &sc->name)) < 0)
         return rc;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "description");
-    if (cJSON_IsString(d) && (sc->description = dup_str(d->valuestring)) == NULL)
-        return oom(c);
+    if (cJSON_IsString(d) && (sc->description = strdup(d->valuestring)) == NULL)
+        return ld_json_oom(&c->j);
     if ((hd = opt_pos(c, root, "", "duration_s", MAX_TIME_S,
                       &sc->duration_s)) < 0)
         return hd;
@@ -1283,11 +1116,11 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
                       &sc->requests)) < 0)
         return hr;
     if (hr && sc->requests == 0)
-        return perr(c, "requests", "must be > 0 (got 0)");
+        return ld_json_fail(&c->j, "requests", NULL, "must be > 0 (got 0)");
     if (!hd && !hr)
-        return perr(c, NULL,
-                    "give \"duration_s\" or \"requests\" (or both): when the "
-                    "arrivals stop");
+        return ld_json_fail(&c->j, NULL, NULL,
+                            "give \"duration_s\" or \"requests\" (or both): "
+                            "when the arrivals stop");
     int64_t seed = 1;
     if ((rc = opt_int(c, root, "", "seed", 0, MAX_SEED, &seed)) < 0)
         return rc;
@@ -1298,7 +1131,8 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
         return rc;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "traffic");
     if (t == NULL)
-        return perr(c, "traffic", "missing (arrivals, mix, patience)");
+        return ld_json_fail(&c->j, "traffic", NULL,
+                            "missing (arrivals, mix, patience)");
     if ((rc = parse_traffic(c, t, &sc->traffic)) < 0)
         return rc;
     const cJSON *pf = cJSON_GetObjectItemCaseSensitive(root, "providers_file");
@@ -1329,65 +1163,31 @@ int sim_scenario_parse(const char *text, size_t len, const char *file,
     sim_scenario *sc = NULL;
     cJSON *root = NULL;
     int rc;
-    pctx c = {file, base_dir, err};
+    pctx c = {{file, err, false}, base_dir};
     if (out == NULL) {
         ld_error_set(err, file, NULL, "no place for the scenario");
         return LD_EINVAL;
     }
     *out = NULL;
-    if (text == NULL) {
-        ld_error_set(err, file, NULL, "no scenario text");
-        return LD_EINVAL;
-    }
-    if (len > SIM_MAX_SCENARIO_BYTES) {
-        ld_error_set(err, file, NULL, "scenario is larger than %d bytes",
-                     SIM_MAX_SCENARIO_BYTES);
-        return LD_ELIMIT;
-    }
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (root == NULL) {
-        int line, col;
-        size_t at = end != NULL && end >= text ? (size_t)(end - text) : len;
-        line_col(text, len, at, &line, &col);
-        char where[64];
-        snprintf(where, sizeof where, "line %d, column %d", line, col);
-        ld_error_set(err, file, where, "JSON syntax error");
-        return LD_EINVAL;
-    }
-    for (const char *q = end; q != NULL && q < text + len; q++) {
-        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-            int line, col;
-            line_col(text, len, (size_t)(q - text), &line, &col);
-            char where[64];
-            snprintf(where, sizeof where, "line %d, column %d", line, col);
-            ld_error_set(err, file, where,
-                         "JSON syntax error (text after the scenario object)");
-            rc = LD_EINVAL;
-            goto fail;
-        }
-    }
-    if (!cJSON_IsObject(root)) {
-        ld_error_set(err, file, NULL, "a scenario must be a JSON object");
-        rc = LD_EINVAL;
-        goto fail;
-    }
+    if ((rc = ld_json_parse_object(&c.j, text, len, SIM_MAX_SCENARIO_BYTES,
+                                   "scenario", false, &root)) < 0)
+        return rc;
     if ((sc = calloc(1, sizeof *sc)) == NULL) {
-        rc = oom(&c);
+        rc = ld_json_oom(&c.j);
         goto fail;
     }
-    sc->file = dup_str(file != NULL ? file : "scenario");
-    sc->base_dir = dup_str(base_dir != NULL ? base_dir : "");
+    sc->file = strdup(file != NULL ? file : "scenario");
+    sc->base_dir = strdup(base_dir != NULL ? base_dir : "");
     if (sc->file == NULL || sc->base_dir == NULL) {
-        rc = oom(&c);
+        rc = ld_json_oom(&c.j);
         goto fail;
     }
-    c.file = sc->file;
+    c.j.file = sc->file;
     c.base_dir = sc->base_dir;
     if ((rc = parse_top(&c, root, sc)) < 0)
         goto fail;
-    if (sc->name == NULL && (sc->name = dup_str(sc->file)) == NULL) {
-        rc = oom(&c);
+    if (sc->name == NULL && (sc->name = strdup(sc->file)) == NULL) {
+        rc = ld_json_oom(&c.j);
         goto fail;
     }
     if ((rc = sim_scenario_reseed(sc, sc->seed, err)) < 0)
@@ -1414,7 +1214,7 @@ int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err)
     }
     if ((rc = sim_read_file(path, SIM_MAX_SCENARIO_BYTES, &buf, &n, err)) < 0)
         goto done;
-    if ((dir = dup_str(path)) == NULL) {
+    if ((dir = strdup(path)) == NULL) {
         ld_error_set(err, path, NULL, "out of memory");
         rc = LD_ENOMEM;
         goto done;
@@ -1529,8 +1329,8 @@ int sim_scenario_reseed(sim_scenario *sc, uint64_t seed, ld_error *err)
             if (start >= horizon)
                 break;
             if (add_window(f, start, start + down) < 0) {
-                char p[PATH_LEN];
-                ipath(p, "faults", i);
+                char p[LD_JSON_PATH_MAX];
+                ld_json_index_path(p, "faults", i);
                 ld_error_set(err, sc->file, p, "out of memory");
                 rc = LD_ENOMEM;
                 goto done;
@@ -1573,23 +1373,24 @@ int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err)
         ld_error_set(err, NULL, NULL, "no scenario or no policy to bind");
         return LD_EINVAL;
     }
-    pctx c = {sc->file, sc->base_dir, err};
-    char path[PATH_LEN], q[PATH_LEN];
+    pctx c = {{sc->file, err, false}, sc->base_dir};
+    char path[LD_JSON_PATH_MAX], q[LD_JSON_PATH_MAX];
     for (int i = 0; i < sc->traffic.nmix; i++) {
         sim_mix *m = &sc->traffic.mix[i];
-        ipath(q, "traffic.mix", i);
+        ld_json_index_path(q, "traffic.mix", i);
         m->workload_idx = m->tier_idx = -1;
         if (m->workload != NULL &&
             (m->workload_idx = ld_policy_workload_index(p, m->workload)) < 0) {
             m->workload_idx = -1;
-            return kerr(&c, q, "workload",
-                        "workload \"%s\" is not in the policy", m->workload);
+            return ld_json_fail(&c.j, q, "workload",
+                                "workload \"%s\" is not in the policy",
+                                m->workload);
         }
         if (m->tier != NULL &&
             (m->tier_idx = ld_policy_tier_index(p, m->tier)) < 0) {
             m->tier_idx = -1;
-            return kerr(&c, q, "tier", "tier \"%s\" is not in the policy",
-                        m->tier);
+            return ld_json_fail(&c.j, q, "tier",
+                                "tier \"%s\" is not in the policy", m->tier);
         }
     }
     for (int i = 0; i < sc->nproviders; i++) {
@@ -1597,9 +1398,9 @@ int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err)
         int r = ld_policy_route_index(p, pv->route);
         pv->route_idx = r < 0 ? -1 : r;
         if (r < 0 && !pv->shared) { /* a shared file may model more routes */
-            kpath(path, "providers", pv->route);
-            return perr(&c, path, "route \"%s\" is not in the policy",
-                        pv->route);
+            ld_json_child_path(path, "providers", pv->route);
+            return ld_json_fail(&c.j, path, NULL,
+                                "route \"%s\" is not in the policy", pv->route);
         }
     }
     int nr = ld_policy_route_count(p);
@@ -1614,9 +1415,10 @@ int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err)
                 f->routes |= (uint64_t)1 << r;
         }
         if (f->routes == 0) {
-            ipath(q, "faults", i);
-            return kerr(&c, q, "target", "\"%s\" matches no route of the policy",
-                        f->target);
+            ld_json_index_path(q, "faults", i);
+            return ld_json_fail(&c.j, q, "target",
+                                "\"%s\" matches no route of the policy",
+                                f->target);
         }
     }
     /* every route the mix's workloads may use needs a provider model */
@@ -1629,11 +1431,11 @@ int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err)
                                           LD_MAX_LADDER + LD_ROLE_COUNT);
         for (int j = 0; j < n && j < LD_MAX_LADDER + LD_ROLE_COUNT; j++) {
             if (sim_scenario_provider_for(sc, routes[j]) < 0)
-                return perr(&c, "providers",
-                            "route \"%s\" (used by workload \"%s\") has no "
-                            "provider model",
-                            ld_policy_route_id(p, routes[j]),
-                            ld_policy_workload_name(p, w));
+                return ld_json_fail(&c.j, "providers", NULL,
+                                    "route \"%s\" (used by workload \"%s\") "
+                                    "has no provider model",
+                                    ld_policy_route_id(p, routes[j]),
+                                    ld_policy_workload_name(p, w));
         }
     }
     return LD_OK;
@@ -2181,11 +1983,11 @@ int sim_trace_open(const sim_scenario *sc, const ld_policy *p,
     for (int k = 0; k < NFIELDS; k++) {
         t->need[k] = k < F_WL || given[k] != NULL;
         t->col[k] = -1;
-        if ((t->key[k] = dup_str(given[k] != NULL ? given[k] : dflt[k])) ==
+        if ((t->key[k] = strdup(given[k] != NULL ? given[k] : dflt[k])) ==
             NULL)
             goto nomem;
     }
-    if ((t->path = dup_str(cfg->path)) == NULL)
+    if ((t->path = strdup(cfg->path)) == NULL)
         goto nomem;
     if (cfg->rows != NULL) {
         /* in memory: resolved by their producer already */
