@@ -53,7 +53,9 @@ typedef struct ld_event {
     uint32_t attempt;   /* 1-based attempt number, 0 when none */
     int route;          /* -1 when none */
     int to_route;       /* FALLBACK, HEDGE */
-    ld_class cls;       /* SKIP, RESULT, RETRY, FALLBACK, DONE (first failure) */
+    ld_class cls;       /* SKIP, RESULT, RETRY, FALLBACK; DONE: the first
+                           failure on the way (success) or the class that
+                           ended the request (failed) */
     int status;         /* RESULT: HTTP status; DONE: status returned */
     ld_us elapsed;      /* since the request arrived */
     ld_us ttft;         /* RESULT, DONE: first token after arrival; -1 none */

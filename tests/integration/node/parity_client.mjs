@@ -1,0 +1,28 @@
+// parity_client.mjs TIER WORKLOAD... - one non-stream chat per WORKLOAD
+// argument, in that order, through the official openai SDK, strictly one
+// after another (each sent once the previous answer is in), for
+// tests/integration/parity.sh. Prints one line per request:
+// "<n> <workload> <status> <x-ladder-route> <x-ladder-attempts>" ("-" for a
+// missing header). Environment: LADDER_URL. Exits 1 if any request got no
+// HTTP answer.
+import { chat, hdr, watchdog } from './lib.mjs';
+
+const [tier, ...workloads] = process.argv.slice(2);
+if (!tier || workloads.length < 1 || workloads.length > 1000) {
+  console.log('usage: parity_client.mjs TIER WORKLOAD...');
+  process.exit(2);
+}
+watchdog(60000);
+
+let unanswered = 0;
+for (const [i, w] of workloads.entries()) {
+  const r = await chat(w, {}, { tier });
+  if (r.status === undefined) {
+    unanswered++;
+    console.log(`${i + 1} ${w} none - - ${String(r.error?.message ?? '').slice(0, 200)}`);
+    continue;
+  }
+  console.log(`${i + 1} ${w} ${r.status} ${hdr(r.headers, 'x-ladder-route') ?? '-'} ` +
+              `${hdr(r.headers, 'x-ladder-attempts') ?? '-'}`);
+}
+process.exitCode = unanswered ? 1 : 0;
