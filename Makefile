@@ -119,8 +119,9 @@ valgrind: $(UNIT_BIN)
 	    --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
 	done; echo "valgrind: $(words $(UNIT_BIN)) test programs clean"
 
-bench: $(BENCH_BIN) $(LADDER)
+bench: $(BENCH_BIN) $(LADDER) $(TOOL_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+	@LADDER=$(abspath $(LADDER)) TOOLS=$(abspath $(B)/tools) sh tests/bench/bench_serve.sh
 
 demo: all
 	@sh tools/demo.sh

@@ -14,9 +14,10 @@
  * attempts. So actions only mark state: a new attempt and a retired one go
  * on the server's work list, and settle() - run once when the outermost
  * loop callback returns - reads curl's finished transfers, removes and frees
- * retired attempts, adds new ones, and frees finished requests. Every loop
- * callback is wrapped in enter()/leave(): enter() reads the clock once (the
- * one "now" of that tick), leave() settles.
+ * retired attempts, adds new ones (and has curl send them right away),
+ * and frees finished requests. Every loop callback is wrapped in
+ * enter()/leave(): enter() reads the clock once (the one "now" of that
+ * tick), leave() settles.
  *
  * Ownership of the evhttp request: ours from the callback until we hand the
  * final reply to libevent (evhttp_send_reply, evhttp_send_reply_end) or the
@@ -1466,10 +1467,11 @@ static void watch_client(sreq *r)
     evhttp_connection_set_closecb(r->evcon, on_client_close, r);
     if (bev == NULL)
         return;
-    /* stream chunks are small: no Nagle delay on them */
+    /* stream chunks are small: no Nagle delay on them (a whole reply is
+     * one write and needs no such option: one system call saved) */
     evutil_socket_t fd = bufferevent_getfd(bev);
     int one = 1;
-    if (fd >= 0)
+    if (r->stream && fd >= 0)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
     bufferevent_setcb(bev, NULL, wr, ev, arg);
@@ -1500,7 +1502,7 @@ static void req_free(sreq *r)
 static void settle(live_server *s)
 {
     for (int round = 0; round < 1000; round++) {
-        bool busy = false;
+        bool busy = false, added = false;
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
@@ -1536,6 +1538,15 @@ static void settle(live_server *s)
                 continue;
             }
             a->in_multi = true;
+            added = true;
+        }
+        if (added && !s->stopping) {
+            /* a handle just added is due at once (curl asked for a 0 ms
+             * timer): send it in this tick instead of a loop turn later;
+             * what it finishes is read in the next round */
+            int running;
+            curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0,
+                                     &running);
         }
         if (!busy)
             break;
@@ -1609,6 +1620,9 @@ static int curl_sock_cb(CURL *e, curl_socket_t fd, int what, void *ud,
             s->socks->prev = c;
         s->socks = c;
         curl_multi_assign(s->multi, fd, c);
+    } else if (event_get_events(c->ev) == events &&
+               event_pending(c->ev, EV_READ | EV_WRITE, NULL)) {
+        return 0; /* already watched for exactly these */
     } else {
         event_del(c->ev);
         event_assign(c->ev, s->base, fd, events, on_sock_event, c);
@@ -2209,6 +2223,11 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
     }
 
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    /* epoll changes made within one loop turn are applied together at
+     * its end (evhttp turns a client's reading off and our watch turns it
+     * back on in the same callback: no system call at all). libevent's
+     * caveat is dup()ed descriptors, which this process never watches. */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     s->base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     cfg = NULL;
