@@ -28,6 +28,9 @@ int cmd_serve(int argc, char **argv);
 int cli_make_dir(const char *dir, ld_error *err);
 /* Write obj, pretty-printed, to path. */
 int cli_write_json(const char *path, const cJSON *obj, ld_error *err);
+/* Print obj, pretty, on stdout (checking the write). */
+int cli_print_json(const cJSON *obj, ld_error *err);
+
 /* Write summary.json, timeseries.csv, cdf.csv and faults.csv into dir
  * (created if needed). */
 int cli_write_run(const char *dir, const sim_metrics *m, const cJSON *summary,

@@ -267,11 +267,12 @@ int cmd_check(int argc, char **argv)
     if (o.json) {
         if (!cJSON_AddNumberToObject(root, "flagged", flagged))
             goto oom;
-        char *s = cJSON_Print(root);
-        if (s == NULL)
-            goto oom;
-        puts(s);
-        cJSON_free(s);
+        ld_error perr;
+        if (cli_print_json(root, &perr) < 0) {
+            fprintf(stderr, "ladder check: %s\n", perr.msg);
+            rc = 2;
+            goto done;
+        }
     } else {
         printf("\n(*) named by the wildcard rule. Rate limits assume a "
                "Retry-After of 1 s.\n%d flagged%s\n", flagged,

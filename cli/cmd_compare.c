@@ -715,26 +715,23 @@ int cmd_compare(int argc, char **argv)
             printf("%sgate %s: %s  (%g %s %g)\n", g == 0 ? "\n" : "",
                    pass ? "PASS" : "FAIL", gt->text, l, gt->op, r);
     }
-    if (c.json || c.out != NULL) {
-        char *txt = cJSON_Print(root);
-        if (txt == NULL)
-            goto oom;
-        if (c.json)
-            puts(txt);
-        cJSON_free(txt);
-        if (c.out != NULL) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/compare.json", c.out);
-            if (cli_write_json(path, root, &err) < 0) {
-                fprintf(stderr, "ladder compare: %s\n", err.msg);
-                rc = 2;
-                goto done;
-            }
-            if (!c.json) {
-                fflush(stdout);
-                fprintf(stderr, "wrote %s/compare.json and per-policy runs; "
-                        "`ladder plot %s` draws them\n", c.out, c.out);
-            }
+    if (c.json && cli_print_json(root, &err) < 0) {
+        fprintf(stderr, "ladder compare: %s\n", err.msg);
+        rc = 2;
+        goto done;
+    }
+    if (c.out != NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/compare.json", c.out);
+        if (cli_write_json(path, root, &err) < 0) {
+            fprintf(stderr, "ladder compare: %s\n", err.msg);
+            rc = 2;
+            goto done;
+        }
+        if (!c.json) {
+            fflush(stdout);
+            fprintf(stderr, "wrote %s/compare.json and per-policy runs; "
+                    "`ladder plot %s` draws them\n", c.out, c.out);
         }
     }
     if (!c.json)

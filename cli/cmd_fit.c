@@ -250,18 +250,8 @@ int cmd_fit(int argc, char **argv)
             goto fail;
         fprintf(stderr, "ladder fit: wrote %s (%d providers)\n", out,
                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(json, "providers")));
-    } else {
-        char *s = cJSON_Print(json);
-        if (s == NULL) {
-            ld_error_set(&err, NULL, NULL, "out of memory");
-            goto fail;
-        }
-        int w = puts(s);
-        cJSON_free(s);
-        if (w < 0 || fflush(stdout) != 0) {
-            ld_error_set(&err, "stdout", NULL, "write error");
-            goto fail;
-        }
+    } else if (cli_print_json(json, &err) < 0) {
+        goto fail;
     }
     rc = 0;
 fail:

@@ -222,13 +222,8 @@ int cmd_replay(int argc, char **argv)
     }
     rj = NULL; /* the summary owns it */
     if (json) {
-        char *s = cJSON_Print(summary);
-        if (s == NULL) {
-            ld_error_set(&err, NULL, NULL, "out of memory");
+        if (cli_print_json(summary, &err) < 0)
             goto fail;
-        }
-        puts(s);
-        cJSON_free(s);
     } else {
         printf("replay of %s (%lld requests over %.0f s, speedup %g), policy "
                "%s, seed %llu\n", trace, (long long)info.requests,

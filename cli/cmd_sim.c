@@ -213,13 +213,8 @@ int cmd_sim(int argc, char **argv)
         goto fail;
     }
     if (json) {
-        char *s = cJSON_Print(summary);
-        if (s == NULL) {
-            ld_error_set(&err, NULL, NULL, "out of memory");
+        if (cli_print_json(summary, &err) < 0)
             goto fail;
-        }
-        puts(s);
-        cJSON_free(s);
     } else {
         printf("scenario %s, policy %s, seed %llu\n", sc->name, policy,
                (unsigned long long)sc->seed);

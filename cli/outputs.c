@@ -25,6 +25,22 @@ static int write_with(const char *dir, const char *name,
     return LD_OK;
 }
 
+int cli_print_json(const cJSON *obj, ld_error *err)
+{
+    char *s = cJSON_Print(obj);
+    if (s == NULL) {
+        ld_error_set(err, NULL, NULL, "out of memory");
+        return LD_ENOMEM;
+    }
+    int w = puts(s);
+    cJSON_free(s);
+    if (w < 0 || fflush(stdout) != 0) {
+        ld_error_set(err, "stdout", NULL, "write error");
+        return LD_EINVAL;
+    }
+    return LD_OK;
+}
+
 int cli_write_run(const char *dir, const sim_metrics *m, const cJSON *summary,
                   ld_error *err)
 {
