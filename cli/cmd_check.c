@@ -215,9 +215,48 @@ int cmd_check(int argc, char **argv)
                     printf("  [!] no route qualifies for this tier: every "
                            "request gets the safe failure (%s)\n", steps);
                 }
+            }
+            int cont = ld_policy_workload_continues(p, w);
+            if (cont > 0) {
+                /* where a stream cut mid-way may be continued */
+                int routes[LD_MAX_ROUTES], n, np = 0;
+                char names[512] = "";
+                size_t len = 0;
+                cJSON *arr = NULL;
+                n = ld_policy_workload_routes(p, w, routes, LD_MAX_ROUTES);
+                if (o.json) {
+                    cJSON *cc = cJSON_AddObjectToObject(cj, "continue_streams");
+                    if (cc == NULL || !cJSON_AddNumberToObject(cc, "max", cont) ||
+                        (arr = cJSON_AddArrayToObject(cc, "routes")) == NULL)
+                        goto oom;
+                }
+                for (int i = 0; i < n && i < LD_MAX_ROUTES; i++) {
+                    ld_route_info ri;
+                    if (ld_policy_route_info(p, routes[i], &ri) != LD_OK ||
+                        !(ri.caps & LD_CAP_PREFILL))
+                        continue;
+                    np++;
+                    if (arr != NULL &&
+                        !cJSON_AddItemToArray(arr, cJSON_CreateString(ri.id)))
+                        goto oom;
+                    int k = snprintf(names + len, sizeof names - len, "%s%s",
+                                     np > 1 ? ", " : "", ri.id);
+                    if (k > 0 && (size_t)k < sizeof names - len)
+                        len += (size_t)k;
+                }
+                if (np == 0)
+                    flagged++;
+                if (!o.json && np > 0)
+                    printf("  a stream cut mid-way is continued (at most %d "
+                           "times) on routes taking a prefill: %s\n",
+                           cont, names);
+                else if (!o.json)
+                    printf("  [!] continue_streams is %d, but no route of "
+                           "the workload takes a prefill\n", cont);
+            }
+            if (!o.json)
                 printf("  %-19s %-44s %s\n", "class", "rule",
                        "then (for the first attempt failing so)");
-            }
             if (start.primary < 0) {
                 flagged++;
                 if (o.json && !cJSON_AddBoolToObject(cj, "no_route", 1))

@@ -16,6 +16,12 @@
  *    larger context window or in another region, or the safe failure.
  * 4. Every route is visited at most once per request apart from bounded
  *    retries on it, so every request ends, in exactly one terminal outcome.
+ * 5. After the first token reached the user, a technical failure of the
+ *    stream ends the request with an error, unless the workload allows
+ *    continuations: then the same rules walk on, among routes that accept
+ *    an assistant prefill, to an attempt that continues the answer. If no
+ *    continuation delivers a token, the request fails with the original
+ *    mid-stream class (a refused prefill never hides the real error).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +54,7 @@ typedef struct attempt {
     uint32_t no;
     int route;
     bool hedge, probe, committed;
+    bool resume;          /* continues the answer the client already has */
     ld_us started, ttft_deadline, stall, last_progress, first_token;
 } attempt;
 
@@ -76,6 +83,8 @@ struct ld_req {
     int last_from;        /* route whose failure or skip led to the next */
     ld_class last_cls;
     ld_class first_cls;
+    ld_class cut_cls;     /* the mid-stream failure being continued, or NONE */
+    int continues;        /* continuations started */
     ld_outcome outcome;
     int served_route;
     ld_us ttft, latency;
@@ -390,6 +399,7 @@ static void start_attempt(ld_req *r, int ri, ld_us now, bool hedge, bool probe)
     a->hedge = hedge;
     a->probe = probe;
     a->committed = false;
+    a->resume = r->cut_cls != LD_FC_NONE;
     a->started = now;
     a->ttft_deadline = now + ttft;
     a->stall = stall;
@@ -410,12 +420,14 @@ static void start_attempt(ld_req *r, int ri, ld_us now, bool hedge, bool probe)
         ev.to_route = ri;
         ev.cls = r->last_cls;
         ev.attempt = a->no;
+        ev.resume = a->resume;
         emit(c, &ev);
     }
     ev_init(&ev, LD_EV_ATTEMPT, r, now);
     ev.route = ri;
     ev.attempt = a->no;
     ev.hedge = hedge;
+    ev.resume = a->resume;
     ev.delay = ttft;
     emit(c, &ev);
 
@@ -424,6 +436,7 @@ static void start_attempt(ld_req *r, int ri, ld_us now, bool hedge, bool probe)
         d->attempt = a->no;
         d->route = ri;
         d->hedge = hedge;
+        d->resume = a->resume;
         d->ttft_deadline = a->ttft_deadline;
         d->deadline = r->deadline;
         d->stall = stall;
@@ -473,6 +486,13 @@ static void cancel_attempt(ld_req *r, int i, ld_us now, ld_cancel_reason why)
 static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                    bool mid_stream)
 {
+    /* once the user holds part of an answer, any end but success is
+     * mid-stream; if no continuation could go on with it, the failure to
+     * report is the one that cut it */
+    if (outcome != LD_OUT_SUCCESS && r->ttft >= 0)
+        mid_stream = true;
+    if (outcome == LD_OUT_FAILED && r->cut_cls != LD_FC_NONE)
+        cls = r->cut_cls;
     for (int i = 0; i < LD_MAX_LIVE; i++)
         if (r->att[i].state == ATT_LIVE)
             cancel_attempt(r, i, now,
@@ -561,6 +581,8 @@ static bool try_retry(ld_req *r, const ld_rule *rule, int from, ld_class cls,
     }
     if (r->retries >= rule->max)
         return false;
+    if (r->caps & ~c->p->routes[from].caps)
+        return false; /* a continuation, and this route takes no prefill */
     ld_us delay;
     if (rule->kind == LD_ACT_RETRY) {
         ld_us base = rule->backoff;
@@ -694,6 +716,7 @@ int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,
     r->last_from = -1;
     r->last_cls = LD_FC_NONE;
     r->first_cls = LD_FC_NONE;
+    r->cut_cls = LD_FC_NONE;
     r->outcome = LD_OUT_PENDING;
     r->served_route = -1;
     r->ttft = -1;
@@ -731,7 +754,9 @@ static void commit(ld_req *r, int i, ld_us now)
     a->committed = true;
     r->committed = i;
     r->served_route = a->route;
-    r->ttft = now - r->arrived;
+    if (r->ttft < 0)
+        r->ttft = now - r->arrived; /* a continuation keeps the first */
+    r->cut_cls = LD_FC_NONE;        /* ...and is a stream like any other */
     r->hedge_at = LD_NEVER;
     for (int j = 0; j < LD_MAX_LIVE; j++)
         if (j != i && r->att[j].state == ATT_LIVE)
@@ -763,6 +788,27 @@ int ld_req_progress(ld_req *r, uint32_t no, ld_us now)
         return LD_ESTATE;
     r->att[i].last_progress = now;
     return LD_OK;
+}
+
+/* Whether a stream that failed with cls after reaching the user may be
+ * continued elsewhere: technical faults only (a content block or a
+ * provider's refusal must not be routed around), within the workload's
+ * allowance. */
+static bool may_continue(const ld_req *r, ld_class cls)
+{
+    if (r->continues >= r->w->continue_max)
+        return false;
+    switch (cls) {
+    case LD_FC_RESET:
+    case LD_FC_STREAM_STALL:
+    case LD_FC_STREAM_CUT:
+    case LD_FC_INVALID_RESPONSE:
+    case LD_FC_OVERLOADED:
+    case LD_FC_SERVER_ERROR:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* Attempt att[i] ended with class cls (NONE: success). */
@@ -840,7 +886,17 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
     if (mid_stream) {
         if (r->first_cls == LD_FC_NONE)
             r->first_cls = cls;
-        finish(r, now, LD_OUT_FAILED, cls, true);
+        if (!may_continue(r, cls)) {
+            finish(r, now, LD_OUT_FAILED, cls, true);
+            return;
+        }
+        /* walk the rules on, among routes that take a prefill */
+        r->continues++;
+        r->cut_cls = cls;
+        r->committed = -1;
+        r->caps |= LD_CAP_PREFILL;
+        r->hedge_at = LD_NEVER;
+        decide(r, route, cls, -1, now, rng);
         return;
     }
     if (r->live > 0)

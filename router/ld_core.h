@@ -88,6 +88,9 @@ typedef struct ld_do {
     uint32_t attempt;   /* START, CANCEL */
     int route;          /* START, CANCEL; FINISH: route that served or -1 */
     bool hedge;         /* START */
+    bool resume;        /* START: continue the answer the user already has
+                           (send the route what was sent as an assistant
+                           prefill, stream the rest after it) */
     ld_us ttft_deadline; /* START: absolute; the core enforces it */
     ld_us deadline;      /* START: absolute end of the request */
     ld_us stall;         /* START: longest silence inside the stream */

@@ -96,6 +96,8 @@ int ld_event_to_json(const ld_event *ev, const ld_policy *p, char *buf,
     case LD_EV_ATTEMPT:
         put_route(&w, "route", p, ev->route);
         put_bool(&w, "hedge", ev->hedge);
+        if (ev->resume)
+            put_bool(&w, "resume", true);
         put_num(&w, "ttft_timeout_ms", ms(ev->delay));
         break;
     case LD_EV_SKIP:
@@ -125,6 +127,8 @@ int ld_event_to_json(const ld_event *ev, const ld_policy *p, char *buf,
         put_route(&w, "from", p, ev->route);
         put_str(&w, "class", ld_class_name(ev->cls));
         put_route(&w, "to", p, ev->to_route);
+        if (ev->resume)
+            put_bool(&w, "resume", true);
         break;
     case LD_EV_HEDGE:
         put_route(&w, "route", p, ev->route);

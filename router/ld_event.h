@@ -61,6 +61,8 @@ typedef struct ld_event {
     ld_us ttft;         /* RESULT, DONE: first token after arrival; -1 none */
     ld_us delay;        /* RETRY: wait before the next attempt */
     bool hedge;         /* ATTEMPT, RESULT: the attempt is a hedge */
+    bool resume;        /* ATTEMPT, FALLBACK: it continues a stream the
+                           user already reads (after a mid-stream failure) */
     ld_breaker_state from, to; /* BREAKER */
     ld_cancel_reason reason;   /* CANCEL */
     ld_outcome outcome;        /* DONE */

@@ -717,7 +717,8 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
 {
     static const char *const keys[] = {"constraints", "ladder", "roles", "on",
                                        "hedge", "safe_failure", "requires",
-                                       "default_tier", NULL};
+                                       "default_tier", "continue_streams",
+                                       NULL};
     const ld_json *js = &c->j;
     ld_policy *p = c->p;
     int rc;
@@ -829,6 +830,16 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
         if ((rc = load_hedge(c, h, p2, &w->hedge)) < 0)
             return rc;
     }
+
+    double cont = 0;
+    if ((rc = ld_json_num(js, v, path, "continue_streams", false, 0,
+                          LD_MAX_LADDER, &cont)) < 0)
+        return rc;
+    if (cont != (double)(int)cont)
+        return ld_json_fail(js, path, "continue_streams",
+                            "must be a whole number (continuations per "
+                            "request)");
+    w->continue_max = (int)cont;
 
     const char *msg = "No route could serve this request.";
     double status = 503;
@@ -1120,6 +1131,13 @@ int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out)
     out->caps = r->caps;
     out->max_concurrency = r->max_concurrency;
     return LD_OK;
+}
+
+int ld_policy_workload_continues(const ld_policy *p, int workload)
+{
+    if (workload < 0 || workload >= p->nworkloads)
+        return LD_EINVAL;
+    return p->workloads[workload].continue_max;
 }
 
 int ld_policy_workload_routes(const ld_policy *p, int workload, int *routes,

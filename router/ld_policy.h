@@ -105,6 +105,11 @@ int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);
 int ld_policy_workload_routes(const ld_policy *p, int workload, int *routes,
                               int cap);
 
+/* How many times a workload lets a stream cut after its first token be
+ * continued on another route (0: never; LD_EINVAL for a bad index). A
+ * host keeps the text it sent only when this is positive. */
+int ld_policy_workload_continues(const ld_policy *p, int workload);
+
 /* The rule a workload applies to a class, in words ("retry x1 after 200 ms
  * backoff, else next"), and whether a rule (1) or the wildcard (2) names
  * it; 0 when the class falls to the built-in default. */

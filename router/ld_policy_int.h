@@ -70,6 +70,7 @@ typedef struct ld_workload {
     int roles[LD_ROLE_COUNT]; /* route index or -1 */
     ld_rule rules[LD_FC_COUNT];
     ld_hedge hedge;
+    int continue_max; /* continuations of a stream cut mid-way; 0: none */
     int fail_status;
     char *fail_message;
     unsigned requires; /* capabilities every request of it needs */

@@ -62,6 +62,9 @@ struct sim_req {
     unsigned caps;
     bool got_first;
     bool log_events;
+    int64_t remaining;    /* tokens an attempt has to generate: all of
+                             them, or what a continuation has left */
+    int64_t streamed;     /* tokens of the last attempt stopped midway */
     ld_us wake_scheduled;
     ld_us pat_ttft, pat_total; /* when the user gives up; LD_NEVER: never */
     uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
@@ -426,7 +429,7 @@ static void serve(sim *s, sim_req *r, int slot)
     double tps = sim_dist_sample(pv->tokens_per_s, s->attempt) * tps_mult;
     if (!(tps > 0.1))
         tps = 0.1;
-    int64_t tokens = r->out_tok;
+    int64_t tokens = r->remaining;
     a->tps = tps;
     a->t_first = now + ttft;
     a->t_end = a->t_first + (ld_us)((double)tokens / tps * 1e6);
@@ -540,6 +543,13 @@ static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
                      "in flight for one request", MAX_LIVE);
         s->failed = LD_ELIMIT;
         return;
+    }
+    if (d->resume) {
+        /* a continuation generates what the cut stream had left */
+        r->remaining -= r->streamed;
+        if (r->remaining < 1)
+            r->remaining = 1;
+        r->streamed = 0;
     }
     sim_att *a = &r->att[slot];
     a->state = ATT_WAITING;
@@ -669,10 +679,14 @@ static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
     }
 }
 
+static int64_t tokens_by(const sim_att *a, ld_us t);
+
 static void attempt_release(sim *s, sim_req *r, int slot)
 {
     sim_att *a = &r->att[slot];
     bool held = a->holds_server;
+    if (a->first_done)
+        r->streamed = tokens_by(a, s->now); /* a continuation goes on */
     int route = a->route;
     a->state = ATT_FREE;
     a->holds_server = false;
@@ -991,6 +1005,8 @@ static void arrive(sim *s, const sim_trace_row *row)
         out_tok = mx != NULL ? (int64_t)llround(sim_dist_sample(mx->output_tokens, s->traffic)) : 200;
     r->in_tok = in_tok < 0 ? 0 : in_tok;
     r->out_tok = out_tok < 1 ? 0 : out_tok;
+    r->remaining = r->out_tok;
+    r->streamed = 0;
     r->workload = workload >= 0 ? workload : (mx != NULL ? mx->workload_idx : -1);
     r->tier = tier >= 0 ? tier : (mx != NULL ? mx->tier_idx : -1);
     r->caps = mx != NULL ? mx->caps : 0;

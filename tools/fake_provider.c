@@ -6,7 +6,8 @@
  * and of Anthropic's Messages API (POST /v1/messages), streaming or not, for a
  * router to talk to it. The request's "model" picks how the fake behaves, so
  * one process can play every route of a ladder; fp_usage() lists the
- * behaviours. Answers are deterministic: N "tokens" "tok1 tok2 ... tokN ".
+ * behaviours. Answers are deterministic: N "tokens" "tok1 tok2 ... tokN ",
+ * and a prefill holding the first K of them is continued from tok<K+1>.
  *
  * Every request gets one JSON line in the --log file once it is over
  * (answered, cut, reset, abandoned by the client or stopped at shutdown).
@@ -226,6 +227,9 @@ struct fp_call {
     char *model;                /* NULL until a valid model was read */
     bool stream, include_usage, prefill, auth;
     long n_tokens, prompt_tokens;
+    long skip;                  /* answer tokens an assistant prefill
+                                   already holds: the answer goes on from
+                                   there ("tok1 tok2" -> "tok3 ...") */
     long attempt;               /* 0: not counted */
     fp_behaviour beh;
     char label[64];             /* "behaviour" in the log */
@@ -366,6 +370,8 @@ static void fp_log(fp_call *c, const char *outcome, fp_us t_end)
     fp_put_bool(o, "auth", c->auth, &ok);
     fp_put_str(o, "outcome", outcome, &ok);
     fp_put_num(o, "end_ms", (double)((t_end - s->t0) / 1000), &ok);
+    if (c->prefill)
+        fp_put_num(o, "prefill_tokens", (double)c->skip, &ok);
     if (c->stream) {
         fp_put_num(o, "chunks", (double)c->sent, &ok);
         fp_put_num(o, "events", (double)c->events, &ok);
@@ -680,8 +686,8 @@ static void fp_token(long i, char *buf, size_t cap)
     snprintf(buf, cap, "tok%ld ", i + 1);
 }
 
-/* "tok1 tok2 ... tokN ", malloc'd; NULL when out of memory. */
-static char *fp_content(long n)
+/* "tok<skip+1> ... tok<skip+n> ", malloc'd; NULL when out of memory. */
+static char *fp_content(long skip, long n)
 {
     size_t cap = (size_t)n * 12 + 1, len = 0;
     char *t = malloc(cap);
@@ -691,7 +697,7 @@ static char *fp_content(long n)
     for (long i = 0; i < n; i++) {
         char tok[32];
         size_t l;
-        fp_token(i, tok, sizeof tok);
+        fp_token(skip + i, tok, sizeof tok);
         l = strlen(tok);
         memcpy(t + len, tok, l + 1);
         len += l;
@@ -711,7 +717,7 @@ static cJSON *fp_oa_usage(const fp_call *c, cJSON *parent, bool *ok)
 /* The non-stream answer, printed; NULL when out of memory. */
 static char *fp_full_body(const fp_call *c)
 {
-    char *text = fp_content(c->n_tokens), *out = NULL;
+    char *text = fp_content(c->skip, c->n_tokens), *out = NULL;
     cJSON *o = cJSON_CreateObject();
     bool ok = o != NULL && text != NULL;
     char id[48];
@@ -877,7 +883,7 @@ static int fp_sse_token(fp_call *c, struct evbuffer *b, long i)
     cJSON *o, *d;
     bool ok;
 
-    fp_token(i, tok, sizeof tok);
+    fp_token(c->skip + i, tok, sizeof tok);
     if (c->api == FP_OPENAI)
         return fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, tok, NULL, false));
     o = fp_an_event("content_block_delta", &ok);
@@ -1113,6 +1119,42 @@ static void fp_on_timer(evutil_socket_t fd, short what, void *arg)
 /* ---- request handling --------------------------------------------------- */
 
 /* Words in a message content: a string, or an array of parts with "text". */
+/* How many of this fake's answer tokens ("tok1 tok2 ...") an assistant
+ * prefill starts with, counting on from *have; *stop once a word is not
+ * the next token. */
+static void fp_prefill_count(const cJSON *v, long *have, bool *stop)
+{
+    if (cJSON_IsArray(v)) {
+        const cJSON *part;
+        cJSON_ArrayForEach(part, v) {
+            if (*stop)
+                return;
+            fp_prefill_count(cJSON_IsObject(part)
+                                 ? cJSON_GetObjectItemCaseSensitive(part, "text")
+                                 : part,
+                             have, stop);
+        }
+        return;
+    }
+    if (!cJSON_IsString(v))
+        return;
+    for (const char *p = v->valuestring; !*stop;) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        if (*p == '\0')
+            return;
+        char want[32];
+        size_t n = (size_t)snprintf(want, sizeof want, "tok%ld", *have + 1);
+        if (strncmp(p, want, n) != 0 ||
+            (p[n] != '\0' && p[n] != ' ' && p[n] != '\n')) {
+            *stop = true;
+            return;
+        }
+        p += n;
+        (*have)++;
+    }
+}
+
 static long fp_count_words(const cJSON *v)
 {
     long n = 0;
@@ -1234,6 +1276,14 @@ static int fp_parse_request(fp_call *c)
             goto bad;
         }
         c->n_tokens = (long)d < FP_MAX_TOKENS ? (long)d : FP_MAX_TOKENS;
+    }
+    if (c->prefill) {
+        bool stop = false;
+        fp_prefill_count(cJSON_GetObjectItemCaseSensitive(last, "content"),
+                         &c->skip, &stop);
+        if (c->skip > c->n_tokens)
+            c->skip = c->n_tokens;
+        c->n_tokens -= c->skip;
     }
     cJSON_Delete(root);
 
@@ -1592,6 +1642,10 @@ static void fp_usage(FILE *f)
 "  auth               401 unless Authorization: Bearer KEY or x-api-key: KEY\n"
 "                     matches --expect-key (any key when not given)\n"
 "  overloaded         Anthropic 529 overloaded_error; OpenAI 503\n"
+"\n"
+"  An assistant prefill that starts with the answer's own tokens (\"tok1\n"
+"  tok2 \") is continued from the next one; the log line says how many\n"
+"  tokens it held (prefill_tokens).\n"
 "\n"
 "  --port N           listen port; 0 (default) picks a free one\n"
 "  --log FILE         one JSON line per request, written when it is over\n"

@@ -1485,6 +1485,8 @@ struct live_stream {
 
     live_buf text;
     bool text_full;
+    bool not_text; /* tool calls, a refusal or several choices: the text is
+                      not the whole answer */
 
     /* Anthropic translation */
     bool role_sent;
@@ -1541,6 +1543,13 @@ void live_stream_result(const live_stream *s, live_answer *info)
 const char *live_stream_text(const live_stream *s)
 {
     return s != NULL && s->text.data != NULL ? s->text.data : "";
+}
+
+const char *live_stream_prefill(const live_stream *s)
+{
+    if (s == NULL || s->text_full || s->not_text)
+        return NULL;
+    return live_stream_text(s);
 }
 
 /* Keep answer text for live_stream_text, up to its cap. */
@@ -1637,6 +1646,8 @@ static int openai_feed(live_stream *s, const char *event, const char *data,
         const char *text = jstr(delta, "content");
         const char *refusal = jstr(delta, "refusal");
         const cJSON *calls = jget(delta, "tool_calls");
+        if (jint(ch, "index") > 0)
+            s->not_text = true;
         if (text != NULL && text[0] != '\0') {
             info->content = true;
             info->tokens++;
@@ -1645,10 +1656,12 @@ static int openai_feed(live_stream *s, const char *event, const char *data,
                 goto done;
         }
         if (refusal != NULL && refusal[0] != '\0') {
+            s->not_text = true;
             info->content = true;
             info->tokens++;
         }
         if (cJSON_IsArray(calls) && cJSON_GetArraySize(calls) > 0) {
+            s->not_text = true;
             info->content = true;
             info->tokens += cJSON_GetArraySize(calls);
         }
@@ -1822,6 +1835,7 @@ static int anthropic_feed(live_stream *s, const char *event, const char *data,
                 s->tool_block[s->ntools] = block;
                 rc = emit_tool(s, s->ntools, id, name, NULL, out);
                 s->ntools++;
+                s->not_text = true;
                 info->content = true;
                 info->tokens++;
             }

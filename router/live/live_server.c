@@ -153,6 +153,9 @@ struct sreq {
     bool reply_started, client_gone, zombie;
     int status_sent;     /* HTTP status the client got; 0 none */
     int64_t out_estimate;
+    live_buf sent;       /* answer text of streams cut mid-way, for the
+                            prefill of a continuation */
+    bool sent_partial;   /* a cut stream's text was not the whole answer */
     trace_att tr[TRACE_MAX_ATT];
 };
 
@@ -525,6 +528,19 @@ static void att_end_local(sreq *r, uint32_t no, int status, const char *msg)
     s->cur = NULL;
 }
 
+/* The committed attempt's stream was cut while the request goes on: keep
+ * what the client got of it, for a continuation. */
+static void take_cut_text(sreq *r)
+{
+    satt *cut = r->committed;
+    if (cut == NULL)
+        return;
+    r->committed = NULL;
+    const char *t = live_stream_prefill(cut->tr);
+    if (t == NULL || live_buf_append(&r->sent, t, strlen(t)) != LD_OK)
+        r->sent_partial = true;
+}
+
 static void att_free(satt *a)
 {
     live_server *s = a->r->s;
@@ -538,8 +554,11 @@ static void att_free(satt *a)
     }
     if (r->last_end == a)
         r->last_end = NULL;
-    if (r->committed == a)
+    if (r->committed == a) {
+        if (r->core != NULL)
+            take_cut_text(r); /* a retry or wait may come before the rest */
         r->committed = NULL;
+    }
     if (a->easy != NULL) {
         if (a->in_multi)
             curl_multi_remove_handle(s->multi, a->easy);
@@ -621,6 +640,8 @@ static void att_on_sse(void *ud, const char *event, const char *data,
                 ld_req_info ri;
                 ld_req_info_get(r->core, &ri);
                 commit_stream(r, a, &ri);
+            } else if (!a->retired && r->core != NULL && r->committed == NULL) {
+                r->committed = a; /* a continuation of a cut stream */
             }
         } else {
             core_progress(r, a->no);
@@ -845,6 +866,18 @@ static struct curl_slist *hdr_add(struct curl_slist *l, const char *h,
 }
 
 /* LD_DO_START: build the attempt; it joins the multi handle in settle(). */
+/* The text a continuation starts from: the text of every stream cut so
+ * far (the client has all of it: a committed attempt's output is sent as
+ * it is translated). NULL when some cut stream's text was not its whole
+ * answer (a continuation would repeat or lose part of it). */
+static const char *resume_text(sreq *r)
+{
+    take_cut_text(r);
+    if (r->sent_partial)
+        return NULL;
+    return r->sent.data != NULL ? r->sent.data : "";
+}
+
 static void att_start(sreq *r, const ld_do *d)
 {
     live_server *s = r->s;
@@ -880,8 +913,19 @@ static void att_start(sreq *r, const ld_do *d)
     r->atts = a;
     r->natts++;
 
+    const char *prefill = NULL;
+    if (d->resume) {
+        prefill = resume_text(r);
+        if (prefill == NULL) {
+            att_retire(a);
+            att_end_local(r, d->attempt, 400,
+                          "ladder: the answer so far cannot be continued "
+                          "(tool calls, several choices, or too long)");
+            return;
+        }
+    }
     int rc = live_build_upstream(&r->chat, ri.provider, ri.model, r->stream,
-                                 NULL, &a->body, &path);
+                                 prefill, &a->body, &path);
     if (rc != LD_OK) {
         att_retire(a);
         if (rc == LD_ENOMEM)
@@ -1496,6 +1540,7 @@ static void req_free(sreq *r)
     if (r->timer != NULL)
         event_free(r->timer);
     live_chat_cleanup(&r->chat);
+    live_buf_cleanup(&r->sent);
     free(r);
 }
 

@@ -174,6 +174,35 @@ else
     not_ok "at least 20 broken policies in tests/data/policies" "found $n"
 fi
 
+# ---- continuation of cut streams ---------------------------------------------
+
+cat >"$tmp/cont.json" <<'EOF'
+{"routes": {
+ "P": {"provider": "openai", "model": "p", "capabilities": ["stream"],
+       "price": {"input_per_mtok": 1, "output_per_mtok": 2}},
+ "Q": {"provider": "anthropic", "model": "q", "capabilities": ["stream", "prefill"],
+       "price": {"input_per_mtok": 1, "output_per_mtok": 2}}},
+ "workloads": {
+  "chat": {"ladder": ["P", "Q"], "continue_streams": 1, "on": {"*": "next"}},
+  "solo": {"ladder": ["P"], "continue_streams": 2, "on": {"*": "fail"}}},
+ "tiers": {"paid": {}}}
+EOF
+run cont check "$tmp/cont.json"
+expect_in "$tmp/cont.out" "continued (at most 1 times) on routes taking a prefill: Q" \
+    "check names the routes a cut stream may continue on"
+expect_in "$tmp/cont.out" "[!] continue_streams is 2, but no route of the workload takes a prefill" \
+    "check flags continue_streams without a prefill route"
+run contj check --json "$tmp/cont.json"
+if node -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const c = d.workloads.map((w) => JSON.stringify(w.continue_streams));
+process.exit(c[0] === JSON.stringify({max: 1, routes: ["Q"]}) &&
+             c[1] === JSON.stringify({max: 2, routes: []}) ? 0 : 1);' "$tmp/contj.out"; then
+    ok "check --json lists continue_streams with its routes"
+else
+    not_ok "check --json lists continue_streams with its routes" "$(head -c 600 "$tmp/contj.out")"
+fi
+
 # ---- usage errors -------------------------------------------------------------
 
 missing="$tmp/no-such-policy.json"

@@ -5,7 +5,8 @@
 # always (the breaker opens), a flapping primary (probe, recovery), reset
 # before headers, no response, slow first token, stream cut / stall /
 # malformed chunk, no [DONE], 400 context_length, 400 content policy,
-# prefill, hedging. Each fault has its own workload and routes, so the
+# prefill, hedging, continuation of a cut or stalled stream on a route that
+# takes a prefill. Each fault has its own workload and routes, so the
 # fake's log counts attempts per case. Then /metrics and the event log.
 #
 # LADDER is the binary, TOOLS the built helper programs (fake_provider).
@@ -155,6 +156,13 @@ workload() {
     route np2 np2/noprefill ', "capabilities": ["stream", "prefill"]'
     route np2-b np2-b/healthy ', "capabilities": ["stream", "prefill"]'
     route h h/slow-ttft-1500
+    route rcut rcut/cut-3
+    printf '    "rcut-b": {"provider": "anthropic", "model": "rcut-b/healthy", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}, "capabilities": ["stream", "prefill"]},\n' "$U"
+    route rnp-a rnp-a/cut-3
+    route rnp rnp/noprefill ', "capabilities": ["stream", "prefill"]'
+    route rst rst/stall-3-3000
+    route rst-n rst-n/healthy ', "capabilities": ["stream"]'
+    route rst-b rst-b/healthy ', "capabilities": ["stream", "prefill"]'
     printf '    "hf": {"provider": "openai", "model": "hf/healthy", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}}\n' "$U"
     echo '  }, "workloads": {'
     workload rl '"rl", "rl-b"' '"rate_limited": {"action": "wait_retry_after", "max_wait_ms": 3000, "else": "next"}'
@@ -174,6 +182,9 @@ workload() {
     printf '    "cnt": {"ladder": ["cnt", "cnt-b"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
     workload np '"np", "np-b"' '"*": "next"'
     workload np2 '"np2", "np2-b"' '"*": "next"'
+    workload resume '"rcut", "rcut-b"' '"*": "next"' ', "continue_streams": 1'
+    workload resumenp '"rnp-a", "rnp"' '"*": "next"' ', "continue_streams": 1'
+    workload resumest '"rst", "rst-n", "rst-b"' '"*": "next"' ', "continue_streams": 1'
     printf '    "hedge": {"ladder": ["h", "hf"], "on": {"*": "next"}, "hedge": {"after_ms": 200, "max_extra": 1}, "constraints": {"ttft_ms": 5000, "total_ms": 8000}, "safe_failure": {"status": 503, "message": "busy"}}\n'
     echo '  }, "tiers": {"free": {}},'
     echo '  "breaker": {"window_s": 60, "min_requests": 1000, "failure_rate": 0.5, "open_for_s": 30},'

@@ -806,6 +806,202 @@ static void test_request_deadline_ends_a_slow_stream(void **state)
     fx_free(f);
 }
 
+/* ---- continuing a cut stream --------------------------------------------- */
+
+/* P and N take no prefill, Q and S (Anthropic) do. */
+static const char resume_policy[] =
+    "{\"routes\": {"
+    " \"P\": {\"provider\": \"openai\", \"model\": \"p\", \"context_window\": 8000,"
+    "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2},"
+    "  \"capabilities\": [\"stream\"]},"
+    " \"N\": {\"provider\": \"openai\", \"model\": \"n\", \"context_window\": 8000,"
+    "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2},"
+    "  \"capabilities\": [\"stream\"]},"
+    " \"Q\": {\"provider\": \"anthropic\", \"model\": \"q\", \"context_window\": 8000,"
+    "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2},"
+    "  \"capabilities\": [\"stream\", \"prefill\"]},"
+    " \"S\": {\"provider\": \"anthropic\", \"model\": \"s\", \"context_window\": 8000,"
+    "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2},"
+    "  \"capabilities\": [\"stream\", \"prefill\"]}},"
+    "\"workloads\": {\"chat\": {"
+    " \"constraints\": {\"ttft_ms\": 2000, \"total_ms\": 10000, \"stall_ms\": 1000},"
+    " \"ladder\": [\"P\", \"N\", \"Q\", \"S\"], \"continue_streams\": %d,"
+    " \"on\": {\"bad_request\": \"fail\", \"content_blocked\": \"fail\","
+    "   \"*\": \"next\"}}},"
+    "\"tiers\": {\"paid\": {}}}";
+
+static fx *fx_resume(int continues)
+{
+    char text[4096];
+    snprintf(text, sizeof text, resume_policy, continues);
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    ld_error err;
+    if (ld_policy_parse(text, strlen(text), "resume.json", &f->p, &err) != LD_OK)
+        fail_msg("policy: %s", err.msg);
+    f->c = ld_core_new(f->p);
+    assert_non_null(f->c);
+    ld_core_set_sink(f->c, cap_sink, &f->ev);
+    f->rng = test_rng_make(&f->trng);
+    return f;
+}
+
+/* Start a request on P, stream its first token at 300 ms and cut it at
+ * 700 ms (with `transport`, or an HTTP status when transport is OK). */
+static ld_req *cut_on_p(fx *f, ld_transport transport, int status_code)
+{
+    ld_do d;
+    ld_req *r = start(f, "paid", 10, 10, 0, &d);
+    assert_int_equal(d.route, R(f, "P"));
+    assert_false(d.resume);
+    ld_req_first_token(r, d.attempt, ld_ms(300));
+    ld_raw_result res = ok(4);
+    res.transport = transport;
+    if (status_code != 0)
+        res.http_status = status_code;
+    ld_req_end(r, d.attempt, ld_ms(700), &res, &f->rng);
+    return r;
+}
+
+static void test_cut_stream_continues_on_a_route_that_takes_prefill(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(1);
+    ld_req *r = cut_on_p(f, LD_TR_CUT, 0);
+    ld_do d = expect(r, LD_DO_START);
+    assert_int_equal(d.route, R(f, "Q")); /* N takes no prefill */
+    assert_true(d.resume);
+    expect_none(r);
+    const ld_event *skip = last_ev(&f->ev, LD_EV_SKIP);
+    assert_non_null(skip);
+    assert_int_equal(skip->route, R(f, "N"));
+    assert_int_equal(skip->cls, LD_FC_CAPABILITY_MISSING);
+    const ld_event *cut = last_ev(&f->ev, LD_EV_RESULT);
+    assert_int_equal(cut->route, R(f, "P"));
+    assert_int_equal(cut->cls, LD_FC_STREAM_CUT);
+    /* the fallback names the last route passed over, as everywhere */
+    const ld_event *fb = last_ev(&f->ev, LD_EV_FALLBACK);
+    assert_non_null(fb);
+    assert_int_equal(fb->route, R(f, "N"));
+    assert_int_equal(fb->to_route, R(f, "Q"));
+    assert_true(fb->resume);
+    assert_true(last_ev(&f->ev, LD_EV_ATTEMPT)->resume);
+
+    ld_req_first_token(r, d.attempt, ld_ms(900));
+    ld_raw_result res = ok(6);
+    ld_req_end(r, d.attempt, ld_ms(1200), &res, &f->rng);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_SUCCESS);
+    assert_int_equal(fin.route, R(f, "Q"));
+    assert_int_equal(fin.cls, LD_FC_STREAM_CUT); /* what it fell back for */
+    ld_req_info info;
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.ttft, ld_ms(300)); /* the user's first token */
+    assert_true(info.fell_back);
+    assert_int_equal(info.attempts, 2);
+    ld_req_free(r);
+    fx_free(f);
+}
+
+static void test_refused_prefill_reports_the_cut_not_the_refusal(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(1);
+    ld_req *r = cut_on_p(f, LD_TR_STALL, 0);
+    ld_do d = expect(r, LD_DO_START);
+    assert_true(d.resume);
+    ld_raw_result res = status(400);
+    res.error_message = "prefill is not supported";
+    ld_req_end(r, d.attempt, ld_ms(900), &res, &f->rng);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_true(fin.mid_stream);
+    assert_int_equal(fin.cls, LD_FC_STREAM_STALL);
+    assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->cls, LD_FC_STREAM_STALL);
+    ld_req_free(r);
+    fx_free(f);
+}
+
+static void test_a_second_cut_past_the_allowance_fails_with_its_class(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(1);
+    ld_req *r = cut_on_p(f, LD_TR_CUT, 0);
+    ld_do d = expect(r, LD_DO_START);
+    ld_req_first_token(r, d.attempt, ld_ms(900));
+    ld_raw_result res = ok(3);
+    res.transport = LD_TR_MALFORMED;
+    ld_req_end(r, d.attempt, ld_ms(1000), &res, &f->rng);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_true(fin.mid_stream);
+    assert_int_equal(fin.cls, LD_FC_INVALID_RESPONSE); /* the second cut */
+    expect_none(r);
+    ld_req_free(r);
+    fx_free(f);
+}
+
+static void test_continuation_is_off_unless_the_workload_allows_it(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(0);
+    ld_req *r = cut_on_p(f, LD_TR_CUT, 0);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_true(fin.mid_stream);
+    assert_int_equal(fin.cls, LD_FC_STREAM_CUT);
+    assert_int_equal(count_ev(&f->ev, LD_EV_ATTEMPT), 1);
+    ld_req_free(r);
+    fx_free(f);
+}
+
+static void test_blocked_content_mid_stream_is_never_continued(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(2);
+    ld_do d;
+    ld_req *r = start(f, "paid", 10, 10, 0, &d);
+    ld_req_first_token(r, d.attempt, ld_ms(300));
+    /* an error event inside the stream that names a content filter */
+    ld_raw_result res = status(400);
+    res.error_code = "content_filter";
+    ld_req_end(r, d.attempt, ld_ms(500), &res, &f->rng);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_int_equal(fin.cls, LD_FC_CONTENT_BLOCKED);
+    assert_true(fin.mid_stream);
+    ld_req_free(r);
+    fx_free(f);
+}
+
+static void test_two_continuations_finish_an_answer_cut_twice(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(2);
+    ld_req *r = cut_on_p(f, LD_TR_CUT, 0);
+    ld_do d = expect(r, LD_DO_START);
+    assert_int_equal(d.route, R(f, "Q"));
+    ld_req_first_token(r, d.attempt, ld_ms(900));
+    ld_raw_result res = ok(3);
+    res.transport = LD_TR_CUT;
+    ld_req_end(r, d.attempt, ld_ms(1000), &res, &f->rng);
+    d = expect(r, LD_DO_START);
+    assert_int_equal(d.route, R(f, "S"));
+    assert_true(d.resume);
+    ld_req_first_token(r, d.attempt, ld_ms(1300));
+    res = ok(5);
+    ld_req_end(r, d.attempt, ld_ms(1500), &res, &f->rng);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_SUCCESS);
+    assert_int_equal(fin.route, R(f, "S"));
+    ld_req_info info;
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.attempts, 3);
+    assert_int_equal(info.ttft, ld_ms(300));
+    ld_req_free(r);
+    fx_free(f);
+}
+
 /* ---- hedging ------------------------------------------------------------ */
 
 static const char hedge_fixed[] =
@@ -1256,6 +1452,12 @@ int main(void)
         cmocka_unit_test(test_without_ttft_limit_silent_routes_share_the_deadline),
         cmocka_unit_test(test_stall_after_first_token_fails_mid_stream),
         cmocka_unit_test(test_cut_stream_is_never_a_success),
+        cmocka_unit_test(test_cut_stream_continues_on_a_route_that_takes_prefill),
+        cmocka_unit_test(test_refused_prefill_reports_the_cut_not_the_refusal),
+        cmocka_unit_test(test_a_second_cut_past_the_allowance_fails_with_its_class),
+        cmocka_unit_test(test_continuation_is_off_unless_the_workload_allows_it),
+        cmocka_unit_test(test_blocked_content_mid_stream_is_never_continued),
+        cmocka_unit_test(test_two_continuations_finish_an_answer_cut_twice),
         cmocka_unit_test(test_request_deadline_ends_a_slow_stream),
         cmocka_unit_test(test_hedge_starts_after_fixed_delay_and_first_answer_wins),
         cmocka_unit_test(test_hedge_loser_is_cancelled_when_primary_wins),

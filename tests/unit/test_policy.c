@@ -1173,6 +1173,24 @@ static void test_hedge_forms_load(void **state)
     ld_policy_free(p);
 }
 
+static void test_continue_streams_is_a_small_whole_number(void **state)
+{
+    (void)state;
+    ld_policy *p = parse_ok(WORKLOAD_WITH("\"continue_streams\": 2"));
+    assert_int_equal(ld_policy_workload_continues(p, 0), 2);
+    assert_int_equal(ld_policy_workload_continues(p, 1), LD_EINVAL);
+    ld_policy_free(p);
+    p = parse_ok(WORKLOAD_WITH("\"hedge\": {\"after_ms\": 150}"));
+    assert_int_equal(ld_policy_workload_continues(p, 0), 0);
+    ld_policy_free(p);
+    expect_error(WORKLOAD_WITH("\"continue_streams\": 1.5"), LD_EINVAL,
+                 "p.json: workloads.w.continue_streams: ", "whole number");
+    expect_error(WORKLOAD_WITH("\"continue_streams\": -1"), LD_EINVAL,
+                 "workloads.w.continue_streams: ", "out of range");
+    expect_error(WORKLOAD_WITH("\"continue_streams\": true"), LD_EINVAL,
+                 "workloads.w.continue_streams: ", "must be a number");
+}
+
 static void test_role_routes_outside_the_ladder_become_candidates(void **state)
 {
     (void)state;
@@ -1274,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_retry_defaults_come_from_the_retry_block),
         cmocka_unit_test(test_describe_rule_puts_rules_in_words),
         cmocka_unit_test(test_hedge_forms_load),
+        cmocka_unit_test(test_continue_streams_is_a_small_whole_number),
         cmocka_unit_test(test_role_routes_outside_the_ladder_become_candidates),
         cmocka_unit_test(test_names_of_actions_and_roles),
         cmocka_unit_test(test_free_accepts_null),

@@ -207,6 +207,63 @@ static void test_ladder_of_independent_failures(void **state)
     unload(&r);
 }
 
+/* Every stream of r1 is cut after 10 of its 100 tokens. Without
+ * continuations every request fails mid-stream; with one, r2 (which takes
+ * a prefill) finishes each answer, generating (and billing) only the 90
+ * tokens left. */
+static void test_cut_streams_continue_with_what_is_left(void **state)
+{
+    (void)state;
+    static const char policy[] =
+        "{\"routes\": {"
+        "  \"r1\": {\"provider\": \"openai\", \"model\": \"a\","
+        "    \"capabilities\": [\"stream\"],"
+        "    \"price\": {\"input_per_mtok\": 0, \"output_per_mtok\": 0}},"
+        "  \"r2\": {\"provider\": \"anthropic\", \"model\": \"b\","
+        "    \"capabilities\": [\"stream\", \"prefill\"],"
+        "    \"price\": {\"input_per_mtok\": 0, \"output_per_mtok\": 1000}}},"
+        " \"workloads\": {\"w\": {\"constraints\": {\"total_ms\": 600000},"
+        "   \"ladder\": [\"r1\", \"r2\"], \"on\": {\"*\": \"next\"},"
+        "   \"continue_streams\": %d}},"
+        " \"breaker\": {\"min_requests\": 1000000000, \"failure_rate\": 1},"
+        " \"retry_budget\": {\"ratio\": 0, \"min_per_s\": 0}}";
+    static const char scenario[] =
+        "{\"requests\": 2000,"
+        " \"traffic\": {\"arrivals\": {\"process\": \"poisson\", \"rate_per_s\": 20},"
+        "  \"mix\": [{\"workload\": \"w\", \"share\": 1, \"input_tokens\": 100,"
+        "            \"output_tokens\": 100}]},"
+        " \"providers\": {"
+        "  \"r1\": {\"ttft_ms\": 200, \"tokens_per_s\": 100},"
+        "  \"r2\": {\"ttft_ms\": 300, \"tokens_per_s\": 100}},"
+        " \"faults\": [{\"type\": \"stream_cut\", \"target\": \"r1\","
+        "   \"start_s\": 0, \"end_s\": 100000, \"probability\": 1,"
+        "   \"after_tokens\": {\"dist\": \"constant\", \"value\": 10}}]}";
+    for (int cont = 0; cont <= 1; cont++) {
+        char text[2048];
+        snprintf(text, sizeof text, policy, cont);
+        run r;
+        load(&r, text, scenario);
+        cJSON *s = run_seed(&r, 1);
+        double n = num(s, "requests");
+        if (cont == 0) {
+            assert_near(num(s, "success_rate"), 0, 0);
+            assert_near(num(s, "attempts_per_request"), 1, 0);
+        } else {
+            assert_near(num(s, "success_rate"), 1, 0);
+            assert_near(num(s, "attempts_per_request"), 2, 0);
+            /* 90 tokens (91 when the cut is read a hair early) */
+            double per = num(s, "cost_usd") / n;
+            if (per < 0.0899 || per > 0.0911)
+                fail_msg("cost per request %.6f: the continuation did not "
+                         "generate the 90 tokens left", per);
+            /* 0.2 s + 0.1 s of r1, then 0.3 s + 0.9 s of r2 */
+            assert_near(num(s, "latency_ms.mean"), 1500, 15);
+        }
+        cJSON_Delete(s);
+        unload(&r);
+    }
+}
+
 static char *run_to_text(run *r, uint64_t seed)
 {
     ld_error err;
@@ -271,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_erlang_b_blocking_exponential_service),
         cmocka_unit_test(test_erlang_b_blocking_is_insensitive_to_service_law),
         cmocka_unit_test(test_ladder_of_independent_failures),
+        cmocka_unit_test(test_cut_streams_continue_with_what_is_left),
         cmocka_unit_test(test_same_seed_gives_byte_identical_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

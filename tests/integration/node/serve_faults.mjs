@@ -290,6 +290,46 @@ async function casePrefill() {
   ok((await seenAtLeast('np2/', 1)).length === 1, 'prefill: that route saw one attempt');
 }
 
+// Continuation: a stream cut (or stalled) after 3 tokens goes on, on a
+// route that takes an assistant prefill, from what the client already has;
+// a continuation route that rejects the prefill must not mask the cut.
+async function caseResume() {
+  const s = count(await stream('resume'));
+  ok(s.status === 200 && !s.error && s.text === text5,
+     'resume: a stream cut after 3 tokens is finished by a prefill route; ' +
+     'the client reads the whole answer once', brief(s));
+  const cont = await seenAtLeast('rcut-b/', 1);
+  ok(cont.length === 1 && cont[0].prefill_tokens === 3 && cont[0].chunks === 2,
+     'resume: the Anthropic route got the 3 tokens as a prefill and sent ' +
+     'the other 2', cont);
+  const rw = count(await raw(rawBody({ stream: true, max_tokens: 5 }),
+                             { 'x-ladder-workload': 'resume' }));
+  const sum = /: ladder (\{.*\})/.exec(rw.text);
+  const info = sum ? JSON.parse(sum[1]) : {};
+  ok(rw.status === 200 && rw.text.includes('data: [DONE]') &&
+     !rw.text.includes('"error"') && info.route === 'rcut-b' &&
+     info.fallback === 'stream_cut' && info.attempts === 2,
+     'resume: the stream ends with [DONE], and its summary names the route ' +
+     'that finished it and why', rw.text.slice(-400));
+
+  const np = count(await stream('resumenp'));
+  ok(np.error?.code === 'stream_cut' && np.text === 'tok1 tok2 tok3 ',
+     'resume: a route that rejects the prefill (400) does not hide the cut',
+     brief(np));
+  const npl = await seenAtLeast('rnp/', 1);
+  ok(npl.length === 1 && npl[0].status === 400 && npl[0].prefill_tokens === 3,
+     'resume: that route saw one attempt, with the prefill', npl);
+
+  const st = count(await stream('resumest'));
+  ok(st.status === 200 && !st.error && st.text === text5 && st.ms < 3000,
+     'resume: a stall (limit 500 ms) is continued, skipping a route ' +
+     'without prefill', brief(st));
+  ok(seen('rst-n/').length === 0, 'resume: the route without prefill never saw it');
+  const stl = await seenAtLeast('rst-b/', 1);
+  ok(stl.length === 1 && stl[0].prefill_tokens === 3,
+     'resume: the OpenAI-compatible prefill route continued from token 4', stl);
+}
+
 // Hedging: a slow primary is hedged after 200 ms; the hedge wins and the
 // primary is cancelled.
 async function caseHedge() {
@@ -305,6 +345,7 @@ await Promise.all([
   caseFlap(), caseRateLimit(), caseFlaky(), caseDown(), caseReset(),
   caseSilent(), caseSlow(), caseCut(), caseStall(), caseMalformed(),
   caseNoDone(), caseContext(), caseContent(), casePrefill(), caseHedge(),
+  caseResume(),
 ]);
 
 // Every accepted request has exactly one terminal outcome in /metrics.
