@@ -18,7 +18,7 @@ static void serve_usage(FILE *f)
     fputs("usage: ladder serve POLICY [--listen HOST:PORT] [--admin HOST:PORT]\n"
           "                    [--events FILE] [--trace FILE] [--max-body N]\n"
           "                    [--max-concurrent N] [--drain-s S] [--seed N]\n"
-          "                    [--print-port]\n"
+          "                    [--redis HOST:PORT [--redis-prefix P]] [--print-port]\n"
           "\n"
           "Routes OpenAI-compatible chat completions (POST /v1/chat/completions,\n"
           "streaming or not; GET /v1/models; POST /v1/feedback) through POLICY's\n"
@@ -39,6 +39,9 @@ static void serve_usage(FILE *f)
           "                      in flight (default 30)\n"
           "  --seed N            seed of the backoff jitter (default: time and\n"
           "                      process id)\n"
+          "  --redis HOST:PORT   share route health (Retry-After blocks, breaker\n"
+          "                      openings) with the other routers on this Redis\n"
+          "  --redis-prefix P    its channel and key prefix (default \"ladder\")\n"
           "  --print-port        print \"listening on HOST:PORT admin HOST:PORT\"\n"
           "                      as the first line on stdout\n"
           "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
@@ -157,6 +160,12 @@ int cmd_serve(int argc, char **argv)
                 return 2;
             }
             o.drain_s = d;
+            i++;
+        } else if (strcmp(a, "--redis") == 0 && v != NULL) {
+            o.redis_addr = v;
+            i++;
+        } else if (strcmp(a, "--redis-prefix") == 0 && v != NULL) {
+            o.redis_prefix = v;
             i++;
         } else if (strcmp(a, "--seed") == 0 && v != NULL) {
             if (parse_size(a, v, 0, (long long)1 << 62, &n) != 0)

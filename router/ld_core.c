@@ -231,6 +231,45 @@ int ld_core_route_health(ld_core *c, int route, ld_us now,
     return LD_OK;
 }
 
+int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
+                        ld_us now)
+{
+    if (route < 0 || route >= c->p->nroutes ||
+        (cls != LD_FC_RATE_LIMITED && cls != LD_FC_QUOTA_EXHAUSTED))
+        return LD_EINVAL;
+    route_state *rs = &c->routes[route];
+    if (until <= now || until <= rs->blocked_until)
+        return LD_OK; /* nothing new */
+    rs->blocked_until = until;
+    rs->blocked_cls = cls;
+    ld_event ev;
+    ev_init(&ev, LD_EV_BLOCK, NULL, now);
+    ev.route = route;
+    ev.cls = cls;
+    ev.delay = until - now;
+    ev.shared = true;
+    emit(c, &ev);
+    return LD_OK;
+}
+
+int ld_core_trip_breaker(ld_core *c, int route, ld_us opened_at, ld_us now)
+{
+    if (route < 0 || route >= c->p->nroutes || opened_at > now)
+        return LD_EINVAL;
+    ld_breaker_transition tr;
+    ld_breaker_trip(c->routes[route].breaker, opened_at, now, &tr);
+    if (tr.changed && c->sink != NULL) {
+        ld_event ev;
+        ev_init(&ev, LD_EV_BREAKER, NULL, now);
+        ev.route = route;
+        ev.from = tr.from;
+        ev.to = tr.to;
+        ev.shared = true;
+        emit(c, &ev);
+    }
+    return LD_OK;
+}
+
 /* ---- request pool ------------------------------------------------------- */
 
 static ld_req *pool_get(ld_core *c)
@@ -863,6 +902,7 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
 
     if (cls == LD_FC_TIMEOUT_TTFT)
         ld_latency_add(rs->ttft, now, duration);
+    ld_us blocked_for = 0;
     if (cls == LD_FC_RATE_LIMITED || cls == LD_FC_QUOTA_EXHAUSTED) {
         ld_us block = retry_after >= 0 ? retry_after : c->p->rate_limit_default;
         if (cls == LD_FC_QUOTA_EXHAUSTED && block < c->p->quota_block)
@@ -870,6 +910,7 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
         if (now + block > rs->blocked_until) {
             rs->blocked_until = now + block;
             rs->blocked_cls = cls;
+            blocked_for = block;
         }
         if (retry_after < 0 && cls == LD_FC_RATE_LIMITED)
             retry_after = block;
@@ -881,6 +922,13 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
         emit_breaker(c, route, now, &tr);
     }
     emit(c, &ev);
+    if (blocked_for > 0) {
+        ev_init(&ev, LD_EV_BLOCK, r, now);
+        ev.route = route;
+        ev.cls = cls;
+        ev.delay = blocked_for;
+        emit(c, &ev);
+    }
     bool mid_stream = a->committed;
     drop_attempt(r, i);
     if (mid_stream) {

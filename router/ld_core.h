@@ -146,6 +146,25 @@ void ld_req_info_get(const ld_req *r, ld_req_info *out);
  * its attempts forgotten (breaker probes released) without events. */
 void ld_req_free(ld_req *r);
 
+/* ---- shared health ---------------------------------------------------------
+ * Hosts in front of the same providers can share what they learn: a host
+ * publishes the BLOCK events and the BREAKER events to "open" its core
+ * emits, and applies the other hosts' with these calls (times on this
+ * core's clock). Each emits its own event, marked `shared`, which a host
+ * must not publish again. Neither is ever needed: a core alone learns the
+ * same by itself, one failed attempt later. */
+
+/* Block a route until `until` (a Retry-After or a quota another host got);
+ * nothing happens when the route is already blocked as long. LD_EINVAL for
+ * a bad route or a class other than rate_limited or quota_exhausted. */
+int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
+                        ld_us now);
+/* Open a route's breaker as if it had opened at `opened_at` (when another
+ * host's opened): it stays open until opened_at plus its open_for, then
+ * probes as usual; nothing happens when that time has passed or the
+ * breaker is open already. LD_EINVAL for a bad route or a future time. */
+int ld_core_trip_breaker(ld_core *c, int route, ld_us opened_at, ld_us now);
+
 /* ---- explaining a policy (for `ladder check`) -----------------------------
  * What the core does when the first attempt of a fresh request (all routes
  * healthy) fails with `cls`, followed until the request leaves that route or

@@ -11,6 +11,7 @@ static const char *const type_names[LD_EV_COUNT] = {
     [LD_EV_RETRY] = "retry",     [LD_EV_FALLBACK] = "fallback",
     [LD_EV_HEDGE] = "hedge",     [LD_EV_CANCEL] = "cancel",
     [LD_EV_BREAKER] = "breaker", [LD_EV_DONE] = "done",
+    [LD_EV_BLOCK] = "block",
 };
 
 const char *ld_event_type_name(ld_event_type t)
@@ -80,7 +81,7 @@ int ld_event_to_json(const ld_event *ev, const ld_policy *p, char *buf,
         return LD_ENOMEM;
     put_num(&w, "t_ms", ms(ev->t));
     put_str(&w, "type", ld_event_type_name(ev->type));
-    if (ev->type != LD_EV_BREAKER) {
+    if (ev->type != LD_EV_BREAKER && !(ev->type == LD_EV_BLOCK && ev->req == 0)) {
         put_num(&w, "req", (double)ev->req);
         put_num(&w, "elapsed_ms", ms(ev->elapsed));
     }
@@ -142,6 +143,15 @@ int ld_event_to_json(const ld_event *ev, const ld_policy *p, char *buf,
         put_route(&w, "route", p, ev->route);
         put_str(&w, "from", ld_breaker_state_name(ev->from));
         put_str(&w, "to", ld_breaker_state_name(ev->to));
+        if (ev->shared)
+            put_bool(&w, "shared", true);
+        break;
+    case LD_EV_BLOCK:
+        put_route(&w, "route", p, ev->route);
+        put_str(&w, "class", ld_class_name(ev->cls));
+        put_num(&w, "for_ms", ms(ev->delay));
+        if (ev->shared)
+            put_bool(&w, "shared", true);
         break;
     case LD_EV_DONE:
         put_str(&w, "workload", ld_policy_workload_name(p, ev->workload));

@@ -27,6 +27,8 @@ typedef enum ld_event_type {
     LD_EV_HEDGE,    /* a hedge to `to_route` alongside `route` */
     LD_EV_CANCEL,   /* the host must stop attempt `attempt` (reason) */
     LD_EV_BREAKER,  /* `route`'s breaker moved from..to */
+    LD_EV_BLOCK,    /* `route` is blocked for `delay` (cls: rate_limited
+                       or quota_exhausted): a Retry-After, a quota */
     LD_EV_DONE,     /* the request's terminal outcome */
     LD_EV_COUNT
 } ld_event_type;
@@ -59,10 +61,13 @@ typedef struct ld_event {
     int status;         /* RESULT: HTTP status; DONE: status returned */
     ld_us elapsed;      /* since the request arrived */
     ld_us ttft;         /* RESULT, DONE: first token after arrival; -1 none */
-    ld_us delay;        /* RETRY: wait before the next attempt */
+    ld_us delay;        /* RETRY: wait before the next attempt; BLOCK: how
+                           long the route is blocked from t */
     bool hedge;         /* ATTEMPT, RESULT: the attempt is a hedge */
     bool resume;        /* ATTEMPT, FALLBACK: it continues a stream the
                            user already reads (after a mid-stream failure) */
+    bool shared;        /* BLOCK, BREAKER: learnt from another host
+                           (ld_core_block_route, ld_core_trip_breaker) */
     ld_breaker_state from, to; /* BREAKER */
     ld_cancel_reason reason;   /* CANCEL */
     ld_outcome outcome;        /* DONE */

@@ -535,6 +535,19 @@ ld_breaker_state ld_breaker_state_at(ld_breaker *b, ld_us now,
     return b->state;
 }
 
+void ld_breaker_trip(ld_breaker *b, ld_us opened_at, ld_us now,
+                     ld_breaker_transition *tr)
+{
+    tr_none(tr, b != NULL ? b->state : LD_BREAKER_CLOSED);
+    if (b == NULL || opened_at > now || now - opened_at >= b->cfg.open_for)
+        return;
+    breaker_tick(b, now, tr);
+    if (b->state != LD_BREAKER_OPEN) {
+        breaker_go(b, LD_BREAKER_OPEN, now, tr);
+        b->opened_at = opened_at;
+    }
+}
+
 bool ld_breaker_acquire(ld_breaker *b, ld_us now, ld_breaker_transition *tr)
 {
     if (b == NULL) {

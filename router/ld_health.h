@@ -112,6 +112,11 @@ void ld_breaker_record(ld_breaker *b, ld_us now, bool failure, ld_us duration,
 /* A call that acquire admitted ended with no verdict (cancelled): frees its
  * half-open probe slot, counts nothing. */
 void ld_breaker_release(ld_breaker *b);
+/* Open the breaker as if at `opened_at` (<= now), whatever its window
+ * holds (reported in tr); an open breaker stays as it is, and nothing
+ * happens when opened_at plus open_for has passed. */
+void ld_breaker_trip(ld_breaker *b, ld_us opened_at, ld_us now,
+                     ld_breaker_transition *tr);
 
 /* ---- ld_retry_budget -----------------------------------------------------
  * Retries (and hedges) may be at most `ratio` of the requests seen over the

@@ -1130,6 +1130,7 @@ int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out)
     out->context_window = r->context_window;
     out->caps = r->caps;
     out->max_concurrency = r->max_concurrency;
+    out->open_for = r->breaker.open_for;
     return LD_OK;
 }
 

@@ -95,6 +95,7 @@ typedef struct ld_route_info {
     long long context_window;
     unsigned caps;
     int max_concurrency; /* 0: no cap */
+    ld_us open_for;      /* how long its breaker stays open */
 } ld_route_info;
 
 int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);

@@ -40,6 +40,8 @@ struct live_metrics {
     uint64_t cancels[LD_MAX_ROUTES][NCANCEL];
     uint64_t hedges[LD_MAX_ROUTES];           /* by the primary's route */
     uint64_t breaker_moves[LD_MAX_ROUTES][NBREAKER];
+    uint64_t blocks[LD_MAX_ROUTES][2];        /* local, shared */
+    uint64_t shared_opens[LD_MAX_ROUTES];     /* breakers opened by a peer */
     double cost[LD_MAX_ROUTES];
     uint64_t out_tokens[LD_MAX_ROUTES];
     fb_slot fallbacks[FALLBACK_SLOTS];
@@ -183,6 +185,11 @@ void live_metrics_on_event(live_metrics *m, const ld_event *ev)
     case LD_EV_BREAKER:
         if ((int)ev->to >= 0 && (int)ev->to < NBREAKER)
             m->breaker_moves[r][ev->to]++;
+        if (ev->shared)
+            m->shared_opens[r]++;
+        break;
+    case LD_EV_BLOCK:
+        m->blocks[r][ev->shared ? 1 : 0]++;
         break;
     case LD_EV_REQUEST:
     case LD_EV_DONE:
@@ -502,6 +509,30 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
                    ld_breaker_state_name((ld_breaker_state)s), NULL, NULL);
             put_u64(&o, m->breaker_moves[r][s]);
         }
+
+    header(&o, "ladder_route_blocks_total", "counter",
+           "Routes blocked by a Retry-After or an exhausted quota, by route "
+           "and source (local: this router's answer; shared: another "
+           "router's, through Redis).");
+    for (int r = 0; r < m->nroutes; r++)
+        for (int k = 0; k < 2; k++) {
+            if (m->blocks[r][k] == 0)
+                continue;
+            series(&o, "ladder_route_blocks_total", "route",
+                   ld_policy_route_id(p, r), "source",
+                   k ? "shared" : "local", NULL, NULL);
+            put_u64(&o, m->blocks[r][k]);
+        }
+
+    header(&o, "ladder_breaker_shared_opens_total", "counter",
+           "Breakers opened because another router's opened (Redis).");
+    for (int r = 0; r < m->nroutes; r++) {
+        if (m->shared_opens[r] == 0)
+            continue;
+        series(&o, "ladder_breaker_shared_opens_total", "route",
+               ld_policy_route_id(p, r), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->shared_opens[r]);
+    }
 
     header(&o, "ladder_cost_usd_total", "counter",
            "USD billed for successful attempts, by route (the policy's "

@@ -58,6 +58,7 @@
 #include "ld_core.h"
 #include "live_adapter.h"
 #include "live_metrics.h"
+#include "live_shared.h"
 
 #define LADDER_UA "ladder/0.1.0"
 
@@ -208,6 +209,7 @@ struct live_server {
     struct evbuffer *scratch;
     struct timeval idle_tv;
     bool write_failed_logged;
+    live_shared *shared;                /* NULL without --redis */
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -408,10 +410,66 @@ static void trace_on_event(sreq *r, const ld_event *ev)
     }
 }
 
+/* What this core learnt that the other routers should know. */
+static void share_event(live_server *s, const ld_event *ev)
+{
+    live_shared_msg m;
+    memset(&m, 0, sizeof m);
+    m.route = ev->route;
+    if (ev->type == LD_EV_BLOCK) {
+        m.kind = LIVE_SHARED_BLOCK;
+        m.cls = ev->cls;
+        m.ttl_ms = (ev->delay + 999) / 1000;
+        m.until_ms = (int64_t)wall_ms() + m.ttl_ms;
+    } else if (ev->type == LD_EV_BREAKER && ev->to == LD_BREAKER_OPEN &&
+               ev->from != LD_BREAKER_OPEN) {
+        ld_route_info ri;
+        if (ld_policy_route_info(s->p, ev->route, &ri) != LD_OK)
+            return;
+        m.kind = LIVE_SHARED_OPEN;
+        m.opened_ms = (int64_t)wall_ms();
+        m.ttl_ms = (ri.open_for + 999) / 1000;
+    } else {
+        return;
+    }
+    live_shared_publish(s->shared, &m);
+}
+
+/* Another router's news: its times are Unix ms, the core's are this
+ * process's monotonic clock. */
+static void on_shared(void *ud, const live_shared_msg *m)
+{
+    live_server *s = ud;
+    enter(s);
+    double wall = wall_ms();
+    if (m->kind == LIVE_SHARED_BLOCK) {
+        double left_ms = (double)m->until_ms - wall;
+        if (left_ms > 86400e3)
+            left_ms = 86400e3; /* as a Retry-After is capped */
+        if (left_ms > 0)
+            (void)ld_core_block_route(s->core, m->route, m->cls,
+                                      s->now + (ld_us)(left_ms * 1000), s->now);
+    } else {
+        double ago_ms = wall - (double)m->opened_ms;
+        if (ago_ms < 0)
+            ago_ms = 0; /* clocks a little apart */
+        (void)ld_core_trip_breaker(s->core, m->route,
+                                   s->now - (ld_us)(ago_ms * 1000), s->now);
+    }
+    leave(s);
+}
+
+static void shared_log(void *ud, const char *msg)
+{
+    slog(ud, "%s", msg);
+}
+
 static void on_core_event(void *ud, const ld_event *ev)
 {
     live_server *s = ud;
     live_metrics_on_event(s->m, ev);
+    if (s->shared != NULL && !ev->shared)
+        share_event(s, ev);
     if (s->events != NULL) {
         int n = ld_event_to_json(ev, s->p, s->event_line,
                                  sizeof s->event_line);
@@ -2295,6 +2353,11 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
         ld_error_set(err, NULL, NULL, "cannot set up the event loop");
         goto fail;
     }
+    if (s->o.redis_addr != NULL &&
+        live_shared_new(s->base, p, s->o.redis_addr,
+                        s->o.redis_prefix != NULL ? s->o.redis_prefix : "ladder",
+                        on_shared, s, shared_log, &s->shared, err) != LD_OK)
+        goto fail;
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
@@ -2428,6 +2491,7 @@ void live_server_free(live_server *s)
         event_free(s->curl_timer);
     if (s->scratch != NULL)
         evbuffer_free(s->scratch);
+    live_shared_free(s->shared);
     if (s->base != NULL)
         event_base_free(s->base);
     if (s->events != NULL && fclose(s->events) != 0)

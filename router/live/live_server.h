@@ -52,6 +52,9 @@ typedef struct live_server_opts {
                                  flight (< 0: 30) */
     double idle_s;            /* keep-alive idle limit (<= 0: 120) */
     uint64_t seed;            /* backoff jitter */
+    const char *redis_addr;   /* HOST:PORT to share route health with other
+                                 routers (live_shared.h); NULL: none */
+    const char *redis_prefix; /* channel and key prefix (NULL: "ladder") */
     /* Environment lookup for API keys (NULL: getenv). */
     const char *(*getenv_fn)(const char *name);
     /* Warnings (a missing API key variable, a file write failure, the

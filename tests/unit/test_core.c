@@ -180,6 +180,15 @@ static void expect_none(ld_req *r)
         fail_msg("expected no action, got kind %d", d.kind);
 }
 
+/* Expect the request to end now, failed after its first token, with cls. */
+static void expect_mid_stream_failure(ld_req *r, ld_class cls)
+{
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_true(fin.mid_stream);
+    assert_int_equal(fin.cls, cls);
+}
+
 /* Run a request to success on its first attempt. */
 static void succeed_once(fx *f, const char *tier, ld_us now, ld_us ttft)
 {
@@ -758,10 +767,7 @@ static void test_stall_after_first_token_fails_mid_stream(void **state)
     assert_int_equal(ld_req_wake_at(r), ld_ms(1800));
     ld_req_tick(r, ld_ms(1800), &f->rng);
     expect(r, LD_DO_CANCEL);
-    ld_do fin = expect(r, LD_DO_FINISH);
-    assert_int_equal(fin.outcome, LD_OUT_FAILED);
-    assert_true(fin.mid_stream);
-    assert_int_equal(fin.cls, LD_FC_STREAM_STALL);
+    expect_mid_stream_failure(r, LD_FC_STREAM_STALL);
     ld_req_free(r);
     fx_free(f);
 }
@@ -776,10 +782,7 @@ static void test_cut_stream_is_never_a_success(void **state)
     ld_raw_result res = ok(40);
     res.transport = LD_TR_CUT;
     ld_req_end(r, d.attempt, ld_ms(700), &res, &f->rng);
-    ld_do fin = expect(r, LD_DO_FINISH);
-    assert_int_equal(fin.outcome, LD_OUT_FAILED);
-    assert_true(fin.mid_stream);
-    assert_int_equal(fin.cls, LD_FC_STREAM_CUT);
+    expect_mid_stream_failure(r, LD_FC_STREAM_CUT);
     ld_req_info info;
     ld_req_info_get(r, &info);
     assert_near(info.cost, 0, 0);
@@ -913,10 +916,7 @@ static void test_refused_prefill_reports_the_cut_not_the_refusal(void **state)
     ld_raw_result res = status(400);
     res.error_message = "prefill is not supported";
     ld_req_end(r, d.attempt, ld_ms(900), &res, &f->rng);
-    ld_do fin = expect(r, LD_DO_FINISH);
-    assert_int_equal(fin.outcome, LD_OUT_FAILED);
-    assert_true(fin.mid_stream);
-    assert_int_equal(fin.cls, LD_FC_STREAM_STALL);
+    expect_mid_stream_failure(r, LD_FC_STREAM_STALL);
     assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->cls, LD_FC_STREAM_STALL);
     ld_req_free(r);
     fx_free(f);
@@ -932,10 +932,7 @@ static void test_a_second_cut_past_the_allowance_fails_with_its_class(void **sta
     ld_raw_result res = ok(3);
     res.transport = LD_TR_MALFORMED;
     ld_req_end(r, d.attempt, ld_ms(1000), &res, &f->rng);
-    ld_do fin = expect(r, LD_DO_FINISH);
-    assert_int_equal(fin.outcome, LD_OUT_FAILED);
-    assert_true(fin.mid_stream);
-    assert_int_equal(fin.cls, LD_FC_INVALID_RESPONSE); /* the second cut */
+    expect_mid_stream_failure(r, LD_FC_INVALID_RESPONSE);
     expect_none(r);
     ld_req_free(r);
     fx_free(f);
@@ -946,10 +943,7 @@ static void test_continuation_is_off_unless_the_workload_allows_it(void **state)
     (void)state;
     fx *f = fx_resume(0);
     ld_req *r = cut_on_p(f, LD_TR_CUT, 0);
-    ld_do fin = expect(r, LD_DO_FINISH);
-    assert_int_equal(fin.outcome, LD_OUT_FAILED);
-    assert_true(fin.mid_stream);
-    assert_int_equal(fin.cls, LD_FC_STREAM_CUT);
+    expect_mid_stream_failure(r, LD_FC_STREAM_CUT);
     assert_int_equal(count_ev(&f->ev, LD_EV_ATTEMPT), 1);
     ld_req_free(r);
     fx_free(f);
@@ -966,10 +960,7 @@ static void test_blocked_content_mid_stream_is_never_continued(void **state)
     ld_raw_result res = status(400);
     res.error_code = "content_filter";
     ld_req_end(r, d.attempt, ld_ms(500), &res, &f->rng);
-    ld_do fin = expect(r, LD_DO_FINISH);
-    assert_int_equal(fin.outcome, LD_OUT_FAILED);
-    assert_int_equal(fin.cls, LD_FC_CONTENT_BLOCKED);
-    assert_true(fin.mid_stream);
+    expect_mid_stream_failure(r, LD_FC_CONTENT_BLOCKED);
     ld_req_free(r);
     fx_free(f);
 }
@@ -1125,6 +1116,102 @@ static void test_retry_budget_exhaustion_skips_retries(void **state)
     }
     assert_int_equal(retried, 2);
     assert_int_equal(fell, 6);
+    fx_free(f);
+}
+
+/* ---- shared health ------------------------------------------------------ */
+
+static int breaker_events(const cap *c, int route, ld_breaker_state to);
+
+static void test_a_rate_limit_emits_a_block_event(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_do d;
+    ld_req *r = start(f, "paid", 100, 100, 0, &d);
+    ld_raw_result res = rate_limited(ld_s(30));
+    ld_req_end(r, d.attempt, ld_ms(5), &res, &f->rng);
+    const ld_event *b = last_ev(&f->ev, LD_EV_BLOCK);
+    assert_non_null(b);
+    assert_int_equal(b->route, R(f, "A"));
+    assert_int_equal(b->cls, LD_FC_RATE_LIMITED);
+    assert_int_equal(b->delay, ld_s(30));
+    assert_false(b->shared);
+    assert_int_equal(b->req, 1);
+    ld_req_free(r);
+    /* a shorter Retry-After within the block: nothing new to tell */
+    r = start(f, "paid", 100, 100, ld_s(1), &d);
+    assert_int_equal(d.route, R(f, "B"));
+    ld_req_free(r);
+    assert_int_equal(count_ev(&f->ev, LD_EV_BLOCK), 1);
+    fx_free(f);
+}
+
+static void test_a_shared_block_skips_the_route_until_it_ends(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    assert_int_equal(ld_core_block_route(f->c, R(f, "A"), LD_FC_RATE_LIMITED,
+                                         ld_s(20), ld_s(1)),
+                     LD_OK);
+    const ld_event *b = last_ev(&f->ev, LD_EV_BLOCK);
+    assert_non_null(b);
+    assert_true(b->shared);
+    assert_int_equal(b->delay, ld_s(19));
+    assert_int_equal(b->req, 0);
+    /* an earlier end than what is known changes nothing */
+    assert_int_equal(ld_core_block_route(f->c, R(f, "A"), LD_FC_RATE_LIMITED,
+                                         ld_s(10), ld_s(1)),
+                     LD_OK);
+    assert_int_equal(count_ev(&f->ev, LD_EV_BLOCK), 1);
+    ld_do d;
+    ld_req *r = start(f, "paid", 100, 100, ld_s(2), &d);
+    assert_int_equal(d.route, R(f, "B"));
+    assert_int_equal(last_ev(&f->ev, LD_EV_SKIP)->cls, LD_FC_RATE_LIMITED);
+    ld_req_free(r);
+    r = start(f, "paid", 100, 100, ld_s(20), &d);
+    assert_int_equal(d.route, R(f, "A"));
+    ld_req_free(r);
+    /* quota blocks report their class; other classes are refused */
+    assert_int_equal(ld_core_block_route(f->c, R(f, "B"), LD_FC_QUOTA_EXHAUSTED,
+                                         ld_s(100), ld_s(21)),
+                     LD_OK);
+    r = start(f, "paid", 100, 100, ld_s(22), &d);
+    assert_int_equal(d.route, R(f, "A"));
+    ld_req_free(r);
+    assert_int_equal(ld_core_block_route(f->c, R(f, "A"), LD_FC_SERVER_ERROR,
+                                         ld_s(100), ld_s(21)),
+                     LD_EINVAL);
+    assert_int_equal(ld_core_block_route(f->c, 99, LD_FC_RATE_LIMITED,
+                                         ld_s(100), ld_s(21)),
+                     LD_EINVAL);
+    fx_free(f);
+}
+
+static void test_a_shared_breaker_opening_keeps_the_peer_s_clock(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload); /* A's breaker stays open 10 s */
+    /* a peer's breaker opened 4 s ago: open here for the 6 s left */
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "A"), ld_s(1), ld_s(5)),
+                     LD_OK);
+    assert_int_equal(breaker_events(&f->ev, R(f, "A"), LD_BREAKER_OPEN), 1);
+    assert_true(last_ev(&f->ev, LD_EV_BREAKER)->shared);
+    ld_do d;
+    ld_req *r = start(f, "paid", 10, 10, ld_s(10), &d);
+    assert_int_equal(d.route, R(f, "B"));
+    assert_int_equal(last_ev(&f->ev, LD_EV_SKIP)->cls, LD_FC_CIRCUIT_OPEN);
+    ld_req_free(r);
+    r = start(f, "paid", 10, 10, ld_s(11), &d);
+    assert_int_equal(d.route, R(f, "A")); /* the half-open probe */
+    ld_req_free(r);
+    /* news older than the open period, or from the future, do nothing */
+    int before = f->ev.n;
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "B"), ld_s(0), ld_s(12)),
+                     LD_OK);
+    assert_int_equal(f->ev.n, before);
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "B"), ld_s(13), ld_s(12)),
+                     LD_EINVAL);
     fx_free(f);
 }
 
@@ -1434,6 +1521,9 @@ int main(void)
         cmocka_unit_test(test_retry_after_beyond_deadline_falls_back),
         cmocka_unit_test(test_rate_limited_route_is_skipped_until_retry_after),
         cmocka_unit_test(test_quota_exhausted_blocks_route),
+        cmocka_unit_test(test_a_rate_limit_emits_a_block_event),
+        cmocka_unit_test(test_a_shared_block_skips_the_route_until_it_ends),
+        cmocka_unit_test(test_a_shared_breaker_opening_keeps_the_peer_s_clock),
         cmocka_unit_test(test_timeout_ttft_jumps_to_low_latency_role),
         cmocka_unit_test(test_role_already_tried_falls_to_next),
         cmocka_unit_test(test_context_length_moves_to_larger_window),

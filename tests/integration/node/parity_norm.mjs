@@ -46,6 +46,7 @@ function describe(e) {
   case 'hedge': return `hedge${at} ${e.route} -> ${e.to}`;
   case 'cancel': return `cancel${at} ${e.route ?? '-'} ${e.reason}`;
   case 'breaker': return `breaker ${e.route} ${e.from} -> ${e.to}`;
+  case 'block': return `block ${e.route} ${e.class}`;
   case 'done':
     return `done ${e.outcome} ${e.route ?? '-'} ${e.status} ` +
            `attempts=${e.attempts} class=${e.class ?? 'none'}`;

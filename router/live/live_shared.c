@@ -1,0 +1,424 @@
+/* live_shared.c - route health shared through Redis (see live_shared.h).
+ *
+ * Two links, as Redis wants: `pub` for PUBLISH, SET and the GETs of a
+ * fresh start, `sub` for SUBSCRIBE. Each is a hiredis async context on
+ * the router's event base; a link that fails is freed by hiredis, and a
+ * timer reconnects it (1, 2, 4... up to 10 s).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "live_shared.h"
+
+#define RETRY_MAX_S 10
+#define PREFIX_MAX 64
+
+struct live_shared {
+    struct event_base *base;
+    const ld_policy *p;
+    char host[256];
+    int port;
+    char prefix[PREFIX_MAX];
+    char channel[PREFIX_MAX + 16];
+    char self[64];
+    live_shared_fn fn;
+    void *ud;
+    void (*log)(void *ud, const char *msg);
+    redisAsyncContext *pub, *sub;
+    bool pub_up, sub_up, was_up;
+    bool down_logged;     /* said that Redis is away; quiet until it is back */
+    struct event *retry;
+    int backoff_s;
+    bool closing;
+    live_shared_stats st;
+};
+
+static void sh_log(live_shared *sh, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sh_log(live_shared *sh, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (sh->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sh->log(sh->ud, msg);
+}
+
+/* ---- messages ---------------------------------------------------------------- */
+
+static int why_set(char *why, size_t cap, const char *msg)
+{
+    if (why != NULL && cap > 0)
+        snprintf(why, cap, "%s", msg);
+    return LD_EINVAL;
+}
+
+static bool epoch_ms_ok(const cJSON *v)
+{
+    /* a Unix time in ms between 2001 and 2286 */
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+           v->valuedouble >= 1e12 && v->valuedouble < 1e13 &&
+           v->valuedouble == floor(v->valuedouble);
+}
+
+int live_shared_parse(const ld_policy *p, const char *self, const char *text,
+                      live_shared_msg *out, char *why, size_t cap)
+{
+    cJSON *o = cJSON_Parse(text);
+    int rc = LD_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->cls = LD_FC_NONE;
+    if (!cJSON_IsObject(o)) {
+        why_set(why, cap, "not a JSON object");
+        goto done;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "v");
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "from");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    const cJSON *route = cJSON_GetObjectItemCaseSensitive(o, "route");
+    if (!cJSON_IsNumber(v) || v->valuedouble != 1) {
+        why_set(why, cap, "v: not 1");
+        goto done;
+    }
+    if (!cJSON_IsString(from)) {
+        why_set(why, cap, "from: missing");
+        goto done;
+    }
+    if (self != NULL && strcmp(from->valuestring, self) == 0) {
+        rc = LD_ENOENT;
+        goto done;
+    }
+    if (!cJSON_IsString(route) ||
+        (out->route = ld_policy_route_index(p, route->valuestring)) < 0) {
+        why_set(why, cap, "route: not a route of this policy");
+        goto done;
+    }
+    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "block") == 0) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "class");
+        const cJSON *until = cJSON_GetObjectItemCaseSensitive(o, "until_ms");
+        out->kind = LIVE_SHARED_BLOCK;
+        if (!cJSON_IsString(c) || ld_class_parse(c->valuestring, &out->cls) != LD_OK ||
+            (out->cls != LD_FC_RATE_LIMITED && out->cls != LD_FC_QUOTA_EXHAUSTED)) {
+            why_set(why, cap, "class: not rate_limited or quota_exhausted");
+            goto done;
+        }
+        if (!epoch_ms_ok(until)) {
+            why_set(why, cap, "until_ms: not a Unix time in ms");
+            goto done;
+        }
+        out->until_ms = (int64_t)until->valuedouble;
+    } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "open") == 0) {
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "opened_ms");
+        out->kind = LIVE_SHARED_OPEN;
+        if (!epoch_ms_ok(at)) {
+            why_set(why, cap, "opened_ms: not a Unix time in ms");
+            goto done;
+        }
+        out->opened_ms = (int64_t)at->valuedouble;
+    } else {
+        why_set(why, cap, "kind: not block or open");
+        goto done;
+    }
+    rc = LD_OK;
+done:
+    cJSON_Delete(o);
+    return rc;
+}
+
+char *live_shared_format(const ld_policy *p, const char *self,
+                         const live_shared_msg *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *route = ld_policy_route_id(p, m->route);
+    bool ok = o != NULL && route != NULL &&
+              cJSON_AddNumberToObject(o, "v", 1) != NULL &&
+              cJSON_AddStringToObject(o, "from", self) != NULL &&
+              cJSON_AddStringToObject(o, "kind", m->kind == LIVE_SHARED_BLOCK
+                                                     ? "block"
+                                                     : "open") != NULL &&
+              cJSON_AddStringToObject(o, "route", route) != NULL;
+    if (ok && m->kind == LIVE_SHARED_BLOCK)
+        ok = cJSON_AddStringToObject(o, "class", ld_class_name(m->cls)) != NULL &&
+             cJSON_AddNumberToObject(o, "until_ms", (double)m->until_ms) != NULL;
+    else if (ok)
+        ok = cJSON_AddNumberToObject(o, "opened_ms", (double)m->opened_ms) != NULL;
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+static void deliver(live_shared *sh, const char *text)
+{
+    live_shared_msg m;
+    char why[128];
+    int rc = live_shared_parse(sh->p, sh->self, text, &m, why, sizeof why);
+    if (rc == LD_ENOENT)
+        return; /* our own */
+    if (rc != LD_OK) {
+        if (sh->st.ignored++ == 0)
+            sh_log(sh, "redis: ignoring a message on %s (%s); further ones "
+                       "are only counted", sh->channel, why);
+        return;
+    }
+    sh->st.received++;
+    sh->fn(sh->ud, &m);
+}
+
+/* ---- links -------------------------------------------------------------------- */
+
+static void schedule_retry(live_shared *sh);
+
+static void link_state(live_shared *sh)
+{
+    bool up = sh->pub_up && sh->sub_up;
+    sh->st.connected = up;
+    if (up && !sh->was_up) {
+        sh_log(sh, "redis: connected to %s:%d (channel %s)", sh->host,
+               sh->port, sh->channel);
+        sh->backoff_s = 1;
+        sh->down_logged = false;
+    }
+    sh->was_up = up;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    live_shared *sh = ac->data;
+    bool is_pub = ac == sh->pub;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this returns */
+        if (!sh->down_logged)
+            sh_log(sh, "redis: cannot connect to %s:%d (%s); routing goes "
+                       "on with local health only, retrying",
+                   sh->host, sh->port, ac->errstr);
+        sh->down_logged = true;
+        if (is_pub)
+            sh->pub = NULL;
+        else
+            sh->sub = NULL;
+        schedule_retry(sh);
+        return;
+    }
+    if (is_pub)
+        sh->pub_up = true;
+    else
+        sh->sub_up = true;
+    link_state(sh);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    live_shared *sh = ac->data;
+    (void)status;
+    if (ac == sh->pub) {
+        sh->pub = NULL;
+        sh->pub_up = false;
+    } else {
+        sh->sub = NULL;
+        sh->sub_up = false;
+    }
+    if (sh->closing)
+        return;
+    if (sh->was_up && !sh->down_logged)
+        sh_log(sh, "redis: lost the link to %s:%d; routing goes on with "
+                   "local health only, reconnecting", sh->host, sh->port);
+    sh->down_logged = true;
+    link_state(sh);
+    schedule_retry(sh);
+}
+
+static void on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+    live_shared *sh = priv;
+    const redisReply *r = reply;
+    (void)ac;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(r->element[0]->str, "message") != 0 ||
+        r->element[2]->type != REDIS_REPLY_STRING)
+        return; /* subscribe confirmations, or the link going away */
+    deliver(sh, r->element[2]->str);
+}
+
+static void on_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+    live_shared *sh = priv;
+    const redisReply *r = reply;
+    (void)ac;
+    if (r != NULL && r->type == REDIS_REPLY_STRING)
+        deliver(sh, r->str);
+}
+
+static redisAsyncContext *open_link(live_shared *sh)
+{
+    redisAsyncContext *ac = redisAsyncConnect(sh->host, sh->port);
+    if (ac == NULL)
+        return NULL;
+    if (ac->err) {
+        if (!sh->down_logged)
+            sh_log(sh, "redis: cannot connect to %s:%d (%s); routing goes "
+                       "on with local health only, retrying",
+                   sh->host, sh->port, ac->errstr);
+        sh->down_logged = true;
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = sh;
+    if (redisLibeventAttach(ac, sh->base) != REDIS_OK ||
+        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
+        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    return ac;
+}
+
+/* Open whichever link is down; the commands queue until it is up. */
+static void connect_links(live_shared *sh)
+{
+    if (sh->sub == NULL && (sh->sub = open_link(sh)) != NULL)
+        redisAsyncCommand(sh->sub, on_message, sh, "SUBSCRIBE %s", sh->channel);
+    if (sh->pub == NULL && (sh->pub = open_link(sh)) != NULL) {
+        /* what the other routers learnt before this one (re)joined */
+        for (int i = 0; i < ld_policy_route_count(sh->p); i++) {
+            const char *id = ld_policy_route_id(sh->p, i);
+            redisAsyncCommand(sh->pub, on_get, sh, "GET %s:block:%s",
+                              sh->prefix, id);
+            redisAsyncCommand(sh->pub, on_get, sh, "GET %s:open:%s",
+                              sh->prefix, id);
+        }
+    }
+    if (sh->sub == NULL || sh->pub == NULL)
+        schedule_retry(sh);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    connect_links(arg);
+}
+
+static void schedule_retry(live_shared *sh)
+{
+    if (sh->closing || evtimer_pending(sh->retry, NULL))
+        return;
+    struct timeval tv = {sh->backoff_s, 0};
+    evtimer_add(sh->retry, &tv);
+    sh->backoff_s = sh->backoff_s * 2 > RETRY_MAX_S ? RETRY_MAX_S
+                                                    : sh->backoff_s * 2;
+}
+
+/* ---- API ------------------------------------------------------------------------ */
+
+static bool prefix_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= PREFIX_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] == 127)
+            return false;
+    return true;
+}
+
+int live_shared_new(struct event_base *base, const ld_policy *p,
+                    const char *addr, const char *prefix, live_shared_fn fn,
+                    void *ud, void (*log)(void *ud, const char *msg),
+                    live_shared **out, ld_error *err)
+{
+    *out = NULL;
+    const char *colon = addr != NULL ? strrchr(addr, ':') : NULL;
+    char *end = NULL;
+    long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == addr || end == colon + 1 || *end != '\0' ||
+        port < 1 || port > 65535 || (size_t)(colon - addr) >= 256) {
+        ld_error_set(err, NULL, "--redis", "expected HOST:PORT, got \"%s\"",
+                     addr != NULL ? addr : "");
+        return LD_EINVAL;
+    }
+    if (prefix == NULL || !prefix_ok(prefix)) {
+        ld_error_set(err, NULL, "--redis-prefix",
+                     "1 to %d characters without spaces", PREFIX_MAX - 1);
+        return LD_EINVAL;
+    }
+    live_shared *sh = calloc(1, sizeof *sh);
+    if (sh == NULL)
+        return LD_ENOMEM;
+    sh->base = base;
+    sh->p = p;
+    memcpy(sh->host, addr, (size_t)(colon - addr));
+    sh->port = (int)port;
+    snprintf(sh->prefix, sizeof sh->prefix, "%s", prefix);
+    snprintf(sh->channel, sizeof sh->channel, "%s:health", prefix);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(sh->self, sizeof sh->self, "%ld-%lx", (long)getpid(),
+             (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
+    sh->fn = fn;
+    sh->ud = ud;
+    sh->log = log;
+    sh->backoff_s = 1;
+    sh->retry = evtimer_new(base, on_retry, sh);
+    if (sh->retry == NULL) {
+        free(sh);
+        return LD_ENOMEM;
+    }
+    connect_links(sh);
+    *out = sh;
+    return LD_OK;
+}
+
+void live_shared_publish(live_shared *sh, const live_shared_msg *m)
+{
+    if (!sh->pub_up || !sh->sub_up) {
+        sh->st.dropped++;
+        return;
+    }
+    char *text = live_shared_format(sh->p, sh->self, m);
+    if (text == NULL) {
+        sh->st.dropped++;
+        return;
+    }
+    const char *id = ld_policy_route_id(sh->p, m->route);
+    long long ttl = m->ttl_ms > 0 ? (long long)m->ttl_ms : 1;
+    redisAsyncCommand(sh->pub, NULL, NULL, "PUBLISH %s %s", sh->channel, text);
+    redisAsyncCommand(sh->pub, NULL, NULL, "SET %s:%s:%s %s PX %lld",
+                      sh->prefix, m->kind == LIVE_SHARED_BLOCK ? "block" : "open",
+                      id, text, ttl);
+    sh->st.published++;
+    cJSON_free(text);
+}
+
+void live_shared_stats_get(const live_shared *sh, live_shared_stats *out)
+{
+    *out = sh->st;
+}
+
+void live_shared_free(live_shared *sh)
+{
+    if (sh == NULL)
+        return;
+    sh->closing = true;
+    if (sh->pub != NULL)
+        redisAsyncFree(sh->pub);
+    if (sh->sub != NULL)
+        redisAsyncFree(sh->sub);
+    event_free(sh->retry);
+    free(sh);
+}

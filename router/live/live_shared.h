@@ -1,0 +1,87 @@
+/* live_shared.h - route health shared between `ladder serve` instances
+ * through Redis: rate-limit and quota blocks, and breaker openings.
+ *
+ * An instance publishes what its core learnt (a Retry-After that blocks a
+ * route, a breaker that opened) on a Redis channel, and in a key that
+ * expires when the block or the open period ends; the other instances
+ * apply it to their own cores, and an instance that starts later reads the
+ * keys. Redis is never on a request's path: messages go out and come in on
+ * the router's event loop (hiredis's async API and its libevent adapter).
+ * While Redis is away each router routes on its own evidence and
+ * reconnects every few seconds. Times travel as Unix epoch milliseconds,
+ * so instances need clocks in step (NTP).
+ *
+ * Messages (JSON): {"v": 1, "from": INSTANCE, "kind": "block"|"open",
+ * "route": ID, "class": "rate_limited"|"quota_exhausted" (block),
+ * "until_ms": EPOCH_MS (block), "opened_ms": EPOCH_MS (open)}. A message
+ * naming a route the policy does not have, or out of its bounds, is
+ * ignored and counted.
+ */
+#ifndef LIVE_SHARED_H
+#define LIVE_SHARED_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "ld.h"
+#include "ld_class.h"
+#include "ld_policy.h"
+
+typedef struct live_shared live_shared;
+
+typedef enum live_shared_kind {
+    LIVE_SHARED_BLOCK, /* route blocked until until_ms (cls) */
+    LIVE_SHARED_OPEN   /* route's breaker opened at opened_ms */
+} live_shared_kind;
+
+typedef struct live_shared_msg {
+    live_shared_kind kind;
+    int route;
+    ld_class cls;      /* BLOCK: rate_limited or quota_exhausted */
+    int64_t until_ms;  /* BLOCK */
+    int64_t opened_ms; /* OPEN */
+    int64_t ttl_ms;    /* publishing: how long the key lives */
+} live_shared_msg;
+
+/* A peer's news, on the event loop. */
+typedef void (*live_shared_fn)(void *ud, const live_shared_msg *m);
+
+typedef struct live_shared_stats {
+    uint64_t published, received, ignored, dropped; /* dropped: while away */
+    int connected;                                  /* 1 when both links are up */
+} live_shared_stats;
+
+/* Connect to Redis at addr ("HOST:PORT") on base; channel and keys are
+ * named after prefix ("ladder": channel "ladder:health", keys
+ * "ladder:block:ROUTE" and "ladder:open:ROUTE"). Returns LD_EINVAL for a
+ * bad address or prefix, LD_ENOMEM; a Redis that does not answer yet is
+ * not an error (the link comes up when it does). log gets one line per
+ * change of the link's state (never a secret: Redis takes no password
+ * here). */
+int live_shared_new(struct event_base *base, const ld_policy *p,
+                    const char *addr, const char *prefix, live_shared_fn fn,
+                    void *ud, void (*log)(void *ud, const char *msg),
+                    live_shared **out, ld_error *err);
+
+/* Publish this instance's news (dropped, and counted, while Redis is
+ * away). */
+void live_shared_publish(live_shared *sh, const live_shared_msg *m);
+
+void live_shared_stats_get(const live_shared *sh, live_shared_stats *out);
+
+/* Close the links (pending replies are dropped). */
+void live_shared_free(live_shared *sh);
+
+/* For tests: parse one message (NUL-terminated text) against the policy.
+ * LD_OK, or LD_EINVAL with the reason in why. Messages from `self` give
+ * LD_ENOENT. */
+int live_shared_parse(const ld_policy *p, const char *self, const char *text,
+                      live_shared_msg *out, char *why, size_t cap);
+
+/* For tests: the message text for m from `self` (free it with
+ * cJSON_free); NULL when out of memory. */
+char *live_shared_format(const ld_policy *p, const char *self,
+                         const live_shared_msg *m);
+
+#endif
