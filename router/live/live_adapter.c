@@ -1492,9 +1492,9 @@ struct live_stream {
     bool role_sent;
     bool usage_sent;
     int ntools;
-    int64_t tool_block[STREAM_MAX_TOOLS]; /* OpenAI tool call i is the
-                                             Anthropic content block
-                                             tool_block[i] */
+    int64_t *tool_block; /* OpenAI tool call i is the Anthropic content
+                            block tool_block[i]; STREAM_MAX_TOOLS of them,
+                            allocated with the first call */
 };
 
 live_stream *live_stream_new(ld_provider provider, const char *id,
@@ -1523,6 +1523,7 @@ void live_stream_free(live_stream *s)
         return;
     free(s->id);
     live_buf_cleanup(&s->text);
+    free(s->tool_block);
     free(s);
 }
 
@@ -1831,6 +1832,10 @@ static int anthropic_feed(live_stream *s, const char *event, const char *data,
                 info->malformed = true;
             } else if (s->ntools >= STREAM_MAX_TOOLS) {
                 rc = LD_ELIMIT;
+            } else if (s->tool_block == NULL &&
+                       (s->tool_block = calloc(STREAM_MAX_TOOLS,
+                                               sizeof *s->tool_block)) == NULL) {
+                rc = LD_ENOMEM;
             } else {
                 s->tool_block[s->ntools] = block;
                 rc = emit_tool(s, s->ntools, id, name, NULL, out);

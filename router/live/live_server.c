@@ -157,7 +157,7 @@ struct sreq {
     live_buf sent;       /* answer text of streams cut mid-way, for the
                             prefill of a continuation */
     bool sent_partial;   /* a cut stream's text was not the whole answer */
-    trace_att tr[TRACE_MAX_ATT];
+    trace_att *tr;       /* TRACE_MAX_ATT records; NULL without --trace */
 };
 
 typedef struct sock_ctx {
@@ -366,11 +366,17 @@ static void leave(live_server *s)
 
 /* ---- core calls: the event sink knows which request is talking ------------ */
 
+/* Attempt no's trace record; NULL when not tracing or past the cap. */
+static trace_att *tr_at(sreq *r, uint32_t no)
+{
+    if (r->tr == NULL || no < 1 || no > TRACE_MAX_ATT)
+        return NULL;
+    return &r->tr[no - 1];
+}
+
 static void trace_on_event(sreq *r, const ld_event *ev)
 {
-    trace_att *t = NULL;
-    if (ev->attempt >= 1 && ev->attempt <= TRACE_MAX_ATT)
-        t = &r->tr[ev->attempt - 1];
+    trace_att *t = tr_at(r, ev->attempt);
     switch (ev->type) {
     case LD_EV_REQUEST:
         r->out_estimate = ev->output_tokens;
@@ -553,8 +559,8 @@ static void att_end(satt *a, const ld_raw_result *res)
         return;
     a->ended = true;
     r->last_end = a;
-    if (a->no >= 1 && a->no <= TRACE_MAX_ATT && r->tr[a->no - 1].used) {
-        trace_att *t = &r->tr[a->no - 1];
+    trace_att *t = tr_at(r, a->no);
+    if (t != NULL && t->used) {
         t->status = res->http_status;
         t->retry_after = res->retry_after;
         t->tokens = a->tokens;
@@ -579,8 +585,9 @@ static void att_end_local(sreq *r, uint32_t no, int status, const char *msg)
     } else {
         res.transport = LD_TR_CONNECT_FAILED;
     }
-    if (no >= 1 && no <= TRACE_MAX_ATT && r->tr[no - 1].used)
-        r->tr[no - 1].status = status;
+    trace_att *t = tr_at(r, no);
+    if (t != NULL && t->used)
+        t->status = status;
     s->cur = r;
     (void)ld_req_end(r->core, no, s->now, &res, &s->rng);
     s->cur = NULL;
@@ -1015,7 +1022,10 @@ static void att_start(sreq *r, const ld_do *d)
     a->hdrs = hdr_add(a->hdrs, "Content-Type: application/json", &ok);
     a->hdrs = hdr_add(a->hdrs, r->stream ? "Accept: text/event-stream"
                                          : "Accept: application/json", &ok);
-    a->hdrs = hdr_add(a->hdrs, "Expect:", &ok);
+    if (a->body.len > ((size_t)1 << 20))
+        a->hdrs = hdr_add(a->hdrs, "Expect:", &ok); /* no 100-continue
+                                                       wait: curl asks
+                                                       above 1 MiB */
     const char *key = s->keys[d->route];
     if (ri.provider == LD_PROVIDER_ANTHROPIC) {
         a->hdrs = hdr_add(a->hdrs, "anthropic-version: 2023-06-01", &ok);
@@ -1062,6 +1072,11 @@ static void att_start(sreq *r, const ld_do *d)
              curl_easy_setopt(e, CURLOPT_PREREQDATA, a) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cto) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_USERAGENT, LADDER_UA) == CURLE_OK &&
+             /* a stream's pieces are small and it lives long: a small
+              * read buffer per stream keeps 1,000 streams light; a whole
+              * answer comes faster through curl's default 16 kB */
+             (!r->stream ||
+              curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L) == CURLE_OK) &&
              curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
     }
@@ -1365,7 +1380,7 @@ static void trace_write(sreq *r, const ld_req_info *info)
     live_server *s = r->s;
     const satt *w = r->committed != NULL ? r->committed : r->last_end;
     int64_t in_tok = r->chat.input_tokens, out_tok = r->out_estimate;
-    if (s->trace == NULL)
+    if (s->trace == NULL || r->tr == NULL)
         return;
     if (info->outcome == LD_OUT_SUCCESS && w != NULL) {
         live_answer ans = w->ans;
@@ -1498,8 +1513,8 @@ static void drain(sreq *r)
         case LD_DO_CANCEL: {
             satt *a = att_find(r, d.attempt);
             if (a != NULL) {
-                if (a->no <= TRACE_MAX_ATT && r->tr[a->no - 1].used) {
-                    trace_att *t = &r->tr[a->no - 1];
+                trace_att *t = tr_at(r, a->no);
+                if (t != NULL && t->used) {
                     t->status = a->got_headers ? a->status : 0;
                     t->tokens = a->tokens;
                     t->retry_after = att_retry_after(a);
@@ -1599,6 +1614,7 @@ static void req_free(sreq *r)
         event_free(r->timer);
     live_chat_cleanup(&r->chat);
     live_buf_cleanup(&r->sent);
+    free(r->tr);
     free(r);
 }
 
@@ -1832,8 +1848,12 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         return;
     }
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-    if (body == NULL ||
-        live_chat_parse(body, len, &r->chat, msg, sizeof msg) != LD_OK) {
+    int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
+                           : LD_ENOMEM;
+    /* the parsed form is all that is needed from here on: a stream that
+     * stays open for minutes does not keep its request's bytes */
+    evbuffer_drain(in, len);
+    if (prc != LD_OK) {
         if (body == NULL)
             snprintf(msg, sizeof msg, "ladder: out of memory");
         free(r);
@@ -1842,7 +1862,12 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         return;
     }
     r->timer = evtimer_new(s->base, on_req_timer, r);
-    if (r->timer == NULL) {
+    if (s->trace != NULL)
+        r->tr = calloc(TRACE_MAX_ATT, sizeof *r->tr);
+    if (r->timer == NULL || (s->trace != NULL && r->tr == NULL)) {
+        if (r->timer != NULL)
+            event_free(r->timer);
+        free(r->tr);
         live_chat_cleanup(&r->chat);
         free(r);
         reply_error(s, req, 503, "ladder: out of memory", "ladder_overloaded",
