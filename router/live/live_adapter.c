@@ -144,6 +144,82 @@ int live_buf_appendf(live_buf *b, const char *fmt, ...)
 /* Parse len bytes as one JSON value with nothing but white space after it.
  * LD_EINVAL with *err_at (if not NULL) at the offending byte (len when the
  * text ran out); LD_ENOMEM. */
+/* ---- a scratch arena for cJSON's short-lived trees -------------------------
+ * Reading an upstream answer or stream event, or building an upstream
+ * body, makes a tree that dies before the call returns. Once
+ * live_json_arena_install() has made these cJSON's hooks, such a call's
+ * allocations come from one reusable block (bump allocation; freeing them
+ * one by one is a no-op), which spares malloc most of a request's work. A
+ * tree that must outlive its call (the client's request) is made with the
+ * arena closed, from malloc. What does not fit in the block comes from
+ * malloc too. One thread only, as the server is. */
+#define ARENA_CAP ((size_t)64 << 10)
+
+/* Under AddressSanitizer the block is poisoned between calls, so a
+ * pointer that escaped its call is caught at its first use. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static struct {
+    char *mem;   /* NULL until installed */
+    size_t used;
+    int open;    /* nesting of arena_open */
+} arena;
+
+static void *arena_malloc(size_t n)
+{
+    if (arena.open > 0 && arena.mem != NULL) {
+        size_t need = (n + 15) & ~(size_t)15;
+        if (need >= n && need <= ARENA_CAP - arena.used) {
+            void *p = arena.mem + arena.used;
+            arena.used += need;
+            return p;
+        }
+    }
+    return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+    if (arena.mem != NULL && (char *)p >= arena.mem &&
+        (char *)p < arena.mem + ARENA_CAP)
+        return; /* reclaimed all at once when the next call opens it */
+    free(p);
+}
+
+int live_json_arena_install(void)
+{
+    if (arena.mem != NULL)
+        return LD_OK;
+    if ((arena.mem = malloc(ARENA_CAP)) == NULL)
+        return LD_ENOMEM;
+    ARENA_POISON(arena.mem, ARENA_CAP);
+    cJSON_Hooks h = {arena_malloc, arena_free};
+    cJSON_InitHooks(&h);
+    return LD_OK;
+}
+
+/* Open around a call whose trees all die inside it. */
+static void arena_open(void)
+{
+    if (arena.open++ == 0 && arena.mem != NULL) {
+        arena.used = 0;
+        ARENA_UNPOISON(arena.mem, ARENA_CAP);
+    }
+}
+
+static void arena_close(void)
+{
+    if (--arena.open == 0 && arena.mem != NULL)
+        ARENA_POISON(arena.mem, ARENA_CAP);
+}
+
 static int json_parse(const char *p, size_t len, cJSON **out, size_t *err_at)
 {
     *out = NULL;
@@ -1101,14 +1177,18 @@ int live_build_upstream(const live_chat_req *req, ld_provider provider,
         body_out->data[0] = '\0';
     switch (provider) {
     case LD_PROVIDER_OPENAI:
+        arena_open();
         rc = build_openai(req, model, stream, prefill, body_out);
+        arena_close();
         if (path_out != NULL)
             *path_out = "/chat/completions";
         break;
     case LD_PROVIDER_ANTHROPIC:
         if (model == NULL)
             return LD_EINVAL; /* the Messages API requires a model */
+        arena_open();
         rc = build_anthropic(req, model, stream, prefill, body_out);
+        arena_close();
         if (path_out != NULL)
             *path_out = "/messages";
         break;
@@ -1306,9 +1386,12 @@ int live_translate_answer(ld_provider provider, const char *body, size_t len,
     answer_clear(info);
     if (body == NULL || out == NULL)
         return LD_EINVAL;
+    arena_open();
     rc = json_parse(body, len, &root, NULL);
-    if (rc != LD_OK)
+    if (rc != LD_OK) {
+        arena_close();
         return rc;
+    }
     if (!cJSON_IsObject(root)) {
         rc = LD_EINVAL;
         goto done;
@@ -1334,6 +1417,7 @@ int live_translate_answer(ld_provider provider, const char *body, size_t len,
     }
 done:
     cJSON_Delete(root);
+    arena_close();
     return rc;
 }
 
@@ -1927,9 +2011,12 @@ int live_stream_feed(live_stream *s, const char *event, const char *data,
         return LD_EINVAL;
     if (data == NULL)
         data = "";
+    int rc = LD_EINVAL;
+    arena_open();
     if (s->provider == LD_PROVIDER_OPENAI)
-        return openai_feed(s, event, data, len, out, info);
-    if (s->provider == LD_PROVIDER_ANTHROPIC)
-        return anthropic_feed(s, event, data, len, out, info);
-    return LD_EINVAL;
+        rc = openai_feed(s, event, data, len, out, info);
+    else if (s->provider == LD_PROVIDER_ANTHROPIC)
+        rc = anthropic_feed(s, event, data, len, out, info);
+    arena_close();
+    return rc;
 }

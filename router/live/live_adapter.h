@@ -16,6 +16,13 @@
 #include "ld.h"
 #include "ld_policy.h"
 
+/* Make cJSON allocate the short-lived trees of the calls below (answers,
+ * stream events, upstream bodies) from one reusable block instead of
+ * malloc: cJSON's hooks are process-wide, so a process calls this once,
+ * before any cJSON use, and only if it has a single thread. Without it
+ * everything works the same, from malloc. LD_ENOMEM. */
+int live_json_arena_install(void);
+
 /* ---- a growable byte buffer with a cap ----------------------------------- */
 typedef struct live_buf {
     char *data;

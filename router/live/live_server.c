@@ -2307,6 +2307,10 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
         goto fail;
     }
     s->curl_inited = true;
+    if (live_json_arena_install() != LD_OK) {
+        ld_error_set(err, NULL, NULL, "out of memory");
+        goto fail;
+    }
     gsl_set_error_handler_off();
     s->gsl = gsl_rng_alloc(gsl_rng_mt19937);
     s->core = ld_core_new(p);

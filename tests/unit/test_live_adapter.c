@@ -1764,5 +1764,11 @@ int main(void)
             test_anthropic_answer_with_only_tool_use_has_null_content),
         cmocka_unit_test(test_round_trip_openai_request_through_anthropic),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* every test twice: cJSON on malloc, then on the scratch arena the
+     * server installs (under AddressSanitizer the arena is poisoned
+     * between calls, so a tree or string that escaped its call fails) */
+    int failed = cmocka_run_group_tests_name("malloc", tests, NULL, NULL);
+    if (live_json_arena_install() != LD_OK)
+        return 1;
+    return failed + cmocka_run_group_tests_name("arena", tests, NULL, NULL);
 }
