@@ -43,7 +43,6 @@
 # on 127.0.0.1; readiness is polled, never slept for.
 . "$(dirname "$0")/lib/common.sh"
 require_ladder
-FAKE=$TOOLS/fake_provider
 NODE_DIR=$root/tests/integration/node
 DATA=$root/tests/data/parity
 # the workload of each request, in order; the scenario's "requests" is
@@ -51,76 +50,19 @@ DATA=$root/tests/data/parity
 workloads=$(sed -n 's/.*"workload": *"\([a-z]*\)".*/\1/p' "$DATA/arrivals.jsonl")
 N=$(printf '%s\n' "$workloads" | grep -c .)
 
-if [ ! -x "$FAKE" ]; then
-    not_ok "fake_provider binary $FAKE is missing (make $FAKE)"
-    exit 1
-fi
-if ! $have_node || ! command -v npm >/dev/null 2>&1; then
-    not_ok "node and npm are installed (the openai SDK runs on node)"
-    exit 1
-fi
-if [ ! -d "$NODE_DIR/node_modules/openai" ]; then
-    if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
-        not_ok "npm ci in tests/integration/node"
-        exit 1
-    fi
-fi
-
+require_sdk
 fake_pid=
 ladder_pid=
-# stop PID: TERM, poll up to 5 s, then KILL; sets stop_status (the exit
-# status, or "hung").
-stop() {
-    stop_status=
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null
-    _i=0
-    while kill -0 "$1" 2>/dev/null && [ $_i -lt 50 ]; do
-        sleep 0.1
-        _i=$((_i + 1))
-    done
-    if kill -0 "$1" 2>/dev/null; then
-        kill -KILL "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
-        stop_status=hung
-        return 0
-    fi
-    wait "$1"
-    stop_status=$?
-}
 cleanup_hook() {
     stop "$ladder_pid"
     stop "$fake_pid"
 }
 
-# wait_line FILE SED-EXPR PID: poll FILE (5 s) for the first line that
-# SED-EXPR prints; prints it. Status 1 if none came or PID exited.
-wait_line() {
-    _i=0
-    while [ $_i -lt 50 ]; do
-        _v=$(sed -n "$2" "$1" 2>/dev/null | head -n 1)
-        if [ -n "$_v" ]; then
-            echo "$_v"
-            return 0
-        fi
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.1
-        _i=$((_i + 1))
-    done
-    return 1
-}
-
 # ---- the live router against the fake provider ------------------------------
 
-"$FAKE" --port 0 --log "$tmp/fake.log" --tokens 5 --lifetime-s 120 \
-    >"$tmp/fake.out" 2>"$tmp/fake.err" &
-fake_pid=$!
-if ! fport=$(wait_line "$tmp/fake.out" 's/^port \([0-9][0-9]*\)$/\1/p' "$fake_pid"); then
-    not_ok "fake provider starts" "$(cat "$tmp/fake.err")"
-    exit 1
-fi
+start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120
 
-sed "s#@FAKE_URL@#http://127.0.0.1:$fport/v1#g" "$DATA/policy.json" >"$tmp/policy.json"
+sed "s#@FAKE_URL@#$fake_url#g" "$DATA/policy.json" >"$tmp/policy.json"
 run check check "$tmp/policy.json"
 if [ "$(cat "$tmp/check.rc")" -ne 0 ]; then
     not_ok "the parity policy loads" "$(cat "$tmp/check.err")"

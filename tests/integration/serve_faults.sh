@@ -13,103 +13,20 @@
 # Needs node and npm (tests/integration/node: `npm ci` when node_modules is
 # missing). Prints ok / not ok lines; exits 1 on any failure. Everything on
 # 127.0.0.1; readiness is polled, never slept for.
-set -u
+. "$(dirname "$0")/lib/common.sh"
+require_ladder
+require_sdk
+NODE_DIR=$root/tests/integration/node
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-case "${LADDER:-}" in
-"") LADDER=$root/build/release/ladder ;;
-/*) ;;
-*) LADDER=$(pwd)/$LADDER ;;
-esac
-case "${TOOLS:-}" in
-"") TOOLS=$root/build/release/tools ;;
-/*) ;;
-*) TOOLS=$(pwd)/$TOOLS ;;
-esac
-FAKE=$TOOLS/fake_provider
-NODE_DIR=$here/node
-
-failed=0
-ok() { echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | head -20 | sed 's/^/    # /'
-}
-
-for need in "$LADDER" "$FAKE"; do
-    if [ ! -x "$need" ]; then
-        not_ok "$need is built"
-        exit 1
-    fi
-done
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    not_ok "node and npm are installed (the openai SDK runs on node)"
-    exit 1
-fi
-if [ ! -d "$NODE_DIR/node_modules/openai" ]; then
-    if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
-        not_ok "npm ci in tests/integration/node"
-        exit 1
-    fi
-fi
-
-tmp=$(mktemp -d) || exit 1
 fake_pid=
 ladder_pid=
-# stop PID: TERM, poll up to 5 s, then KILL; sets stop_status.
-stop() {
-    stop_status=
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null
-    i=0
-    while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$1" 2>/dev/null; then
-        kill -KILL "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
-        stop_status=hung
-        return 0
-    fi
-    wait "$1"
-    stop_status=$?
-}
-cleanup() {
+cleanup_hook() {
     stop "$ladder_pid"
     stop "$fake_pid"
-    [ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# wait_line FILE SED-EXPR PID: poll FILE (5 s) for the first line matching;
-# prints the captured text.
-wait_line() {
-    i=0
-    while [ $i -lt 50 ]; do
-        v=$(sed -n "$2" "$1" 2>/dev/null | head -1)
-        if [ -n "$v" ]; then
-            echo "$v"
-            return 0
-        fi
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
 }
 
-"$FAKE" --port 0 --log "$tmp/fake.log" --tokens 5 --lifetime-s 120 \
-    >"$tmp/fake.out" 2>"$tmp/fake.err" &
-fake_pid=$!
-if ! fport=$(wait_line "$tmp/fake.out" 's/^port \([0-9][0-9]*\)$/\1/p' "$fake_pid"); then
-    not_ok "fake provider starts" "$(cat "$tmp/fake.err")"
-    exit 1
-fi
-U=http://127.0.0.1:$fport/v1
+start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120
+U=$fake_url
 
 # route ID MODEL [EXTRA]: one OpenAI-compatible route on the fake
 route() {
@@ -215,7 +132,7 @@ LADDER_URL=http://$listen/v1 LADDER_ADMIN=http://$admin FAKE_LOG=$tmp/fake.log \
     node "$NODE_DIR/serve_faults.mjs" >"$tmp/node.out" 2>&1
 node_rc=$?
 cat "$tmp/node.out"
-grep -q '^not ok' "$tmp/node.out" && failed=$((failed + 1))
+count_node "$tmp/node.out"
 [ $node_rc -eq 0 ] || not_ok "the SDK fault client exits 0 (it exited $node_rc)"
 
 stop "$ladder_pid"
@@ -236,8 +153,7 @@ else
 fi
 
 if [ "$failed" -gt 0 ]; then
-    echo "# serve_faults: $failed failed; ladder stderr:"
+    echo "# serve_faults: ladder stderr:"
     tail -20 "$tmp/ladder.err" | sed 's/^/    # /'
-    exit 1
 fi
-exit 0
+finish

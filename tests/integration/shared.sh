@@ -10,8 +10,6 @@
 . "$(dirname "$0")/lib/common.sh"
 require_ladder
 
-FAKE=$TOOLS/fake_provider
-[ -x "$FAKE" ] || { not_ok "$FAKE is built"; finish; }
 if ! command -v redis-server >/dev/null 2>&1 ||
     ! command -v redis-cli >/dev/null 2>&1; then
     not_ok "redis-server and redis-cli are installed (tools/setup.sh)"
@@ -20,51 +18,11 @@ fi
 command -v curl >/dev/null 2>&1 || { not_ok "curl is installed"; finish; }
 
 pids=
+fake_pid=
 cleanup_hook() {
-    for p in $pids; do
-        kill -TERM "$p" 2>/dev/null
+    for p in $pids $fake_pid; do
+        stop "$p"
     done
-    for p in $pids; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-}
-
-# stop PID: TERM, then wait up to 5 s; sets stop_status to its exit
-# status ("hung" if it had to be killed). Not in a subshell: only this
-# shell can wait for its children.
-stop() {
-    kill -TERM "$1" 2>/dev/null
-    i=0
-    while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$1" 2>/dev/null; then
-        kill -KILL "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
-        stop_status=hung
-        return
-    fi
-    wait "$1"
-    stop_status=$?
-}
-
-# poll TRIES CMD...: run CMD every 0.1 s until it succeeds (TRIES times).
-poll() {
-    n=$1
-    shift
-    while [ "$n" -gt 0 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
 }
 
 # ---- redis-server on a free port ------------------------------------------
@@ -95,16 +53,8 @@ ok "redis-server is up on port $rport"
 
 # ---- the fake provider and the policy ---------------------------------------
 
-"$FAKE" --port 0 --log "$tmp/fake.log" --tokens 5 --lifetime-s 120 \
-    >"$tmp/fake.out" 2>"$tmp/fake.err" &
-pids="$pids $!"
-fake_pid=$!
-port_of() { sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$1" | head -1; }
-poll 50 grep -q '^port ' "$tmp/fake.out" || {
-    not_ok "fake provider starts" "$(cat "$tmp/fake.err")"
-    finish
-}
-U=http://127.0.0.1:$(port_of "$tmp/fake.out")/v1
+start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120
+U=$fake_url
 
 cat >"$tmp/policy.json" <<EOF
 {"routes": {

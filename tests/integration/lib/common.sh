@@ -224,3 +224,105 @@ expect_rejected() {
         return 1
     fi
 }
+
+# ---- processes ----------------------------------------------------------------
+
+# stop PID: SIGTERM, poll up to 5 s, then SIGKILL; sets stop_status (its
+# exit status, or "hung"). An empty PID does nothing. Call it in this
+# shell, never inside $(...): only the shell that started a process can
+# wait for it.
+stop() {
+    stop_status=
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null
+    _lib_i=0
+    while kill -0 "$1" 2>/dev/null && [ $_lib_i -lt 50 ]; do
+        sleep 0.1
+        _lib_i=$((_lib_i + 1))
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -KILL "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        stop_status=hung
+        return 0
+    fi
+    wait "$1"
+    stop_status=$?
+}
+
+# wait_line FILE SED-EXPR PID: poll FILE (5 s) for the first line that
+# SED-EXPR prints, and print it. Status 1 if none came, or PID exited first.
+wait_line() {
+    _lib_i=0
+    while [ $_lib_i -lt 50 ]; do
+        _lib_v=$(sed -n "$2" "$1" 2>/dev/null | head -n 1)
+        if [ -n "$_lib_v" ]; then
+            echo "$_lib_v"
+            return 0
+        fi
+        kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.1
+        _lib_i=$((_lib_i + 1))
+    done
+    return 1
+}
+
+# poll TRIES CMD...: run CMD every 0.1 s until it succeeds, at most TRIES
+# times; status 1 if it never did.
+poll() {
+    _lib_n=$1
+    shift
+    while [ "$_lib_n" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        _lib_n=$((_lib_n - 1))
+    done
+    return 1
+}
+
+# require_sdk: node, npm and the official openai SDK (tests/integration/
+# node, `npm ci` when its node_modules is missing); exits 1 without them.
+require_sdk() {
+    if ! $have_node || ! command -v npm >/dev/null 2>&1; then
+        not_ok "node and npm are installed (the openai SDK runs on node)"
+        exit 1
+    fi
+    _lib_node=$root/tests/integration/node
+    if [ ! -d "$_lib_node/node_modules/openai" ] &&
+        ! (cd "$_lib_node" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
+        not_ok "npm ci in tests/integration/node"
+        exit 1
+    fi
+}
+
+# start_fake ARGS...: tools/fake_provider --port 0 ARGS in the background
+# (its stdout and stderr in $tmp/fake.out and .err); sets fake_pid and
+# fake_url (http://127.0.0.1:PORT/v1). Exits 1 when it does not start. The
+# script's cleanup_hook stops it.
+start_fake() {
+    if [ ! -x "$TOOLS/fake_provider" ]; then
+        not_ok "$TOOLS/fake_provider is built"
+        exit 1
+    fi
+    "$TOOLS/fake_provider" --port 0 "$@" >"$tmp/fake.out" 2>"$tmp/fake.err" &
+    fake_pid=$!
+    if ! _lib_port=$(wait_line "$tmp/fake.out" \
+        's/^port \([0-9][0-9]*\)$/\1/p' "$fake_pid"); then
+        not_ok "fake provider starts" "$(cat "$tmp/fake.err")"
+        exit 1
+    fi
+    fake_url=http://127.0.0.1:$_lib_port/v1
+}
+
+# count_node FILE: add the checks a node test client (tests/integration/
+# node/lib.mjs) printed in FILE, "# N checks, M failed", to this script's
+# count; a client that printed no count is one failed check.
+count_node() {
+    _lib_nm=$(sed -n 's/^# \([0-9]*\) checks, \([0-9]*\) failed$/\1 \2/p' "$1" | tail -n 1)
+    if [ -z "$_lib_nm" ]; then
+        not_ok "the node client printed its count" "$(tail -5 "$1")"
+        return 0
+    fi
+    total=$((total + ${_lib_nm% *}))
+    failed=$((failed + ${_lib_nm#* }))
+}
