@@ -3,7 +3,7 @@
 # a deterministic scenario, `ladder serve` against the fake provider and
 # `ladder sim` log the same sequence of decisions.
 #
-# The policy (tests/data/parity/policy.json) has three ladders of three
+# The policy (tests/data/parity/policy.json) has four ladders of three
 # routes whose answers are fixed per request in both worlds:
 #   chat       primary always 503 (fake "down"; sim errors {"overloaded": 1});
 #              its breaker opens on its 5th failure and stays open, so the
@@ -23,9 +23,13 @@
 #              of the run; auth 401 (fake "auth", no key sent; sim errors
 #              {"auth_error": 1}); blocked 400 content_policy_violation
 #              (fake "content"; sim errors {"content_blocked": 1}): fail,
-#              the safe failure (400).
+#              the safe failure (400);
+#   streams    (streamed) cut sends 3 tokens and closes the stream (fake
+#              "cut-3"; sim a stream_cut fault after 3 tokens); the
+#              workload allows one continuation: plain takes no prefill
+#              (skipped), cont (Anthropic) finishes the answer from it.
 # The requests of tests/data/parity/arrivals.jsonl (20 chat, 3 transport,
-# 2 refusals) go to `ladder serve` one after another, in the same order,
+# 2 refusals, 1 streams) go to `ladder serve` one after another, in the same order,
 # through the openai SDK (tests/integration/node/parity_client.mjs); the
 # simulator runs tests/data/parity/scenario.json on those rows, one second
 # apart, each over long before the next. Both event logs are reduced to their decisions
@@ -82,9 +86,11 @@ fi
 LADDER_URL=http://$addr/v1 node "$NODE_DIR/parity_client.mjs" free $workloads \
     >"$tmp/client.out" 2>&1
 client_rc=$?
-answered=$(grep -cE '^[0-9]+ (chat 200 flaky|transport 200 healthy|refusals 400) ' \
+# (a stream's headers name the route it started on: cut)
+answered=$(grep -cE '^[0-9]+ (chat 200 flaky|transport 200 healthy|refusals 400|streams 200 cut) ' \
     "$tmp/client.out")
-want_answers="chat 200 from flaky, transport 200 from healthy, refusals 400"
+grep -q '^# [0-9]* streams: the continued answer' "$tmp/client.out" && answered=-1
+want_answers="chat 200 from flaky, transport 200 from healthy, refusals 400, streams 200 whole after a continuation"
 if [ "$client_rc" -eq 0 ] && [ "$answered" -eq "$N" ]; then
     ok "ladder serve answers all $N requests ($want_answers)"
 else
@@ -134,7 +140,9 @@ shape() {
     printf 'limited_429s=%s ' "$(grep -c ' result #1 limited rate_limited 429$' "$1")"
     printf 'rate_limited_skips=%s ' "$(grep -c ' skip limited rate_limited$' "$1")"
     printf 'auth_401s=%s ' "$(grep -c ' result #[0-9]* auth auth_error 401$' "$1")"
-    printf 'content_blocked=%s' "$(grep -c ' result #[0-9]* blocked content_blocked 400$' "$1")"
+    printf 'content_blocked=%s ' "$(grep -c ' result #[0-9]* blocked content_blocked 400$' "$1")"
+    printf 'stream_cuts=%s ' "$(grep -c ' result #1 cut stream_cut 200$' "$1")"
+    printf 'continued_on_cont=%s' "$(grep -c ' attempt #2 cont resume$' "$1")"
 }
 
 norm() { # NAME EVENTS: $tmp/NAME.norm; not_ok and status 1 if it fails
@@ -158,7 +166,7 @@ if norm sim "$tmp/sim/events.jsonl" && norm live "$tmp/live.jsonl"; then
 breaker_opens=1 opened_on=6 circuit_open_skips=15 primary_503s=5 \
 context_length_fallbacks=20 retries=1 retried_first_try_of_1=1 \
 timeout_cancels=3 ttft_timeouts=3 resets=3 limited_429s=1 rate_limited_skips=1 \
-auth_401s=2 content_blocked=2" \
+auth_401s=2 content_blocked=2 stream_cuts=1 continued_on_cont=1" \
             "$h: the decisions take the paths the test is about"
     done
 

@@ -1,11 +1,11 @@
-// parity_client.mjs TIER WORKLOAD... - one non-stream chat per WORKLOAD
-// argument, in that order, through the official openai SDK, strictly one
+// parity_client.mjs TIER WORKLOAD... - one chat per WORKLOAD argument
+// (streaming for the workload "streams", else not), in that order, through the official openai SDK, strictly one
 // after another (each sent once the previous answer is in), for
 // tests/integration/parity.sh. Prints one line per request:
 // "<n> <workload> <status> <x-ladder-route> <x-ladder-attempts>" ("-" for a
 // missing header). Environment: LADDER_URL. Exits 1 if any request got no
 // HTTP answer.
-import { chat, hdr, watchdog } from './lib.mjs';
+import { chat, hdr, stream, watchdog } from './lib.mjs';
 
 const [tier, ...workloads] = process.argv.slice(2);
 if (!tier || workloads.length < 1 || workloads.length > 1000) {
@@ -16,7 +16,10 @@ watchdog(60000);
 
 let unanswered = 0;
 for (const [i, w] of workloads.entries()) {
-  const r = await chat(w, {}, { tier });
+  const r = w === 'streams' ? await stream(w, {}, { tier })
+                            : await chat(w, {}, { tier });
+  if (w === 'streams' && r.error === undefined && r.text !== 'tok1 tok2 tok3 tok4 tok5 ')
+    console.log(`# ${i + 1} streams: the continued answer is "${r.text}"`);
   if (r.status === undefined) {
     unanswered++;
     console.log(`${i + 1} ${w} none - - ${String(r.error?.message ?? '').slice(0, 200)}`);

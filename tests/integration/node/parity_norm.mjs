@@ -37,12 +37,13 @@ function describe(e) {
   const hedge = e.hedge ? ' hedge' : '';
   switch (e.type) {
   case 'request': return `request ${e.workload}/${e.tier}`;
-  case 'attempt': return `attempt${at} ${e.route}${hedge}`;
+  case 'attempt': return `attempt${at} ${e.route}${hedge}${e.resume ? ' resume' : ''}`;
   case 'skip': return `skip ${e.route} ${e.class}`;
   case 'result':
     return `result${at} ${e.route} ${e.class} ${e.status ?? '-'}${hedge}`;
   case 'retry': return `retry${at} ${e.route} ${e.class}`;
-  case 'fallback': return `fallback${at} ${e.from} -> ${e.to ?? '-'} ${e.class}`;
+  case 'fallback':
+    return `fallback${at} ${e.from} -> ${e.to ?? '-'} ${e.class}${e.resume ? ' resume' : ''}`;
   case 'hedge': return `hedge${at} ${e.route} -> ${e.to}`;
   case 'cancel': return `cancel${at} ${e.route ?? '-'} ${e.reason}`;
   case 'breaker': return `breaker ${e.route} ${e.from} -> ${e.to}`;
