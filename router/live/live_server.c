@@ -100,7 +100,8 @@ struct satt {
     ld_provider provider;
     bool stream;
     CURL *easy;
-    struct curl_slist *hdrs;
+    struct curl_slist *hdrs; /* its own nodes, then the route's fixed list */
+    struct curl_slist *own_tail; /* its last own node (cut before freeing) */
     live_buf body;       /* the upstream request body */
     live_buf resp;       /* non-stream answer, or an error body */
     live_buf out;        /* translated stream output not yet sent */
@@ -194,6 +195,10 @@ struct live_server {
     FILE *events, *trace;
     char event_line[EVENT_LINE_CAP];
     char *keys[LD_MAX_ROUTES];          /* API keys by route; NULL none */
+    /* each route's fixed upstream headers (content type, accept, version,
+     * credentials), for stream [1] and whole [0] answers: built once, the
+     * tail of every attempt's own list */
+    struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
     int nroutes;
     sreq *reqs;
     int nreqs;
@@ -634,6 +639,8 @@ static void att_free(satt *a)
             curl_easy_cleanup(a->easy);
         }
     }
+    if (a->own_tail != NULL)
+        a->own_tail->next = NULL; /* the route's fixed headers stay */
     curl_slist_free_all(a->hdrs);
     live_buf_cleanup(&a->body);
     live_buf_cleanup(&a->resp);
@@ -943,6 +950,42 @@ static const char *resume_text(sreq *r)
     return r->sent.data != NULL ? r->sent.data : "";
 }
 
+/* Route i's fixed upstream headers, for whole and stream answers. */
+static int route_headers(live_server *s, int i)
+{
+    ld_route_info ri;
+    char h[1024];
+    bool ok = ld_policy_route_info(s->p, i, &ri) == LD_OK;
+    const char *key = s->keys[i];
+    for (int st = 0; st < 2 && ok; st++) {
+        struct curl_slist *l = NULL;
+        l = hdr_add(l, "Content-Type: application/json", &ok);
+        l = hdr_add(l, st ? "Accept: text/event-stream"
+                          : "Accept: application/json", &ok);
+        if (ri.provider == LD_PROVIDER_ANTHROPIC) {
+            l = hdr_add(l, "anthropic-version: 2023-06-01", &ok);
+            if (key != NULL) {
+                snprintf(h, sizeof h, "x-api-key: %s", key);
+                l = hdr_add(l, h, &ok);
+            }
+        } else if (key != NULL) {
+            snprintf(h, sizeof h, "Authorization: Bearer %s", key);
+            l = hdr_add(l, h, &ok);
+        }
+        s->route_hdrs[i][st] = l;
+    }
+    memset(h, 0, sizeof h); /* the key does not linger on the stack */
+    return ok ? LD_OK : LD_ENOMEM;
+}
+
+/* Free a list, wiping its text (it may hold an API key). */
+static void hdrs_wipe(struct curl_slist *l)
+{
+    for (struct curl_slist *n = l; n != NULL; n = n->next)
+        memset(n->data, 0, strlen(n->data));
+    curl_slist_free_all(l);
+}
+
 static void att_start(sreq *r, const ld_do *d)
 {
     live_server *s = r->s;
@@ -1019,34 +1062,21 @@ static void att_start(sreq *r, const ld_do *d)
                  path != NULL ? path : "") >= (int)sizeof url)
         ok = false;
 
-    a->hdrs = hdr_add(a->hdrs, "Content-Type: application/json", &ok);
-    a->hdrs = hdr_add(a->hdrs, r->stream ? "Accept: text/event-stream"
-                                         : "Accept: application/json", &ok);
     if (a->body.len > ((size_t)1 << 20))
         a->hdrs = hdr_add(a->hdrs, "Expect:", &ok); /* no 100-continue
                                                        wait: curl asks
                                                        above 1 MiB */
-    const char *key = s->keys[d->route];
-    if (ri.provider == LD_PROVIDER_ANTHROPIC) {
-        a->hdrs = hdr_add(a->hdrs, "anthropic-version: 2023-06-01", &ok);
-        if (key != NULL && ok) {
-            if (snprintf(h, sizeof h, "x-api-key: %s", key) < (int)sizeof h)
-                a->hdrs = hdr_add(a->hdrs, h, &ok);
-            else
-                ok = false;
-        }
-    } else if (key != NULL && ok) {
-        if (snprintf(h, sizeof h, "Authorization: Bearer %s", key) <
-            (int)sizeof h)
-            a->hdrs = hdr_add(a->hdrs, h, &ok);
-        else
-            ok = false;
-    }
-    memset(h, 0, sizeof h); /* the key does not linger on the stack */
     snprintf(h, sizeof h, "x-ladder-request-id: %s", r->id_str);
     a->hdrs = hdr_add(a->hdrs, h, &ok);
     snprintf(h, sizeof h, "x-ladder-attempt: %" PRIu32, a->no);
     a->hdrs = hdr_add(a->hdrs, h, &ok);
+    if (ok) {
+        struct curl_slist *tail = a->hdrs;
+        while (tail->next != NULL)
+            tail = tail->next;
+        tail->next = s->route_hdrs[d->route][r->stream ? 1 : 0];
+        a->own_tail = tail;
+    }
 
     if (ok) {
         a->easy = s->npool > 0 ? s->pool[--s->npool] : curl_easy_init();
@@ -2353,6 +2383,12 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
             goto fail;
         }
     }
+    for (int i = 0; i < s->nroutes; i++) {
+        if (route_headers(s, i) != LD_OK) {
+            ld_error_set(err, NULL, NULL, "out of memory");
+            goto fail;
+        }
+    }
 
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     /* epoll changes made within one loop turn are applied together at
@@ -2528,6 +2564,8 @@ void live_server_free(live_server *s)
     if (s->trace != NULL && fclose(s->trace) != 0)
         slog(s, "closing the trace file: %s", strerror(errno));
     for (int i = 0; i < LD_MAX_ROUTES; i++) {
+        hdrs_wipe(s->route_hdrs[i][0]);
+        hdrs_wipe(s->route_hdrs[i][1]);
         if (s->keys[i] != NULL) {
             memset(s->keys[i], 0, strlen(s->keys[i]));
             free(s->keys[i]);
