@@ -1630,6 +1630,14 @@ const char *live_stream_text(const live_stream *s)
     return s != NULL && s->text.data != NULL ? s->text.data : "";
 }
 
+void live_stream_keep_text(live_stream *s, bool keep)
+{
+    if (s == NULL || keep)
+        return;
+    live_buf_cleanup(&s->text);
+    s->text_full = true; /* nothing more is kept: no prefill from it */
+}
+
 const char *live_stream_prefill(const live_stream *s)
 {
     if (s == NULL || s->text_full || s->not_text)

@@ -128,8 +128,12 @@ int live_stream_feed(live_stream *s, const char *event, const char *data,
                      size_t len, live_buf *out, live_chunk_info *info);
 /* Usage and finish reason seen so far (-1 when unknown). */
 void live_stream_result(const live_stream *s, live_answer *info);
-/* The answer text received so far, up to 1 MiB. */
+/* The answer text received so far, up to 1 MiB (kept from the start
+ * unless live_stream_keep_text(s, false) said otherwise). */
 const char *live_stream_text(const live_stream *s);
+/* Keep the answer text (the default) or not: a stream that will never be
+ * continued elsewhere need not hold its whole answer. */
+void live_stream_keep_text(live_stream *s, bool keep);
 /* The whole answer so far, to continue it elsewhere as an assistant
  * prefill; NULL when the text is not the whole answer (it holds tool
  * calls, a refusal or several choices, or is longer than the kept text). */

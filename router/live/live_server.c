@@ -415,6 +415,8 @@ static void trace_on_event(sreq *r, const ld_event *ev)
         t->cancelled = true;
         if (t->duration < 0)
             t->duration = ev->t - r->arrived - t->start;
+        if (ev->reason == LD_CANCEL_DEADLINE)
+            t->cls = LD_FC_TIMEOUT_TOTAL; /* as the simulator writes it */
         break;
     default:
         break;
@@ -1050,6 +1052,10 @@ static void att_start(sreq *r, const ld_do *d)
         a->sse = live_sse_new(SSE_LINE_CAP);
         a->tr = live_stream_new(ri.provider, cid, (int64_t)(r->wall_ms / 1000),
                                 r->chat.include_usage);
+        /* the answer's text is kept only where a cut stream may be
+         * continued elsewhere (it is the continuation's prefill) */
+        live_stream_keep_text(a->tr,
+                              ld_policy_workload_continues(s->p, r->workload) > 0);
         if (a->sse == NULL || a->tr == NULL)
             ok = false;
     }
@@ -1437,7 +1443,9 @@ static void trace_write(sreq *r, const ld_req_info *info)
               ? cJSON_AddStringToObject(o, "route",
                                         ld_policy_route_id(s->p, info->route))
               : cJSON_AddNullToObject(o, "route")) != NULL &&
-         jnum(o, "status", r->status_sent) &&
+         /* as the simulator writes it: 499 when the client left */
+         jnum(o, "status", info->outcome == LD_OUT_ABANDONED ? 499
+                                                             : r->status_sent) &&
          cJSON_AddStringToObject(o, "class", ld_class_name(info->first_cls)) != NULL &&
          jms_or_null(o, "ttft_ms", info->ttft) &&
          jms_or_null(o, "latency_ms", info->latency) &&

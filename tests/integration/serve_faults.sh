@@ -73,6 +73,7 @@ workload() {
     route np2 np2/noprefill ', "capabilities": ["stream", "prefill"]'
     route np2-b np2-b/healthy ', "capabilities": ["stream", "prefill"]'
     route h h/slow-ttft-1500
+    route dl dl/slow-ttft-3000
     route rcut rcut/cut-3
     printf '    "rcut-b": {"provider": "anthropic", "model": "rcut-b/healthy", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}, "capabilities": ["stream", "prefill"]},\n' "$U"
     route rnp-a rnp-a/cut-3
@@ -99,6 +100,7 @@ workload() {
     printf '    "cnt": {"ladder": ["cnt", "cnt-b"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
     workload np '"np", "np-b"' '"*": "next"'
     workload np2 '"np2", "np2-b"' '"*": "next"'
+    printf '    "deadline": {"ladder": ["dl"], "on": {"*": "next"}, "constraints": {"ttft_ms": 5000, "total_ms": 800}, "safe_failure": {"status": 503, "message": "busy"}},\n'
     workload resume '"rcut", "rcut-b"' '"*": "next"' ', "continue_streams": 1'
     workload resumenp '"rnp-a", "rnp"' '"*": "next"' ', "continue_streams": 1'
     workload resumest '"rst", "rst-n", "rst-b"' '"*": "next"' ', "continue_streams": 1'
@@ -148,6 +150,10 @@ accepted=$(sed -n 's/^# accepted \([0-9]*\)$/\1/p' "$tmp/node.out")
 if out=$(node "$NODE_DIR/check_logs.mjs" "$tmp/events.jsonl" "$tmp/trace.jsonl" \
     "${accepted:-0}" 2>&1); then
     ok "events and trace are consistent ($out)"
+    case "$out" in
+    *", 1 deadline cancels") ok "the deadline case's cancel is in the trace as the simulator writes it" ;;
+    *) not_ok "the deadline case's cancel is in the trace as the simulator writes it" "$out" ;;
+    esac
 else
     not_ok "events and trace are consistent" "$out"
 fi

@@ -1455,8 +1455,44 @@ static void test_stream_text_stops_growing_at_its_cap(void **state)
     assert_true(len <= 1024 * 1024);
     assert_true(len > 1024 * 1024 - 1100);
     assert_int_equal(len % 1100, 0); /* whole pieces only */
+    assert_null(live_stream_prefill(st)); /* not the whole answer */
     live_buf_cleanup(&out);
     live_stream_free(st);
+}
+
+/* The prefill a continuation would send: the whole text, or nothing when
+ * the text is not the whole answer. */
+static void test_stream_prefill_is_the_whole_text_or_nothing(void **state)
+{
+    (void)state;
+    static const char hel[] = OA_TEXT("Hel"), lo[] = OA_TEXT("lo");
+    static const char tool[] =
+        "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+        "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":"
+        "[{\"index\":0,\"id\":\"t1\",\"type\":\"function\",\"function\":"
+        "{\"name\":\"f\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}";
+    live_buf out;
+    live_chunk_info info;
+    live_buf_init(&out, 0);
+
+    live_stream *st = live_stream_new(LD_PROVIDER_OPENAI, "x", 0, false);
+    assert_int_equal(live_stream_feed(st, NULL, hel, sizeof hel - 1, &out, &info), LD_OK);
+    assert_int_equal(live_stream_feed(st, NULL, lo, sizeof lo - 1, &out, &info), LD_OK);
+    assert_string_equal(live_stream_prefill(st), "Hello");
+    /* a tool call: the text is not the whole answer any more */
+    assert_int_equal(live_stream_feed(st, NULL, tool, sizeof tool - 1, &out, &info), LD_OK);
+    assert_null(live_stream_prefill(st));
+    live_stream_free(st);
+
+    /* not kept: nothing to continue from */
+    st = live_stream_new(LD_PROVIDER_OPENAI, "x", 0, false);
+    live_stream_keep_text(st, false);
+    assert_int_equal(live_stream_feed(st, NULL, hel, sizeof hel - 1, &out, &info), LD_OK);
+    assert_true(info.content);
+    assert_string_equal(live_stream_text(st), "");
+    assert_null(live_stream_prefill(st));
+    live_stream_free(st);
+    live_buf_cleanup(&out);
 }
 
 static void test_stream_feed_reports_a_full_output_buffer(void **state)
@@ -1756,6 +1792,7 @@ int main(void)
         cmocka_unit_test(
             test_anthropic_stream_flags_malformed_data_and_ignores_ping),
         cmocka_unit_test(test_stream_text_stops_growing_at_its_cap),
+        cmocka_unit_test(test_stream_prefill_is_the_whole_text_or_nothing),
         cmocka_unit_test(test_stream_feed_reports_a_full_output_buffer),
         cmocka_unit_test(test_openai_answer_passes_through_and_fills_info),
         cmocka_unit_test(test_answers_that_are_not_answers_are_invalid),

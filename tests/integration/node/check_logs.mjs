@@ -1,7 +1,9 @@
 // check_logs.mjs EVENTS TRACE [ACCEPTED] - check `ladder serve --events` and
 // `--trace` files: every line parses, every request has exactly one done
 // event, and every trace line has the keys and types of
-// docs/trace-format.md, one per request. Prints a summary; exits 1 with
+// docs/trace-format.md, one per request, with the conventions the
+// simulator's writer follows too (an abandoned request's status is 499; an
+// attempt the request's deadline cancelled has class timeout_total). Prints a summary; exits 1 with
 // the problems otherwise.
 import fs from 'node:fs';
 
@@ -19,11 +21,15 @@ lines(eventsPath).forEach((l, i) => {
 });
 const requests = new Map();
 const dones = new Map();
+const deadlineCancels = new Set(); // "req #attempt"
+let abandoned = 0;
 for (const e of events) {
   if (typeof e.t_ms !== 'number' || typeof e.type !== 'string')
     bad(`event without t_ms/type: ${JSON.stringify(e)}`);
   if (e.type === 'request') requests.set(e.req, (requests.get(e.req) ?? 0) + 1);
   if (e.type === 'done') dones.set(e.req, (dones.get(e.req) ?? 0) + 1);
+  if (e.type === 'cancel' && e.reason === 'deadline')
+    deadlineCancels.add(`${e.req} #${e.attempt}`);
 }
 for (const [id, n] of requests)
   if (n !== 1 || dones.get(id) !== 1)
@@ -64,6 +70,17 @@ lines(tracePath).forEach((l, i) => {
   ids.add(t.id);
   if (t.outcome === 'success' && (t.route === null || t.status !== 200))
     bad(`trace line ${i + 1}: a success needs a route and status 200`);
+  if (t.outcome === 'abandoned') {
+    abandoned++;
+    if (t.status !== 499)
+      bad(`trace line ${i + 1}: an abandoned request's status is 499, not ${t.status}`);
+  }
+  const req = Number(String(t.id).slice(2));
+  for (const [j, a] of (t.attempts ?? []).entries())
+    if (deadlineCancels.has(`${req} #${j + 1}`) &&
+        (a.class !== 'timeout_total' || a.cancelled !== true))
+      bad(`trace line ${i + 1} attempt ${j + 1}: cancelled by the deadline, ` +
+          `so class timeout_total and cancelled, not ${a.class}/${a.cancelled}`);
   for (const [j, a] of (t.attempts ?? []).entries())
     for (const [k, check] of Object.entries(attKeys))
       if (!(k in a) || !check(a[k]))
@@ -78,4 +95,5 @@ if (problems.length) {
   console.log(problems.join('\n'));
   process.exit(1);
 }
-console.log(`${dones.size} requests, ${events.length} events, ${traceLines} trace lines`);
+console.log(`${dones.size} requests, ${events.length} events, ${traceLines} trace lines, ` +
+            `${abandoned} abandoned, ${deadlineCancels.size} deadline cancels`);

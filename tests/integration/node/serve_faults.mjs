@@ -290,6 +290,14 @@ async function casePrefill() {
   ok((await seenAtLeast('np2/', 1)).length === 1, 'prefill: that route saw one attempt');
 }
 
+// The request's deadline (800 ms) passes while the only route is still
+// silent: the safe failure, at the deadline, not at the route's 3 s.
+async function caseDeadline() {
+  const r = count(await chat('deadline'));
+  ok(r.status === 503 && fb(r) === 'timeout_total' && r.ms < 2000,
+     'deadline: the request ends at its deadline with the safe failure', brief(r));
+}
+
 // Continuation: a stream cut (or stalled) after 3 tokens goes on, on a
 // route that takes an assistant prefill, from what the client already has;
 // a continuation route that rejects the prefill must not mask the cut.
@@ -345,7 +353,7 @@ await Promise.all([
   caseFlap(), caseRateLimit(), caseFlaky(), caseDown(), caseReset(),
   caseSilent(), caseSlow(), caseCut(), caseStall(), caseMalformed(),
   caseNoDone(), caseContext(), caseContent(), casePrefill(), caseHedge(),
-  caseResume(),
+  caseResume(), caseDeadline(),
 ]);
 
 // Every accepted request has exactly one terminal outcome in /metrics.
