@@ -212,6 +212,13 @@ int ld_core_set_quality(ld_core *c, int route, double quality)
     return LD_OK;
 }
 
+double ld_core_route_quality(const ld_core *c, int route)
+{
+    if (route < 0 || route >= c->p->nroutes)
+        return -1;
+    return c->routes[route].quality;
+}
+
 int ld_core_route_health(ld_core *c, int route, ld_us now,
                          ld_route_health *out)
 {

@@ -67,6 +67,9 @@ typedef struct ld_route_health {
 
 int ld_core_route_health(ld_core *c, int route, ld_us now,
                          ld_route_health *out);
+/* A route's current quality score alone (cheap: for every answer's
+ * headers); -1 for a bad route. */
+double ld_core_route_quality(const ld_core *c, int route);
 
 typedef struct ld_req_spec {
     int workload;          /* policy index; -1: the policy's default */

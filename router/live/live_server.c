@@ -199,6 +199,8 @@ struct live_server {
      * credentials), for stream [1] and whole [0] answers: built once, the
      * tail of every attempt's own list */
     struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
+    double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
+    char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
     int nroutes;
     sreq *reqs;
     int nreqs;
@@ -236,6 +238,30 @@ static double wall_ms(void)
 }
 
 static double us_to_ms(ld_us us) { return (double)us / 1000.0; }
+
+/* v in decimal at buf (21 bytes are enough), NUL-terminated; returns the
+ * length. Every answer carries a few such numbers: cheaper than printf. */
+static size_t fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+/* prefix then v, NUL-terminated, into buf (cap >= strlen(prefix) + 21). */
+static void fmt_prefixed_u64(char *buf, const char *prefix, uint64_t v)
+{
+    size_t n = strlen(prefix);
+    memcpy(buf, prefix, n);
+    fmt_u64(buf + n, v);
+}
 
 static void slog(live_server *s, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -1064,17 +1090,24 @@ static void att_start(sreq *r, const ld_do *d)
     size_t blen = strlen(base);
     while (blen > 0 && base[blen - 1] == '/')
         blen--;
-    if (snprintf(url, sizeof url, "%.*s%s", (int)blen, base,
-                 path != NULL ? path : "") >= (int)sizeof url)
+    size_t plen = path != NULL ? strlen(path) : 0;
+    if (blen + plen < sizeof url) {
+        memcpy(url, base, blen);
+        memcpy(url + blen, path != NULL ? path : "", plen);
+        url[blen + plen] = '\0';
+    } else {
         ok = false;
+    }
 
     if (a->body.len > ((size_t)1 << 20))
         a->hdrs = hdr_add(a->hdrs, "Expect:", &ok); /* no 100-continue
                                                        wait: curl asks
                                                        above 1 MiB */
-    snprintf(h, sizeof h, "x-ladder-request-id: %s", r->id_str);
+    static const char rid[] = "x-ladder-request-id: ";
+    memcpy(h, rid, sizeof rid - 1);
+    memcpy(h + sizeof rid - 1, r->id_str, strlen(r->id_str) + 1);
     a->hdrs = hdr_add(a->hdrs, h, &ok);
-    snprintf(h, sizeof h, "x-ladder-attempt: %" PRIu32, a->no);
+    fmt_prefixed_u64(h, "x-ladder-attempt: ", a->no);
     a->hdrs = hdr_add(a->hdrs, h, &ok);
     if (ok) {
         struct curl_slist *tail = a->hdrs;
@@ -1152,10 +1185,8 @@ static void fmt_num(char *buf, size_t cap, double v)
 
 static double route_quality(live_server *s, int route)
 {
-    ld_route_health h;
-    if (route < 0 || ld_core_route_health(s->core, route, s->now, &h) != LD_OK)
-        return 0;
-    return h.quality;
+    double q = ld_core_route_quality(s->core, route);
+    return q >= 0 ? q : 0;
 }
 
 /* The x-ladder-* headers; cost only when final (cost >= 0). */
@@ -1168,12 +1199,17 @@ static void ladder_headers(sreq *r, const ld_req_info *info, double cost)
     add_header(req, "x-ladder-route", info->route >= 0
                                           ? ld_policy_route_id(s->p, info->route)
                                           : "none");
-    snprintf(v, sizeof v, "%d", info->attempts);
+    fmt_u64(v, info->attempts > 0 ? (uint64_t)info->attempts : 0);
     add_header(req, "x-ladder-attempts", v);
     add_header(req, "x-ladder-fallback", ld_class_name(info->first_cls));
     if (info->route >= 0) {
-        fmt_num(v, sizeof v, route_quality(s, info->route));
-        add_header(req, "x-ladder-quality", v);
+        /* a route's quality changes seldom: its text is kept */
+        double q = route_quality(s, info->route);
+        if (q != s->qual_val[info->route]) {
+            s->qual_val[info->route] = q;
+            fmt_num(s->qual_str[info->route], sizeof s->qual_str[0], q);
+        }
+        add_header(req, "x-ladder-quality", s->qual_str[info->route]);
     }
     if (cost >= 0) {
         fmt_num(v, sizeof v, cost);
@@ -1914,7 +1950,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     }
     r->s = s;
     r->id = s->next_id++;
-    snprintf(r->id_str, sizeof r->id_str, "r-%" PRIu64, r->id);
+    fmt_prefixed_u64(r->id_str, "r-", r->id);
     r->http = req;
     r->evcon = evhttp_request_get_connection(req);
     r->stream = r->chat.stream;
@@ -2392,6 +2428,7 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
         }
     }
     for (int i = 0; i < s->nroutes; i++) {
+        s->qual_val[i] = -1;
         if (route_headers(s, i) != LD_OK) {
             ld_error_set(err, NULL, NULL, "out of memory");
             goto fail;
