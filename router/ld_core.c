@@ -32,7 +32,10 @@
 #include "ld_policy_int.h"
 
 #define LD_MAX_LIVE 4      /* attempts in flight: one plus up to 3 hedges */
-#define LD_MAX_DO 16       /* pending actions per request */
+#define LD_MAX_DO 8        /* pending actions per request: a core call
+                              leaves at most LD_MAX_LIVE cancels, a start
+                              and a finish (6), and hosts drain them
+                              after every call */
 #define POOL_CHUNK 256
 #define DEFAULT_DEADLINE ld_s(300)
 #define MAX_CHUNKS 65536   /* 16 million requests in flight at most */

@@ -1240,6 +1240,20 @@ static void send_chunk(sreq *r, const char *p, size_t n)
 }
 
 /* The stream is committed to attempt a: status, headers, what was held. */
+/* Drop a header list all but its Connection header, the one libevent
+ * reads again when the exchange ends (to keep the connection or close
+ * it). A stream holds its request for minutes: the rest is done with. */
+static void keep_only_connection(struct evkeyvalq *h)
+{
+    char conn[64] = "";
+    const char *c = evhttp_find_header(h, "Connection");
+    if (c != NULL && strlen(c) < sizeof conn)
+        memcpy(conn, c, strlen(c) + 1);
+    evhttp_clear_headers(h);
+    if (conn[0] != '\0')
+        (void)evhttp_add_header(h, "Connection", conn);
+}
+
 static void commit_stream(sreq *r, satt *a, const ld_req_info *info)
 {
     if (r->http == NULL)
@@ -1251,6 +1265,8 @@ static void commit_stream(sreq *r, satt *a, const ld_req_info *info)
     add_header(r->http, "Cache-Control", "no-cache");
     ladder_headers(r, info, -1);
     evhttp_send_reply_start(r->http, 200, "OK");
+    /* the headers are on their way: the list is not needed again */
+    keep_only_connection(evhttp_request_get_output_headers(r->http));
     flush_out(a);
 }
 
@@ -1927,6 +1943,8 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     /* the parsed form is all that is needed from here on: a stream that
      * stays open for minutes does not keep its request's bytes */
     evbuffer_drain(in, len);
+    if (prc == LD_OK && r->chat.stream)
+        keep_only_connection(evhttp_request_get_input_headers(req));
     if (prc != LD_OK) {
         if (body == NULL)
             snprintf(msg, sizeof msg, "ladder: out of memory");

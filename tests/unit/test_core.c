@@ -1029,6 +1029,39 @@ static void test_hedge_starts_after_fixed_delay_and_first_answer_wins(void **sta
     fx_free(f);
 }
 
+/* The most actions one core call leaves for the host: four attempts in
+ * flight (one and three hedges) ended by the request's deadline, or by the
+ * user leaving: four cancels and the finish, none lost. */
+static void test_the_largest_batch_of_actions_is_delivered_whole(void **state)
+{
+    (void)state;
+    static const char four[] =
+        "\"workloads\": {\"w\": {\"constraints\": {\"ttft_ms\": 5000,"
+        " \"total_ms\": 10000}, \"ladder\": [\"A\", \"B\", \"C\", \"D\"],"
+        " \"hedge\": {\"after_ms\": 100, \"max_extra\": 3}}},";
+    fx *f = fx_new(four);
+    for (int abandon = 0; abandon <= 1; abandon++) {
+        ld_do d;
+        ld_us t0 = ld_s(20) * abandon;
+        ld_req *r = start(f, "paid", 10, 10, t0, &d);
+        for (int i = 1; i <= 3; i++) {
+            ld_req_tick(r, t0 + ld_ms(100) * i, &f->rng);
+            assert_true(expect(r, LD_DO_START).hedge);
+        }
+        if (abandon)
+            ld_req_abandon(r, t0 + ld_s(1));
+        else
+            ld_req_tick(r, t0 + ld_s(10), &f->rng);
+        for (int i = 0; i < 4; i++)
+            expect(r, LD_DO_CANCEL);
+        ld_do fin = expect(r, LD_DO_FINISH);
+        assert_int_equal(fin.outcome, abandon ? LD_OUT_ABANDONED : LD_OUT_FAILED);
+        expect_none(r);
+        ld_req_free(r);
+    }
+    fx_free(f);
+}
+
 static void test_hedge_loser_is_cancelled_when_primary_wins(void **state)
 {
     (void)state;
@@ -1550,6 +1583,7 @@ int main(void)
         cmocka_unit_test(test_two_continuations_finish_an_answer_cut_twice),
         cmocka_unit_test(test_request_deadline_ends_a_slow_stream),
         cmocka_unit_test(test_hedge_starts_after_fixed_delay_and_first_answer_wins),
+        cmocka_unit_test(test_the_largest_batch_of_actions_is_delivered_whole),
         cmocka_unit_test(test_hedge_loser_is_cancelled_when_primary_wins),
         cmocka_unit_test(test_no_hedge_once_first_token_arrived),
         cmocka_unit_test(test_hedge_delay_follows_observed_ttft_quantile),
