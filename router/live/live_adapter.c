@@ -94,7 +94,9 @@ static int buf_reserve(live_buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap && b->data != NULL)
         return LD_OK;
-    size_t ncap = b->cap < 64 ? 64 : b->cap;
+    /* a first allocation takes what is asked (most buffers are written
+     * once); growth doubles */
+    size_t ncap = b->cap == 0 ? need : b->cap < 64 ? 64 : b->cap;
     while (ncap < need)
         ncap = ncap > (SIZE_MAX / 2) ? need : ncap * 2;
     if (ncap > max + 1)
@@ -1439,9 +1441,15 @@ done:
  * same reader. */
 
 struct live_sse {
-    live_buf line;  /* the line being read */
-    live_buf data;  /* data lines of the event being read */
+    live_buf line;  /* a line split across feeds */
+    live_buf data;  /* data lines of the event, when not all in one feed */
     live_buf event; /* its event name */
+    size_t max_line;
+    /* The common case, an event whose one data line is whole in the
+     * current feed, is delivered from the feed itself: no copy, and no
+     * buffer held between events. */
+    const char *dref; /* that data line, or NULL */
+    size_t dref_len;
     bool has_data;
     bool after_cr; /* the last byte was a CR: an LF now is its pair */
     int failed;
@@ -1454,6 +1462,7 @@ live_sse *live_sse_new(size_t max_line)
         return NULL;
     if (max_line == 0)
         max_line = SSE_DEFAULT_MAX_LINE;
+    s->max_line = max_line;
     live_buf_init(&s->line, max_line);
     live_buf_init(&s->data, max_line);
     live_buf_init(&s->event, max_line);
@@ -1470,30 +1479,51 @@ void live_sse_free(live_sse *s)
     free(s);
 }
 
-static void sse_reset_event(live_sse *s)
+/* Copy a data line held by reference into s->data (before its feed's
+ * bytes go away, or before a second data line joins it). */
+static int sse_own_data(live_sse *s)
 {
+    if (s->dref == NULL)
+        return LD_OK;
+    const char *p = s->dref;
+    s->dref = NULL;
     s->data.len = 0;
-    s->event.len = 0;
-    s->has_data = false;
+    return live_buf_append(&s->data, p, s->dref_len);
 }
 
-static int sse_line(live_sse *s, live_sse_fn fn, void *ud)
+static void sse_reset_event(live_sse *s)
 {
-    const char *line = s->line.data;
-    size_t len = s->line.len;
+    s->dref = NULL;
+    s->event.len = 0;
+    s->has_data = false;
+    /* a buffer grown for an event split across feeds is not kept */
+    if (s->data.cap > 0)
+        live_buf_cleanup(&s->data);
+    else
+        s->data.len = 0;
+}
+
+/* One whole line (without its end). `stable`: the line lives in the
+ * caller's feed until this feed returns (else in s->line, reused). */
+static int sse_line(live_sse *s, const char *line, size_t len, bool stable,
+                    live_sse_fn fn, void *ud)
+{
     int rc = LD_OK;
 
     if (len == 0) {
         if (s->has_data && fn != NULL) {
             const char *ev = s->event.len > 0 ? s->event.data : NULL;
-            fn(ud, ev, s->data.data != NULL ? s->data.data : "",
-               s->data.len);
+            if (s->dref != NULL)
+                fn(ud, ev, s->dref, s->dref_len);
+            else
+                fn(ud, ev, s->data.data != NULL ? s->data.data : "",
+                   s->data.len);
         }
         sse_reset_event(s);
         return LD_OK;
     }
     if (line[0] == ':')
-        goto done; /* comment */
+        return LD_OK; /* comment */
     const char *colon = memchr(line, ':', len);
     size_t flen = colon != NULL ? (size_t)(colon - line) : len;
     const char *val = colon != NULL ? colon + 1 : line + len;
@@ -1503,17 +1533,21 @@ static int sse_line(live_sse *s, live_sse_fn fn, void *ud)
         vlen--;
     }
     if (flen == 4 && memcmp(line, "data", 4) == 0) {
-        if (s->has_data)
-            rc = live_buf_append(&s->data, "\n", 1);
-        if (rc == LD_OK)
-            rc = live_buf_append(&s->data, val, vlen);
+        if (!s->has_data && stable) {
+            s->dref = val;
+            s->dref_len = vlen;
+        } else {
+            rc = sse_own_data(s);
+            if (rc == LD_OK && s->has_data)
+                rc = live_buf_append(&s->data, "\n", 1);
+            if (rc == LD_OK)
+                rc = live_buf_append(&s->data, val, vlen);
+        }
         s->has_data = true;
     } else if (flen == 5 && memcmp(line, "event", 5) == 0) {
         s->event.len = 0;
         rc = live_buf_append(&s->event, val, vlen);
     }
-done:
-    s->line.len = 0;
     return rc;
 }
 
@@ -1537,19 +1571,32 @@ int live_sse_feed(live_sse *s, const char *p, size_t n, live_sse_fn fn,
         size_t j = i;
         while (j < n && p[j] != '\n' && p[j] != '\r')
             j++;
-        if (j > i) {
+        if (j == n) {
+            /* a line that ends in a later feed */
             rc = live_buf_append(&s->line, p + i, j - i);
-            if (rc != LD_OK)
-                break;
-        }
-        if (j == n)
             break;
+        }
         s->after_cr = p[j] == '\r';
-        i = j + 1;
-        rc = sse_line(s, fn, ud);
+        if (s->line.len > 0) {
+            /* the end of a line begun in an earlier feed */
+            rc = live_buf_append(&s->line, p + i, j - i);
+            if (rc == LD_OK)
+                rc = sse_line(s, s->line.data, s->line.len, false, fn, ud);
+            live_buf_cleanup(&s->line);
+        } else if (j - i > s->max_line) {
+            rc = LD_ELIMIT;
+        } else {
+            rc = sse_line(s, p + i, j - i, true, fn, ud);
+        }
         if (rc != LD_OK)
             break;
+        i = j + 1;
     }
+    /* a data line held by reference must outlive this feed */
+    if (rc == LD_OK)
+        rc = sse_own_data(s);
+    if (rc == LD_OK && s->data.len > s->max_line)
+        rc = LD_ELIMIT;
     if (rc != LD_OK)
         s->failed = rc;
     return rc;
@@ -1565,7 +1612,7 @@ struct live_stream {
 
     int64_t input_tokens, output_tokens;
     char finish_reason[32];
-    char model[128];
+    char *model;   /* the model that answers, as it says; NULL unknown */
 
     live_buf text;
     bool text_full;
@@ -1581,14 +1628,30 @@ struct live_stream {
                             allocated with the first call */
 };
 
+/* The model the stream says answers (kept once, as every OpenAI chunk
+ * repeats it). */
+static int stream_set_model(live_stream *s, const char *model)
+{
+    if (s->model != NULL && strcmp(s->model, model) == 0)
+        return LD_OK;
+    char *m = strdup(model);
+    if (m == NULL)
+        return LD_ENOMEM;
+    free(s->model);
+    s->model = m;
+    return LD_OK;
+}
+
 live_stream *live_stream_new(ld_provider provider, const char *id,
                              int64_t created, bool include_usage)
 {
     live_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->id = strdup(id != NULL ? id : "");
-    if (s->id == NULL) {
+    /* the id only goes into chunks made here (OpenAI chunks pass
+     * through with their own) */
+    if (provider == LD_PROVIDER_ANTHROPIC &&
+        (s->id = strdup(id != NULL ? id : "")) == NULL) {
         free(s);
         return NULL;
     }
@@ -1606,6 +1669,7 @@ void live_stream_free(live_stream *s)
     if (s == NULL)
         return;
     free(s->id);
+    free(s->model);
     live_buf_cleanup(&s->text);
     free(s->tool_block);
     free(s);
@@ -1622,7 +1686,7 @@ void live_stream_result(const live_stream *s, live_answer *info)
     info->output_tokens = s->output_tokens;
     copy_trunc(info->finish_reason, sizeof info->finish_reason,
                s->finish_reason);
-    copy_trunc(info->model, sizeof info->model, s->model);
+    copy_trunc(info->model, sizeof info->model, s->model != NULL ? s->model : "");
 }
 
 const char *live_stream_text(const live_stream *s)
@@ -1721,8 +1785,10 @@ static int openai_feed(live_stream *s, const char *event, const char *data,
     }
 
     const char *model = jstr(root, "model");
-    if (model != NULL && model[0] != '\0')
-        copy_trunc(s->model, sizeof s->model, model);
+    if (model != NULL && model[0] != '\0' && stream_set_model(s, model) != LD_OK) {
+        cJSON_Delete(root);
+        return LD_ENOMEM;
+    }
     const cJSON *usage = jget(root, "usage");
     if (cJSON_IsObject(usage)) {
         int64_t in = jint(usage, "prompt_tokens");
@@ -1782,10 +1848,10 @@ static cJSON *chunk_new(const live_stream *s, cJSON **delta_out,
                         const char *finish)
 {
     cJSON *root = cJSON_CreateObject(), *choices, *choice;
-    if (root == NULL || !cJSON_AddStringToObject(root, "id", s->id) ||
+    if (root == NULL || !cJSON_AddStringToObject(root, "id", s->id != NULL ? s->id : "") ||
         !cJSON_AddStringToObject(root, "object", "chat.completion.chunk") ||
         !cJSON_AddNumberToObject(root, "created", (double)s->created) ||
-        !cJSON_AddStringToObject(root, "model", s->model) ||
+        !cJSON_AddStringToObject(root, "model", s->model != NULL ? s->model : "") ||
         (choices = cJSON_AddArrayToObject(root, "choices")) == NULL)
         goto fail;
     if (delta_out != NULL) {
@@ -1909,8 +1975,8 @@ static int anthropic_feed(live_stream *s, const char *event, const char *data,
     } else if (strcmp(type, "message_start") == 0) {
         const cJSON *m = jget(root, "message");
         const char *model = jstr(m, "model");
-        if (model != NULL)
-            copy_trunc(s->model, sizeof s->model, model);
+        if (model != NULL && stream_set_model(s, model) != LD_OK)
+            rc = LD_ENOMEM;
         anthropic_usage(jget(m, "usage"), &s->input_tokens,
                         &s->output_tokens);
         rc = emit_role(s, out);

@@ -91,7 +91,9 @@ int live_translate_answer(ld_provider provider, const char *body, size_t len,
 
 /* Server-sent events reader: feed bytes as they arrive; each complete event
  * (lines up to a blank line) is delivered to on_event with its "event:"
- * name (NULL if none) and its "data:" lines joined by '\n'. Comment lines
+ * name (NULL if none) and its "data:" lines joined by '\n' (len bytes,
+ * not NUL-terminated: an event whole in one feed is delivered from the
+ * feed itself, without a copy). Comment lines
  * (":") are skipped. A line longer than max_line is an error (LD_ELIMIT),
  * never a silent truncation. */
 typedef void (*live_sse_fn)(void *ud, const char *event, const char *data,

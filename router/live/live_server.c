@@ -106,7 +106,7 @@ struct satt {
     live_buf resp;       /* non-stream answer, or an error body */
     live_buf out;        /* translated stream output not yet sent */
     live_buf answer;     /* the translated non-stream answer */
-    live_answer ans;
+    int64_t ans_in, ans_out; /* a whole answer's usage; -1 unknown */
     live_sse *sse;
     live_stream *tr;
     int status;          /* 0 until a status line arrived */
@@ -157,6 +157,10 @@ struct sreq {
     int64_t out_estimate;
     live_buf sent;       /* answer text of streams cut mid-way, for the
                             prefill of a continuation */
+    char *raw;           /* a stream's request bytes: its parsed form is
+                            dropped once the first attempt's body is built,
+                            and made again for a later attempt */
+    size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
     trace_att *tr;       /* TRACE_MAX_ATT records; NULL without --trace */
 };
@@ -690,6 +694,8 @@ static void flush_out(satt *a)
     size_t n = a->out.len;
     a->out.len = 0;
     send_chunk(r, a->out.data, n);
+    /* a stream may wait minutes for its next piece: hold no buffer */
+    live_buf_cleanup(&a->out);
 }
 
 /* One upstream SSE event of a stream attempt. */
@@ -885,6 +891,7 @@ static int att_prereq(void *ud, char *primary_ip, char *local_ip,
 static void att_transfer_done(satt *a, CURLcode rc)
 {
     ld_raw_result res;
+    live_answer ans;
     char type[64], code[64], msg[256];
     ld_raw_result_init(&res);
     res.http_status = a->got_headers ? a->status : 0;
@@ -915,28 +922,29 @@ static void att_transfer_done(satt *a, CURLcode rc)
             res.error_message = msg;
         }
     } else if (a->stream) {
-        live_stream_result(a->tr, &a->ans);
+        live_stream_result(a->tr, &ans);
         if (a->finished) {
             /* the model finished; only the terminator is missing */
             res.transport = a->done_seen ? LD_TR_OK : LD_TR_NO_DONE;
-            res.completion_tokens = a->ans.output_tokens >= 0
-                                        ? (int)a->ans.output_tokens
+            res.completion_tokens = ans.output_tokens >= 0
+                                        ? (int)ans.output_tokens
                                         : a->tokens;
-            res.finish_reason = a->ans.finish_reason[0] ? a->ans.finish_reason
-                                                        : NULL;
+            res.finish_reason = ans.finish_reason[0] ? ans.finish_reason
+                                                     : NULL;
         } else {
             res.transport = LD_TR_CUT;
         }
     } else if (rc != CURLE_OK) {
         res.transport = LD_TR_CUT; /* the body stopped short */
     } else if (live_translate_answer(a->provider, a->resp.data, a->resp.len,
-                                     &a->answer, &a->ans) != LD_OK) {
+                                     &a->answer, &ans) != LD_OK) {
         res.transport = LD_TR_MALFORMED;
     } else {
+        a->ans_in = ans.input_tokens;
+        a->ans_out = ans.output_tokens;
         res.completion_tokens =
-            a->ans.output_tokens >= 0 ? (int)a->ans.output_tokens : 0;
-        res.finish_reason = a->ans.finish_reason[0] ? a->ans.finish_reason
-                                                    : NULL;
+            ans.output_tokens >= 0 ? (int)ans.output_tokens : 0;
+        res.finish_reason = ans.finish_reason[0] ? ans.finish_reason : NULL;
         if (a->t_first < 0)
             a->t_first = a->r->s->now;
         if (res.completion_tokens > 0)
@@ -1041,6 +1049,7 @@ static void att_start(sreq *r, const ld_do *d)
     a->started = s->now;
     a->t_first = -1;
     a->ra_s = a->ra_ms = -1;
+    a->ans_in = a->ans_out = -1;
     live_buf_init(&a->body, s->o.max_body * 4 + ((size_t)64 << 10));
     live_buf_init(&a->resp, ANSWER_CAP);
     live_buf_init(&a->out, PENDING_OUT_CAP);
@@ -1060,8 +1069,28 @@ static void att_start(sreq *r, const ld_do *d)
             return;
         }
     }
-    int rc = live_build_upstream(&r->chat, ri.provider, ri.model, r->stream,
+    live_chat_req again, *chat = &r->chat;
+    if (chat->body == NULL) {
+        char why[128];
+        if (r->raw == NULL ||
+            live_chat_parse(r->raw, r->raw_len, &again, why, sizeof why) != LD_OK) {
+            att_retire(a);
+            att_end_local(r, d->attempt, 0, NULL);
+            return;
+        }
+        chat = &again;
+    }
+    int rc = live_build_upstream(chat, ri.provider, ri.model, r->stream,
                                  prefill, &a->body, &path);
+    if (chat == &again) {
+        live_chat_cleanup(&again);
+    } else if (r->raw != NULL) {
+        /* a stream may stay open for minutes: its request is kept as the
+         * bytes it came in, not as a tree */
+        cJSON_Delete(r->chat.body);
+        r->chat.body = NULL;
+        r->chat.model = NULL;
+    }
     if (rc != LD_OK) {
         att_retire(a);
         if (rc == LD_ENOMEM)
@@ -1240,18 +1269,20 @@ static void send_chunk(sreq *r, const char *p, size_t n)
 }
 
 /* The stream is committed to attempt a: status, headers, what was held. */
-/* Drop a header list all but its Connection header, the one libevent
- * reads again when the exchange ends (to keep the connection or close
- * it). A stream holds its request for minutes: the rest is done with. */
+/* Empty a stream's header list but for a "Connection: close", which
+ * libevent reads again when the exchange ends (to close the connection;
+ * keeping it open is the default of the chunked HTTP/1.1 streams, and an
+ * HTTP/1.0 stream ends by closing anyway). A stream holds its request for
+ * minutes: the rest is done with. */
 static void keep_only_connection(struct evkeyvalq *h)
 {
-    char conn[64] = "";
     const char *c = evhttp_find_header(h, "Connection");
-    if (c != NULL && strlen(c) < sizeof conn)
-        memcpy(conn, c, strlen(c) + 1);
+    bool close = false;
+    for (; c != NULL && *c != '\0' && !close; c++)
+        close = strncasecmp(c, "close", 5) == 0;
     evhttp_clear_headers(h);
-    if (conn[0] != '\0')
-        (void)evhttp_add_header(h, "Connection", conn);
+    if (close)
+        (void)evhttp_add_header(h, "Connection", "close");
 }
 
 static void commit_stream(sreq *r, satt *a, const ld_req_info *info)
@@ -1471,7 +1502,9 @@ static void trace_write(sreq *r, const ld_req_info *info)
     if (s->trace == NULL || r->tr == NULL)
         return;
     if (info->outcome == LD_OUT_SUCCESS && w != NULL) {
-        live_answer ans = w->ans;
+        live_answer ans;
+        ans.input_tokens = w->ans_in;
+        ans.output_tokens = w->ans_out;
         if (w->tr != NULL)
             live_stream_result(w->tr, &ans);
         if (ans.input_tokens >= 0)
@@ -1704,6 +1737,7 @@ static void req_free(sreq *r)
         event_free(r->timer);
     live_chat_cleanup(&r->chat);
     live_buf_cleanup(&r->sent);
+    free(r->raw);
     free(r->tr);
     free(r);
 }
@@ -1940,8 +1974,11 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
     int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
                            : LD_ENOMEM;
-    /* the parsed form is all that is needed from here on: a stream that
-     * stays open for minutes does not keep its request's bytes */
+    if (prc == LD_OK && r->chat.stream && len > 0 &&
+        (r->raw = malloc(len)) != NULL) {
+        memcpy(r->raw, body, len);
+        r->raw_len = len;
+    }
     evbuffer_drain(in, len);
     if (prc == LD_OK && r->chat.stream)
         keep_only_connection(evhttp_request_get_input_headers(req));
@@ -1960,6 +1997,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         if (r->timer != NULL)
             event_free(r->timer);
         free(r->tr);
+        free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
         reply_error(s, req, 503, "ladder: out of memory", "ladder_overloaded",
@@ -1986,6 +2024,8 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     s->cur = NULL;
     if (rc != LD_OK) {
         event_free(r->timer);
+        free(r->tr);
+        free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
         reply_error(s, req, 503, "ladder: cannot take the request now",
