@@ -2177,39 +2177,37 @@ static const char *req_path(struct evhttp_request *req)
     return p != NULL ? p : "";
 }
 
+/* The client API: one path, one method, one handler each. */
+static const struct {
+    const char *path;
+    enum evhttp_cmd_type method;
+    void (*handler)(live_server *s, struct evhttp_request *req);
+    const char *use; /* the 405 message */
+} api[] = {
+    {"/v1/chat/completions", EVHTTP_REQ_POST, on_chat,
+     "use POST /v1/chat/completions"},
+    {"/v1/models", EVHTTP_REQ_GET, on_models, "use GET /v1/models"},
+    {"/v1/feedback", EVHTTP_REQ_POST, on_feedback, "use POST /v1/feedback"},
+};
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     live_server *s = arg;
     const char *path = req_path(req);
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    size_t i = 0;
     enter(s);
-    if (strcmp(path, "/v1/chat/completions") == 0) {
-        if (m == EVHTTP_REQ_POST)
-            on_chat(s, req);
-        else
-            reply_error(s, req, 405, "use POST /v1/chat/completions",
-                        "invalid_request_error", "method_not_allowed",
-                        LIVE_REJ_METHOD);
-    } else if (strcmp(path, "/v1/models") == 0) {
-        if (m == EVHTTP_REQ_GET)
-            on_models(s, req);
-        else
-            reply_error(s, req, 405, "use GET /v1/models",
-                        "invalid_request_error", "method_not_allowed",
-                        LIVE_REJ_METHOD);
-    } else if (strcmp(path, "/v1/feedback") == 0) {
-        if (m == EVHTTP_REQ_POST)
-            on_feedback(s, req);
-        else
-            reply_error(s, req, 405, "use POST /v1/feedback",
-                        "invalid_request_error", "method_not_allowed",
-                        LIVE_REJ_METHOD);
-    } else {
+    while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
+        i++;
+    if (i == sizeof api / sizeof api[0])
         reply_error(s, req, 404, "unknown URL (ladder serves POST "
                     "/v1/chat/completions, GET /v1/models, POST "
                     "/v1/feedback)", "invalid_request_error", "unknown_url",
                     LIVE_REJ_NOT_FOUND);
-    }
+    else if (evhttp_request_get_command(req) != api[i].method)
+        reply_error(s, req, 405, api[i].use, "invalid_request_error",
+                    "method_not_allowed", LIVE_REJ_METHOD);
+    else
+        api[i].handler(s, req);
     leave(s);
 }
 

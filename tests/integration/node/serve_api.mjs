@@ -190,6 +190,11 @@ async function caseClientErrors() {
   const res = await fetch(`${env.url.replace(/\/v1$/, '')}/v2/nothing`,
                           { signal: AbortSignal.timeout(5000) });
   ok(res.status === 404, 'errors: unknown path is a 404');
+  const wrong = await fetch(`${env.url}/chat/completions`,
+                            { signal: AbortSignal.timeout(5000) });
+  const wt = await wrong.text();
+  ok(wrong.status === 405 && openaiShape(wt) && wt.includes('use POST /v1/chat/completions'),
+     'errors: a known path with the wrong method is a 405 naming the right one', wt);
   const sdk = await chat('nope');
   ok(sdk.status === 400 && sdk.error?.type === 'invalid_request_error',
      'errors: the SDK surfaces them as BadRequestError', brief(sdk));
