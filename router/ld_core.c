@@ -131,8 +131,9 @@ static void emit(ld_core *c, const ld_event *ev)
         c->sink(c->sink_ud, ev);
 }
 
-static void emit_breaker(ld_core *c, int route, ld_us now,
-                         const ld_breaker_transition *tr)
+/* A breaker move, if tr is one; `shared`: learnt from another host. */
+static void emit_breaker_move(ld_core *c, int route, ld_us now,
+                              const ld_breaker_transition *tr, bool shared)
 {
     if (!tr->changed || c->sink == NULL)
         return;
@@ -141,6 +142,33 @@ static void emit_breaker(ld_core *c, int route, ld_us now,
     ev.route = route;
     ev.from = tr->from;
     ev.to = tr->to;
+    ev.shared = shared;
+    emit(c, &ev);
+}
+
+static void emit_breaker(ld_core *c, int route, ld_us now,
+                         const ld_breaker_transition *tr)
+{
+    emit_breaker_move(c, route, now, tr, false);
+}
+
+/* Block route until `until` for cls (a Retry-After or a quota), unless it
+ * is blocked as long already; the BLOCK event names the request that
+ * learnt it (r), or none when another host did. */
+static void block_route(ld_core *c, const ld_req *r, int route, ld_class cls,
+                        ld_us until, ld_us now)
+{
+    route_state *rs = &c->routes[route];
+    if (until <= now || until <= rs->blocked_until)
+        return; /* nothing new */
+    rs->blocked_until = until;
+    rs->blocked_cls = cls;
+    ld_event ev;
+    ev_init(&ev, LD_EV_BLOCK, r, now);
+    ev.route = route;
+    ev.cls = cls;
+    ev.delay = until - now;
+    ev.shared = r == NULL;
     emit(c, &ev);
 }
 
@@ -247,18 +275,7 @@ int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
     if (route < 0 || route >= c->p->nroutes ||
         (cls != LD_FC_RATE_LIMITED && cls != LD_FC_QUOTA_EXHAUSTED))
         return LD_EINVAL;
-    route_state *rs = &c->routes[route];
-    if (until <= now || until <= rs->blocked_until)
-        return LD_OK; /* nothing new */
-    rs->blocked_until = until;
-    rs->blocked_cls = cls;
-    ld_event ev;
-    ev_init(&ev, LD_EV_BLOCK, NULL, now);
-    ev.route = route;
-    ev.cls = cls;
-    ev.delay = until - now;
-    ev.shared = true;
-    emit(c, &ev);
+    block_route(c, NULL, route, cls, until, now);
     return LD_OK;
 }
 
@@ -268,15 +285,7 @@ int ld_core_trip_breaker(ld_core *c, int route, ld_us opened_at, ld_us now)
         return LD_EINVAL;
     ld_breaker_transition tr;
     ld_breaker_trip(c->routes[route].breaker, opened_at, now, &tr);
-    if (tr.changed && c->sink != NULL) {
-        ld_event ev;
-        ev_init(&ev, LD_EV_BREAKER, NULL, now);
-        ev.route = route;
-        ev.from = tr.from;
-        ev.to = tr.to;
-        ev.shared = true;
-        emit(c, &ev);
-    }
+    emit_breaker_move(c, route, now, &tr, true);
     return LD_OK;
 }
 
@@ -912,16 +921,11 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
 
     if (cls == LD_FC_TIMEOUT_TTFT)
         ld_latency_add(rs->ttft, now, duration);
-    ld_us blocked_for = 0;
+    ld_us block = 0;
     if (cls == LD_FC_RATE_LIMITED || cls == LD_FC_QUOTA_EXHAUSTED) {
-        ld_us block = retry_after >= 0 ? retry_after : c->p->rate_limit_default;
+        block = retry_after >= 0 ? retry_after : c->p->rate_limit_default;
         if (cls == LD_FC_QUOTA_EXHAUSTED && block < c->p->quota_block)
             block = c->p->quota_block;
-        if (now + block > rs->blocked_until) {
-            rs->blocked_until = now + block;
-            rs->blocked_cls = cls;
-            blocked_for = block;
-        }
         if (retry_after < 0 && cls == LD_FC_RATE_LIMITED)
             retry_after = block;
     } else {
@@ -932,13 +936,8 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
         emit_breaker(c, route, now, &tr);
     }
     emit(c, &ev);
-    if (blocked_for > 0) {
-        ev_init(&ev, LD_EV_BLOCK, r, now);
-        ev.route = route;
-        ev.cls = cls;
-        ev.delay = blocked_for;
-        emit(c, &ev);
-    }
+    if (block > 0)
+        block_route(c, r, route, cls, now + block, now);
     bool mid_stream = a->committed;
     drop_attempt(r, i);
     if (mid_stream) {

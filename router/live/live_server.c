@@ -198,7 +198,6 @@ struct live_server {
     int depth;
     FILE *events, *trace;
     char event_line[EVENT_LINE_CAP];
-    char *keys[LD_MAX_ROUTES];          /* API keys by route; NULL none */
     /* each route's fixed upstream headers (content type, accept, version,
      * credentials), for stream [1] and whole [0] answers: built once, the
      * tail of every attempt's own list */
@@ -986,13 +985,13 @@ static const char *resume_text(sreq *r)
     return r->sent.data != NULL ? r->sent.data : "";
 }
 
-/* Route i's fixed upstream headers, for whole and stream answers. */
-static int route_headers(live_server *s, int i)
+/* Route i's fixed upstream headers, for whole and stream answers, with
+ * its API key (NULL: none). They are the only copy of the key kept. */
+static int route_headers(live_server *s, int i, const char *key)
 {
     ld_route_info ri;
     char h[1024];
     bool ok = ld_policy_route_info(s->p, i, &ri) == LD_OK;
-    const char *key = s->keys[i];
     for (int st = 0; st < 2 && ok; st++) {
         struct curl_slist *l = NULL;
         l = hdr_add(l, "Content-Type: application/json", &ok);
@@ -2457,35 +2456,28 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
     s->rng.ctx = s->gsl;
     ld_core_set_sink(s->core, on_core_event, s);
 
-    /* API keys, by route: the variable's name may be logged, its value
-     * never */
+    /* API keys, by route, into each route's fixed headers: the
+     * variable's name may be logged, its value never */
     const char *(*get)(const char *) = s->o.getenv_fn;
     for (int i = 0; i < s->nroutes; i++) {
         ld_route_info ri;
-        if (ld_policy_route_info(p, i, &ri) != LD_OK || ri.api_key_env == NULL)
-            continue;
-        const char *v = get != NULL ? get(ri.api_key_env) : getenv(ri.api_key_env);
-        if (v == NULL || v[0] == '\0') {
-            slog(s, "warning: route %s: environment variable %s is not set; "
-                 "its requests go out without credentials", ri.id,
-                 ri.api_key_env);
-            continue;
-        }
-        if (strlen(v) > 512 || strpbrk(v, "\r\n") != NULL) {
-            slog(s, "warning: route %s: the value of %s is not a usable API "
-                 "key (too long or has a line break); ignored", ri.id,
-                 ri.api_key_env);
-            continue;
-        }
-        s->keys[i] = strdup(v);
-        if (s->keys[i] == NULL) {
-            ld_error_set(err, NULL, NULL, "out of memory");
-            goto fail;
-        }
-    }
-    for (int i = 0; i < s->nroutes; i++) {
+        const char *v = NULL;
         s->qual_val[i] = -1;
-        if (route_headers(s, i) != LD_OK) {
+        if (ld_policy_route_info(p, i, &ri) == LD_OK && ri.api_key_env != NULL) {
+            v = get != NULL ? get(ri.api_key_env) : getenv(ri.api_key_env);
+            if (v == NULL || v[0] == '\0') {
+                slog(s, "warning: route %s: environment variable %s is not "
+                     "set; its requests go out without credentials", ri.id,
+                     ri.api_key_env);
+                v = NULL;
+            } else if (strlen(v) > 512 || strpbrk(v, "\r\n") != NULL) {
+                slog(s, "warning: route %s: the value of %s is not a usable "
+                     "API key (too long or has a line break); ignored", ri.id,
+                     ri.api_key_env);
+                v = NULL;
+            }
+        }
+        if (route_headers(s, i, v) != LD_OK) {
             ld_error_set(err, NULL, NULL, "out of memory");
             goto fail;
         }
@@ -2667,10 +2659,6 @@ void live_server_free(live_server *s)
     for (int i = 0; i < LD_MAX_ROUTES; i++) {
         hdrs_wipe(s->route_hdrs[i][0]);
         hdrs_wipe(s->route_hdrs[i][1]);
-        if (s->keys[i] != NULL) {
-            memset(s->keys[i], 0, strlen(s->keys[i]));
-            free(s->keys[i]);
-        }
     }
     ld_core_free(s->core);
     live_metrics_free(s->m);
