@@ -36,9 +36,15 @@ int cli_print_json(const cJSON *obj, ld_error *err);
 int cli_write_run(const char *dir, const sim_metrics *m, const cJSON *summary,
                   ld_error *err);
 
-/* Load a policy and a scenario and bind them. */
+/* Load a policy and a scenario and bind them (bo: --bind and --map-*
+ * options, or NULL). */
 int cli_sim_prepare(const char *scenario_path, const char *policy_path,
-                    ld_policy **p, sim_scenario **sc, ld_error *err);
+                    const sim_bind_opts *bo, ld_policy **p, sim_scenario **sc,
+                    ld_error *err);
+/* The scenario's notes (warnings) on stderr, "ladder CMD: note: ...",
+ * prefixed by label when not NULL. */
+void cli_print_notes(const char *cmd, const char *label,
+                     const sim_scenario *sc);
 
 /* Read a whole file (at most cap bytes) into a NUL-terminated buffer the
  * caller frees. On failure returns a negative code and fills err with the

@@ -75,6 +75,7 @@ typedef struct cmp {
     int baseline;
     gate gates[MAX_GATES];
     int ngates;
+    sim_bind_opts bind; /* --bind, --map-workload, --map-tier */
     /* values[scenario][policy][seed][metric] */
     double *v;
     char scen_name[MAX_SCENARIOS][128];
@@ -420,11 +421,15 @@ static int run_scenario(cmp *c, int si, ld_error *err)
     snprintf(c->scen_name[si], sizeof c->scen_name[si], "%s", sc->name);
     uint64_t base = sc->seed;
     for (int p = 0; p < c->npol && rc == LD_OK; p++) {
-        if ((rc = sim_scenario_bind(sc, c->pol[p].p, err)) < 0) {
+        if ((rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind, err)) < 0) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
-            ld_error_set(err, NULL, NULL, "%s (with policy %s)", msg,
-                         c->pol[p].path);
+            ld_error_set(err, NULL, NULL, "with policy %s: %s",
+                         c->pol[p].path, msg);
+        } else {
+            char label[300];
+            snprintf(label, sizeof label, "%s, %s", sc->name, c->pol[p].label);
+            cli_print_notes("compare", label, sc);
         }
     }
     for (int seed = 0; seed < c->seeds && rc == LD_OK; seed++) {
@@ -435,7 +440,8 @@ static int run_scenario(cmp *c, int si, ld_error *err)
         for (int p = 0; p < c->npol && rc == LD_OK; p++) {
             sim_metrics *m = NULL;
             cJSON *sum = NULL;
-            if ((rc = sim_scenario_bind(sc, c->pol[p].p, err)) < 0)
+            if ((rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind,
+                                             err)) < 0)
                 break;
             sim_options o = {.sc = sc, .p = c->pol[p].p, .seed = sc->seed,
                              .events_sample = 1.0};

@@ -150,7 +150,7 @@ int cmd_replay(int argc, char **argv)
     FILE *events = NULL;
     char path[4096];
     if (scenario != NULL) {
-        if (cli_sim_prepare(scenario, policy, &p, &base, &err) < 0)
+        if (cli_sim_prepare(scenario, policy, NULL, &p, &base, &err) < 0)
             goto fail;
     } else if (cli_load_policy(policy, &p, &err) < 0) {
         goto fail;

@@ -71,8 +71,17 @@ int cli_write_json(const char *path, const cJSON *obj, ld_error *err)
     return rc;
 }
 
+void cli_print_notes(const char *cmd, const char *label,
+                     const sim_scenario *sc)
+{
+    for (int i = 0; i < sc->nnotes; i++)
+        fprintf(stderr, "ladder %s: note: %s%s%s\n", cmd, label ? label : "",
+                label ? ": " : "", sc->notes[i]);
+}
+
 int cli_sim_prepare(const char *scenario_path, const char *policy_path,
-                    ld_policy **p, sim_scenario **sc, ld_error *err)
+                    const sim_bind_opts *bo, ld_policy **p, sim_scenario **sc,
+                    ld_error *err)
 {
     *p = NULL;
     *sc = NULL;
@@ -81,7 +90,7 @@ int cli_sim_prepare(const char *scenario_path, const char *policy_path,
         return rc;
     rc = sim_scenario_load(scenario_path, sc, err);
     if (rc == LD_OK)
-        rc = sim_scenario_bind(*sc, *p, err);
+        rc = sim_scenario_bind_opts(*sc, *p, bo, err);
     if (rc < 0) {
         sim_scenario_free(*sc);
         ld_policy_free(*p);
@@ -98,6 +107,7 @@ int cmd_sim(int argc, char **argv)
     bool json = false, progress = isatty(2), skip_bad = false;
     double sample = 1.0;
     long long seed = -1;
+    sim_bind_opts bind = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -158,10 +168,11 @@ int cmd_sim(int argc, char **argv)
     ld_policy *p;
     sim_scenario *sc;
     ld_error err;
-    if (cli_sim_prepare(scenario, policy, &p, &sc, &err) < 0) {
+    if (cli_sim_prepare(scenario, policy, &bind, &p, &sc, &err) < 0) {
         fprintf(stderr, "ladder sim: %s\n", err.msg);
         return 2;
     }
+    cli_print_notes("sim", NULL, sc);
     if (skip_bad)
         sc->traffic.trace.skip_bad_rows = true;
     int rc = 2;
@@ -204,7 +215,13 @@ int cmd_sim(int argc, char **argv)
                     (long long)st.trace_attempts_dropped, SIM_REPLAY_MAX_ATT);
     }
     summary = sim_metrics_summary(m, sc->seed);
-    if (summary == NULL ||
+    cJSON *binding = sim_scenario_binding_json(sc, p);
+    if (binding != NULL && summary != NULL &&
+        !cJSON_AddItemToObject(summary, "binding", binding)) {
+        cJSON_Delete(binding);
+        binding = NULL;
+    }
+    if (summary == NULL || binding == NULL ||
         !cJSON_AddStringToObject(summary, "scenario", sc->name) ||
         !cJSON_AddStringToObject(summary, "policy", policy) ||
         !cJSON_AddNumberToObject(summary, "trace_rows_skipped",
@@ -218,6 +235,7 @@ int cmd_sim(int argc, char **argv)
     } else {
         printf("scenario %s, policy %s, seed %llu\n", sc->name, policy,
                (unsigned long long)sc->seed);
+        sim_scenario_print_binding(sc, p, stdout);
         sim_metrics_print_table(m, stdout);
         if (st.trace_skipped > 0)
             printf("trace rows skipped as bad: %lld\n",

@@ -42,7 +42,7 @@ typedef struct ld_rng {
 /* An error message for people: names the file, the place in it (a JSON path
  * such as workloads.chat.ladder[2], or line:column) and what is wrong. */
 typedef struct ld_error {
-    char msg[512];
+    char msg[1024];
 } ld_error;
 
 /* Fill err (if not NULL) with "file: where: message". file and where may be

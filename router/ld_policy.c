@@ -59,6 +59,16 @@ const char *ld_role_name(ld_role r)
     return role_names[r];
 }
 
+int ld_role_parse(const char *s, ld_role *out)
+{
+    for (int r = 0; s != NULL && r < LD_ROLE_COUNT; r++)
+        if (strcmp(s, role_names[r]) == 0) {
+            *out = (ld_role)r;
+            return LD_OK;
+        }
+    return LD_EINVAL;
+}
+
 /* ---- regions and capabilities ------------------------------------------ */
 
 static int region_index(load_ctx *c, const char *name, const char *path)
@@ -1150,6 +1160,21 @@ int ld_policy_workload_routes(const ld_policy *p, int workload, int *routes,
     for (int i = 0; i < w->ncand && i < cap; i++)
         routes[i] = w->cand[i];
     return w->ncand;
+}
+
+int ld_policy_workload_rung(const ld_policy *p, int workload, int n)
+{
+    if (workload < 0 || workload >= p->nworkloads || n < 1 ||
+        n > p->workloads[workload].nladder)
+        return -1;
+    return p->workloads[workload].ladder[n - 1];
+}
+
+int ld_policy_workload_role(const ld_policy *p, int workload, ld_role r)
+{
+    if (workload < 0 || workload >= p->nworkloads || (unsigned)r >= LD_ROLE_COUNT)
+        return -1;
+    return p->workloads[workload].roles[r];
 }
 
 const ld_constraints *ld_policy_eff(const ld_policy *p, int workload, int tier)

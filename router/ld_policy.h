@@ -106,6 +106,11 @@ int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);
 int ld_policy_workload_routes(const ld_policy *p, int workload, int *routes,
                               int cap);
 
+/* A workload's nth rung (1: its primary) or its route for a role; -1 when
+ * it has none (or for a bad index). */
+int ld_policy_workload_rung(const ld_policy *p, int workload, int n);
+int ld_policy_workload_role(const ld_policy *p, int workload, ld_role r);
+
 /* How many times a workload lets a stream cut after its first token be
  * continued on another route (0: never; LD_EINVAL for a bad index). A
  * host keeps the text it sent only when this is positive. */
@@ -123,5 +128,7 @@ void ld_policy_describe_constraints(const ld_policy *p, int workload,
 
 const char *ld_action_name(ld_action_kind k);
 const char *ld_role_name(ld_role r);
+/* "low_latency" etc. to a role; LD_EINVAL for another name. */
+int ld_role_parse(const char *s, ld_role *out);
 
 #endif

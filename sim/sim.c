@@ -60,6 +60,9 @@ struct sim_req {
     int64_t in_tok, out_tok;
     int workload, tier;
     unsigned caps;
+    bool slo_set;         /* the scenario's service level (else the
+                             policy's constraints judge it) */
+    ld_us slo_ttft, slo_total;
     bool got_first;
     bool log_events;
     int64_t remaining;    /* tokens an attempt has to generate: all of
@@ -83,6 +86,8 @@ typedef struct waiter {
     uint32_t gen;
 } waiter;
 
+/* One provider model's servers, queue and rate windows: routes bound to
+ * the same provider model share them. */
 typedef struct route_model {
     const sim_provider *prov; /* NULL: no model (never attempted) */
     int busy;
@@ -105,7 +110,10 @@ typedef struct sim {
     sim_trace *trace;
     sim_trace_row pending;    /* a trace row read ahead of its time */
     bool has_pending;
-    route_model routes[LD_MAX_ROUTES];
+    /* the scenario's provider models, then one empty model per route bound
+     * to none; each route points at its own */
+    route_model models[2 * LD_MAX_ROUTES];
+    route_model *rmod[LD_MAX_ROUTES];
     double mix_cdf[SIM_MAX_MIX];
     sim_req *free_reqs;
     sim_req **chunks;
@@ -257,7 +265,7 @@ static void serve(sim *s, sim_req *r, int slot);
 
 static void free_server(sim *s, int route)
 {
-    route_model *rm = &s->routes[route];
+    route_model *rm = s->rmod[route];
     rm->busy--;
     while (rm->qlen > 0) {
         waiter w = rm->q[rm->qhead];
@@ -386,7 +394,7 @@ static bool over_limit(sim *s, route_model *rm, int64_t tokens, double rpm,
 static void serve(sim *s, sim_req *r, int slot)
 {
     sim_att *a = &r->att[slot];
-    const sim_provider *pv = s->routes[a->route].prov;
+    const sim_provider *pv = s->rmod[a->route]->prov;
     const sim_scenario *sc = s->sc;
     ld_us now = s->now;
     a->state = ATT_SERVING;
@@ -562,7 +570,7 @@ static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
     a->holds_server = false;
     ld_raw_result_init(&a->res);
 
-    route_model *rm = &s->routes[d->route];
+    route_model *rm = s->rmod[d->route];
     const sim_provider *pv = rm->prov;
     uint8_t k = r->tries[d->route];
     if (k < 255)
@@ -810,7 +818,9 @@ static void finish_req(sim *s, sim_req *r, const ld_do *d)
 {
     ld_req_info info;
     ld_req_info_get(r->core, &info);
-    sim_metrics_on_done(s->m, &info, s->now, info.limit_ttft, info.limit_total);
+    sim_metrics_on_done(s->m, &info, s->now,
+                        r->slo_set ? r->slo_ttft : info.limit_ttft,
+                        r->slo_set ? r->slo_total : info.limit_total);
     if (s->o->trace != NULL)
         trace_write(s, r, &info, d);
     for (int i = 0; i < MAX_LIVE; i++)
@@ -1010,6 +1020,9 @@ static void arrive(sim *s, const sim_trace_row *row)
     r->workload = workload >= 0 ? workload : (mx != NULL ? mx->workload_idx : -1);
     r->tier = tier >= 0 ? tier : (mx != NULL ? mx->tier_idx : -1);
     r->caps = mx != NULL ? mx->caps : 0;
+    r->slo_set = sim_scenario_slo_for(s->sc, workload >= 0 ? -1 : mi,
+                                      row != NULL ? row->slo : -1,
+                                      &r->slo_ttft, &r->slo_total);
     double pt = tr->patience_ttft ? sim_dist_sample(tr->patience_ttft, s->traffic) : -1;
     double pa = tr->patience_total ? sim_dist_sample(tr->patience_total, s->traffic) : -1;
     ld_us pt_at = patience_at(s->now, pt, row ? row->patience_ttft : -1,
@@ -1239,8 +1252,8 @@ static void sim_cleanup(sim *s)
     gsl_rng_free(s->attempt);
     gsl_rng_free(s->core_rng);
     sim_trace_close(s->trace);
-    for (int i = 0; i < LD_MAX_ROUTES; i++)
-        free(s->routes[i].q);
+    for (int i = 0; i < 2 * LD_MAX_ROUTES; i++)
+        free(s->models[i].q);
     for (size_t i = 0; i < s->nchunks; i++) {
         for (int j = 0; j < REQ_CHUNK; j++)
             free(s->chunks[i][j].tatt);
@@ -1289,11 +1302,14 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
     sp->rng.ctx = sp->core_rng;
     ld_core_set_sink(sp->core, on_core_event, sp);
 
+    for (int i = 0; i < 2 * LD_MAX_ROUTES; i++) {
+        sp->models[i].prov = i < sc->nproviders ? &sc->providers[i] : NULL;
+        for (int b = 0; b < 60; b++)
+            sp->models[i].bucket_sec[b] = -1000;
+    }
     for (int r = 0; r < ld_policy_route_count(o->p); r++) {
         int pi = sim_scenario_provider_for(sc, r);
-        sp->routes[r].prov = pi >= 0 ? &sc->providers[pi] : NULL;
-        for (int b = 0; b < 60; b++)
-            sp->routes[r].bucket_sec[b] = -1000;
+        sp->rmod[r] = &sp->models[pi >= 0 ? pi : LD_MAX_ROUTES + r];
     }
     double acc = 0;
     for (int i = 0; i < sc->traffic.nmix; i++) {

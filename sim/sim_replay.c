@@ -487,6 +487,7 @@ static int build(sim_recorded *rec)
         row->output_tokens = q->out;
         row->workload = q->wl;
         row->tier = q->tier;
+        row->slo = -1;
         row->key = (int64_t)i;
         /* the user's patience: exact when they left (waiting for the
          * first token if none had come, else for the rest), else at least
@@ -745,6 +746,11 @@ int sim_replay_scenario(const sim_recorded *rec, const ld_policy *p,
     sc->duration_s = rec->span_s + 1; /* arrivals stop after the last row */
 
     int nr = ld_policy_route_count(p);
+    if (sc->nroutes_bound != nr) { /* not bound to p (no base scenario) */
+        for (int r = 0; r < LD_MAX_ROUTES; r++)
+            sc->bind[r] = -1;
+        sc->nroutes_bound = nr;
+    }
     for (int r = 0; r < nr; r++) {
         if (sim_scenario_provider_for(sc, r) >= 0)
             continue;
@@ -756,10 +762,11 @@ int sim_replay_scenario(const sim_recorded *rec, const ld_policy *p,
         }
         sim_provider *pv = &sc->providers[sc->nproviders];
         memset(pv, 0, sizeof *pv);
-        pv->route_idx = r;
         pv->queue = -1;
+        sc->bind[r] = sc->nproviders;
+        sc->bind_how[r] = SIM_BIND_HOST;
         sc->nproviders++;
-        if ((pv->route = strdup(ld_policy_route_id(p, r))) == NULL)
+        if ((pv->name = strdup(ld_policy_route_id(p, r))) == NULL)
             goto nomem;
     }
     for (int i = 0; i < sc->nproviders; i++)

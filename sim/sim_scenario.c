@@ -10,6 +10,7 @@
 #include "sim_scenario.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
@@ -272,9 +273,15 @@ static int parse_trace_cfg(const pctx *c, const cJSON *a, const char *path,
                             "missing (the trace file to replay)");
     if ((t->path = resolve(c->base_dir, file)) == NULL)
         return ld_json_oom(&c->j);
-    if (access(t->path, R_OK) != 0)
-        return ld_json_fail(&c->j, path, "file", "cannot read \"%s\": %s",
-                            t->path, strerror(errno));
+    if (access(t->path, R_OK) != 0) {
+        if (file[0] == '/')
+            return ld_json_fail(&c->j, path, "file", "cannot read \"%s\": %s",
+                                t->path, strerror(errno));
+        return ld_json_fail(&c->j, path, "file",
+                            "\"%s\" is read relative to the scenario's "
+                            "directory, as \"%s\": %s", file, t->path,
+                            strerror(errno));
+    }
     if ((rc = ld_json_str(&c->j, a, path, "format", false, &fmt)) < 0)
         return rc;
     if (fmt == NULL)
@@ -582,8 +589,8 @@ static int parse_provider(const pctx *c, const cJSON *v, const char *path,
 {
     static const char *const keys[] = {
         "ttft_ms", "tokens_per_s", "error_ms", "errors", "concurrency",
-        "queue", "rpm", "tpm", "retry_after_s", "upstream", "bills_partial",
-        NULL};
+        "queue", "rpm", "tpm", "retry_after_s", "upstream", "model",
+        "bills_partial", NULL};
     int rc;
     if ((rc = ld_json_want_object(&c->j, v, path)) < 0 ||
         (rc = ld_json_check_keys(&c->j, v, path, keys, NULL)) < 0)
@@ -623,6 +630,7 @@ static int parse_provider(const pctx *c, const cJSON *v, const char *path,
         (rc = opt_range(c, v, path, "retry_after_s", 0, MAX_TIME_S,
                         &pv->retry_after_s)) < 0 ||
         (rc = ld_json_dup(&c->j, v, path, "upstream", &pv->upstream)) < 0 ||
+        (rc = ld_json_dup(&c->j, v, path, "model", &pv->model)) < 0 ||
         (rc = ld_json_bool(&c->j, v, path, "bills_partial",
                            &pv->bills_partial)) < 0)
         return rc;
@@ -641,14 +649,14 @@ static int parse_providers(const pctx *c, const cJSON *ps, sim_scenario *sc)
         char p[LD_JSON_PATH_MAX];
         ld_json_child_path(p, "providers", it->string);
         if (it->string[0] == '\0')
-            return ld_json_fail(&c->j, p, NULL, "a route id must not be empty");
+            return ld_json_fail(&c->j, p, NULL,
+                                "a provider model's name must not be empty");
         if (sc->nproviders == LD_MAX_ROUTES)
             return ld_json_fail(&c->j, "providers", NULL,
                                 "more than %d provider models", LD_MAX_ROUTES);
         sim_provider *pv = &sc->providers[sc->nproviders++];
-        pv->route_idx = -1;
         pv->queue = -1;
-        if ((pv->route = strdup(it->string)) == NULL)
+        if ((pv->name = strdup(it->string)) == NULL)
             return ld_json_oom(&c->j);
         if ((rc = parse_provider(c, it, p, pv)) < 0)
             return rc;
@@ -675,8 +683,19 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
     if (path == NULL)
         return ld_json_oom(&c->j);
     if ((rc = sim_read_file(path, SIM_MAX_SCENARIO_BYTES, &buf, &n,
-                            c->j.err)) < 0)
+                            c->j.err)) < 0) {
+        char msg[sizeof c->j.err->msg];
+        snprintf(msg, sizeof msg, "%s", c->j.err->msg);
+        if (pf->valuestring[0] == '/')
+            ld_json_fail(&c->j, "providers_file", NULL, "\"%s\": %s",
+                         path, msg);
+        else
+            ld_json_fail(&c->j, "providers_file", NULL,
+                         "\"%s\" is read relative to the scenario's "
+                         "directory, as \"%s\": %s", pf->valuestring, path,
+                         msg);
         goto done;
+    }
     const char *end = NULL;
     root = cJSON_ParseWithLengthOpts(buf != NULL ? buf : "", n, &end, 0);
     if (root == NULL) {
@@ -722,12 +741,7 @@ static int parse_providers_merged(const pctx *c, const cJSON *pf,
             }
         }
     }
-    int first = sc->nproviders;
     rc = parse_providers(c, ps, sc);
-    for (int i = first; rc == LD_OK && i < sc->nproviders; i++)
-        sc->providers[i].shared =
-            inline_ps == NULL ||
-            cJSON_GetObjectItemCaseSensitive(inline_ps, sc->providers[i].route) == NULL;
     if (rc < 0) {
         char msg[sizeof c->j.err->msg];
         snprintf(msg, sizeof msg, "%s", c->j.err->msg);
@@ -947,6 +961,42 @@ static int parse_fault_params(const pctx *c, const cJSON *v,
     return LD_OK;
 }
 
+/* The target's form: NAME or glob, or one of the prefixed kinds. */
+static int check_target(const pctx *c, const char *path, const char *t)
+{
+    static const char *const kinds[] = {"upstream:", "model:", "rung:",
+                                        "role:"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t n = strlen(kinds[k]);
+        if (strncmp(t, kinds[k], n) != 0)
+            continue;
+        const char *v = t + n;
+        if (*v == '\0')
+            return ld_json_fail(&c->j, path, "target", "\"%s\" needs a %s",
+                                kinds[k], k == 2 ? "rung number" : "name");
+        if (k == 2) {
+            char *end;
+            errno = 0;
+            long r = strtol(v, &end, 10);
+            if (*end != '\0' || errno != 0 || r < 1 || r > LD_MAX_LADDER)
+                return ld_json_fail(&c->j, path, "target",
+                                    "\"%s\": a rung is a number from 1 (each "
+                                    "workload's primary) to %d", t,
+                                    LD_MAX_LADDER);
+        }
+        if (k == 3) {
+            ld_role r;
+            if (ld_role_parse(v, &r) != LD_OK)
+                return ld_json_fail(&c->j, path, "target",
+                                    "\"%s\": unknown role (expected "
+                                    "low_latency, low_cost or high_quality)",
+                                    t);
+        }
+        return LD_OK;
+    }
+    return LD_OK;
+}
+
 static int parse_fault(const pctx *c, const cJSON *v, const char *path,
                        sim_fault *f, bool *point)
 {
@@ -995,11 +1045,11 @@ static int parse_fault(const pctx *c, const cJSON *v, const char *path,
         return rc;
     if (target == NULL)
         return ld_json_fail(&c->j, path, "target",
-                            "missing (a route id, a glob such as \"gpt-*\", or "
-                            "\"upstream:NAME\")");
-    if (strncmp(target, "upstream:", 9) == 0 && target[9] == '\0')
-        return ld_json_fail(&c->j, path, "target",
-                            "\"upstream:\" needs a name");
+                            "missing (a provider model or route, a glob such "
+                            "as \"gpt-*\", \"upstream:NAME\", \"model:NAME\", "
+                            "\"rung:N\" or \"role:NAME\")");
+    if ((rc = check_target(c, path, target)) < 0)
+        return rc;
     if ((f->target = strdup(target)) == NULL)
         return ld_json_oom(&c->j);
     if ((rc = ld_json_str(&c->j, v, path, "name", false, &name)) < 0)
@@ -1096,12 +1146,158 @@ static double horizon_s(const sim_scenario *sc)
     return 0;
 }
 
+int sim_scenario_note(sim_scenario *sc, const char *fmt, ...)
+{
+    if (sc->nnotes >= SIM_MAX_NOTES)
+        return LD_OK;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (sc->nnotes == SIM_MAX_NOTES - 1)
+        snprintf(buf, sizeof buf, "(more notes left out)");
+    if ((sc->notes[sc->nnotes] = strdup(buf)) == NULL)
+        return LD_ENOMEM;
+    sc->nnotes++;
+    return LD_OK;
+}
+
+/* "service_level": {workload: {"ttft_ms", "total_ms"}, "*": {...}}: what
+ * the product's users tolerate, the same for every policy. */
+static int parse_slo(const pctx *c, const cJSON *o, sim_scenario *sc)
+{
+    static const char *const keys[] = {"ttft_ms", "total_ms", NULL};
+    int rc;
+    if ((rc = ld_json_want_object(&c->j, o, "service_level")) < 0 ||
+        (rc = ld_json_check_keys(&c->j, o, "service_level", NULL, NULL)) < 0)
+        return rc;
+    for (const cJSON *it = o->child; it != NULL; it = it->next) {
+        if (ld_json_is_comment(&c->j, it->string))
+            continue;
+        char p[LD_JSON_PATH_MAX];
+        ld_json_child_path(p, "service_level", it->string);
+        if (sc->nslo == SIM_MAX_SLO)
+            return ld_json_fail(&c->j, "service_level", NULL,
+                                "more than %d workloads", SIM_MAX_SLO);
+        sim_slo *l = &sc->slo[sc->nslo++];
+        double ttft = 0, total = 0;
+        if ((rc = ld_json_want_object(&c->j, it, p)) < 0 ||
+            (rc = ld_json_check_keys(&c->j, it, p, keys, NULL)) < 0 ||
+            (rc = opt_pos(c, it, p, "ttft_ms", MAX_TIME_S * 1e3, &ttft)) < 0 ||
+            (rc = opt_pos(c, it, p, "total_ms", MAX_TIME_S * 1e3, &total)) < 0)
+            return rc;
+        if (ttft == 0 && total == 0)
+            return ld_json_fail(&c->j, p, NULL,
+                                "give ttft_ms, total_ms or both (the ceilings "
+                                "its users tolerate)");
+        l->ttft = (ld_us)llround(ttft * 1e3);
+        l->total = (ld_us)llround(total * 1e3);
+        if ((l->workload = strdup(it->string)) == NULL)
+            return ld_json_oom(&c->j);
+    }
+    return LD_OK;
+}
+
+static int parse_map(const pctx *c, const cJSON *o, const char *path,
+                     sim_map *map, int *n)
+{
+    int rc;
+    if ((rc = ld_json_want_object(&c->j, o, path)) < 0 ||
+        (rc = ld_json_check_keys(&c->j, o, path, NULL, NULL)) < 0)
+        return rc;
+    for (const cJSON *it = o->child; it != NULL; it = it->next) {
+        if (ld_json_is_comment(&c->j, it->string))
+            continue;
+        char p[LD_JSON_PATH_MAX];
+        ld_json_child_path(p, path, it->string);
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0')
+            return ld_json_fail(&c->j, p, NULL, "must be a name of the "
+                                "policy's");
+        if (*n == SIM_MAX_MAP)
+            return ld_json_fail(&c->j, path, NULL, "more than %d names",
+                                SIM_MAX_MAP);
+        sim_map *m = &map[(*n)++];
+        if ((m->from = strdup(it->string)) == NULL ||
+            (m->to = strdup(it->valuestring)) == NULL)
+            return ld_json_oom(&c->j);
+    }
+    return LD_OK;
+}
+
+/* "mapping": {"workloads": {scenario name: policy name}, "tiers": {...}} */
+static int parse_mapping(const pctx *c, const cJSON *o, sim_scenario *sc)
+{
+    static const char *const keys[] = {"workloads", "tiers", NULL};
+    int rc;
+    if ((rc = ld_json_want_object(&c->j, o, "mapping")) < 0 ||
+        (rc = ld_json_check_keys(&c->j, o, "mapping", keys, NULL)) < 0)
+        return rc;
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "workloads");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "tiers");
+    if (w != NULL && (rc = parse_map(c, w, "mapping.workloads",
+                                     sc->map_workload,
+                                     &sc->nmap_workload)) < 0)
+        return rc;
+    if (t != NULL && (rc = parse_map(c, t, "mapping.tiers", sc->map_tier,
+                                     &sc->nmap_tier)) < 0)
+        return rc;
+    return LD_OK;
+}
+
+/* Notes on what the parser accepted but a reader should know. */
+static int parse_notes(const pctx *c, const cJSON *root, sim_scenario *sc)
+{
+    (void)c;
+    const cJSON *mix = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "traffic"), "mix");
+    double given = 0;
+    int nshares = 0;
+    for (const cJSON *e = mix != NULL ? mix->child : NULL; e != NULL;
+         e = e->next) {
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "share");
+        if (cJSON_IsNumber(sh)) {
+            given += sh->valuedouble;
+            nshares++;
+        }
+    }
+    if (nshares > 0 && nshares == sc->traffic.nmix && fabs(given - 1) > 1e-6 &&
+        sim_scenario_note(sc, "traffic.mix: the shares add up to %g, not 1: "
+                          "each is divided by %g", given, given) < 0)
+        return LD_ENOMEM;
+    if (nshares > 0 && nshares < sc->traffic.nmix &&
+        sim_scenario_note(sc, "traffic.mix: %d of %d entries have no share "
+                          "(1 each); shares are then divided by their sum",
+                          sc->traffic.nmix - nshares, sc->traffic.nmix) < 0)
+        return LD_ENOMEM;
+    double h = horizon_s(sc);
+    for (int i = 0; h > 0 && i < sc->nfaults; i++) {
+        const sim_fault *f = &sc->faults[i];
+        if (f->mtbf_s > 0 || f->nwindows != 1)
+            continue;
+        double start = (double)f->windows[0].start / 1e6;
+        if (start >= h &&
+            sim_scenario_note(sc, "faults[%d] (%s) starts at %g s, when the "
+                              "arrivals have stopped (%g s): it can only "
+                              "touch requests still in flight", i, f->name,
+                              start, h) < 0)
+            return LD_ENOMEM;
+    }
+    if (sc->traffic.kind == SIM_ARR_TRACE && sc->duration_s == 0 &&
+        sc->requests == 0 &&
+        sim_scenario_note(sc, "no duration_s or requests: the trace plays "
+                          "once, to its last row") < 0)
+        return LD_ENOMEM;
+    sc->nparse_notes = sc->nnotes;
+    return LD_OK;
+}
+
 static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
 {
     static const char *const keys[] = {
         "name", "description", "duration_s", "requests", "seed",
         "interval_s", "drain_s", "traffic", "providers", "providers_file",
-        "faults", NULL};
+        "faults", "service_level", "mapping", "default_provider", NULL};
     int rc, hd, hr;
     if ((rc = ld_json_check_keys(&c->j, root, "", keys, NULL)) < 0 ||
         (rc = ld_json_dup(&c->j, root, "", "name", &sc->name)) < 0)
@@ -1117,7 +1313,11 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
         return hr;
     if (hr && sc->requests == 0)
         return ld_json_fail(&c->j, "requests", NULL, "must be > 0 (got 0)");
-    if (!hd && !hr)
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "traffic"), "arrivals");
+    const cJSON *proc = cJSON_GetObjectItemCaseSensitive(arr, "process");
+    bool trace = cJSON_IsString(proc) && strcmp(proc->valuestring, "trace") == 0;
+    if (!hd && !hr && !trace)
         return ld_json_fail(&c->j, NULL, NULL,
                             "give \"duration_s\" or \"requests\" (or both): "
                             "when the arrivals stop");
@@ -1143,9 +1343,32 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
         rc = parse_providers(c, ps, sc);
     if (rc < 0)
         return rc;
+    if (trace && !hd && !hr && sc->traffic.trace.loop)
+        return ld_json_fail(&c->j, "traffic.arrivals", "loop",
+                            "a looping trace needs \"duration_s\" or "
+                            "\"requests\" (when to stop)");
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(root, "faults");
     if (fs != NULL && (rc = parse_faults(c, fs, sc)) < 0)
         return rc;
+    const cJSON *slo = cJSON_GetObjectItemCaseSensitive(root, "service_level");
+    if (slo != NULL && (rc = parse_slo(c, slo, sc)) < 0)
+        return rc;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "mapping");
+    if (map != NULL && (rc = parse_mapping(c, map, sc)) < 0)
+        return rc;
+    if ((rc = ld_json_dup(&c->j, root, "", "default_provider",
+                          &sc->default_provider)) < 0)
+        return rc;
+    if (sc->default_provider != NULL) {
+        int k = -1;
+        for (int i = 0; i < sc->nproviders; i++)
+            if (strcmp(sc->providers[i].name, sc->default_provider) == 0)
+                k = i;
+        if (k < 0)
+            return ld_json_fail(&c->j, "default_provider", NULL,
+                                "\"%s\" is not a provider model of the "
+                                "scenario", sc->default_provider);
+    }
     if ((rc = opt_pos(c, root, "", "interval_s", MAX_TIME_S,
                       &sc->interval_s)) < 0)
         return rc;
@@ -1153,7 +1376,7 @@ static int parse_top(const pctx *c, const cJSON *root, sim_scenario *sc)
         double h = horizon_s(sc);
         sc->interval_s = h > 0 && h / 60 < 20 ? h / 20 : 60;
     }
-    return LD_OK;
+    return parse_notes(c, root, sc);
 }
 
 int sim_scenario_parse(const char *text, size_t len, const char *file,
@@ -1259,7 +1482,8 @@ void sim_scenario_free(sim_scenario *sc)
     sim_dist_free(tr->patience_total);
     for (int i = 0; i < sc->nproviders; i++) {
         sim_provider *pv = &sc->providers[i];
-        free(pv->route);
+        free(pv->name);
+        free(pv->model);
         sim_dist_free(pv->ttft_ms);
         sim_dist_free(pv->tokens_per_s);
         sim_dist_free(pv->error_ms);
@@ -1277,6 +1501,19 @@ void sim_scenario_free(sim_scenario *sc)
         free(f->err_type);
         free(f->err_message);
     }
+    for (int i = 0; i < sc->nslo; i++)
+        free(sc->slo[i].workload);
+    for (int i = 0; i < sc->nmap_workload; i++) {
+        free(sc->map_workload[i].from);
+        free(sc->map_workload[i].to);
+    }
+    for (int i = 0; i < sc->nmap_tier; i++) {
+        free(sc->map_tier[i].from);
+        free(sc->map_tier[i].to);
+    }
+    for (int i = 0; i < sc->nnotes; i++)
+        free(sc->notes[i]);
+    free(sc->default_provider);
     free(sc);
 }
 
@@ -1343,104 +1580,6 @@ done:
     return rc;
 }
 
-/* ---- binding to a policy ---------------------------------------------- */
-
-int sim_scenario_provider_for(const sim_scenario *sc, int route)
-{
-    if (sc == NULL || route < 0)
-        return -1;
-    for (int i = 0; i < sc->nproviders; i++)
-        if (sc->providers[i].route_idx == route)
-            return i;
-    return -1;
-}
-
-static int route_in_upstream(const sim_scenario *sc, const ld_policy *p,
-                             int route, const char *name)
-{
-    int k = sim_scenario_provider_for(sc, route);
-    if (k >= 0 && sc->providers[k].upstream != NULL &&
-        strcmp(sc->providers[k].upstream, name) == 0)
-        return 1;
-    ld_route_info info;
-    return ld_policy_route_info(p, route, &info) == LD_OK &&
-           info.upstream != NULL && strcmp(info.upstream, name) == 0;
-}
-
-int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err)
-{
-    if (sc == NULL || p == NULL) {
-        ld_error_set(err, NULL, NULL, "no scenario or no policy to bind");
-        return LD_EINVAL;
-    }
-    pctx c = {{sc->file, err, false}, sc->base_dir};
-    char path[LD_JSON_PATH_MAX], q[LD_JSON_PATH_MAX];
-    for (int i = 0; i < sc->traffic.nmix; i++) {
-        sim_mix *m = &sc->traffic.mix[i];
-        ld_json_index_path(q, "traffic.mix", i);
-        m->workload_idx = m->tier_idx = -1;
-        if (m->workload != NULL &&
-            (m->workload_idx = ld_policy_workload_index(p, m->workload)) < 0) {
-            m->workload_idx = -1;
-            return ld_json_fail(&c.j, q, "workload",
-                                "workload \"%s\" is not in the policy",
-                                m->workload);
-        }
-        if (m->tier != NULL &&
-            (m->tier_idx = ld_policy_tier_index(p, m->tier)) < 0) {
-            m->tier_idx = -1;
-            return ld_json_fail(&c.j, q, "tier",
-                                "tier \"%s\" is not in the policy", m->tier);
-        }
-    }
-    for (int i = 0; i < sc->nproviders; i++) {
-        sim_provider *pv = &sc->providers[i];
-        int r = ld_policy_route_index(p, pv->route);
-        pv->route_idx = r < 0 ? -1 : r;
-        if (r < 0 && !pv->shared) { /* a shared file may model more routes */
-            ld_json_child_path(path, "providers", pv->route);
-            return ld_json_fail(&c.j, path, NULL,
-                                "route \"%s\" is not in the policy", pv->route);
-        }
-    }
-    int nr = ld_policy_route_count(p);
-    for (int i = 0; i < sc->nfaults; i++) {
-        sim_fault *f = &sc->faults[i];
-        f->routes = 0;
-        int up = strncmp(f->target, "upstream:", 9) == 0;
-        for (int r = 0; r < nr && r < 64; r++) {
-            int hit = up ? route_in_upstream(sc, p, r, f->target + 9)
-                         : fnmatch(f->target, ld_policy_route_id(p, r), 0) == 0;
-            if (hit)
-                f->routes |= (uint64_t)1 << r;
-        }
-        if (f->routes == 0) {
-            ld_json_index_path(q, "faults", i);
-            return ld_json_fail(&c.j, q, "target",
-                                "\"%s\" matches no route of the policy",
-                                f->target);
-        }
-    }
-    /* every route the mix's workloads may use needs a provider model */
-    for (int i = 0; i < sc->traffic.nmix; i++) {
-        int w = sc->traffic.mix[i].workload_idx;
-        if (w < 0)
-            w = ld_policy_default_workload(p);
-        int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
-        int n = ld_policy_workload_routes(p, w, routes,
-                                          LD_MAX_LADDER + LD_ROLE_COUNT);
-        for (int j = 0; j < n && j < LD_MAX_LADDER + LD_ROLE_COUNT; j++) {
-            if (sim_scenario_provider_for(sc, routes[j]) < 0)
-                return ld_json_fail(&c.j, "providers", NULL,
-                                    "route \"%s\" (used by workload \"%s\") "
-                                    "has no provider model",
-                                    ld_policy_route_id(p, routes[j]),
-                                    ld_policy_workload_name(p, w));
-        }
-    }
-    return LD_OK;
-}
-
 /* ---- trace replay ----------------------------------------------------- */
 
 enum { F_TIME, F_IN, F_OUT, F_WL, F_TIER, NFIELDS };
@@ -1451,6 +1590,7 @@ struct sim_trace {
     char *path;
     sim_trace_format fmt;
     const ld_policy *p;
+    const sim_scenario *sc;
     char *key[NFIELDS]; /* column names (CSV) or keys (JSONL) */
     bool need[NFIELDS]; /* absent from the file is an error */
     int col[NFIELDS];   /* CSV: header index, -1 when absent */
@@ -1570,7 +1710,7 @@ typedef struct raw_row {
     double num;
     int64_t date;
     int64_t in, out;
-    int wl, tier;
+    int wl, tier, slo;
 } raw_row;
 
 static long cur_line(const sim_trace *t)
@@ -1583,8 +1723,10 @@ static int resolve_names(sim_trace *t, const char *wl, const char *tier,
                          raw_row *r, char *why, size_t cap)
 {
     r->wl = r->tier = -1;
+    r->slo = -1;
     if (wl != NULL && wl[0] != '\0') {
-        int w = ld_policy_workload_index(t->p, wl);
+        int w = sim_scenario_resolve_name(t->sc, t->p, false, wl);
+        r->slo = sim_scenario_slo_index(t->sc, wl);
         if (w < 0) {
             snprintf(why, cap, "workload \"%s\" is not in the policy", wl);
             return ROW_BAD;
@@ -1599,7 +1741,7 @@ static int resolve_names(sim_trace *t, const char *wl, const char *tier,
         r->wl = w;
     }
     if (tier != NULL && tier[0] != '\0') {
-        int k = ld_policy_tier_index(t->p, tier);
+        int k = sim_scenario_resolve_name(t->sc, t->p, true, tier);
         if (k < 0) {
             snprintf(why, cap, "tier \"%s\" is not in the policy", tier);
             return ROW_BAD;
@@ -1866,6 +2008,7 @@ static int next_good(sim_trace *t, sim_trace_row *row, ld_error *err)
             row->output_tokens = r.out;
             row->workload = r.wl;
             row->tier = r.tier;
+            row->slo = r.slo;
             row->key = -1;
             row->patience_ttft = row->patience_total = -1;
             row->waited_ttft = row->waited_total = 0;
@@ -1966,6 +2109,7 @@ int sim_trace_open(const sim_scenario *sc, const ld_policy *p,
         goto nomem;
     t->fmt = cfg->format;
     t->p = p;
+    t->sc = sc;
     t->speedup = cfg->speedup > 0 ? cfg->speedup : 1;
     t->unit_us = cfg->time_unit_us > 0 ? cfg->time_unit_us
                  : t->fmt == SIM_TRACE_CSV ? 1e6

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "ld.h"
 #include "ld_class.h"
 #include "ld_policy.h"
@@ -38,8 +40,13 @@ typedef enum sim_mod_kind {
 } sim_mod_kind;
 
 typedef struct sim_mix {
-    char *workload, *tier; /* names; NULL: the policy's default */
-    int workload_idx, tier_idx; /* after bind (-1: default) */
+    char *workload, *tier; /* the scenario's names; NULL: the policy's
+                              default */
+    int workload_idx, tier_idx; /* after bind (-1: default): the policy's
+                              workload and tier, by name or mapping */
+    ld_us slo_ttft, slo_total;  /* after bind: the service level its users
+                              expect (sim_scenario.h, service_level); 0:
+                              none */
     double share;               /* normalised to sum 1 by the parser */
     sim_dist *input_tokens, *output_tokens; /* never NULL (default:
                                 constants 1000 and 200); with trace
@@ -54,6 +61,8 @@ typedef struct sim_trace_row {
     ld_us t;               /* since the first row, after speedup */
     int64_t input_tokens, output_tokens;
     int workload, tier;    /* policy indices, -1: from the mix */
+    int slo;               /* index into the scenario's service levels,
+                              -1: the mix's (or the workload's) */
     int64_t key;           /* rows given in memory: the producer's key for
                               the request (`ladder replay`: its index in
                               the recording, see sim_replay.h); rows read
@@ -111,9 +120,13 @@ typedef struct sim_traffic {
 
 struct sim_recorded; /* sim_replay.h */
 
+/* A provider model: how one model behind one upstream behaves. Its name
+ * is the scenario's own; policies' routes are bound to it (see
+ * sim_scenario_bind). */
 typedef struct sim_provider {
-    char *route;
-    int route_idx;            /* after bind */
+    char *name;
+    char *model;              /* the model it serves (e.g. "gpt-4.1"), for
+                                 binding by (upstream, model); NULL: none */
     sim_dist *ttft_ms;        /* time to first token once served */
     sim_dist *tokens_per_s;   /* generation speed */
     sim_dist *error_ms;       /* time to an error answer; NULL: ttft_ms */
@@ -123,10 +136,10 @@ typedef struct sim_provider {
                                  (503) when every server is busy */
     double rpm, tpm;          /* 0: no limit; over it: 429 */
     double retry_after_s;     /* Retry-After sent with 429; 0: none */
-    char *upstream;           /* routes sharing one fail together */
+    char *upstream;           /* the provider behind it (e.g. "openai"):
+                                 models sharing one fail together, and
+                                 routes bind by (upstream, model) */
     bool bills_partial;       /* cut streams are billed for what came */
-    bool shared;              /* only from providers_file: a route the
-                                 policy lacks is ignored, not an error */
     /* `ladder replay`: the route's recorded behaviour (sim_replay.h), not
      * owned; NULL: the model only. With it, an attempt answers as a
      * recorded one, and only when the recording has nothing that fits
@@ -164,8 +177,11 @@ typedef struct sim_window {
 typedef struct sim_fault {
     sim_fault_kind kind;
     char *name;      /* "name" if given, else "<type> <target>" */
-    char *target;    /* route id, glob (* ?), or "upstream:<name>" */
-    uint64_t routes; /* after bind: bit per policy route */
+    char *target;    /* a provider model or route id, a glob (* ?) of
+                        either, "upstream:NAME", "model:NAME", "rung:N"
+                        (each workload's Nth rung) or "role:NAME" */
+    uint64_t routes; /* after bind: bit per policy route (0: this policy
+                        has no route it hits; the fault is then ignored) */
     /* windows: one from start_s/end_s (end LD_NEVER without end_s), or
      * from at_s for price changes and quality drops ({at, LD_NEVER}), or
      * {0, LD_NEVER} without window keys; or many from random onset
@@ -200,6 +216,33 @@ typedef struct sim_fault {
     double quality;
 } sim_fault;
 
+/* The ceilings a workload's users tolerate; judged alike for every policy
+ * ("minutes over the ceiling"). */
+typedef struct sim_slo {
+    char *workload; /* the scenario's workload name; "*": any other */
+    ld_us ttft, total; /* 0: no ceiling */
+} sim_slo;
+
+#define SIM_MAX_SLO 64
+#define SIM_MAX_MAP 64
+#define SIM_MAX_NOTES 64
+
+/* A name of the scenario's taken as another of the policy's. */
+typedef struct sim_map {
+    char *from, *to;
+} sim_map;
+
+/* How a route found its provider model. */
+typedef enum sim_bind_how {
+    SIM_BIND_NONE,
+    SIM_BIND_FLAG,     /* --bind ROUTE=MODEL */
+    SIM_BIND_ID,       /* a provider model named like the route */
+    SIM_BIND_UPSTREAM, /* the same (upstream or provider, model) */
+    SIM_BIND_MODEL,    /* the only provider model serving its model */
+    SIM_BIND_DEFAULT,  /* the scenario's default_provider */
+    SIM_BIND_HOST      /* set by a host (`ladder replay`) */
+} sim_bind_how;
+
 typedef struct sim_scenario {
     char *name, *description;
     char *file, *base_dir;
@@ -215,7 +258,38 @@ typedef struct sim_scenario {
     int nproviders;
     sim_fault faults[SIM_MAX_FAULTS];
     int nfaults;
+    char *default_provider;  /* routes bound to nothing else take it */
+    sim_slo slo[SIM_MAX_SLO]; /* "service_level" */
+    int nslo;
+    sim_map map_workload[SIM_MAX_MAP], map_tier[SIM_MAX_MAP]; /* "mapping" */
+    int nmap_workload, nmap_tier;
+    /* after bind: each policy route's provider model (-1: none, a route no
+     * workload of the mix uses) and how it was found */
+    int bind[LD_MAX_ROUTES];
+    sim_bind_how bind_how[LD_MAX_ROUTES];
+    int nroutes_bound;       /* the policy's route count */
+    bool slo_from_policy;    /* no service_level: each policy's own */
+    /* after bind: the command line's --map-* (not owned: the bind
+     * options' strings must outlive the runs) */
+    const char *const *bound_map_workload, *const *bound_map_tier;
+    int nbound_map_workload, nbound_map_tier;
+    /* warnings for people (the parser's, then the last bind's): never an
+     * error, never silent */
+    char *notes[SIM_MAX_NOTES];
+    int nnotes, nparse_notes;
 } sim_scenario;
+
+/* Extra binding instructions from the command line: "ROUTE=MODEL" for
+ * binds, "SCENARIO_NAME=POLICY_NAME" for maps. They come before the
+ * scenario's own mapping. */
+typedef struct sim_bind_opts {
+    const char *const *binds;
+    int nbinds;
+    const char *const *map_workload;
+    int nmap_workload;
+    const char *const *map_tier;
+    int nmap_tier;
+} sim_bind_opts;
 
 /* Parse scenario text. file names it in errors; base_dir resolves relative
  * file names (traces, empirical distributions). */
@@ -226,11 +300,53 @@ int sim_scenario_parse(const char *text, size_t len, const char *file,
 int sim_scenario_load(const char *path, sim_scenario **out, ld_error *err);
 void sim_scenario_free(sim_scenario *sc);
 
-/* Resolve names against a policy: every mix workload/tier must exist,
- * every provider must be a policy route, every fault target must match at
- * least one route; every route of the workloads used must have a provider
- * model. Errors name the scenario file and path. */
+/* Bind the scenario to a policy (the scenario describes the world, the
+ * policy the ladder; sim_bind.c has the rules):
+ * - each route the mix's workloads use gets a provider model: the one
+ *   --bind names, else the one named like the route id, else the one with
+ *   the route's (upstream, or provider adapter, model), else the only one
+ *   serving its model, else default_provider; none is an error naming the
+ *   route and listing the provider models;
+ * - mix workloads and tiers the policy lacks go through --map-*, then the
+ *   scenario's "mapping", else to the policy's defaults with a note;
+ * - each fault target resolves to routes (a target naming nothing the
+ *   scenario or policy knows is an error; one that hits no route of this
+ *   policy is ignored, with a note);
+ * - provider models no route uses are ignored.
+ * May be called again with another policy (notes of the last bind only).
+ * Errors name the scenario file and path, or the option. */
+int sim_scenario_bind_opts(sim_scenario *sc, const ld_policy *p,
+                           const sim_bind_opts *o, ld_error *err);
+/* sim_scenario_bind_opts with no options. */
 int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err);
+
+/* The binding, for people (a few lines: route -> provider model, why) and
+ * for --json ({"routes": {id: {"provider", "by"}}, "workloads":
+ * {scenario name: policy name}, "tiers": {...}, "ignored_faults": [..]}).
+ * The JSON is NULL when out of memory. */
+void sim_scenario_print_binding(const sim_scenario *sc, const ld_policy *p,
+                                FILE *f);
+cJSON *sim_scenario_binding_json(const sim_scenario *sc, const ld_policy *p);
+
+/* The service level of a request from mix entry `mix` (a trace row's own
+ * slo index when >= 0): true with the ceilings (0: none), or false when the
+ * scenario has no service_level (the host then judges each policy by its
+ * own constraints, and bind said so in a note). */
+bool sim_scenario_slo_for(const sim_scenario *sc, int mix, int slo,
+                          ld_us *ttft, ld_us *total);
+
+/* A trace row's workload (tier false) or tier name to the policy's index,
+ * by name or the bind's mapping; -1 when neither. */
+int sim_scenario_resolve_name(const sim_scenario *sc, const ld_policy *p,
+                              bool tier, const char *name);
+/* The service_level entry for a scenario workload name (NULL: none), else
+ * the "*" entry; -1 when neither. */
+int sim_scenario_slo_index(const sim_scenario *sc, const char *workload);
+
+/* Add a note (printf-style); LD_ENOMEM, or silently nothing past
+ * SIM_MAX_NOTES (the last note then says notes were dropped). */
+int sim_scenario_note(sim_scenario *sc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Set the seed and draw the random-onset fault windows for it (exponential
  * up and down times from mtbf_s/mttr_s, from t = 0 over the run plus
@@ -240,7 +356,8 @@ int sim_scenario_bind(sim_scenario *sc, const ld_policy *p, ld_error *err);
  * it with the file's seed; `ladder compare --seeds` calls it per seed. */
 int sim_scenario_reseed(sim_scenario *sc, uint64_t seed, ld_error *err);
 
-/* Index of the provider model for a policy route, -1 if none. */
+/* Index of the provider model for a policy route, -1 if none (after
+ * bind). */
 int sim_scenario_provider_for(const sim_scenario *sc, int route);
 
 /* ---- trace replay ----------------------------------------------------- */

@@ -90,14 +90,14 @@ check "report on a directory without compare.json exits 2 naming the file" '[ $r
 
 # 5. bad input
 cat > "$tmp/narrow.json" <<'POL'
-{"routes": {"gpt-4.1": {"provider": "openai", "model": "gpt-4.1",
+{"routes": {"mine": {"provider": "openai", "model": "gpt-9",
    "price": {"input_per_mtok": 2, "output_per_mtok": 8}}},
- "workloads": {"chat": {"ladder": ["gpt-4.1"]}}}
+ "workloads": {"chat": {"ladder": ["mine"]}}}
 POL
 "$LADDER" compare "$s1" --policy n="$tmp/narrow.json" --seeds 1 --no-progress > "$tmp/b1" 2>&1
 rc=$?
-check "a policy that does not cover the scenario (its tiers) exits 2 naming both" \
-    '[ $rc -eq 2 ] && grep -q "is not in the policy" "$tmp/b1" && grep -q "narrow.json" "$tmp/b1"' "$(cat "$tmp/b1")"
+check "a policy with a route the scenario cannot model exits 2 naming both" \
+    '[ $rc -eq 2 ] && grep -q "route \"mine\" (used by workload \"chat\") binds to no provider model" "$tmp/b1" && grep -q "narrow.json" "$tmp/b1"' "$(cat "$tmp/b1")"
 "$LADDER" compare "$tmp/nope.json" --policy "$pol/tuned.json" > "$tmp/b2" 2>&1
 rc=$?
 check "a missing scenario exits 2 naming it" '[ $rc -eq 2 ] && grep -q "nope.json" "$tmp/b2"' "$(cat "$tmp/b2")"

@@ -170,7 +170,7 @@ static void test_example_scenario_parses_with_its_values(void **state)
 
     assert_int_equal(sc->nproviders, 4);
     const sim_provider *g = &sc->providers[0];
-    assert_string_equal(g->route, "gpt-4.1");
+    assert_string_equal(g->name, "gpt-4.1");
     assert_near(g->err_p[LD_FC_SERVER_ERROR], 0.002, 1e-12);
     assert_near(g->err_p[LD_FC_RATE_LIMITED], 0.001, 1e-12);
     assert_near(g->err_p[LD_FC_OVERLOADED], 0, 0);
@@ -244,9 +244,10 @@ static void test_example_scenario_binds_to_example_policy(void **state)
     assert_int_equal(sc->traffic.mix[1].tier_idx,
                      ld_policy_tier_index(p, "paid"));
     for (int i = 0; i < sc->nproviders; i++) {
-        int r = ld_policy_route_index(p, sc->providers[i].route);
-        assert_int_equal(sc->providers[i].route_idx, r);
+        int r = ld_policy_route_index(p, sc->providers[i].name);
+        assert_true(r >= 0);
         assert_int_equal(sim_scenario_provider_for(sc, r), i);
+        assert_int_equal(sc->bind_how[r], SIM_BIND_ID);
     }
     assert_int_equal(sim_scenario_provider_for(sc, 99), -1);
     assert_int_equal(sc->faults[0].routes, route_bit(p, "gpt-4.1"));
@@ -427,13 +428,25 @@ static void test_comment_keys_are_ignored(void **state)
 
 /* ---- errors ----------------------------------------------------------- */
 
-static void test_unknown_route_in_providers_is_refused_at_bind(void **state)
+static void test_provider_models_no_route_uses_are_ignored(void **state)
 {
     (void)state;
-    bind_fails("{\"duration_s\": 60, " POISSON ", \"providers\": {"
-               "\"gpt-4.1\": {\"ttft_ms\": 400, \"tokens_per_s\": 80},"
-               "\"gpt-5\": {\"ttft_ms\": 400, \"tokens_per_s\": 80}}}",
-               "s.json: providers.gpt-5: route \"gpt-5\" is not in the policy");
+    ld_policy *p = load_policy();
+    sim_scenario *sc = parse_ok(
+        "{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
+        " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\":"
+        " \"report\"}]}, \"providers\": {"
+        "\"gpt-5\": {\"ttft_ms\": 400, \"tokens_per_s\": 80},"
+        "\"gpt-4.1\": {\"ttft_ms\": 400, \"tokens_per_s\": 80},"
+        "\"claude-sonnet\": {\"ttft_ms\": 400, \"tokens_per_s\": 80}}}");
+    ld_error err = {{0}};
+    if (sim_scenario_bind(sc, p, &err) != LD_OK)
+        fail_msg("bind failed: %s", err.msg);
+    assert_int_equal(sim_scenario_provider_for(sc, ld_policy_route_index(p, "gpt-4.1")), 1);
+    /* llama is used by no workload of this traffic: no model is fine */
+    assert_int_equal(sim_scenario_provider_for(sc, ld_policy_route_index(p, "llama-70b-fast")), -1);
+    sim_scenario_free(sc);
+    ld_policy_free(p);
 }
 
 static void test_fault_target_matching_nothing_is_refused(void **state)
@@ -442,7 +455,8 @@ static void test_fault_target_matching_nothing_is_refused(void **state)
     bind_fails("{\"duration_s\": 60, " POISSON ", " PROVIDERS4 ", \"faults\":"
                " [{\"type\": \"outage\", \"target\": \"gpt-4.1\"},"
                " {\"type\": \"outage\", \"target\": \"mistral-*\"}]}",
-               "s.json: faults[1].target: \"mistral-*\" matches no route");
+               "s.json: faults[1].target: \"mistral-*\" names no provider "
+               "model, route, upstream or model", "gpt-4.1");
     bind_fails("{\"duration_s\": 60, " POISSON ", " PROVIDERS4 ", \"faults\":"
                " [{\"type\": \"outage\", \"target\": \"upstream:nowhere\"}]}",
                "faults[0].target", "upstream:nowhere");
@@ -456,20 +470,276 @@ static void test_route_without_provider_model_is_refused(void **state)
                " \"report\"}]}, \"providers\": {"
                "\"gpt-4.1\": {\"ttft_ms\": 400, \"tokens_per_s\": 80}}}",
                "s.json: providers: ", "\"claude-sonnet\"",
-               "workload \"report\"", "no provider model");
+               "workload \"report\"", "binds to no provider model",
+               "--bind claude-sonnet=MODEL", "provider models: gpt-4.1");
 }
 
-static void test_unknown_workload_or_tier_in_mix_is_refused(void **state)
+static bool has_note(const sim_scenario *sc, const char *a, const char *b)
+{
+    for (int i = 0; i < sc->nnotes; i++)
+        if (strstr(sc->notes[i], a) != NULL &&
+            (b == NULL || strstr(sc->notes[i], b) != NULL))
+            return true;
+    return false;
+}
+
+static void test_unknown_workload_or_tier_goes_to_default_with_note(void **state)
 {
     (void)state;
-    bind_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
-               " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\":"
-               " \"chat\"}, {\"workload\": \"summarise\"}]}, " PROVIDERS4 "}",
-               "s.json: traffic.mix[1].workload: ", "\"summarise\"");
-    bind_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
-               " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"tier\":"
-               " \"gold\"}]}, " PROVIDERS4 "}",
-               "s.json: traffic.mix[0].tier: ", "\"gold\"");
+    ld_policy *p = load_policy();
+    sim_scenario *sc = parse_ok(
+        "{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
+        " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\":"
+        " \"chat\", \"share\": 0.75}, {\"workload\": \"summarise\", \"tier\":"
+        " \"gold\", \"share\": 0.25}]}, " PROVIDERS4 "}");
+    ld_error err = {{0}};
+    if (sim_scenario_bind(sc, p, &err) != LD_OK)
+        fail_msg("bind failed: %s", err.msg);
+    assert_int_equal(sc->traffic.mix[1].workload_idx, -1);
+    assert_int_equal(sc->traffic.mix[1].tier_idx, -1);
+    assert_true(has_note(sc, "no workload \"summarise\" (25% of the traffic)",
+                         "--map-workload summarise=NAME"));
+    assert_true(has_note(sc, "no tier \"gold\"", "default tier"));
+    /* a second bind does not repeat the notes */
+    int n = sc->nnotes;
+    assert_int_equal(sim_scenario_bind(sc, p, &err), LD_OK);
+    assert_int_equal(sc->nnotes, n);
+    sim_scenario_free(sc);
+    ld_policy_free(p);
+}
+
+static void test_mapping_from_flags_and_file(void **state)
+{
+    (void)state;
+    ld_policy *p = load_policy();
+    sim_scenario *sc = parse_ok(
+        "{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
+        " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\":"
+        " \"summarise\", \"tier\": \"gold\"}, {\"workload\": \"talk\"}]},"
+        " \"mapping\": {\"workloads\": {\"summarise\": \"chat\", \"talk\": \"chat\"},"
+        " \"tiers\": {\"gold\": \"free\"}}, " PROVIDERS4 "}");
+    ld_error err = {{0}};
+    if (sim_scenario_bind(sc, p, &err) != LD_OK)
+        fail_msg("bind failed: %s", err.msg);
+    assert_int_equal(sc->traffic.mix[0].workload_idx, ld_policy_workload_index(p, "chat"));
+    assert_int_equal(sc->traffic.mix[0].tier_idx, ld_policy_tier_index(p, "free"));
+    assert_false(has_note(sc, "summarise", NULL));
+    /* the command line comes first */
+    const char *mw[] = {"summarise=report"};
+    const char *mt[] = {"gold=enterprise"};
+    sim_bind_opts o = {.map_workload = mw, .nmap_workload = 1,
+                       .map_tier = mt, .nmap_tier = 1};
+    assert_int_equal(sim_scenario_bind_opts(sc, p, &o, &err), LD_OK);
+    assert_int_equal(sc->traffic.mix[0].workload_idx, ld_policy_workload_index(p, "report"));
+    assert_int_equal(sc->traffic.mix[0].tier_idx, ld_policy_tier_index(p, "enterprise"));
+    assert_int_equal(sc->traffic.mix[1].workload_idx, ld_policy_workload_index(p, "chat"));
+    /* a mapping to a name the policy lacks is an error naming it */
+    const char *bad[] = {"summarise=nope"};
+    o.map_workload = bad;
+    assert_int_equal(sim_scenario_bind_opts(sc, p, &o, &err), LD_EINVAL);
+    assert_non_null(strstr(err.msg, "--map-workload summarise=nope: the "
+                           "policy has no workload \"nope\""));
+    const char *malformed[] = {"summarise"};
+    o.map_workload = malformed;
+    assert_int_equal(sim_scenario_bind_opts(sc, p, &o, &err), LD_EINVAL);
+    assert_non_null(strstr(err.msg, "expected NAME=NAME"));
+    sim_scenario_free(sc);
+    ld_policy_free(p);
+}
+
+/* A policy of its own: no route id in common with the scenario's provider
+ * models, one route with an upstream of its own, one with a unique model. */
+static ld_policy *own_policy(void)
+{
+    static const char text[] =
+        "{\"routes\": {"
+        " \"main\": {\"provider\": \"openai\", \"model\": \"gpt-4.1\","
+        "  \"price\": {\"input_per_mtok\": 2, \"output_per_mtok\": 8}},"
+        " \"eu\": {\"provider\": \"openai\", \"model\": \"gpt-4.1\","
+        "  \"upstream\": \"azure-eu\","
+        "  \"price\": {\"input_per_mtok\": 2, \"output_per_mtok\": 8}},"
+        " \"claude\": {\"provider\": \"anthropic\", \"model\": \"claude-x\","
+        "  \"upstream\": \"elsewhere\","
+        "  \"price\": {\"input_per_mtok\": 3, \"output_per_mtok\": 15}},"
+        " \"odd\": {\"provider\": \"openai\", \"model\": \"odd-1\","
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}}},"
+        " \"workloads\": {\"w\": {\"ladder\": [\"main\", \"eu\", \"claude\", \"odd\"],"
+        "  \"roles\": {\"low_cost\": \"odd\"}},"
+        "  \"v\": {\"ladder\": [\"claude\", \"main\"]}}}";
+    ld_policy *p = NULL;
+    ld_error err;
+    if (ld_policy_parse(text, sizeof text - 1, "own.json", &p, &err) != LD_OK)
+        fail_msg("own policy refused: %s", err.msg);
+    return p;
+}
+
+#define WORLD                                                               \
+    "\"providers\": {"                                                      \
+    "\"oai\": {\"upstream\": \"openai\", \"model\": \"gpt-4.1\","          \
+    "  \"ttft_ms\": 400, \"tokens_per_s\": 80},"                            \
+    "\"az\": {\"upstream\": \"azure-eu\", \"model\": \"gpt-4.1\","         \
+    "  \"ttft_ms\": 400, \"tokens_per_s\": 80},"                            \
+    "\"anth\": {\"upstream\": \"anthropic\", \"model\": \"claude-x\","     \
+    "  \"ttft_ms\": 400, \"tokens_per_s\": 80},"                            \
+    "\"cheap\": {\"upstream\": \"openai\", \"model\": \"mini\","           \
+    "  \"ttft_ms\": 300, \"tokens_per_s\": 90}}"
+
+static void test_routes_bind_by_upstream_model_then_model_then_default(void **state)
+{
+    (void)state;
+    ld_policy *p = own_policy();
+    sim_scenario *sc = parse_ok("{\"duration_s\": 60, " POISSON ", " WORLD
+                                ", \"default_provider\": \"cheap\"}");
+    ld_error err = {{0}};
+    if (sim_scenario_bind(sc, p, &err) != LD_OK)
+        fail_msg("bind failed: %s", err.msg);
+    int main_r = ld_policy_route_index(p, "main"), eu = ld_policy_route_index(p, "eu");
+    int cl = ld_policy_route_index(p, "claude"), odd = ld_policy_route_index(p, "odd");
+    /* main: adapter openai = upstream openai; eu: its own upstream */
+    assert_int_equal(sim_scenario_provider_for(sc, main_r), 0);
+    assert_int_equal(sc->bind_how[main_r], SIM_BIND_UPSTREAM);
+    assert_int_equal(sim_scenario_provider_for(sc, eu), 1);
+    /* claude: upstream "elsewhere" serves nothing, but one model is claude-x */
+    assert_int_equal(sim_scenario_provider_for(sc, cl), 2);
+    assert_int_equal(sc->bind_how[cl], SIM_BIND_MODEL);
+    assert_int_equal(sim_scenario_provider_for(sc, odd), 3);
+    assert_int_equal(sc->bind_how[odd], SIM_BIND_DEFAULT);
+    /* --bind comes first */
+    const char *b[] = {"main=az"};
+    sim_bind_opts o = {.binds = b, .nbinds = 1};
+    assert_int_equal(sim_scenario_bind_opts(sc, p, &o, &err), LD_OK);
+    assert_int_equal(sim_scenario_provider_for(sc, main_r), 1);
+    assert_int_equal(sc->bind_how[main_r], SIM_BIND_FLAG);
+    const char *bad_route[] = {"nope=az"}, *bad_model[] = {"main=gpt-9"};
+    o.binds = bad_route;
+    assert_int_equal(sim_scenario_bind_opts(sc, p, &o, &err), LD_EINVAL);
+    assert_non_null(strstr(err.msg, "--bind nope=az: the policy has no route \"nope\""));
+    o.binds = bad_model;
+    assert_int_equal(sim_scenario_bind_opts(sc, p, &o, &err), LD_EINVAL);
+    assert_non_null(strstr(err.msg, "no provider model \"gpt-9\""));
+    assert_non_null(strstr(err.msg, "oai (openai/gpt-4.1)"));
+    cJSON *j = sim_scenario_binding_json(sc, p);
+    assert_non_null(j);
+    sim_scenario_free(sc);
+    /* without the default, odd binds to nothing: an error naming it and
+     * what it could bind to */
+    sc = parse_ok("{\"duration_s\": 60, " POISSON ", " WORLD "}");
+    assert_int_equal(sim_scenario_bind(sc, p, &err), LD_EINVAL);
+    assert_non_null(strstr(err.msg, "route \"odd\" (used by workload \"w\") binds "
+                           "to no provider model"));
+    assert_non_null(strstr(err.msg, "cheap (openai/mini)"));
+    cJSON_Delete(j);
+    sim_scenario_free(sc);
+    ld_policy_free(p);
+}
+
+static void test_fault_targets_name_models_upstreams_rungs_and_roles(void **state)
+{
+    (void)state;
+    ld_policy *p = own_policy();
+    sim_scenario *sc = parse_ok(
+        "{\"duration_s\": 60, " POISSON ", " WORLD ", \"default_provider\":"
+        " \"cheap\", \"faults\": ["
+        "{\"name\": \"a\", \"type\": \"outage\", \"target\": \"oai\"},"
+        "{\"name\": \"b\", \"type\": \"outage\", \"target\": \"upstream:azure-eu\"},"
+        "{\"name\": \"c\", \"type\": \"outage\", \"target\": \"model:gpt-4.1\"},"
+        "{\"name\": \"d\", \"type\": \"outage\", \"target\": \"rung:1\"},"
+        "{\"name\": \"e\", \"type\": \"outage\", \"target\": \"role:low_cost\"},"
+        "{\"name\": \"f\", \"type\": \"outage\", \"target\": \"rung:9\"},"
+        "{\"name\": \"g\", \"type\": \"outage\", \"target\": \"cl*\"}]}");
+    ld_error err = {{0}};
+    if (sim_scenario_bind(sc, p, &err) != LD_OK)
+        fail_msg("bind failed: %s", err.msg);
+    uint64_t m = route_bit(p, "main"), e = route_bit(p, "eu");
+    uint64_t c = route_bit(p, "claude"), o = route_bit(p, "odd");
+    assert_int_equal(fault_named(sc, "a")->routes, m);
+    assert_int_equal(fault_named(sc, "b")->routes, e);
+    assert_int_equal(fault_named(sc, "c")->routes, m | e);
+    /* each workload's primary: w's main, v's claude */
+    assert_int_equal(fault_named(sc, "d")->routes, m | c);
+    assert_int_equal(fault_named(sc, "e")->routes, o);
+    /* no workload has 9 rungs: ignored, with a note */
+    assert_int_equal(fault_named(sc, "f")->routes, 0);
+    assert_true(has_note(sc, "faults[5] (f)", "ignored"));
+    /* a glob on route ids */
+    assert_int_equal(fault_named(sc, "g")->routes, c);
+    sim_scenario_free(sc);
+    parse_fails("{\"duration_s\": 60, " POISSON ", \"faults\": [{\"type\":"
+                " \"outage\", \"target\": \"rung:0\"}]}",
+                "faults[0].target", "a rung is a number from 1");
+    parse_fails("{\"duration_s\": 60, " POISSON ", \"faults\": [{\"type\":"
+                " \"outage\", \"target\": \"role:fastest\"}]}",
+                "faults[0].target", "unknown role");
+    ld_policy_free(p);
+}
+
+static void test_service_level_belongs_to_the_scenario(void **state)
+{
+    (void)state;
+    ld_policy *p = load_policy();
+    sim_scenario *sc = parse_ok(
+        "{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
+        " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\": \"chat\"},"
+        " {\"workload\": \"report\"}, {\"workload\": \"other\"}]}, " PROVIDERS4 ","
+        " \"service_level\": {\"chat\": {\"ttft_ms\": 2000, \"total_ms\": 20000},"
+        " \"*\": {\"total_ms\": 99000}}}");
+    ld_error err = {{0}};
+    if (sim_scenario_bind(sc, p, &err) != LD_OK)
+        fail_msg("bind failed: %s", err.msg);
+    ld_us t, a;
+    assert_true(sim_scenario_slo_for(sc, 0, -1, &t, &a));
+    assert_int_equal(t, ld_ms(2000));
+    assert_int_equal(a, ld_ms(20000));
+    assert_true(sim_scenario_slo_for(sc, 1, -1, &t, &a));
+    assert_int_equal(t, 0);
+    assert_int_equal(a, ld_ms(99000));
+    assert_false(has_note(sc, "no service_level", NULL));
+    sim_scenario_free(sc);
+    /* without one, the host falls back to the policy, and a note says so */
+    sc = parse_ok("{\"duration_s\": 60, " POISSON ", " PROVIDERS4 "}");
+    assert_int_equal(sim_scenario_bind(sc, p, &err), LD_OK);
+    assert_false(sim_scenario_slo_for(sc, 0, -1, &t, &a));
+    assert_true(has_note(sc, "no service_level", "not judged alike"));
+    sim_scenario_free(sc);
+    parse_fails("{\"duration_s\": 60, " POISSON ", \"service_level\": {\"chat\": {}}}",
+                "service_level.chat", "give ttft_ms, total_ms or both");
+    ld_policy_free(p);
+}
+
+static void test_parser_notes_what_it_bent(void **state)
+{
+    (void)state;
+    sim_scenario *sc = parse_ok(
+        "{\"duration_s\": 100, \"traffic\": {\"arrivals\": {\"process\":"
+        " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"share\": 0.5},"
+        " {\"share\": 0.3}]}, \"faults\": [{\"type\": \"outage\", \"target\":"
+        " \"a\", \"start_s\": 500, \"end_s\": 600}]}");
+    assert_true(has_note(sc, "shares add up to 0.8", NULL));
+    assert_near(sc->traffic.mix[0].share, 0.625, 1e-12);
+    assert_true(has_note(sc, "faults[0]", "starts at 500 s"));
+    sim_scenario_free(sc);
+    /* a trace plays once to its end without a duration */
+    sc = parse_ok("{\"traffic\": {\"arrivals\": {\"process\": \"trace\","
+                  " \"file\": \"small.jsonl\"}}}");
+    assert_true(has_note(sc, "the trace plays once", NULL));
+    sim_scenario_free(sc);
+    parse_fails("{\"traffic\": {\"arrivals\": {\"process\": \"trace\","
+                " \"file\": \"small.jsonl\", \"loop\": true}}}",
+                "a looping trace needs");
+}
+
+static void test_relative_paths_name_the_resolved_file(void **state)
+{
+    (void)state;
+    parse_fails("{\"duration_s\": 60, " POISSON ", \"providers_file\":"
+                " \"providers/none.json\"}",
+                "s.json: providers_file: \"providers/none.json\" is read "
+                "relative to the scenario's directory, as \"" TRACES
+                "/providers/none.json\"");
+    parse_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
+                " \"trace\", \"file\": \"nope.csv\"}}}",
+                "\"nope.csv\" is read relative to the scenario's directory, "
+                "as \"" TRACES "/nope.csv\"");
 }
 
 static void test_inverted_window_is_refused(void **state)
@@ -1291,7 +1561,7 @@ static void test_trace_scenario_errors(void **state)
     (void)state;
     parse_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
                 " \"trace\", \"file\": \"no-such.csv\"}}}",
-                "s.json: traffic.arrivals.file: cannot read",
+                "s.json: traffic.arrivals.file: \"no-such.csv\" is read relative",
                 "tests/data/traces/no-such.csv");
     parse_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
                 " \"trace\", \"file\": \"small.csv\", \"speedup\": 0}}}",
@@ -1325,10 +1595,16 @@ int main(void)
         cmocka_unit_test(test_defaults_without_mix),
         cmocka_unit_test(test_missing_mix_binds_to_default_workload),
         cmocka_unit_test(test_comment_keys_are_ignored),
-        cmocka_unit_test(test_unknown_route_in_providers_is_refused_at_bind),
+        cmocka_unit_test(test_provider_models_no_route_uses_are_ignored),
         cmocka_unit_test(test_fault_target_matching_nothing_is_refused),
         cmocka_unit_test(test_route_without_provider_model_is_refused),
-        cmocka_unit_test(test_unknown_workload_or_tier_in_mix_is_refused),
+        cmocka_unit_test(test_unknown_workload_or_tier_goes_to_default_with_note),
+        cmocka_unit_test(test_mapping_from_flags_and_file),
+        cmocka_unit_test(test_routes_bind_by_upstream_model_then_model_then_default),
+        cmocka_unit_test(test_fault_targets_name_models_upstreams_rungs_and_roles),
+        cmocka_unit_test(test_service_level_belongs_to_the_scenario),
+        cmocka_unit_test(test_parser_notes_what_it_bent),
+        cmocka_unit_test(test_relative_paths_name_the_resolved_file),
         cmocka_unit_test(test_inverted_window_is_refused),
         cmocka_unit_test(test_overlapping_windows_name_both_faults),
         cmocka_unit_test(test_impossible_distribution_parameter_names_path),
