@@ -1,6 +1,7 @@
 /* test_sim.c - the simulator against closed-form results, each within four
  * standard errors over ten seeds; Little's law on every run; one terminal
  * outcome per request; byte-identical output for a seed. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "testutil.h"
@@ -321,6 +322,67 @@ static void test_same_seed_gives_byte_identical_output(void **state)
     unload(&r);
 }
 
+/* Minutes over the ceiling, for a policy on a scenario with or without a
+ * service level of its own. */
+static double minutes_over(const char *policy, bool slo)
+{
+    char scen[1024];
+    snprintf(scen, sizeof scen,
+             "{\"duration_s\": 600, \"interval_s\": 60,"
+             " \"traffic\": {\"arrivals\": {\"process\": \"poisson\","
+             " \"rate_per_s\": 5}, \"mix\": [{\"workload\": \"chat\","
+             " \"output_tokens\": 100}]},"
+             " \"providers\": {\"slow\": {\"ttft_ms\": 5000, \"tokens_per_s\": 100},"
+             " \"fast\": {\"ttft_ms\": 300, \"tokens_per_s\": 100}}%s}",
+             slo ? ", \"service_level\": {\"chat\": {\"ttft_ms\": 3000}}" : "");
+    run r;
+    load(&r, policy, scen);
+    cJSON *s = run_seed(&r, 3);
+    double v = num(s, "minutes_over_ceiling");
+    cJSON_Delete(s);
+    unload(&r);
+    return v;
+}
+
+/* Two ladders on one slow primary: "tight" gives up on it after 2.5 s and
+ * answers from the fast route (first token at 2.8 s), "loose" waits the 5 s.
+ * Judged by each policy's own constraints (2.5 s and 30 s), the loose one
+ * looked perfect and the tight one failed every minute; judged by what the
+ * users tolerate (3 s), it is the other way round. */
+static void test_minutes_over_ceiling_judge_every_policy_alike(void **state)
+{
+    (void)state;
+    static const char tight[] =
+        "{\"routes\": {\"slow\": {\"provider\": \"openai\", \"model\": \"s\","
+        " \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}},"
+        " \"fast\": {\"provider\": \"openai\", \"model\": \"f\","
+        " \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}}},"
+        " \"workloads\": {\"chat\": {\"constraints\": {\"ttft_ms\": 2500,"
+        " \"total_ms\": 30000}, \"ladder\": [\"slow\", \"fast\"],"
+        " \"on\": {\"timeout_ttft\": \"next\"}}},"
+        " \"breaker\": {\"min_requests\": 1000000}}";
+    static const char loose[] =
+        "{\"routes\": {\"slow\": {\"provider\": \"openai\", \"model\": \"s\","
+        " \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}},"
+        " \"fast\": {\"provider\": \"openai\", \"model\": \"f\","
+        " \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}}},"
+        " \"workloads\": {\"chat\": {\"constraints\": {\"ttft_ms\": 30000,"
+        " \"total_ms\": 120000}, \"ladder\": [\"slow\", \"fast\"],"
+        " \"on\": {\"timeout_ttft\": \"next\"}}},"
+        " \"breaker\": {\"min_requests\": 1000000}}";
+    /* the old rule: each by its own constraints */
+    double old_tight = minutes_over(tight, false);
+    double old_loose = minutes_over(loose, false);
+    assert_true(old_loose < old_tight);
+    assert_near(old_loose, 0, 1e-9);
+    /* the scenario's service level */
+    double new_tight = minutes_over(tight, true);
+    double new_loose = minutes_over(loose, true);
+    assert_true(new_tight < new_loose);
+    assert_near(new_tight, 0, 1e-9);
+    assert_true(new_loose >= 9.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_ladder_of_independent_failures),
         cmocka_unit_test(test_cut_streams_continue_with_what_is_left),
         cmocka_unit_test(test_same_seed_gives_byte_identical_output),
+        cmocka_unit_test(test_minutes_over_ceiling_judge_every_policy_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
