@@ -238,8 +238,12 @@ int cmd_fit(int argc, char **argv)
         while (it != NULL) {
             cJSON *next = it->next, *m;
             bool named = false;
-            cJSON_ArrayForEach(m, map)
-                named |= cJSON_IsString(m) && strcmp(m->valuestring, it->string) == 0;
+            cJSON_ArrayForEach(m, map) {
+                const cJSON *n = cJSON_IsObject(m)
+                                     ? cJSON_GetObjectItemCaseSensitive(m, "name")
+                                     : m;
+                named |= cJSON_IsString(n) && strcmp(n->valuestring, it->string) == 0;
+            }
             if (!named)
                 cJSON_Delete(cJSON_DetachItemViaPointer(ps, it));
             it = next;

@@ -644,6 +644,27 @@ static bool good_name(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
+/* A route map value: a route id, or {"name": id, "upstream": .., "model":
+ * ..} (a provider model that policies bind by upstream and model). */
+static bool good_map_value(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return good_name(v->valuestring) &&
+               strlen(v->valuestring) < SIM_FIT_MAX_KEY;
+    if (!cJSON_IsObject(v))
+        return false;
+    static const char *const keys[] = {"name", "upstream", "model"};
+    for (const cJSON *k = v->child; k != NULL; k = k->next) {
+        bool known = false;
+        for (size_t i = 0; i < 3; i++)
+            known = known || strcmp(k->string, keys[i]) == 0;
+        if (!known || !cJSON_IsString(k) || !good_name(k->valuestring) ||
+            strlen(k->valuestring) >= SIM_FIT_MAX_KEY)
+            return false;
+    }
+    return cJSON_GetObjectItemCaseSensitive(v, "name") != NULL;
+}
+
 static int check_options(const char *file, const sim_fit_options *o,
                          ld_error *err)
 {
@@ -689,11 +710,11 @@ static int check_options(const char *file, const sim_fit_options *o,
             ld_error_set(err, "route map", NULL, "a key is empty");
             return LD_EINVAL;
         }
-        if (!cJSON_IsString(it) || !good_name(it->valuestring) ||
-            strlen(it->valuestring) >= SIM_FIT_MAX_KEY) {
+        if (!good_map_value(it)) {
             ld_error_set(err, "route map", it->string,
                          "must be a route id (a non-empty string under %d "
-                         "bytes)",
+                         "bytes) or {\"name\", \"upstream\", \"model\"} of "
+                         "such strings",
                          SIM_FIT_MAX_KEY);
             return LD_EINVAL;
         }
@@ -786,14 +807,24 @@ static int cmp_route(const void *a, const void *b)
     return strcmp(x->g.route, y->g.route);
 }
 
+static const char *map_field(const cJSON *v, const char *k)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, k);
+    return cJSON_IsString(s) ? s->valuestring : "";
+}
+
 static int assign_routes(sim_fit *f, const cJSON *map, ld_error *err)
 {
     for (size_t i = 0; i < f->ngroups; i++) {
         sim_fit_group *p = &f->groups[i]->g;
         const cJSON *v =
             map ? cJSON_GetObjectItemCaseSensitive(map, p->key) : NULL;
+        bool obj = cJSON_IsObject(v);
         snprintf(p->route, sizeof p->route, "%s",
-                 v != NULL ? v->valuestring : p->key);
+                 v == NULL ? p->key : obj ? map_field(v, "name") : v->valuestring);
+        snprintf(p->upstream, sizeof p->upstream, "%s",
+                 obj ? map_field(v, "upstream") : "");
+        snprintf(p->model, sizeof p->model, "%s", obj ? map_field(v, "model") : "");
     }
     if (f->ngroups > 1)
         qsort(f->groups, f->ngroups, sizeof *f->groups, cmp_route);
@@ -1160,7 +1191,10 @@ int sim_fit_providers_json(const sim_fit *f, cJSON **out, ld_error *err)
         if (!g->fitted)
             continue;
         cJSON *p = cJSON_AddObjectToObject(prov, g->route);
-        if (p == NULL || !add_model(p, "ttft_ms", &g->ttft_ms, SIM_FIT_LOGNORMAL) ||
+        if (p == NULL ||
+            (g->upstream[0] && !cJSON_AddStringToObject(p, "upstream", g->upstream)) ||
+            (g->model[0] && !cJSON_AddStringToObject(p, "model", g->model)) ||
+            !add_model(p, "ttft_ms", &g->ttft_ms, SIM_FIT_LOGNORMAL) ||
             !add_model(p, "tokens_per_s", &g->tps, g->tps.family) ||
             !add_errors(p, g) || !add_fit(p, g))
             goto oom;

@@ -94,6 +94,9 @@ typedef struct sim_fit_code {
 typedef struct sim_fit_group {
     char key[SIM_FIT_MAX_KEY];      /* group values joined with "-" */
     char route[SIM_FIT_MAX_KEY];    /* route id: the key unless mapped */
+    char upstream[SIM_FIT_MAX_KEY]; /* from the route map's object form;
+                                       "" when not given */
+    char model[SIM_FIT_MAX_KEY];
     int64_t rows;                   /* usable rows: ok + errors */
     int64_t ok, errors;
     int64_t bad_rows;               /* skipped as bad (counted here when

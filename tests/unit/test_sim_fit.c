@@ -451,6 +451,34 @@ static void test_fit_route_map_renames_groups(void **state)
     assert_int_equal(fit_text(b.s, &o, &f, &err), LD_EINVAL);
     assert_non_null(strstr(err.msg, "route map: groq-70b: must be a route id"));
     cJSON_Delete(map);
+
+    /* the object form names the provider model's upstream and model, and
+     * the providers file carries them (policies bind routes by them) */
+    map = cJSON_Parse("{\"groq-70b\": {\"name\": \"fast\", \"upstream\":"
+                      " \"groq\", \"model\": \"llama-3.3-70b\"}}");
+    o.route_map = map;
+    assert_int_equal(fit_text(b.s, &o, &f, &err), 0);
+    g = sim_fit_find(f, "fast");
+    assert_non_null(g);
+    assert_string_equal(g->upstream, "groq");
+    assert_string_equal(g->model, "llama-3.3-70b");
+    cJSON *json = NULL;
+    assert_int_equal(sim_fit_providers_json(f, &json, &err), 0);
+    const cJSON *fast = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(json, "providers"), "fast");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(fast, "upstream")->valuestring,
+                        "groq");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(fast, "model")->valuestring,
+                        "llama-3.3-70b");
+    cJSON_Delete(json);
+    sim_fit_free(f);
+    cJSON_Delete(map);
+    /* an object needs a name, and only these keys */
+    map = cJSON_Parse("{\"groq-70b\": {\"upstream\": \"groq\"}}");
+    o.route_map = map;
+    assert_int_equal(fit_text(b.s, &o, &f, &err), LD_EINVAL);
+    assert_non_null(strstr(err.msg, "or {\"name\", \"upstream\", \"model\"}"));
+    cJSON_Delete(map);
     free(b.s);
 }
 
