@@ -320,9 +320,10 @@ static void plan_transport(sim_att *a, ld_us t, ld_transport tr)
 
 /* Plan the answer of an attempt that fails with class c at t, the way a
  * provider gives each class: a transport fault, or an HTTP status with the
- * provider's error code (what ld_classify reads back as c); timeouts never
- * answer. Stream faults (stream_cut, stream_stall) strike inside an answer:
- * false, nothing planned. The provider model's baseline errors and `ladder
+ * provider's error code (what ld_classify reads back as c); timeout_ttft
+ * never answers. Faults inside an answer (stream_cut, stream_stall, and
+ * timeout_total: a stream that starts and never ends) are planned on the
+ * stream: false, nothing planned. The provider model's baseline errors and `ladder
  * replay`'s recorded failures both answer through it. The caller sets
  * Retry-After for rate_limited. */
 static bool plan_failure(sim_att *a, ld_us t, ld_class c)
@@ -331,8 +332,7 @@ static bool plan_failure(sim_att *a, ld_us t, ld_class c)
     case LD_FC_CONNECT_ERROR: plan_transport(a, t, LD_TR_CONNECT_FAILED); break;
     case LD_FC_RESET: plan_transport(a, t, LD_TR_RESET); break;
     case LD_FC_INVALID_RESPONSE: plan_transport(a, t, LD_TR_MALFORMED); break;
-    case LD_FC_TIMEOUT_TTFT:
-    case LD_FC_TIMEOUT_TOTAL: a->t_first = -1; a->t_end = LD_NEVER; break;
+    case LD_FC_TIMEOUT_TTFT: a->t_first = -1; a->t_end = LD_NEVER; break;
     case LD_FC_RATE_LIMITED: plan_error(a, t, 429, "rate_limit_exceeded"); break;
     case LD_FC_QUOTA_EXHAUSTED: plan_error(a, t, 429, "insufficient_quota"); break;
     case LD_FC_OVERLOADED: plan_error(a, t, 503, NULL); break;
@@ -343,6 +343,7 @@ static bool plan_failure(sim_att *a, ld_us t, ld_class c)
     case LD_FC_REGION_RESTRICTED: plan_error(a, t, 403, "unsupported_country_region_territory"); break;
     case LD_FC_STREAM_CUT:
     case LD_FC_STREAM_STALL:
+    case LD_FC_TIMEOUT_TOTAL:
         return false;
     default: plan_error(a, t, 500, NULL); break;
     }
@@ -460,6 +461,9 @@ static void serve(sim *s, sim_req *r, int slot)
             kind = SIM_F_STREAM_CUT;
         } else if (err == LD_FC_STREAM_STALL) {
             kind = SIM_F_STREAM_STALL;
+        } else if (err == LD_FC_TIMEOUT_TOTAL) {
+            a->t_end = LD_NEVER; /* tokens trickle on; the deadline ends it */
+            break;
         } else {
             break;
         }
@@ -521,7 +525,8 @@ static void plan_recorded(sim *s, sim_req *r, int slot,
         a->res.transport = LD_TR_CUT;
     } else {
         ld_us first = a->t_first; /* failures inside a stream keep it */
-        plan_failure(a, a->t_end, pl->cls);
+        if (!plan_failure(a, a->t_end, pl->cls)) /* timeout_total */
+            a->t_end = LD_NEVER;
         if (first >= 0) {
             a->t_first = first;
             a->res.http_status = 200;

@@ -383,6 +383,66 @@ static void test_minutes_over_ceiling_judge_every_policy_alike(void **state)
     assert_true(new_loose >= 9.0);
 }
 
+/* Every class a provider can answer with can be produced by a scenario's
+ * baseline errors, and comes out of the core as that class. */
+static void test_every_provider_class_can_be_produced(void **state)
+{
+    (void)state;
+    static const char policy[] =
+        "{\"routes\": {\"a\": {\"provider\": \"openai\", \"model\": \"m\","
+        " \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}}},"
+        " \"workloads\": {\"chat\": {\"constraints\": {\"ttft_ms\": 2000,"
+        " \"total_ms\": 10000, \"stall_ms\": 1000}, \"ladder\": [\"a\"],"
+        " \"on\": {\"*\": \"fail\"}}},"
+        " \"breaker\": {\"min_requests\": 1000000}}";
+    int tested = 0;
+    for (int c = 0; c < LD_FC_COUNT; c++) {
+        ld_class k = (ld_class)c;
+        if (ld_class_family(k) == LD_FAMILY_BUSINESS ||
+            k == LD_FC_CIRCUIT_OPEN || k == LD_FC_CAPABILITY_MISSING)
+            continue; /* the router's own decisions */
+        char scen[768];
+        snprintf(scen, sizeof scen,
+                 "{\"requests\": 20, \"traffic\": {\"arrivals\": {\"process\":"
+                 " \"poisson\", \"rate_per_s\": 2}, \"mix\": [{\"workload\":"
+                 " \"chat\", \"output_tokens\": 100}]}, \"providers\": {\"a\":"
+                 " {\"ttft_ms\": 100, \"tokens_per_s\": 50, \"errors\": {\"%s\": 1}}}}",
+                 ld_class_name(k));
+        run r;
+        load(&r, policy, scen);
+        char *ev = NULL;
+        size_t evn = 0;
+        FILE *f = open_memstream(&ev, &evn);
+        assert_non_null(f);
+        ld_error err;
+        sim_options o = {.sc = r.sc, .p = r.p, .seed = 5, .events = f,
+                         .events_sample = 1.0};
+        sim_metrics *m;
+        if (sim_run(&o, &m, NULL, &err) < 0)
+            fail_msg("sim: %s", err.msg);
+        fclose(f);
+        /* every request ends failed with that class */
+        char want[96];
+        snprintf(want, sizeof want, "\"class\":\"%s\",\"status\"",
+                 ld_class_name(k));
+        int done = 0, right = 0;
+        for (char *l = strtok(ev, "\n"); l != NULL; l = strtok(NULL, "\n"))
+            if (strstr(l, "\"type\":\"done\"") != NULL) {
+                done++;
+                right += strstr(l, "\"outcome\":\"failed\"") != NULL &&
+                         strstr(l, want) != NULL;
+            }
+        if (done != 20 || right != 20)
+            fail_msg("errors {\"%s\": 1}: %d of %d requests failed so",
+                     ld_class_name(k), right, done);
+        free(ev);
+        sim_metrics_free(m);
+        unload(&r);
+        tested++;
+    }
+    assert_true(tested >= 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_cut_streams_continue_with_what_is_left),
         cmocka_unit_test(test_same_seed_gives_byte_identical_output),
         cmocka_unit_test(test_minutes_over_ceiling_judge_every_policy_alike),
+        cmocka_unit_test(test_every_provider_class_can_be_produced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
