@@ -367,12 +367,10 @@ ld_class ld_classify(const ld_raw_result *r)
         return LD_FC_CONNECT_ERROR;
     case LD_TR_RESET:
         return LD_FC_RESET;
-    case LD_TR_TIMEOUT_TTFT:
-        return LD_FC_TIMEOUT_TTFT;
-    case LD_TR_TIMEOUT_TOTAL:
-        return LD_FC_TIMEOUT_TOTAL;
-    case LD_TR_STALL:
-        return LD_FC_STREAM_STALL;
+    case LD_TR_STREAM_ERROR: {
+        ld_class c = classify_provider(r);
+        return c != LD_FC_NONE ? c : LD_FC_SERVER_ERROR;
+    }
     case LD_TR_CUT:
         return LD_FC_STREAM_CUT;
     case LD_TR_MALFORMED:

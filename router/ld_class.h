@@ -66,13 +66,16 @@ typedef enum ld_transport {
     LD_TR_OK = 0,          /* a complete response arrived */
     LD_TR_CONNECT_FAILED,  /* refused, unreachable, DNS or TLS handshake */
     LD_TR_RESET,           /* connection reset or closed before headers */
-    LD_TR_TIMEOUT_TTFT,    /* no first token by the attempt's TTFT deadline */
-    LD_TR_TIMEOUT_TOTAL,   /* not finished by the attempt's total deadline */
-    LD_TR_STALL,           /* stream silent longer than the stall limit */
     LD_TR_CUT,             /* stream closed after some tokens, before the end */
     LD_TR_MALFORMED,       /* unparseable body or stream chunk */
-    LD_TR_NO_DONE          /* stream ended without its terminator */
+    LD_TR_NO_DONE,         /* stream ended without its terminator */
+    LD_TR_STREAM_ERROR     /* an error event inside a 2xx stream: its
+                              words (error_type, error_code, message)
+                              decide the class; server_error when they
+                              name none */
 } ld_transport;
+/* Timeouts and stalls are not transport values: the core's own timers
+ * decide them (ld_core.h), in every host alike. */
 
 /* The raw result of one attempt, as a host observed it. Strings may be NULL;
  * they are only read during the call. */

@@ -720,13 +720,13 @@ static void att_on_sse(void *ud, const char *event, const char *data,
         return;
     }
     if (info.error) {
-        /* an error event inside a 200 stream: the provider's words decide
-         * the class; an unknown one is the server's fault */
+        /* an error event inside a 200 stream: ld_classify reads its
+         * words */
         char type[64], code[64], msg[256];
         (void)ld_parse_error_body(data, len, type, sizeof type, code,
                                   sizeof code, msg, sizeof msg);
         a->abort = true;
-        res.http_status = 500;
+        res.transport = LD_TR_STREAM_ERROR;
         res.error_type = type;
         res.error_code = code;
         res.error_message = msg;

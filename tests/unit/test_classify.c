@@ -392,9 +392,6 @@ static void test_every_transport_fault_maps_to_its_class(void **state)
     } cases[] = {
         {LD_TR_CONNECT_FAILED, LD_FC_CONNECT_ERROR},
         {LD_TR_RESET, LD_FC_RESET},
-        {LD_TR_TIMEOUT_TTFT, LD_FC_TIMEOUT_TTFT},
-        {LD_TR_TIMEOUT_TOTAL, LD_FC_TIMEOUT_TOTAL},
-        {LD_TR_STALL, LD_FC_STREAM_STALL},
         {LD_TR_CUT, LD_FC_STREAM_CUT},
         {LD_TR_MALFORMED, LD_FC_INVALID_RESPONSE},
         {LD_TR_NO_DONE, LD_FC_STREAM_CUT},
@@ -418,12 +415,12 @@ static void test_transport_fault_beats_provider_error(void **state)
     (void)state;
     ld_raw_result r;
     ld_raw_result_init(&r);
-    r.transport = LD_TR_STALL;
+    r.transport = LD_TR_CUT;
     r.http_status = 429;
     r.error_code = "rate_limit_exceeded";
     r.error_type = "rate_limit_error";
     r.finish_reason = "content_filter";
-    assert_class(ld_classify(&r), LD_FC_STREAM_STALL);
+    assert_class(ld_classify(&r), LD_FC_STREAM_CUT);
 }
 
 static void test_unknown_transport_value_is_invalid_response(void **state)
@@ -431,6 +428,30 @@ static void test_unknown_transport_value_is_invalid_response(void **state)
     (void)state;
     assert_class(classify_transport((ld_transport)99, 200),
                  LD_FC_INVALID_RESPONSE);
+}
+
+/* An error event inside a 200 stream: the provider's words decide, and
+ * words that name nothing are the server's fault. */
+static void test_error_event_inside_a_stream_is_classified_by_its_words(void **state)
+{
+    (void)state;
+    ld_raw_result r;
+    ld_raw_result_init(&r);
+    r.transport = LD_TR_STREAM_ERROR;
+    r.http_status = 200;
+    r.error_type = "overloaded_error"; /* Anthropic's mid-stream overload */
+    assert_class(ld_classify(&r), LD_FC_OVERLOADED);
+    r.error_type = "rate_limit_error";
+    assert_class(ld_classify(&r), LD_FC_RATE_LIMITED);
+    r.error_type = NULL;
+    r.error_code = "context_length_exceeded";
+    assert_class(ld_classify(&r), LD_FC_CONTEXT_LENGTH);
+    r.error_code = "something_new";
+    r.error_message = "an error nobody knows";
+    assert_class(ld_classify(&r), LD_FC_SERVER_ERROR);
+    r.error_code = NULL;
+    r.error_message = NULL;
+    assert_class(ld_classify(&r), LD_FC_SERVER_ERROR);
 }
 
 static void test_no_done_without_finish_reason_is_stream_cut(void **state)
@@ -1029,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_transport_ok_with_200_is_success),
         cmocka_unit_test(test_transport_fault_beats_provider_error),
         cmocka_unit_test(test_unknown_transport_value_is_invalid_response),
+        cmocka_unit_test(test_error_event_inside_a_stream_is_classified_by_its_words),
         cmocka_unit_test(test_no_done_without_finish_reason_is_stream_cut),
         cmocka_unit_test(test_no_done_after_finish_reason_is_success),
         cmocka_unit_test(

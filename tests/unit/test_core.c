@@ -910,14 +910,14 @@ static void test_refused_prefill_reports_the_cut_not_the_refusal(void **state)
 {
     (void)state;
     fx *f = fx_resume(1);
-    ld_req *r = cut_on_p(f, LD_TR_STALL, 0);
+    ld_req *r = cut_on_p(f, LD_TR_MALFORMED, 0);
     ld_do d = expect(r, LD_DO_START);
     assert_true(d.resume);
     ld_raw_result res = status(400);
     res.error_message = "prefill is not supported";
     ld_req_end(r, d.attempt, ld_ms(900), &res, &f->rng);
-    expect_mid_stream_failure(r, LD_FC_STREAM_STALL);
-    assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->cls, LD_FC_STREAM_STALL);
+    expect_mid_stream_failure(r, LD_FC_INVALID_RESPONSE);
+    assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->cls, LD_FC_INVALID_RESPONSE);
     ld_req_free(r);
     fx_free(f);
 }
