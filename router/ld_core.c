@@ -275,6 +275,8 @@ int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
     if (route < 0 || route >= c->p->nroutes ||
         (cls != LD_FC_RATE_LIMITED && cls != LD_FC_QUOTA_EXHAUSTED))
         return LD_EINVAL;
+    if (until - now > c->p->max_retry_after)
+        until = now + c->p->max_retry_after;
     block_route(c, NULL, route, cls, until, now);
     return LD_OK;
 }
@@ -969,8 +971,11 @@ int ld_req_end(ld_req *r, uint32_t no, ld_us now, const ld_raw_result *res,
     if (i < 0)
         return LD_ESTATE;
     ld_class cls = ld_classify(res);
-    attempt_ended(r, i, cls, res->http_status, res->retry_after,
-                  res->completion_tokens, now, rng);
+    ld_us ra = res->retry_after;
+    if (ra > r->core->p->max_retry_after)
+        ra = r->core->p->max_retry_after; /* one cap, in every host */
+    attempt_ended(r, i, cls, res->http_status, ra, res->completion_tokens,
+                  now, rng);
     return LD_OK;
 }
 

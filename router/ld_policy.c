@@ -223,7 +223,7 @@ static int load_globals(load_ctx *c, const cJSON *root)
         static const char *const keys[] = {
             "window_s", "latency_quantile", "min_samples",
             "rate_limit_default_ms", "quota_block_s", "stall_ms",
-            "output_tokens_default", NULL};
+            "output_tokens_default", "max_retry_after_s", NULL};
         double min_samples = p->min_samples;
         double tokens = (double)p->default_output_tokens;
         if ((rc = ld_json_want_object(js, v, "health")) < 0 ||
@@ -241,8 +241,13 @@ static int load_globals(load_ctx *c, const cJSON *root)
             (rc = ld_json_time(js, v, "health", "stall_ms", false, 1e3,
                                &p->default_stall)) < 0 ||
             (rc = ld_json_num(js, v, "health", "output_tokens_default", false,
-                              1, 1e7, &tokens)) < 0)
+                              1, 1e7, &tokens)) < 0 ||
+            (rc = ld_json_time(js, v, "health", "max_retry_after_s", false,
+                               1e6, &p->max_retry_after)) < 0)
             return rc;
+        if (p->max_retry_after <= 0)
+            return ld_json_fail(js, "health.max_retry_after_s", NULL,
+                                "must be > 0");
         p->min_samples = (int)min_samples;
         p->default_output_tokens = (int64_t)tokens;
         if (p->health_window <= 0)
@@ -1010,6 +1015,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     p->min_samples = 20;
     p->rate_limit_default = ld_s(1);
     p->quota_block = ld_s(300);
+    p->max_retry_after = ld_s(86400);
     p->default_stall = ld_s(10);
     p->default_output_tokens = 256;
 

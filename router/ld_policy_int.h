@@ -110,6 +110,8 @@ struct ld_policy {
     int min_samples;
     ld_us rate_limit_default; /* block after a 429 without Retry-After */
     ld_us quota_block;        /* block after quota exhaustion */
+    ld_us max_retry_after;    /* a provider's Retry-After (or a shared
+                                 block) longer than this is taken as this */
     ld_us default_stall;      /* when no workload or route sets one */
     int64_t default_output_tokens;
 };

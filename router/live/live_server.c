@@ -486,8 +486,8 @@ static void on_shared(void *ud, const live_shared_msg *m)
     double wall = wall_ms();
     if (m->kind == LIVE_SHARED_BLOCK) {
         double left_ms = (double)m->until_ms - wall;
-        if (left_ms > 86400e3)
-            left_ms = 86400e3; /* as a Retry-After is capped */
+        if (left_ms > 1e12)
+            left_ms = 1e12; /* in range of ld_us; the core caps it */
         if (left_ms > 0)
             (void)ld_core_block_route(s->core, m->route, m->cls,
                                       s->now + (ld_us)(left_ms * 1000), s->now);
@@ -580,10 +580,7 @@ static satt *att_find(sreq *r, uint32_t no)
 
 static ld_us att_retry_after(const satt *a)
 {
-    ld_us ra = a->ra_ms >= 0 ? a->ra_ms : a->ra_s;
-    if (ra > ld_s(86400))
-        ra = ld_s(86400);
-    return ra;
+    return a->ra_ms >= 0 ? a->ra_ms : a->ra_s; /* the core caps it */
 }
 
 /* Report the attempt's end to the core (once) and retire it. */
@@ -819,7 +816,8 @@ static ld_us parse_retry_after(const char *v)
         while (*end == ' ' || *end == '\t')
             end++;
         if (*end == '\0')
-            return d >= 0 && d < 1e7 ? (ld_us)(d * 1e6) : -1;
+            return d < 0 ? -1 : d > 1e9 ? ld_s(1000000000) /* in range */
+                                        : (ld_us)(d * 1e6);
     }
     time_t t = curl_getdate(v, NULL);
     if (t == -1)
@@ -862,8 +860,8 @@ static size_t att_header(char *p, size_t size, size_t nmemb, void *ud)
     if (strcasecmp(line, "retry-after-ms") == 0) {
         char *end;
         double d = strtod(v, &end);
-        if (end != v && d >= 0 && d < 1e10)
-            a->ra_ms = (ld_us)(d * 1000.0);
+        if (end != v && d >= 0) /* in range of ld_us; the core caps it */
+            a->ra_ms = d > 1e12 ? (ld_us)1e15 : (ld_us)(d * 1000.0);
     } else if (strcasecmp(line, "retry-after") == 0) {
         a->ra_s = parse_retry_after(v);
     }

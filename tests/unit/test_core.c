@@ -379,6 +379,30 @@ static void test_rate_limited_route_is_skipped_until_retry_after(void **state)
     fx_free(f);
 }
 
+/* A Retry-After of ten days is taken as the policy's cap (health
+ * max_retry_after_s, default a day), from a provider and from another
+ * router alike. */
+static void test_retry_after_is_capped_by_the_policy(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_do d;
+    ld_req *r = start(f, "paid", 100, 100, 0, &d);
+    ld_raw_result res = rate_limited(ld_s(10 * 86400));
+    ld_req_end(r, d.attempt, 0, &res, &f->rng);
+    const ld_event *b = last_ev(&f->ev, LD_EV_BLOCK);
+    assert_non_null(b);
+    assert_int_equal(b->delay, ld_s(86400));
+    ld_req_free(r);
+    assert_int_equal(ld_core_block_route(f->c, R(f, "B"), LD_FC_RATE_LIMITED,
+                                         ld_s(100 * 86400), ld_s(1)),
+                     LD_OK);
+    b = last_ev(&f->ev, LD_EV_BLOCK);
+    assert_int_equal(b->route, R(f, "B"));
+    assert_int_equal(b->delay, ld_s(86400));
+    fx_free(f);
+}
+
 static void test_quota_exhausted_blocks_route(void **state)
 {
     (void)state;
@@ -1553,6 +1577,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_longer_than_max_wait_falls_back),
         cmocka_unit_test(test_retry_after_beyond_deadline_falls_back),
         cmocka_unit_test(test_rate_limited_route_is_skipped_until_retry_after),
+        cmocka_unit_test(test_retry_after_is_capped_by_the_policy),
         cmocka_unit_test(test_quota_exhausted_blocks_route),
         cmocka_unit_test(test_a_rate_limit_emits_a_block_event),
         cmocka_unit_test(test_a_shared_block_skips_the_route_until_it_ends),
