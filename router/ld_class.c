@@ -373,6 +373,8 @@ ld_class ld_classify(const ld_raw_result *r)
     }
     case LD_TR_CUT:
         return LD_FC_STREAM_CUT;
+    case LD_TR_NOT_EXPRESSIBLE:
+        return LD_FC_CAPABILITY_MISSING;
     case LD_TR_MALFORMED:
         return LD_FC_INVALID_RESPONSE;
     case LD_TR_NO_DONE:

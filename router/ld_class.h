@@ -69,10 +69,14 @@ typedef enum ld_transport {
     LD_TR_CUT,             /* stream closed after some tokens, before the end */
     LD_TR_MALFORMED,       /* unparseable body or stream chunk */
     LD_TR_NO_DONE,         /* stream ended without its terminator */
-    LD_TR_STREAM_ERROR     /* an error event inside a 2xx stream: its
+    LD_TR_STREAM_ERROR,    /* an error event inside a 2xx stream: its
                               words (error_type, error_code, message)
                               decide the class; server_error when they
                               name none */
+    LD_TR_NOT_EXPRESSIBLE  /* nothing was sent: the host cannot express
+                              this request in the route's API (or cannot
+                              continue this answer there):
+                              capability_missing */
 } ld_transport;
 /* Timeouts and stalls are not transport values: the core's own timers
  * decide them (ld_core.h), in every host alike. */

@@ -606,21 +606,15 @@ static void att_end(satt *a, const ld_raw_result *res)
 }
 
 /* An attempt that failed before reaching the network. */
-static void att_end_local(sreq *r, uint32_t no, int status, const char *msg)
+static void att_end_local(sreq *r, uint32_t no, ld_transport why)
 {
     ld_raw_result res;
     live_server *s = r->s;
     ld_raw_result_init(&res);
-    if (status > 0) {
-        res.http_status = status;
-        res.error_type = "invalid_request_error";
-        res.error_message = msg;
-    } else {
-        res.transport = LD_TR_CONNECT_FAILED;
-    }
+    res.transport = why;
     trace_att *t = tr_at(r, no);
     if (t != NULL && t->used)
-        t->status = status;
+        t->status = 0;
     s->cur = r;
     (void)ld_req_end(r->core, no, s->now, &res, &s->rng);
     s->cur = NULL;
@@ -1029,13 +1023,13 @@ static void att_start(sreq *r, const ld_do *d)
     satt *a;
 
     if (ld_policy_route_info(s->p, d->route, &ri) != LD_OK) {
-        att_end_local(r, d->attempt, 0, NULL);
+        att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
         return;
     }
     a = calloc(1, sizeof *a);
     if (a == NULL) {
         slog(s, "out of memory starting an attempt");
-        att_end_local(r, d->attempt, 0, NULL);
+        att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
         return;
     }
     a->r = r;
@@ -1059,10 +1053,9 @@ static void att_start(sreq *r, const ld_do *d)
     if (d->resume) {
         prefill = resume_text(r);
         if (prefill == NULL) {
+            /* tool calls, several choices, or too long to continue */
             att_retire(a);
-            att_end_local(r, d->attempt, 400,
-                          "ladder: the answer so far cannot be continued "
-                          "(tool calls, several choices, or too long)");
+            att_end_local(r, d->attempt, LD_TR_NOT_EXPRESSIBLE);
             return;
         }
     }
@@ -1072,7 +1065,7 @@ static void att_start(sreq *r, const ld_do *d)
         if (r->raw == NULL ||
             live_chat_parse(r->raw, r->raw_len, &again, why, sizeof why) != LD_OK) {
             att_retire(a);
-            att_end_local(r, d->attempt, 0, NULL);
+            att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
             return;
         }
         chat = &again;
@@ -1090,12 +1083,8 @@ static void att_start(sreq *r, const ld_do *d)
     }
     if (rc != LD_OK) {
         att_retire(a);
-        if (rc == LD_ENOMEM)
-            att_end_local(r, d->attempt, 0, NULL);
-        else
-            att_end_local(r, d->attempt, 400,
-                          "ladder: the request cannot be expressed in this "
-                          "route's API");
+        att_end_local(r, d->attempt, rc == LD_ENOMEM ? LD_TR_CONNECT_FAILED
+                                                     : LD_TR_NOT_EXPRESSIBLE);
         return;
     }
     if (r->stream) {
@@ -1179,7 +1168,7 @@ static void att_start(sreq *r, const ld_do *d)
         slog(s, "out of memory or bad URL starting an attempt on route %s",
              ri.id);
         att_retire(a);
-        att_end_local(r, d->attempt, 0, NULL);
+        att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
         return;
     }
     work_push(s, a);

@@ -81,6 +81,8 @@ workload() {
     route rst rst/stall-3-3000
     route rst-n rst-n/healthy ', "capabilities": ["stream"]'
     route rst-b rst-b/healthy ', "capabilities": ["stream", "prefill"]'
+    printf '    "ximg": {"provider": "anthropic", "model": "ximg/healthy", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}, "capabilities": ["stream", "vision"]},\n' "$U"
+    route ximg-b ximg-b/healthy ', "capabilities": ["stream", "vision"]'
     printf '    "hf": {"provider": "openai", "model": "hf/healthy", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 4}}\n' "$U"
     echo '  }, "workloads": {'
     workload rl '"rl", "rl-b"' '"rate_limited": {"action": "wait_retry_after", "max_wait_ms": 3000, "else": "next"}'
@@ -100,6 +102,7 @@ workload() {
     printf '    "cnt": {"ladder": ["cnt", "cnt-b"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
     workload np '"np", "np-b"' '"*": "next"'
     workload np2 '"np2", "np2-b"' '"*": "next"'
+    workload ximg '"ximg", "ximg-b"' '"*": "next"'
     printf '    "deadline": {"ladder": ["dl"], "on": {"*": "next"}, "constraints": {"ttft_ms": 5000, "total_ms": 800}, "safe_failure": {"status": 503, "message": "busy"}},\n'
     workload resume '"rcut", "rcut-b"' '"*": "next"' ', "continue_streams": 1'
     workload resumenp '"rnp-a", "rnp"' '"*": "next"' ', "continue_streams": 1'

@@ -395,6 +395,7 @@ static void test_every_transport_fault_maps_to_its_class(void **state)
         {LD_TR_CUT, LD_FC_STREAM_CUT},
         {LD_TR_MALFORMED, LD_FC_INVALID_RESPONSE},
         {LD_TR_NO_DONE, LD_FC_STREAM_CUT},
+        {LD_TR_NOT_EXPRESSIBLE, LD_FC_CAPABILITY_MISSING},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         /* no status, a 200 already received, an error status */

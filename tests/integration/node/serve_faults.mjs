@@ -290,6 +290,19 @@ async function casePrefill() {
   ok((await seenAtLeast('np2/', 1)).length === 1, 'prefill: that route saw one attempt');
 }
 
+// A request the first route's API cannot express (an ftp image for the
+// Messages API): nothing is sent there, the core hears capability_missing
+// (not a made-up 400) and the next route answers.
+async function caseNotExpressible() {
+  const msgs = [{ role: 'user', content: [
+    { type: 'text', text: 'what is this' },
+    { type: 'image_url', image_url: { url: 'ftp://example.com/cat.png' } }] }];
+  const r = count(await chat('ximg', { messages: msgs }));
+  ok(r.status === 200 && route(r) === 'ximg-b' && fb(r) === 'capability_missing',
+     'not expressible: falls back on capability_missing', brief(r));
+  ok(seen('ximg/').length === 0, 'not expressible: nothing was sent to that route');
+}
+
 // The request's deadline (800 ms) passes while the only route is still
 // silent: the safe failure, at the deadline, not at the route's 3 s.
 async function caseDeadline() {
@@ -352,7 +365,7 @@ async function caseHedge() {
 await Promise.all([
   caseFlap(), caseRateLimit(), caseFlaky(), caseDown(), caseReset(),
   caseSilent(), caseSlow(), caseCut(), caseStall(), caseMalformed(),
-  caseNoDone(), caseContext(), caseContent(), casePrefill(), caseHedge(),
+  caseNoDone(), caseContext(), caseContent(), casePrefill(), caseNotExpressible(), caseHedge(),
   caseResume(), caseDeadline(),
 ]);
 
