@@ -269,6 +269,31 @@ int ld_core_route_health(ld_core *c, int route, ld_us now,
     return LD_OK;
 }
 
+ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
+{
+    int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
+    if (workload < 0)
+        workload = ld_policy_default_workload(c->p);
+    int n = ld_policy_workload_routes(c->p, workload, routes,
+                                      LD_MAX_LADDER + LD_ROLE_COUNT);
+    ld_us best = -1;
+    for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
+        route_state *rs = &c->routes[routes[i]];
+        ld_breaker_transition tr;
+        (void)ld_breaker_state_at(rs->breaker, now, &tr);
+        emit_breaker(c, routes[i], now, &tr);
+        ld_us until = ld_breaker_open_until(rs->breaker);
+        if (rs->blocked_until > until)
+            until = rs->blocked_until;
+        ld_us wait = until > now ? until - now : 0;
+        if (best < 0 || wait < best)
+            best = wait;
+    }
+    if (best < 0)
+        best = 0;
+    return best > c->p->max_retry_after ? c->p->max_retry_after : best;
+}
+
 int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
                         ld_us now)
 {

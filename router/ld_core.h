@@ -67,6 +67,13 @@ typedef struct ld_route_health {
 
 int ld_core_route_health(ld_core *c, int route, ld_us now,
                          ld_route_health *out);
+/* How long from now until a request of `workload` (-1: the default) could
+ * be served again: 0 when one of its routes is neither blocked by a
+ * Retry-After or quota nor behind an open breaker, else the soonest one of
+ * them is (never more than the policy's max_retry_after). What a host
+ * sends as Retry-After with a 429 or 503. */
+ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now);
+
 /* A route's current quality score alone (cheap: for every answer's
  * headers); -1 for a bad route. */
 double ld_core_route_quality(const ld_core *c, int route);

@@ -548,6 +548,11 @@ void ld_breaker_trip(ld_breaker *b, ld_us opened_at, ld_us now,
     }
 }
 
+ld_us ld_breaker_open_until(const ld_breaker *b)
+{
+    return b->state == LD_BREAKER_OPEN ? b->opened_at + b->cfg.open_for : 0;
+}
+
 bool ld_breaker_acquire(ld_breaker *b, ld_us now, ld_breaker_transition *tr)
 {
     if (b == NULL) {

@@ -99,6 +99,10 @@ void ld_breaker_free(ld_breaker *b);
 ld_breaker_state ld_breaker_state_at(ld_breaker *b, ld_us now,
                                      ld_breaker_transition *tr);
 
+/* When an open breaker turns half-open (opened_at + open_for); 0 when it
+ * is not open. */
+ld_us ld_breaker_open_until(const ld_breaker *b);
+
 /* Whether a call may start now. Closed: always. Half-open: only while fewer
  * than half_open_probes probes are in flight (the probe is then counted as
  * in flight). Open: never. */

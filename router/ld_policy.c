@@ -6,6 +6,7 @@
  * offending value. Keys starting with "_", "description", "notes" and
  * "$comment" are free-form comments.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -864,10 +865,13 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
         ld_json_child_path(p2, path, "safe_failure");
         if ((rc = ld_json_want_object(js, sf, p2)) < 0 ||
             (rc = ld_json_check_keys(js, sf, p2, skeys, NULL)) < 0 ||
-            (rc = ld_json_num(js, sf, p2, "status", false, 200, 599,
+            (rc = ld_json_num(js, sf, p2, "status", false, 400, 599,
                               &status)) < 0 ||
             (rc = ld_json_str(js, sf, p2, "message", false, &msg)) < 0)
             return rc;
+        if (status != floor(status))
+            return ld_json_fail(js, p2, "status", "must be a whole number "
+                                "(an HTTP status from 400 to 599)");
     }
     w->fail_status = (int)status;
     if ((w->fail_message = strdup(msg)) == NULL)

@@ -362,6 +362,15 @@ out:
     return rc;
 }
 
+/* Seconds a client should wait before asking again (for Retry-After): the
+ * core's answer for the workload, at least 1. */
+static long retry_hint_s(live_server *s, int workload)
+{
+    ld_us w = ld_core_retry_hint(s->core, workload, s->now);
+    long secs = (long)((w + LD_US_PER_S - 1) / LD_US_PER_S);
+    return secs < 1 ? 1 : secs;
+}
+
 /* An OpenAI-style error reply to a request we do not route. */
 static void reply_error(live_server *s, struct evhttp_request *req, int status,
                         const char *message, const char *type,
@@ -375,8 +384,11 @@ static void reply_error(live_server *s, struct evhttp_request *req, int status,
         send_whole(s, req, 500, NULL, NULL);
         return;
     }
-    if (status == 503 || status == 429)
-        add_header(req, "Retry-After", "1");
+    if (status == 503 || status == 429) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%ld", retry_hint_s(s, -1));
+        add_header(req, "Retry-After", ra);
+    }
     send_whole(s, req, status, "application/json", b);
     evbuffer_free(b);
 }
@@ -1380,25 +1392,6 @@ static void respond_success(sreq *r, const ld_req_info *info)
         evbuffer_free(b);
 }
 
-/* Seconds a client should wait before asking again (for Retry-After). */
-static long retry_hint_s(sreq *r)
-{
-    live_server *s = r->s;
-    int routes[LD_MAX_ROUTES];
-    int n = ld_policy_workload_routes(s->p, r->workload, routes, LD_MAX_ROUTES);
-    ld_us best = -1;
-    for (int i = 0; i < n && i < LD_MAX_ROUTES; i++) {
-        ld_route_health h;
-        if (ld_core_route_health(s->core, routes[i], s->now, &h) != LD_OK)
-            continue;
-        ld_us wait = h.blocked_until > s->now ? h.blocked_until - s->now : 0;
-        if (best < 0 || wait < best)
-            best = wait;
-    }
-    long secs = best > 0 ? (long)((best + LD_US_PER_S - 1) / LD_US_PER_S) : 1;
-    return secs < 1 ? 1 : secs > 3600 ? 3600 : secs;
-}
-
 static void respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
 {
     if (r->http == NULL)
@@ -1432,14 +1425,14 @@ static void respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
         evhttp_send_reply_end(req);
         return;
     }
-    int status = d->status >= 400 && d->status <= 599 ? d->status : 503;
+    int status = d->status; /* 4xx or 5xx: the policy loader sees to it */
     struct evhttp_request *req = r->http;
     struct evbuffer *b = evbuffer_new();
     char ra[24];
     ladder_headers(r, info, info->cost);
     add_header(req, "Content-Type", "application/json");
     if (status == 429 || status == 503) {
-        snprintf(ra, sizeof ra, "%ld", retry_hint_s(r));
+        snprintf(ra, sizeof ra, "%ld", retry_hint_s(r->s, r->workload));
         add_header(req, "Retry-After", ra);
     }
     if (b == NULL ||

@@ -1272,6 +1272,30 @@ static void test_a_shared_breaker_opening_keeps_the_peer_s_clock(void **state)
     fx_free(f);
 }
 
+/* When could a request succeed again: 0 while a route is open to calls,
+ * else the soonest a block lifts or a breaker turns half-open. */
+static void test_retry_hint_counts_blocks_and_open_breakers(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload); /* chat uses A, B, C and D; breakers 10 s */
+    int w = ld_policy_workload_index(f->p, "chat");
+    assert_int_equal(ld_core_retry_hint(f->c, w, 0), 0);
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "A"), 0, 0), LD_OK);
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "B"), ld_s(2), ld_s(2)), LD_OK);
+    assert_int_equal(ld_core_retry_hint(f->c, w, ld_s(2)), 0); /* C, D free */
+    assert_int_equal(ld_core_block_route(f->c, R(f, "C"), LD_FC_RATE_LIMITED,
+                                         ld_s(30), ld_s(2)), LD_OK);
+    assert_int_equal(ld_core_block_route(f->c, R(f, "D"), LD_FC_QUOTA_EXHAUSTED,
+                                         ld_s(20), ld_s(2)), LD_OK);
+    /* A's breaker turns half-open at 10 s: the soonest of all */
+    assert_int_equal(ld_core_retry_hint(f->c, w, ld_s(3)), ld_s(7));
+    /* at 10 s, A admits a probe */
+    assert_int_equal(ld_core_retry_hint(f->c, w, ld_s(10)), 0);
+    /* the default workload (-1) is chat here */
+    assert_int_equal(ld_core_retry_hint(f->c, -1, ld_s(10)), 0);
+    fx_free(f);
+}
+
 /* ---- breaker ------------------------------------------------------------ */
 
 static void fail_on_A(fx *f, ld_us now)
@@ -1578,6 +1602,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_beyond_deadline_falls_back),
         cmocka_unit_test(test_rate_limited_route_is_skipped_until_retry_after),
         cmocka_unit_test(test_retry_after_is_capped_by_the_policy),
+        cmocka_unit_test(test_retry_hint_counts_blocks_and_open_breakers),
         cmocka_unit_test(test_quota_exhausted_blocks_route),
         cmocka_unit_test(test_a_rate_limit_emits_a_block_event),
         cmocka_unit_test(test_a_shared_block_skips_the_route_until_it_ends),
