@@ -172,7 +172,7 @@ int cmd_replay(int argc, char **argv)
     if (info.attempts_ignored > 0)
         fprintf(stderr, "ladder replay: %s: %lld attempts past the first %d "
                 "of their request ignored\n", trace,
-                (long long)info.attempts_ignored, SIM_REPLAY_MAX_ATT);
+                (long long)info.attempts_ignored, LD_TRACE_MAX_ATT);
     if (info.nforeign > 0 && !json) {
         fprintf(stderr, "ladder replay: note: %lld recorded attempts are on "
                 "routes the policy lacks (unused):", (long long)info.attempts_foreign);

@@ -212,7 +212,7 @@ int cmd_sim(int argc, char **argv)
         if (st.trace_attempts_dropped > 0)
             fprintf(stderr, "ladder sim: %s: %lld attempts past the first %d "
                     "of their request are not in the trace\n", trace_path,
-                    (long long)st.trace_attempts_dropped, SIM_REPLAY_MAX_ATT);
+                    (long long)st.trace_attempts_dropped, LD_TRACE_MAX_ATT);
     }
     summary = sim_metrics_summary(m, sc->seed);
     cJSON *binding = sim_scenario_binding_json(sc, p);

@@ -73,11 +73,9 @@ struct sim_req {
     uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
     sim_att att[MAX_LIVE];
     int64_t key;          /* its trace row's key (`ladder replay`), -1 none */
-    /* --trace: its attempts as the trace format records them (the first
-     * SIM_REPLAY_MAX_ATT; the rest are counted), allocated once per pool
-     * entry and kept across reuse */
-    sim_replay_att *tatt;
-    int ntatt, tatt_dropped;
+    /* --trace: its record (ld_trace.h), allocated once per pool entry and
+     * kept across reuse */
+    ld_trace *tr;
 };
 
 typedef struct waiter {
@@ -234,14 +232,14 @@ static sim_req *req_get(sim *s)
     uint32_t agen[MAX_LIVE];
     for (int i = 0; i < MAX_LIVE; i++)
         agen[i] = r->att[i].gen;
-    sim_replay_att *tatt = r->tatt;
+    ld_trace *tr = r->tr;
     memset(r, 0, sizeof *r);
     r->gen = gen;
     for (int i = 0; i < MAX_LIVE; i++)
         r->att[i].gen = agen[i];
-    r->tatt = tatt;
-    if (s->o->trace != NULL && r->tatt == NULL &&
-        (r->tatt = malloc(SIM_REPLAY_MAX_ATT * sizeof *r->tatt)) == NULL)
+    r->tr = tr;
+    if (s->o->trace != NULL && r->tr == NULL &&
+        (r->tr = malloc(sizeof *r->tr)) == NULL)
         return NULL; /* fatal for the run: the entry is not needed again */
     return r;
 }
@@ -732,52 +730,22 @@ static int64_t tokens_by(const sim_att *a, ld_us t)
     return k > 0 ? (int64_t)k : 0;
 }
 
-/* The core's events about the request it is working on fill that
- * request's attempt records: ATTEMPT starts one; RESULT gives its class,
- * status, TTFT and duration; CANCEL (sent before the host stops the
- * attempt, so it is still there) marks it stopped, with what it had
- * received. A cancel by the request's deadline is a timeout_total; other
- * cancels without a result of their own (hedge lost, user gone) keep the
- * class "none". */
+/* The core's events about the request it is working on fill its trace
+ * record (ld_trace.h); a cancel (sent before the host stops the attempt,
+ * so it is still there) adds what the attempt had received. */
 static void trace_event(sim *s, const ld_event *ev)
 {
     sim_req *r = s->cur;
-    if (r == NULL || r->tatt == NULL || r->id != ev->req || ev->attempt == 0)
+    if (r == NULL || r->tr == NULL || r->id != ev->req)
         return;
-    uint32_t i = ev->attempt - 1;
-    if (ev->type == LD_EV_ATTEMPT) {
-        if (i >= SIM_REPLAY_MAX_ATT) {
-            r->tatt_dropped++;
-            return;
-        }
-        r->tatt[i] = (sim_replay_att){.route = ev->route,
-                                      .start = ev->t - r->arrival,
-                                      .cls = LD_FC_NONE,
-                                      .ttft = -1,
-                                      .retry_after = -1,
-                                      .hedge = ev->hedge};
-        if ((int)i >= r->ntatt)
-            r->ntatt = (int)i + 1;
-        return;
-    }
-    if (i >= (uint32_t)r->ntatt)
-        return;
-    sim_replay_att *t = &r->tatt[i];
-    if (ev->type == LD_EV_RESULT) {
-        t->cls = ev->cls;
-        t->status = ev->status;
-        t->ttft = ev->ttft;
-        t->duration = ev->delay;
-    } else if (ev->type == LD_EV_CANCEL) {
-        ld_us start = r->arrival + t->start;
-        t->cancelled = true;
-        t->duration = ev->t - start;
-        if (ev->reason == LD_CANCEL_DEADLINE)
-            t->cls = LD_FC_TIMEOUT_TOTAL;
+    ld_trace_on_event(r->tr, ev);
+    if (ev->type == LD_EV_CANCEL) {
         int slot = slot_of(r, ev->attempt);
         if (slot >= 0 && r->att[slot].first_done) {
-            t->ttft = r->att[slot].t_first - start;
-            t->output_tokens = tokens_by(&r->att[slot], ev->t);
+            ld_us start = r->arrival + r->tr->att[ev->attempt - 1].start;
+            ld_trace_on_answer(r->tr, ev->attempt, 0,
+                               tokens_by(&r->att[slot], ev->t), -1,
+                               r->att[slot].t_first - start);
         }
     }
 }
@@ -785,10 +753,9 @@ static void trace_event(sim *s, const ld_event *ev)
 /* What the provider answered, which the core's RESULT does not carry. */
 static void trace_answer(sim_req *r, uint32_t no, const ld_raw_result *res)
 {
-    if (r->tatt == NULL || no == 0 || no > (uint32_t)r->ntatt)
-        return;
-    r->tatt[no - 1].output_tokens = res->completion_tokens;
-    r->tatt[no - 1].retry_after = res->retry_after;
+    if (r->tr != NULL)
+        ld_trace_on_answer(r->tr, no, res->http_status, res->completion_tokens,
+                           res->retry_after, -1);
 }
 
 /* The finished request's line. An abandoned request's status is 499 (the
@@ -798,18 +765,21 @@ static void trace_write(sim *s, const sim_req *r, const ld_req_info *info,
 {
     char id[32];
     snprintf(id, sizeof id, "r-%llu", (unsigned long long)r->id);
-    sim_replay_line l = {
+    ld_trace_line l = {
         .t_ms = (double)r->arrival / 1e3, .id = id,
         .workload = info->workload, .tier = info->tier,
         .input_tokens = r->in_tok, .output_tokens = r->out_tok,
         .stream = true, .outcome = info->outcome, .route = info->route,
-        .status = info->outcome == LD_OUT_ABANDONED ? 499 : d->status,
-        .cls = info->first_cls, .ttft = info->ttft,
+        .status = d->status, .cls = info->first_cls, .ttft = info->ttft,
         .latency = info->latency, .cost = info->cost,
-        .fell_back = info->fell_back, .att = r->tatt, .natt = r->ntatt,
-        .dropped = r->tatt_dropped};
-    s->stats.trace_attempts_dropped += r->tatt_dropped;
-    int rc = sim_replay_write_line(s->o->trace, s->p, &l);
+        .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
+        .dropped = r->tr->dropped};
+    s->stats.trace_attempts_dropped += r->tr->dropped;
+    char *text = ld_trace_format(s->p, &l);
+    int rc = text == NULL ? LD_ENOMEM
+             : fputs(text, s->o->trace) < 0 || fputc('\n', s->o->trace) == EOF
+                 ? LD_EINVAL : LD_OK;
+    cJSON_free(text);
     if (rc < 0) {
         ld_error_set(s->err, NULL, NULL, "simulator: trace: %s",
                      rc == LD_ENOMEM ? "out of memory" : "write error");
@@ -1013,6 +983,8 @@ static void arrive(sim *s, const sim_trace_row *row)
     r->id = ++s->next_id;
     r->key = row != NULL ? row->key : -1;
     r->arrival = s->now;
+    if (r->tr != NULL)
+        ld_trace_init(r->tr, r->arrival);
     r->wake_scheduled = LD_NEVER;
     if (in_tok < 0)
         in_tok = mx != NULL ? (int64_t)llround(sim_dist_sample(mx->input_tokens, s->traffic)) : 1000;
@@ -1261,7 +1233,7 @@ static void sim_cleanup(sim *s)
         free(s->models[i].q);
     for (size_t i = 0; i < s->nchunks; i++) {
         for (int j = 0; j < REQ_CHUNK; j++)
-            free(s->chunks[i][j].tatt);
+            free(s->chunks[i][j].tr);
         free(s->chunks[i]);
     }
     free(s->chunks);

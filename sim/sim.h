@@ -43,7 +43,7 @@ typedef struct sim_stats {
     ld_us end;               /* simulated time when the last request ended */
     int64_t max_in_flight;
     int64_t trace_attempts_dropped; /* --trace: attempts past the first
-                                       SIM_REPLAY_MAX_ATT of a request,
+                                       LD_TRACE_MAX_ATT of a request,
                                        left out of its line */
     /* `ladder replay` (routes with recorded behaviour): where each
      * attempt's outcome came from */

@@ -37,7 +37,7 @@ struct sim_recorded {
     ld_us window;
     rec_req *req;            /* sorted by (t_ms, line): index = row key */
     size_t nreq, capreq;
-    sim_replay_att *att;
+    ld_trace_att *att;
     size_t natt, capatt;
     sim_trace_row *rows;     /* one per request, same order */
     near_ent *near;          /* usable attempts by route, then time */
@@ -51,89 +51,6 @@ struct sim_recorded {
     int nforeign;
     double span_s;
 };
-
-/* ---- writing -------------------------------------------------------------- */
-
-static bool add_num(cJSON *o, const char *k, double v)
-{
-    return cJSON_AddNumberToObject(o, k, v) != NULL;
-}
-
-static bool add_str(cJSON *o, const char *k, const char *s)
-{
-    return s != NULL ? cJSON_AddStringToObject(o, k, s) != NULL
-                     : cJSON_AddNullToObject(o, k) != NULL;
-}
-
-static bool add_bool(cJSON *o, const char *k, bool v)
-{
-    return cJSON_AddBoolToObject(o, k, v) != NULL;
-}
-
-/* microseconds as ms, or null when negative */
-static bool add_ms(cJSON *o, const char *k, ld_us us)
-{
-    return us >= 0 ? add_num(o, k, (double)us / 1e3)
-                   : cJSON_AddNullToObject(o, k) != NULL;
-}
-
-static bool add_attempt(cJSON *arr, const ld_policy *p,
-                        const sim_replay_att *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (o == NULL)
-        return false;
-    if (!cJSON_AddItemToArray(arr, o)) {
-        cJSON_Delete(o);
-        return false;
-    }
-    const char *route = a->route >= 0 ? ld_policy_route_id(p, a->route) : NULL;
-    return add_str(o, "route", route) && add_ms(o, "start_ms", a->start) &&
-           add_str(o, "class", ld_class_name(a->cls)) &&
-           add_num(o, "status", a->status) && add_ms(o, "ttft_ms", a->ttft) &&
-           add_num(o, "duration_ms", (double)(a->duration > 0 ? a->duration : 0) / 1e3) &&
-           add_num(o, "output_tokens", (double)a->output_tokens) &&
-           add_ms(o, "retry_after_ms", a->retry_after) &&
-           add_bool(o, "hedge", a->hedge) &&
-           add_bool(o, "cancelled", a->cancelled);
-}
-
-int sim_replay_write_line(FILE *f, const ld_policy *p,
-                          const sim_replay_line *l)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (o == NULL)
-        return LD_ENOMEM;
-    const char *wl = l->workload >= 0 ? ld_policy_workload_name(p, l->workload) : NULL;
-    const char *tier = l->tier >= 0 ? ld_policy_tier_name(p, l->tier) : NULL;
-    const char *route = l->route >= 0 ? ld_policy_route_id(p, l->route) : NULL;
-    cJSON *arr = NULL;
-    bool ok = add_num(o, "v", 1) && add_num(o, "t_ms", l->t_ms) &&
-              add_str(o, "id", l->id) && add_str(o, "workload", wl) &&
-              add_str(o, "tier", tier) &&
-              add_num(o, "input_tokens", (double)l->input_tokens) &&
-              add_num(o, "output_tokens", (double)l->output_tokens) &&
-              add_bool(o, "stream", l->stream) &&
-              add_str(o, "outcome", ld_outcome_name(l->outcome)) &&
-              add_str(o, "route", route) && add_num(o, "status", l->status) &&
-              add_str(o, "class", ld_class_name(l->cls)) &&
-              add_ms(o, "ttft_ms", l->ttft) &&
-              add_ms(o, "latency_ms", l->latency) &&
-              add_num(o, "cost_usd", l->cost) &&
-              add_bool(o, "fell_back", l->fell_back) &&
-              (arr = cJSON_AddArrayToObject(o, "attempts")) != NULL;
-    for (int i = 0; ok && i < l->natt; i++)
-        ok = add_attempt(arr, p, &l->att[i]);
-    if (ok && l->dropped > 0)
-        ok = add_num(o, "attempts_dropped", l->dropped);
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (text == NULL)
-        return LD_ENOMEM;
-    int rc = fputs(text, f) < 0 || fputc('\n', f) == EOF ? LD_EINVAL : LD_OK;
-    cJSON_free(text);
-    return rc;
-}
 
 /* ---- reading -------------------------------------------------------------- */
 
@@ -250,7 +167,7 @@ static int note_foreign(sim_recorded *rec, const char *name)
 }
 
 static int parse_attempt(sim_recorded *rec, const cJSON *o, int i,
-                         sim_replay_att *a, char *why, size_t cap)
+                         ld_trace_att *a, char *why, size_t cap)
 {
     char pre[48];
     snprintf(pre, sizeof pre, "attempts[%d].", i);
@@ -380,11 +297,11 @@ static int parse_line(sim_recorded *rec, const char *text, size_t len,
         goto done;
     }
     int n = cJSON_GetArraySize(arr), i = 0;
-    int64_t ignored = n > SIM_REPLAY_MAX_ATT ? n - SIM_REPLAY_MAX_ATT : 0;
+    int64_t ignored = n > LD_TRACE_MAX_ATT ? n - LD_TRACE_MAX_ATT : 0;
     const cJSON *a;
     cJSON_ArrayForEach(a, arr)
     {
-        if (i == SIM_REPLAY_MAX_ATT)
+        if (i == LD_TRACE_MAX_ATT)
             break;
         if ((rc = grow((void **)&rec->att, &rec->capatt, rec->natt + 1,
                        sizeof *rec->att)) < 0)
@@ -444,14 +361,14 @@ static int cmp_double(const void *x, const void *y)
 
 /* Whether a recorded attempt says how the route answered: a cancelled one
  * without a first token and without a timeout of its own does not. */
-static bool usable(const sim_replay_att *a)
+static bool usable(const ld_trace_att *a)
 {
     return !(a->cancelled && a->ttft < 0 &&
              (a->cls == LD_FC_NONE || a->cls == LD_FC_TIMEOUT_TOTAL));
 }
 
 /* Generation speed of a complete streamed answer, tokens/s; 0 if none. */
-static double att_speed(const sim_replay_att *a)
+static double att_speed(const ld_trace_att *a)
 {
     if (a->cancelled || a->cls != LD_FC_NONE || a->ttft < 0 ||
         a->output_tokens <= 0 || a->duration <= a->ttft)
@@ -503,7 +420,7 @@ static int build(sim_recorded *rec)
                 row->patience_total = q->latency;
         }
         for (int j = 0; j < q->natt; j++) {
-            const sim_replay_att *a = &rec->att[q->att0 + (size_t)j];
+            const ld_trace_att *a = &rec->att[q->att0 + (size_t)j];
             if (a->route < 0)
                 continue;
             rec->route_all[a->route]++;
@@ -527,7 +444,7 @@ static int build(sim_recorded *rec)
         const rec_req *q = &rec->req[i];
         for (int j = 0; j < q->natt; j++) {
             size_t k = q->att0 + (size_t)j;
-            const sim_replay_att *a = &rec->att[k];
+            const ld_trace_att *a = &rec->att[k];
             if (a->route < 0 || !usable(a))
                 continue;
             rec->near[fill[a->route]++] = (near_ent){
@@ -809,7 +726,7 @@ int sim_replay_uncovered(const sim_recorded *rec, const sim_scenario *sc,
 
 /* ---- replaying ------------------------------------------------------------ */
 
-static void plan(const sim_recorded *rec, const sim_replay_att *a, int route,
+static void plan(const sim_recorded *rec, const ld_trace_att *a, int route,
                  int64_t out_tokens, sim_replay_plan *pl)
 {
     double speed = rec->route_speed[route] > 0 ? rec->route_speed[route]
@@ -872,7 +789,7 @@ static void plan(const sim_recorded *rec, const sim_replay_att *a, int route,
 
 /* When a recorded attempt first showed how it went (its first token, or
  * its end); LD_NEVER when it never did. */
-static ld_us first_sign(const sim_replay_att *a)
+static ld_us first_sign(const ld_trace_att *a)
 {
     if (a->ttft >= 0)
         return a->ttft;
@@ -927,7 +844,7 @@ int sim_replay_pick(const sim_recorded *rec, int64_t key, int route, int k,
         const rec_req *q = &rec->req[key];
         int seen = 0;
         for (int j = 0; j < q->natt; j++) {
-            const sim_replay_att *a = &rec->att[q->att0 + (size_t)j];
+            const ld_trace_att *a = &rec->att[q->att0 + (size_t)j];
             if (a->route != route)
                 continue;
             if (seen++ < k)

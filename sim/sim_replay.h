@@ -34,55 +34,16 @@
 #include "ld_class.h"
 #include "ld_event.h"
 #include "ld_policy.h"
+#include "ld_trace.h"
 #include "sim_scenario.h"
 
-#define SIM_REPLAY_MAX_ATT 16          /* attempts kept per request (the
-                                          simulator's trace, the reader) */
 #define SIM_REPLAY_MAX_LINE ((size_t)1 << 20) /* bytes per trace line */
 #define SIM_REPLAY_MAX_REQUESTS 10000000 /* lines a replay reads */
 #define SIM_REPLAY_NEAR 8              /* nearby attempts to choose from */
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* One attempt as the trace format records it. */
-typedef struct sim_replay_att {
-    int route;          /* policy route index; -1: a route the policy lacks */
-    ld_us start;        /* after the request's arrival */
-    ld_class cls;       /* LD_FC_NONE: a success, or stopped without a
-                           result of its own (hedge lost, user gone) */
-    int status;         /* upstream HTTP status; 0 when none arrived */
-    ld_us ttft;         /* first token after the attempt's start; -1 none */
-    ld_us duration;     /* until it ended, failed or was cancelled */
-    int64_t output_tokens; /* tokens received */
-    ld_us retry_after;  /* Retry-After the provider sent; -1 none */
-    bool hedge;         /* started as a hedge */
-    bool cancelled;     /* the router stopped it */
-} sim_replay_att;
-
-/* One finished request: a trace line. */
-typedef struct sim_replay_line {
-    double t_ms;               /* arrival */
-    const char *id;
-    int workload, tier;        /* policy indices (-1: written as null) */
-    int64_t input_tokens, output_tokens;
-    bool stream;
-    ld_outcome outcome;
-    int route;                 /* route that served it, -1 none */
-    int status;                /* HTTP status the client got */
-    ld_class cls;              /* first failure on the way, LD_FC_NONE */
-    ld_us ttft, latency;       /* after arrival; -1 none */
-    double cost;               /* USD */
-    bool fell_back;
-    const sim_replay_att *att; /* in start order */
-    int natt;
-    int dropped;               /* attempts left out of att; > 0 adds the
-                                  key "attempts_dropped" */
-} sim_replay_line;
-
-/* Write l as one line of JSON and a newline. LD_ENOMEM, or LD_EINVAL when
- * writing to f failed. */
-int sim_replay_write_line(FILE *f, const ld_policy *p,
-                          const sim_replay_line *l);
+/* The simulator and the live router write trace lines with ld_trace.h. */
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -108,7 +69,7 @@ typedef struct sim_replay_opts {
  * requests in trace"), more than SIM_REPLAY_MAX_REQUESTS (LD_ELIMIT), a
  * file that cannot be read, out of memory. Attempts on routes the policy
  * lacks are kept out of the replay (counted); attempts past the first
- * SIM_REPLAY_MAX_ATT of a line are ignored (counted). */
+ * LD_TRACE_MAX_ATT of a line are ignored (counted). */
 int sim_replay_load(const char *path, const ld_policy *p,
                     const sim_replay_opts *o, sim_recorded **out,
                     ld_error *err);
@@ -119,7 +80,7 @@ typedef struct sim_replay_info {
     int64_t skipped;          /* bad lines skipped */
     int64_t attempts;         /* attempts read (on policy routes or not) */
     int64_t attempts_foreign; /* on routes the policy lacks */
-    int64_t attempts_ignored; /* past SIM_REPLAY_MAX_ATT in their line */
+    int64_t attempts_ignored; /* past LD_TRACE_MAX_ATT in their line */
     double span_s;            /* last arrival after the first (sped up) */
     double speedup, window_s;
     const char *foreign[4];   /* some route names the policy lacks */

@@ -56,6 +56,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "ld_core.h"
+#include "ld_trace.h"
 #include "live_adapter.h"
 #include "live_metrics.h"
 #include "live_shared.h"
@@ -75,7 +76,6 @@
 #define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
 #define WATCH_READ_CAP ((size_t)64 << 10) /* client bytes read while busy */
 #define METRICS_CAP ((size_t)8 << 20)
-#define TRACE_MAX_ATT 32                /* attempts recorded per request */
 #define EASY_POOL_MAX 64
 #define FEEDBACK_SLOTS 4096
 #define HEADER_LINE_MAX 512
@@ -122,17 +122,6 @@ struct satt {
     bool first_seen, finished, done_seen;
 };
 
-typedef struct trace_att {
-    int route;
-    ld_us start;         /* after the request's arrival */
-    ld_class cls;
-    int status;
-    ld_us ttft, duration; /* -1 unknown */
-    int64_t tokens;
-    ld_us retry_after;   /* -1 none */
-    bool hedge, cancelled, used;
-} trace_att;
-
 struct sreq {
     live_server *s;
     sreq *prev, *next;   /* s->reqs: every request not yet freed */
@@ -162,7 +151,7 @@ struct sreq {
                             and made again for a later attempt */
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
-    trace_att *tr;       /* TRACE_MAX_ATT records; NULL without --trace */
+    ld_trace *tr;        /* its trace record; NULL without --trace */
 };
 
 typedef struct sock_ctx {
@@ -412,56 +401,12 @@ static void leave(live_server *s)
 
 /* ---- core calls: the event sink knows which request is talking ------------ */
 
-/* Attempt no's trace record; NULL when not tracing or past the cap. */
-static trace_att *tr_at(sreq *r, uint32_t no)
-{
-    if (r->tr == NULL || no < 1 || no > TRACE_MAX_ATT)
-        return NULL;
-    return &r->tr[no - 1];
-}
-
 static void trace_on_event(sreq *r, const ld_event *ev)
 {
-    trace_att *t = tr_at(r, ev->attempt);
-    switch (ev->type) {
-    case LD_EV_REQUEST:
+    if (ev->type == LD_EV_REQUEST)
         r->out_estimate = ev->output_tokens;
-        break;
-    case LD_EV_ATTEMPT:
-        if (t == NULL)
-            break;
-        memset(t, 0, sizeof *t);
-        t->used = true;
-        t->route = ev->route;
-        t->start = ev->t - r->arrived;
-        t->cls = LD_FC_NONE;
-        t->ttft = -1;
-        t->duration = -1;
-        t->retry_after = -1;
-        t->hedge = ev->hedge;
-        break;
-    case LD_EV_RESULT:
-        if (t == NULL || !t->used)
-            break;
-        t->cls = ev->cls;
-        t->duration = ev->delay;
-        if (ev->ttft >= 0)
-            t->ttft = ev->ttft;
-        if (ev->cls == LD_FC_NONE)
-            t->tokens = ev->output_tokens;
-        break;
-    case LD_EV_CANCEL:
-        if (t == NULL || !t->used)
-            break;
-        t->cancelled = true;
-        if (t->duration < 0)
-            t->duration = ev->t - r->arrived - t->start;
-        if (ev->reason == LD_CANCEL_DEADLINE)
-            t->cls = LD_FC_TIMEOUT_TOTAL; /* as the simulator writes it */
-        break;
-    default:
-        break;
-    }
+    if (r->tr != NULL)
+        ld_trace_on_event(r->tr, ev);
 }
 
 /* What this core learnt that the other routers should know. */
@@ -604,12 +549,9 @@ static void att_end(satt *a, const ld_raw_result *res)
         return;
     a->ended = true;
     r->last_end = a;
-    trace_att *t = tr_at(r, a->no);
-    if (t != NULL && t->used) {
-        t->status = res->http_status;
-        t->retry_after = res->retry_after;
-        t->tokens = a->tokens;
-    }
+    if (r->tr != NULL)
+        ld_trace_on_answer(r->tr, a->no, res->http_status, a->tokens,
+                           res->retry_after, -1);
     s->cur = r;
     (void)ld_req_end(r->core, a->no, s->now, res, &s->rng);
     s->cur = NULL;
@@ -624,9 +566,8 @@ static void att_end_local(sreq *r, uint32_t no, ld_transport why)
     live_server *s = r->s;
     ld_raw_result_init(&res);
     res.transport = why;
-    trace_att *t = tr_at(r, no);
-    if (t != NULL && t->used)
-        t->status = 0;
+    if (r->tr != NULL)
+        ld_trace_on_answer(r->tr, no, 0, 0, -1, -1);
     s->cur = r;
     (void)ld_req_end(r->core, no, s->now, &res, &s->rng);
     s->cur = NULL;
@@ -1462,17 +1403,6 @@ static void close_client(sreq *r)
 
 /* ---- the trace ------------------------------------------------------------------- */
 
-static bool jnum(cJSON *o, const char *k, double v)
-{
-    return cJSON_AddNumberToObject(o, k, v) != NULL;
-}
-
-static bool jms_or_null(cJSON *o, const char *k, ld_us v)
-{
-    return (v >= 0 ? cJSON_AddNumberToObject(o, k, us_to_ms(v))
-                   : cJSON_AddNullToObject(o, k)) != NULL;
-}
-
 static void trace_write(sreq *r, const ld_req_info *info)
 {
     live_server *s = r->s;
@@ -1491,53 +1421,15 @@ static void trace_write(sreq *r, const ld_req_info *info)
         if (ans.output_tokens >= 0)
             out_tok = ans.output_tokens;
     }
-    cJSON *o = cJSON_CreateObject(), *arr = NULL;
-    bool ok = o != NULL;
-    ok = ok && jnum(o, "v", 1) && jnum(o, "t_ms", r->wall_ms) &&
-         cJSON_AddStringToObject(o, "id", r->id_str) != NULL &&
-         cJSON_AddStringToObject(o, "workload",
-                                 ld_policy_workload_name(s->p, info->workload)) != NULL &&
-         cJSON_AddStringToObject(o, "tier",
-                                 ld_policy_tier_name(s->p, info->tier)) != NULL &&
-         jnum(o, "input_tokens", (double)in_tok) &&
-         jnum(o, "output_tokens", (double)out_tok) &&
-         cJSON_AddBoolToObject(o, "stream", r->stream) != NULL &&
-         cJSON_AddStringToObject(o, "outcome", ld_outcome_name(info->outcome)) != NULL &&
-         (info->route >= 0
-              ? cJSON_AddStringToObject(o, "route",
-                                        ld_policy_route_id(s->p, info->route))
-              : cJSON_AddNullToObject(o, "route")) != NULL &&
-         /* as the simulator writes it: 499 when the client left */
-         jnum(o, "status", info->outcome == LD_OUT_ABANDONED ? 499
-                                                             : r->status_sent) &&
-         cJSON_AddStringToObject(o, "class", ld_class_name(info->first_cls)) != NULL &&
-         jms_or_null(o, "ttft_ms", info->ttft) &&
-         jms_or_null(o, "latency_ms", info->latency) &&
-         jnum(o, "cost_usd", info->cost) &&
-         cJSON_AddBoolToObject(o, "fell_back", info->fell_back) != NULL &&
-         (arr = cJSON_AddArrayToObject(o, "attempts")) != NULL;
-    for (int i = 0; ok && i < TRACE_MAX_ATT; i++) {
-        const trace_att *t = &r->tr[i];
-        if (!t->used)
-            continue;
-        cJSON *e = cJSON_CreateObject();
-        ok = e != NULL && cJSON_AddItemToArray(arr, e);
-        if (!ok) {
-            cJSON_Delete(e);
-            break;
-        }
-        ok = cJSON_AddStringToObject(e, "route", ld_policy_route_id(s->p, t->route)) != NULL &&
-             jnum(e, "start_ms", us_to_ms(t->start)) &&
-             cJSON_AddStringToObject(e, "class", ld_class_name(t->cls)) != NULL &&
-             jnum(e, "status", t->status) &&
-             jms_or_null(e, "ttft_ms", t->ttft) &&
-             jnum(e, "duration_ms", us_to_ms(t->duration >= 0 ? t->duration : 0)) &&
-             jnum(e, "output_tokens", (double)t->tokens) &&
-             jms_or_null(e, "retry_after_ms", t->retry_after) &&
-             cJSON_AddBoolToObject(e, "hedge", t->hedge) != NULL &&
-             cJSON_AddBoolToObject(e, "cancelled", t->cancelled) != NULL;
-    }
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    ld_trace_line l = {
+        .t_ms = r->wall_ms, .id = r->id_str, .workload = info->workload,
+        .tier = info->tier, .input_tokens = in_tok, .output_tokens = out_tok,
+        .stream = r->stream, .outcome = info->outcome, .route = info->route,
+        .status = r->status_sent, .cls = info->first_cls, .ttft = info->ttft,
+        .latency = info->latency, .cost = info->cost,
+        .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
+        .dropped = r->tr->dropped};
+    char *text = ld_trace_format(s->p, &l);
     if (text == NULL || fputs(text, s->trace) == EOF ||
         fputc('\n', s->trace) == EOF) {
         if (!s->write_failed_logged) {
@@ -1546,7 +1438,6 @@ static void trace_write(sreq *r, const ld_req_info *info)
         }
     }
     cJSON_free(text);
-    cJSON_Delete(o);
 }
 
 /* ---- finishing a request ------------------------------------------------------- */
@@ -1615,14 +1506,12 @@ static void drain(sreq *r)
         case LD_DO_CANCEL: {
             satt *a = att_find(r, d.attempt);
             if (a != NULL) {
-                trace_att *t = tr_at(r, a->no);
-                if (t != NULL && t->used) {
-                    t->status = a->got_headers ? a->status : 0;
-                    t->tokens = a->tokens;
-                    t->retry_after = att_retry_after(a);
-                    if (a->t_first >= 0)
-                        t->ttft = a->t_first - a->started;
-                }
+                if (r->tr != NULL)
+                    ld_trace_on_answer(r->tr, a->no,
+                                       a->got_headers ? a->status : 0,
+                                       a->tokens, att_retry_after(a),
+                                       a->t_first >= 0 ? a->t_first - a->started
+                                                       : -1);
                 a->abort = true;
                 att_retire(a);
             }
@@ -1971,7 +1860,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     }
     r->timer = evtimer_new(s->base, on_req_timer, r);
     if (s->trace != NULL)
-        r->tr = calloc(TRACE_MAX_ATT, sizeof *r->tr);
+        r->tr = malloc(sizeof *r->tr);
     if (r->timer == NULL || (s->trace != NULL && r->tr == NULL)) {
         if (r->timer != NULL)
             event_free(r->timer);
@@ -1993,6 +1882,8 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     r->tier = tier;
     r->arrived = s->now;
     r->wall_ms = wall_ms();
+    if (r->tr != NULL)
+        ld_trace_init(r->tr, r->arrived);
     r->out_estimate = r->chat.max_tokens;
 
     ld_req_spec spec = {workload, tier, r->chat.input_tokens,

@@ -74,7 +74,8 @@ if [ "$(cat "$tmp/check.rc")" -ne 0 ]; then
 fi
 
 "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
-    --events "$tmp/live.jsonl" --seed 7 >"$tmp/ladder.out" 2>"$tmp/ladder.err" &
+    --events "$tmp/live.jsonl" --trace "$tmp/live.trace" --seed 7 \
+    >"$tmp/ladder.out" 2>"$tmp/ladder.err" &
 ladder_pid=$!
 if ! addr=$(wait_line "$tmp/ladder.out" \
     's/^listening on \([0-9.]*:[0-9]*\) admin [0-9.]*:[0-9]*$/\1/p' "$ladder_pid"); then
@@ -116,7 +117,7 @@ fake_pid=
 # ---- the simulator ------------------------------------------------------------
 
 run sim sim "$DATA/scenario.json" --policy "$tmp/policy.json" --out "$tmp/sim" \
-    --no-progress
+    --trace "$tmp/sim.trace" --no-progress
 expect_rc sim 0 "ladder sim runs the parity scenario"
 
 # ---- the decisions ------------------------------------------------------------
@@ -191,6 +192,29 @@ if (!logged.size) console.log("no attempts in the event log");
     else
         not_ok "the fake provider saw exactly the attempts of the live event log" "$out"
     fi
+fi
+
+# ---- the traces: one module (router/ld_trace.c) writes both ---------------------
+
+tnorm() { # NAME TRACE: $tmp/NAME.tnorm; not_ok and status 1 if it fails
+    if ! node "$NODE_DIR/trace_norm.mjs" "$2" >"$tmp/$1.tnorm" 2>&1; then
+        not_ok "the $1 trace reads" "$(head -n 20 "$tmp/$1.tnorm")"
+        return 1
+    fi
+}
+if tnorm sim "$tmp/sim.trace" && tnorm live "$tmp/live.trace"; then
+    expect_eq "$(wc -l <"$tmp/live.tnorm" | tr -d ' ')" "$N" "serve traces all $N requests"
+    if diff -u "$tmp/sim.tnorm" "$tmp/live.tnorm" >"$tmp/tnorm.diff"; then
+        ok "sim and serve write the same trace lines for the same decisions"
+    else
+        not_ok "sim and serve write the same trace lines (- sim, + serve)" \
+            "$(head -n 40 "$tmp/tnorm.diff")"
+    fi
+    # and the lines hold the paths the test is about
+    expect_in "$tmp/live.tnorm" "chat/free success flaky 200 overloaded fell_back=true | primary overloaded 503 ; ctx context_length 400 ; flaky server_error 500 ; flaky none 200" \
+        "the trace of the first chat request holds its four attempts"
+    expect_in "$tmp/live.tnorm" "silent timeout_ttft 0 cancelled" \
+        "the trace records a TTFT timeout as a cancelled attempt"
 fi
 
 if [ "$failed" -gt 0 ]; then
