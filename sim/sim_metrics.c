@@ -758,9 +758,12 @@ static int rec_baseline(const sim_metrics *m, rec_eval *ev)
             const fault_win *w = &m->faults[k];
             if (!win_incident(m, w))
                 continue;
-            size_t a = (size_t)(w->start / res), b = m->nrec;
-            if (w->end != LD_NEVER && (size_t)((w->end + res - 1) / res) < b)
-                b = (size_t)((w->end + res - 1) / res);
+            size_t a = w->start > 0 ? (size_t)(w->start / res) : 0;
+            size_t b = m->nrec;
+            if (w->end != LD_NEVER) {
+                size_t e = w->end > 0 ? (size_t)((w->end + res - 1) / res) : 0;
+                b = e < b ? e : b;
+            }
             if (a < b) {
                 covered[a]++;
                 covered[b]--;
@@ -873,7 +876,7 @@ static rec_status rec_window(const sim_metrics *m, const rec_eval *ev,
     }
     /* from the first bucket after E in which a request finished: a gap
      * in the traffic holds no evidence either way */
-    size_t i0 = (size_t)((w->end + res - 1) / res);
+    size_t i0 = w->end > 0 ? (size_t)((w->end + res - 1) / res) : 0;
     while (i0 < limit && m->rec[i0].fin == 0)
         i0++;
     if (i0 + stretch > limit)
