@@ -61,7 +61,7 @@ typedef struct user_group {
     ld_hist *lat, *ttft;
 } user_group;
 
-/* Requests that arrived in one recovery bucket and have finished. */
+/* Requests that finished in one recovery bucket, and how many succeeded. */
 typedef struct rec_bucket {
     uint64_t ok, fin;
 } rec_bucket;
