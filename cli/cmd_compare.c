@@ -44,7 +44,8 @@ static const metric_def metrics[] = {
     {"attempts_per_request", "attempts/request", 1, "%.3f", -1},
     {"fallback_rate", "fallbacks/request", 1, "%.3f", 0},
     {"minutes_over_ceiling", "minutes over ceil.", 1, "%.1f", -1},
-    {"recovery_s", "time to recover s", 1, "%.0f", -1},
+    {"recovery_s", "time to recover s", 1, "%.1f", -1},
+    {"unrecovered_share", "unrecovered %", 100, "%.1f", -1},
 };
 #define NMETRICS (sizeof metrics / sizeof metrics[0])
 
@@ -111,6 +112,7 @@ static void compare_usage(FILE *f)
           "metrics: success_rate abandon_rate latency_p50_ms latency_p95_ms\n"
           "  latency_p99_ms ttft_p50_ms ttft_p95_ms ttft_p99_ms cost_per_1k_usd\n"
           "  attempts_per_request fallback_rate minutes_over_ceiling recovery_s\n"
+          "  unrecovered_share (README.md, Metrics, defines each)\n"
           "Exit: 0 done, 2 bad input, 3 a gate failed.\n",
           f);
 }
@@ -139,24 +141,32 @@ static double metric_of(const cJSON *s, size_t m)
         double req = jnum(s, "requests", NULL);
         return req > 0 ? jnum(s, "fallbacks", "total") / req : NAN;
     }
-    if (strcmp(k, "recovery_s") == 0) {
-        /* mean over fault windows; one never recovered counts until the
-         * end of the run (a censored value) */
+    if (strcmp(k, "recovery_s") == 0 || strcmp(k, "unrecovered_share") == 0) {
+        /* recovery_s: mean over the windows that recovered; a window that
+         * did not is no time at all, and counts in unrecovered_share
+         * (of the windows where recovery was measurable). Windows whose
+         * recovery is not defined count in neither. No window: NaN. */
         const cJSON *rec = cJSON_GetObjectItemCaseSensitive(s, "recovery");
-        double sum = 0, end = jnum(s, "simulated_s", NULL);
-        int n = 0;
+        double sum = 0;
+        int recovered = 0, not_recovered = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, rec) {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
             double r = jnum(it, "recovered_after_s", NULL);
-            double fe = jnum(it, "end_s", NULL);
-            if (isnan(r))
-                r = isnan(fe) ? NAN : end - fe;
-            if (!isnan(r)) {
+            if (cJSON_IsString(st) && strcmp(st->valuestring, "recovered") == 0 &&
+                !isnan(r)) {
                 sum += r;
-                n++;
+                recovered++;
+            } else if (cJSON_IsString(st) &&
+                       strcmp(st->valuestring, "not_recovered") == 0) {
+                not_recovered++;
             }
         }
-        return n > 0 ? sum / n : NAN;
+        if (k[0] == 'r')
+            return recovered > 0 ? sum / recovered : NAN;
+        return recovered + not_recovered > 0
+                   ? (double)not_recovered / (recovered + not_recovered)
+                   : NAN;
     }
     return jnum(s, k, NULL);
 }
@@ -608,7 +618,9 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
                 char cell[160], x1[32], x2[32], x3[32];
                 fmt_num(x1, sizeof x1, md, ci.mean);
                 fmt_num(x2, sizeof x2, md, ci.half);
-                if (p == c->baseline || n < 1) {
+                if (isnan(ci.mean)) {
+                    snprintf(cell, sizeof cell, "-"); /* no run had one */
+                } else if (p == c->baseline || n < 1) {
                     snprintf(cell, sizeof cell, "%s ±%s", x1, x2);
                 } else {
                     sim_ci d = sim_stats_paired(a, b, n);
@@ -618,7 +630,7 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
                              sim_stats_significant(&d) ? "*" : "");
                 }
                 /* ± is two bytes and one column */
-                printf(" %-31s", cell);
+                printf(" %-*s", isnan(ci.mean) ? 30 : 31, cell);
             }
             printf("\n");
         }

@@ -15,13 +15,26 @@
 #include "ld_class.h"
 #include "ld_health.h"
 
-#define TOTAL_SUB_BITS 7 /* quantiles within 1% */
-#define ROW_SUB_BITS 4   /* per-interval quantiles within about 6% */
+/* A quantile read from a histogram of S = 2^sub_bits buckets per power of
+ * two is within 1/(2S) of the exact sample quantile (see sim_metrics.h). */
+#define TOTAL_SUB_BITS 7 /* run quantiles within 2^-8 = 0.39% */
+#define ROW_SUB_BITS 4   /* per-interval quantiles within 2^-5 = 3.1% */
 #define ROWS_INITIAL 64
 /* An interval is in violation when more than VIOL_PCT% of the requests
  * finishing in it missed their ceiling. */
 #define VIOL_PCT 5
-#define RECOVERY_SLACK 0.01
+
+/* Time to recover (sim_metrics.h): requests by the second they finished
+ * in; from t, the first REC_WINDOW_US and the whole REC_WINDOWS of them
+ * must be back within the band. */
+#define REC_RES_US LD_US_PER_S
+#define REC_WINDOW_US (10 * LD_US_PER_S)
+#define REC_WINDOWS 3
+#define REC_BAND_MIN 0.01
+#define REC_BAND_SE 3.0
+#define REC_INITIAL 1024
+/* Windows listed one per line in the table; the rest are counted. */
+#define REC_TABLE_LINES 10
 
 /* Fallback classes: slot 0 holds events with no (or an unknown) class,
  * slot c + 1 class c. */
@@ -48,6 +61,11 @@ typedef struct user_group {
     ld_hist *lat, *ttft;
 } user_group;
 
+/* Requests that finished in one recovery bucket, and how many succeeded. */
+typedef struct rec_bucket {
+    uint64_t ok, fin;
+} rec_bucket;
+
 typedef struct fault_win {
     ld_us start, end;
     size_t name; /* index in names */
@@ -61,7 +79,8 @@ struct sim_metrics {
     uint64_t arrivals, succeeded, failed, abandoned;
     uint64_t attempts, hedges;
     double cost;
-    ld_hist *lat, *ttft;
+    ld_hist *lat, *ttft; /* successful requests */
+    ld_hist *lat_all;    /* every finished request */
     user_group fb, nfb;
 
     /* from events */
@@ -88,6 +107,13 @@ struct sim_metrics {
     ld_us end;
     int error;
 
+    /* recovery buckets by finish time: rec[i] covers
+     * [i * rec_res, (i + 1) * rec_res) */
+    rec_bucket *rec;
+    size_t nrec, rec_cap;
+    ld_us rec_res;
+    ld_us last_arrival;
+
     /* fault windows, and their distinct names */
     fault_win *faults;
     size_t nfaults, faults_cap;
@@ -106,11 +132,6 @@ static void row_init(ts_row *r)
 static ld_us max_us(ld_us a, ld_us b)
 {
     return a > b ? a : b;
-}
-
-static double ratio_or(uint64_t num, uint64_t den, double none)
-{
-    return den == 0 ? none : (double)num / (double)den;
 }
 
 static bool class_ok(ld_class c)
@@ -203,6 +224,57 @@ static ts_row *advance(sim_metrics *m, ld_us t)
     return &m->rows[m->nrows - 1];
 }
 
+/* Halve the recovery buckets by merging neighbours; the resolution
+ * doubles. */
+static void rec_merge(sim_metrics *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nrec; i += 2) {
+        rec_bucket b = m->rec[i];
+        if (i + 1 < m->nrec) {
+            b.ok += m->rec[i + 1].ok;
+            b.fin += m->rec[i + 1].fin;
+        }
+        m->rec[n++] = b;
+    }
+    m->nrec = n;
+    m->rec_res *= 2;
+}
+
+/* The recovery bucket holding time t (buckets up to it are added).
+ * NULL when that fails (m->error set). */
+static rec_bucket *rec_slot(sim_metrics *m, ld_us t)
+{
+    if (m->error != 0)
+        return NULL;
+    if (t < 0)
+        t = 0;
+    size_t i = (size_t)(t / m->rec_res);
+    while (i >= SIM_METRICS_MAX_RECOVERY_BUCKETS) {
+        rec_merge(m);
+        i = (size_t)(t / m->rec_res);
+    }
+    if (i >= m->rec_cap) {
+        size_t cap = m->rec_cap;
+        while (cap <= i)
+            cap *= 2;
+        if (cap > SIM_METRICS_MAX_RECOVERY_BUCKETS)
+            cap = SIM_METRICS_MAX_RECOVERY_BUCKETS;
+        rec_bucket *nb = realloc(m->rec, cap * sizeof *nb);
+        if (nb == NULL) {
+            m->error = LD_ENOMEM;
+            return NULL;
+        }
+        m->rec = nb;
+        m->rec_cap = cap;
+    }
+    if (i >= m->nrec) {
+        memset(&m->rec[m->nrec], 0, (i + 1 - m->nrec) * sizeof m->rec[0]);
+        m->nrec = i + 1;
+    }
+    return &m->rec[i];
+}
+
 static void little_update(sim_metrics *m, ld_us now)
 {
     if (m->any_arrival && now > m->last_change) {
@@ -248,17 +320,22 @@ sim_metrics *sim_metrics_new(const ld_policy *p, ld_us interval)
     m->max_rows = SIM_METRICS_MAX_ROWS;
     m->lat = ld_hist_new(TOTAL_SUB_BITS);
     m->ttft = ld_hist_new(TOTAL_SUB_BITS);
+    m->lat_all = ld_hist_new(TOTAL_SUB_BITS);
     m->iv_lat = ld_hist_new(ROW_SUB_BITS);
     m->iv_ttft = ld_hist_new(ROW_SUB_BITS);
     m->fb_route = calloc(nr * (nr + 1) + 1, sizeof *m->fb_route);
     m->routes = calloc(nr + 1, sizeof *m->routes);
     m->rows = malloc(ROWS_INITIAL * sizeof *m->rows);
-    if (m->lat == NULL || m->ttft == NULL || m->iv_lat == NULL ||
+    m->rec = calloc(REC_INITIAL, sizeof *m->rec);
+    if (m->lat == NULL || m->ttft == NULL || m->lat_all == NULL ||
+        m->rec == NULL || m->iv_lat == NULL ||
         m->iv_ttft == NULL || m->fb_route == NULL || m->routes == NULL ||
         m->rows == NULL || group_init(&m->fb) != LD_OK ||
         group_init(&m->nfb) != LD_OK)
         goto fail;
     m->rows_cap = ROWS_INITIAL;
+    m->rec_cap = REC_INITIAL;
+    m->rec_res = REC_RES_US;
     m->nrows = 1;
     row_init(&m->rows[0]);
     return m;
@@ -273,6 +350,7 @@ void sim_metrics_free(sim_metrics *m)
         return;
     ld_hist_free(m->lat);
     ld_hist_free(m->ttft);
+    ld_hist_free(m->lat_all);
     ld_hist_free(m->iv_lat);
     ld_hist_free(m->iv_ttft);
     group_cleanup(&m->fb);
@@ -280,6 +358,7 @@ void sim_metrics_free(sim_metrics *m)
     free(m->fb_route);
     free(m->routes);
     free(m->rows);
+    free(m->rec);
     for (size_t i = 0; i < m->nnames; i++)
         free(m->names[i]);
     free(m->names);
@@ -408,6 +487,8 @@ void sim_metrics_on_arrival(sim_metrics *m, ld_us now)
         m->last_change = now;
     }
     little_update(m, now);
+    if (now > m->last_arrival)
+        m->last_arrival = now;
     m->in_system++;
     m->arrivals++;
     if (row != NULL)
@@ -439,17 +520,30 @@ void sim_metrics_on_done(sim_metrics *m, const ld_req_info *info, ld_us now,
     m->attempts += info->attempts > 0 ? (uint64_t)info->attempts : 0;
     m->hedges += info->hedges > 0 ? (uint64_t)info->hedges : 0;
     m->cost += info->cost;
-    ld_hist_add(m->lat, lat);
-    if (ttft >= 0)
-        ld_hist_add(m->ttft, ttft);
+    ld_hist_add(m->lat_all, lat);
+    /* Percentiles are of successful requests: a fast safe failure must not
+     * make the ladder that fails more look faster. */
+    if (ok) {
+        ld_hist_add(m->lat, lat);
+        if (ttft >= 0)
+            ld_hist_add(m->ttft, ttft);
+    }
 
     user_group *g = info->fell_back ? &m->fb : &m->nfb;
     g->n++;
     g->succeeded += ok;
     g->abandoned += abandoned;
-    ld_hist_add(g->lat, lat);
-    if (ttft >= 0)
-        ld_hist_add(g->ttft, ttft);
+    if (ok) {
+        ld_hist_add(g->lat, lat);
+        if (ttft >= 0)
+            ld_hist_add(g->ttft, ttft);
+    }
+
+    rec_bucket *rb = rec_slot(m, now);
+    if (rb != NULL) {
+        rb->fin++;
+        rb->ok += ok;
+    }
 
     if (row == NULL)
         return;
@@ -467,9 +561,11 @@ void sim_metrics_on_done(sim_metrics *m, const ld_req_info *info, ld_us now,
     else
         row->failures++;
     row->cost += info->cost;
-    ld_hist_add(m->iv_lat, lat);
-    if (ttft >= 0)
-        ld_hist_add(m->iv_ttft, ttft);
+    if (ok) {
+        ld_hist_add(m->iv_lat, lat);
+        if (ttft >= 0)
+            ld_hist_add(m->iv_ttft, ttft);
+    }
 }
 
 void sim_metrics_finish(sim_metrics *m, ld_us end)
@@ -559,79 +655,240 @@ static double minutes_over_ceiling(const sim_metrics *m)
     return (double)t / (60.0 * (double)LD_US_PER_S);
 }
 
-/* Whether a fault window is an incident (limited in time) rather than a
- * background condition that lasts the whole run. */
-static bool is_incident(const sim_metrics *m, const fault_win *w)
+/* ---- recovery ------------------------------------------------------------ */
+
+typedef enum rec_status {
+    REC_RECOVERED,
+    REC_NOT_RECOVERED,
+    REC_NO_END,
+    REC_NO_BASELINE,
+    REC_OVERLAP,
+    REC_INTERRUPTED,
+    REC_NO_TRAFFIC,
+    REC_NSTATUS
+} rec_status;
+
+static const char *const rec_status_name[REC_NSTATUS] = {
+    "recovered",         "not_recovered",     "no_end",
+    "no_baseline",       "overlapping_fault", "next_fault_began",
+    "no_traffic_after_end"};
+
+static const char *const rec_status_text[REC_NSTATUS] = {
+    "recovered",
+    "not recovered before the traffic ended or the next fault began",
+    "not defined: lasts to the end of the run",
+    "not defined: no baseline (no request outside the faults)",
+    "not defined: another fault was still on at its end",
+    "not defined: the next fault began within 30 s of its end",
+    "not defined: under 30 s of traffic after its end"};
+
+static bool win_empty(const fault_win *w)
 {
-    ld_us end = m->finished ? m->end : m->last_t;
-    return !(w->start <= m->interval && (w->end == LD_NEVER || w->end >= end));
+    return w->end != LD_NEVER && w->end <= w->start;
 }
 
-/* Success rate of normal operation: the intervals before the first
- * incident; when an incident starts the run, the intervals that overlap no
- * incident window; 1.0 when there are none. */
-static double baseline_success(const sim_metrics *m)
+/* Lasts to the end of the run (no finite end to recover from). */
+static bool win_open(const sim_metrics *m, const fault_win *w)
+{
+    return w->end == LD_NEVER || w->end >= run_end(m);
+}
+
+/* A background condition (on from the first arrival to the end of the
+ * run, such as a small stream-cut rate) rather than an incident: not
+ * listed, and part of the baseline. Empty windows are not incidents
+ * either. */
+static bool win_incident(const sim_metrics *m, const fault_win *w)
+{
+    if (win_empty(w))
+        return false;
+    ld_us first = m->any_arrival ? m->first_arrival : 0;
+    return !(w->start <= first && win_open(m, w));
+}
+
+/* What recovery needs, computed once per summary or table. */
+typedef struct rec_eval {
+    bool have_baseline;
+    double baseline;
+    uint64_t *cum_ok, *cum_fin; /* prefix sums over the buckets, nrec + 1 */
+    ld_us *start, *end_max; /* windows with a finite end by start; running
+                             * maximum of their ends */
+    size_t nfinite;
+} rec_eval;
+
+static void rec_eval_cleanup(rec_eval *ev)
+{
+    free(ev->cum_ok);
+    free(ev->cum_fin);
+    free(ev->start);
+    free(ev->end_max);
+}
+
+typedef struct win_span {
+    ld_us start, end;
+} win_span;
+
+static int cmp_win_span(const void *a, const void *b)
+{
+    const win_span *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Baseline: requests that arrived before the first incident began; with
+ * none, those that arrived in buckets no incident overlaps. */
+static int rec_baseline(const sim_metrics *m, rec_eval *ev)
 {
     ld_us first = LD_NEVER;
     for (size_t k = 0; k < m->nfaults; k++)
-        if (is_incident(m, &m->faults[k]) && m->faults[k].start < first)
+        if (win_incident(m, &m->faults[k]) && m->faults[k].start < first)
             first = m->faults[k].start;
     uint64_t ok = 0, fin = 0;
-    for (size_t i = 0; i < m->nrows && row_end(m, i) <= first; i++) {
-        ok += m->rows[i].successes;
-        fin += m->rows[i].finished;
+    ld_us res = m->rec_res;
+    for (size_t i = 0; i < m->nrec && (ld_us)(i + 1) * res <= first; i++) {
+        ok += m->rec[i].ok;
+        fin += m->rec[i].fin;
     }
-    if (fin > 0)
-        return (double)ok / (double)fin;
-    for (size_t i = 0; i < m->nrows; i++) {
-        ld_us a = row_start(m, i), b = row_end(m, i);
-        bool clear = true;
-        for (size_t k = 0; k < m->nfaults && clear; k++) {
+    if (fin == 0) {
+        /* covered[i] > 0: bucket i overlaps an incident */
+        int64_t *covered = calloc(m->nrec + 1, sizeof *covered);
+        if (covered == NULL)
+            return LD_ENOMEM;
+        for (size_t k = 0; k < m->nfaults; k++) {
             const fault_win *w = &m->faults[k];
-            ld_us we = w->end == LD_NEVER ? INT64_MAX : w->end;
-            if (is_incident(m, w) && w->start < b && we > a)
-                clear = false;
+            if (!win_incident(m, w))
+                continue;
+            size_t a = w->start > 0 ? (size_t)(w->start / res) : 0;
+            size_t b = m->nrec;
+            if (w->end != LD_NEVER) {
+                size_t e = w->end > 0 ? (size_t)((w->end + res - 1) / res) : 0;
+                b = e < b ? e : b;
+            }
+            if (a < b) {
+                covered[a]++;
+                covered[b]--;
+            }
         }
-        if (clear) {
-            ok += m->rows[i].successes;
-            fin += m->rows[i].finished;
+        int64_t c = 0;
+        for (size_t i = 0; i < m->nrec; i++) {
+            c += covered[i];
+            if (c == 0) {
+                ok += m->rec[i].ok;
+                fin += m->rec[i].fin;
+            }
         }
+        free(covered);
     }
-    return ratio_or(ok, fin, 1.0);
+    ev->have_baseline = fin > 0;
+    ev->baseline = fin > 0 ? (double)ok / (double)fin : 0.0;
+    return LD_OK;
 }
 
-/* next[i]: the first row >= i that counts as recovered, or nrows. */
-static size_t *recovered_rows(const sim_metrics *m, double baseline)
+static int rec_eval_init(const sim_metrics *m, rec_eval *ev)
 {
-    size_t *next = malloc((m->nrows + 1) * sizeof *next);
-    if (next == NULL)
-        return NULL;
-    next[m->nrows] = m->nrows;
-    for (size_t i = m->nrows; i-- > 0;) {
-        const ts_row *r = &m->rows[i];
-        bool good = r->finished > 0 &&
-                    ratio_or(r->successes, r->finished, 0.0) >=
-                        baseline - RECOVERY_SLACK;
-        next[i] = good ? i : next[i + 1];
+    memset(ev, 0, sizeof *ev);
+    ev->cum_ok = malloc((m->nrec + 1) * sizeof *ev->cum_ok);
+    ev->cum_fin = malloc((m->nrec + 1) * sizeof *ev->cum_fin);
+    ev->start = malloc((m->nfaults + 1) * sizeof *ev->start);
+    ev->end_max = malloc((m->nfaults + 1) * sizeof *ev->end_max);
+    win_span *ws = malloc((m->nfaults + 1) * sizeof *ws);
+    if (ev->cum_ok == NULL || ev->cum_fin == NULL || ev->start == NULL ||
+        ev->end_max == NULL || ws == NULL)
+        goto fail;
+    ev->cum_ok[0] = ev->cum_fin[0] = 0;
+    for (size_t i = 0; i < m->nrec; i++) {
+        ev->cum_ok[i + 1] = ev->cum_ok[i] + m->rec[i].ok;
+        ev->cum_fin[i + 1] = ev->cum_fin[i] + m->rec[i].fin;
     }
-    return next;
+    size_t n = 0;
+    for (size_t k = 0; k < m->nfaults; k++) {
+        const fault_win *w = &m->faults[k];
+        if (win_incident(m, w) && !win_open(m, w))
+            ws[n++] = (win_span){w->start, w->end};
+    }
+    if (n > 1)
+        qsort(ws, n, sizeof *ws, cmp_win_span);
+    for (size_t k = 0; k < n; k++) {
+        ev->start[k] = ws[k].start;
+        ev->end_max[k] = k > 0 && ev->end_max[k - 1] > ws[k].end
+                             ? ev->end_max[k - 1]
+                             : ws[k].end;
+    }
+    ev->nfinite = n;
+    free(ws);
+    ws = NULL;
+    if (rec_baseline(m, ev) != LD_OK)
+        goto fail;
+    return LD_OK;
+fail:
+    free(ws);
+    rec_eval_cleanup(ev);
+    memset(ev, 0, sizeof *ev);
+    return LD_ENOMEM;
 }
 
-/* Seconds to recover from window w, or -1 if it never did. */
-static double recovered_after(const sim_metrics *m, const fault_win *w,
-                              const size_t *next)
+/* Whether requests arriving in buckets [lo, hi) are back within the band
+ * of the baseline (false when none finished). */
+static bool rec_back(const rec_eval *ev, size_t lo, size_t hi)
 {
-    ld_us end = w->end < 0 ? 0 : w->end;
-    if (end > row_start(m, m->nrows - 1))
-        return -1.0; /* no row starts after it */
-    /* first row starting at or after end */
-    size_t i = (size_t)((end + m->interval - 1) / m->interval);
-    if (i >= m->nrows || next[i] >= m->nrows)
-        return -1.0;
-    /* from the fault's end to the start of the first interval back at the
-     * baseline: 0 when the interval right after it is already fine */
-    ld_us d = row_start(m, next[i]) - w->end;
-    return d < 0 ? 0.0 : (double)d / (double)LD_US_PER_S;
+    double b = ev->baseline;
+    uint64_t n = ev->cum_fin[hi] - ev->cum_fin[lo];
+    uint64_t ok = ev->cum_ok[hi] - ev->cum_ok[lo];
+    if (n == 0)
+        return false;
+    double band = REC_BAND_SE * sqrt(b * (1.0 - b) / (double)n);
+    if (band < REC_BAND_MIN)
+        band = REC_BAND_MIN;
+    return (double)ok / (double)n >= b - band;
+}
+
+/* Recovery from window w; *after (seconds) is set when recovered. */
+static rec_status rec_window(const sim_metrics *m, const rec_eval *ev,
+                             const fault_win *w, double *after)
+{
+    if (win_open(m, w))
+        return REC_NO_END;
+    if (!ev->have_baseline)
+        return REC_NO_BASELINE;
+    /* windows starting at or before its end: is one still on after it? */
+    size_t lo = 0, hi = ev->nfinite;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ev->start[mid] <= w->end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && ev->end_max[lo - 1] > w->end)
+        return REC_OVERLAP;
+    ld_us res = m->rec_res;
+    size_t wl = (size_t)((REC_WINDOW_US + res - 1) / res);
+    size_t stretch = REC_WINDOWS * wl;
+    /* buckets while requests were arriving (not the drain after the
+     * last arrival), up to the next incident's start */
+    size_t limit = m->any_arrival ? (size_t)(m->last_arrival / res) + 1 : 0;
+    if (limit > m->nrec)
+        limit = m->nrec;
+    bool cut = false;
+    if (lo < ev->nfinite && (size_t)(ev->start[lo] / res) < limit) {
+        limit = (size_t)(ev->start[lo] / res);
+        cut = true;
+    }
+    /* from the first bucket after E in which a request finished: a gap
+     * in the traffic holds no evidence either way */
+    size_t i0 = w->end > 0 ? (size_t)((w->end + res - 1) / res) : 0;
+    while (i0 < limit && m->rec[i0].fin == 0)
+        i0++;
+    if (i0 + stretch > limit)
+        return cut ? REC_INTERRUPTED : REC_NO_TRAFFIC;
+    for (size_t i = i0; i + stretch <= limit; i++) {
+        if (m->rec[i].fin > 0 && rec_back(ev, i, i + wl) &&
+            rec_back(ev, i, i + stretch)) {
+            *after = (double)((ld_us)(i - i0) * res) / (double)LD_US_PER_S;
+            return REC_RECOVERED;
+        }
+    }
+    return REC_NOT_RECOVERED;
 }
 
 /* ---- summary -------------------------------------------------------------- */
@@ -663,6 +920,11 @@ static int add_ratio(cJSON *o, const char *key, uint64_t num, uint64_t den)
     if (den == 0)
         return add_null(o, key);
     return add_num(o, key, (double)num / (double)den);
+}
+
+static int add_num_if(cJSON *o, const char *key, bool have, double v)
+{
+    return have ? add_num(o, key, v) : add_null(o, key);
 }
 
 static int add_ms(cJSON *o, const char *key, ld_us v)
@@ -824,17 +1086,17 @@ fail:
 static cJSON *recovery_json(const sim_metrics *m)
 {
     cJSON *a = cJSON_CreateArray();
-    size_t *next = NULL;
+    rec_eval ev;
     if (a == NULL)
         return NULL;
-    double baseline = baseline_success(m);
-    next = recovered_rows(m, baseline);
-    if (next == NULL)
-        goto fail;
+    if (rec_eval_init(m, &ev) != LD_OK) {
+        cJSON_Delete(a);
+        return NULL;
+    }
     for (size_t k = 0; k < m->nfaults; k++) {
         const fault_win *w = &m->faults[k];
-        if (w->end == LD_NEVER || !is_incident(m, w))
-            continue; /* nothing to recover from */
+        if (!win_incident(m, w))
+            continue;
         cJSON *e = cJSON_CreateObject();
         if (e == NULL)
             goto fail;
@@ -842,28 +1104,28 @@ static cJSON *recovery_json(const sim_metrics *m)
             cJSON_Delete(e);
             goto fail;
         }
-        double after = recovered_after(m, w, next);
+        double after = 0.0;
+        rec_status st = rec_window(m, &ev, w, &after);
         if (add_item(e, "fault", cJSON_CreateString(m->names[w->name])) !=
                 LD_OK ||
             add_num(e, "start_s", (double)w->start / (double)LD_US_PER_S) !=
                 LD_OK ||
-            add_num(e, "end_s", (double)w->end / (double)LD_US_PER_S) != LD_OK ||
-            add_num(e, "baseline_success_rate", baseline) != LD_OK ||
-            (after < 0 ? add_null(e, "recovered_after_s")
-                       : add_num(e, "recovered_after_s", after)) != LD_OK)
+            add_num_if(e, "end_s", w->end != LD_NEVER,
+                       (double)w->end / (double)LD_US_PER_S) != LD_OK ||
+            add_num_if(e, "baseline_success_rate", ev.have_baseline,
+                       ev.baseline) != LD_OK ||
+            add_item(e, "status", cJSON_CreateString(rec_status_name[st])) !=
+                LD_OK ||
+            add_num_if(e, "recovered_after_s", st == REC_RECOVERED, after) !=
+                LD_OK)
             goto fail;
     }
-    free(next);
+    rec_eval_cleanup(&ev);
     return a;
 fail:
-    free(next);
+    rec_eval_cleanup(&ev);
     cJSON_Delete(a);
     return NULL;
-}
-
-static int add_num_if(cJSON *o, const char *key, bool have, double v)
-{
-    return have ? add_num(o, key, v) : add_null(o, key);
 }
 
 static cJSON *littles_json(const sim_metrics *m)
@@ -924,6 +1186,7 @@ cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed)
         add_ratio(o, "abandon_rate", m->abandoned, fin) != LD_OK ||
         add_item(o, "latency_ms", hist_json(m->lat)) != LD_OK ||
         add_item(o, "ttft_ms", hist_json(m->ttft)) != LD_OK ||
+        add_item(o, "latency_all_ms", hist_json(m->lat_all)) != LD_OK ||
         add_num(o, "cost_usd", m->cost) != LD_OK ||
         (fin > 0 ? add_num(o, "cost_per_1k_usd",
                            1000.0 * m->cost / (double)fin)
@@ -937,6 +1200,8 @@ cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed)
         add_item(o, "not_fell_back", group_json(&m->nfb)) != LD_OK ||
         add_num(o, "minutes_over_ceiling", minutes_over_ceiling(m)) != LD_OK ||
         add_item(o, "recovery", recovery_json(m)) != LD_OK ||
+        add_num(o, "recovery_resolution_s",
+                (double)m->rec_res / (double)LD_US_PER_S) != LD_OK ||
         add_item(o, "littles_law", littles_json(m)) != LD_OK ||
         add_item(o, "seed", seed_json(seed)) != LD_OK ||
         add_num(o, "simulated_s",
@@ -1129,7 +1394,7 @@ static void print_group(FILE *f, const char *label, const user_group *g)
     fprintf(f, "  %-20s%8" PRIu64 "  success %6.2f%%  abandon %6.2f%%", label,
             g->n, pct(g->succeeded, g->n), pct(g->abandoned, g->n));
     if (ld_hist_count(g->lat) > 0)
-        fprintf(f, "  latency p50 %.1f ms  p99 %.1f ms",
+        fprintf(f, "  success latency p50 %.1f ms  p99 %.1f ms",
                 (double)ld_hist_quantile(g->lat, 0.50) / (double)LD_US_PER_MS,
                 (double)ld_hist_quantile(g->lat, 0.99) / (double)LD_US_PER_MS);
     fputc('\n', f);
@@ -1141,6 +1406,78 @@ static uint64_t sum_classes(const uint64_t *c)
     for (int i = 0; i < LD_FC_COUNT; i++)
         s += c[i];
     return s;
+}
+
+/* "time to recover s" with its counts, then one line per window (the
+ * first REC_TABLE_LINES of them). */
+static void print_recovery(const sim_metrics *m, FILE *f)
+{
+    size_t count[REC_NSTATUS] = {0}, listed = 0;
+    double sum = 0.0, worst = 0.0;
+    rec_eval ev;
+    bool any = false;
+    for (size_t k = 0; k < m->nfaults && !any; k++)
+        any = win_incident(m, &m->faults[k]);
+    if (!any)
+        return;
+    if (rec_eval_init(m, &ev) != LD_OK) {
+        fputs("time to recover: out of memory\n", f);
+        return;
+    }
+    for (size_t k = 0; k < m->nfaults; k++) {
+        const fault_win *w = &m->faults[k];
+        double after = 0.0;
+        if (!win_incident(m, w))
+            continue;
+        rec_status st = rec_window(m, &ev, w, &after);
+        count[st]++;
+        if (st == REC_RECOVERED) {
+            sum += after;
+            worst = after > worst ? after : worst;
+        }
+    }
+    fprintf(f, "%-22s", "time to recover s");
+    if (count[REC_RECOVERED] > 0)
+        fprintf(f, "%.1f  (mean of %zu recovered, max %.1f; ",
+                sum / (double)count[REC_RECOVERED], count[REC_RECOVERED],
+                worst);
+    else
+        fputs("-  (", f);
+    fprintf(f, "%zu not recovered; %zu not defined; ",
+            count[REC_NOT_RECOVERED],
+            count[REC_NO_END] + count[REC_NO_BASELINE] + count[REC_OVERLAP] +
+                count[REC_INTERRUPTED] + count[REC_NO_TRAFFIC]);
+    if (ev.have_baseline)
+        fprintf(f, "baseline %.2f%% success)\n", 100.0 * ev.baseline);
+    else
+        fputs("no baseline)\n", f);
+    for (size_t k = 0; k < m->nfaults; k++) {
+        const fault_win *w = &m->faults[k];
+        double after = 0.0;
+        if (!win_incident(m, w))
+            continue;
+        if (listed++ == REC_TABLE_LINES) {
+            size_t total = 0;
+            for (int s = 0; s < REC_NSTATUS; s++)
+                total += count[s];
+            fprintf(f, "  ... %zu more fault windows\n",
+                    total - REC_TABLE_LINES);
+            break;
+        }
+        rec_status st = rec_window(m, &ev, w, &after);
+        char when[64];
+        if (w->end == LD_NEVER)
+            snprintf(when, sizeof when, "%.1f s-", (double)w->start / 1e6);
+        else
+            snprintf(when, sizeof when, "%.1f-%.1f s",
+                     (double)w->start / 1e6, (double)w->end / 1e6);
+        fprintf(f, "  %s (%s): ", m->names[w->name], when);
+        if (st == REC_RECOVERED)
+            fprintf(f, "recovered after %.1f s\n", after);
+        else
+            fprintf(f, "%s\n", rec_status_text[st]);
+    }
+    rec_eval_cleanup(&ev);
 }
 
 void sim_metrics_print_table(const sim_metrics *m, FILE *f)
@@ -1157,8 +1494,9 @@ void sim_metrics_print_table(const sim_metrics *m, FILE *f)
             pct(m->failed, fin));
     fprintf(f, "  %-20s%10" PRIu64 "  %6.2f%%\n", "abandoned", m->abandoned,
             pct(m->abandoned, fin));
-    print_q(f, "latency ms", m->lat);
-    print_q(f, "ttft ms", m->ttft);
+    print_q(f, "latency ms (success)", m->lat);
+    print_q(f, "ttft ms (success)", m->ttft);
+    print_q(f, "latency ms (all)", m->lat_all);
     fprintf(f, "%-22s$%.4f  (total $%.4f)\n", "cost per 1k",
             fin > 0 ? 1000.0 * m->cost / (double)fin : 0.0, m->cost);
     fprintf(f, "%-22s%.3f  (hedges %" PRIu64 ")\n", "attempts/request",
@@ -1211,29 +1549,7 @@ void sim_metrics_print_table(const sim_metrics *m, FILE *f)
     fprintf(f, "%-22s%.2f  (interval %.3f s)\n", "minutes over ceiling",
             minutes_over_ceiling(m),
             (double)m->interval / (double)LD_US_PER_S);
-    size_t *next = NULL;
-    bool any = false;
-    for (size_t k = 0; k < m->nfaults; k++)
-        any = any || m->faults[k].end != LD_NEVER;
-    double baseline = baseline_success(m);
-    if (any && (next = recovered_rows(m, baseline)) == NULL) {
-        fputs("recovery: out of memory\n", f);
-        return;
-    }
-    for (size_t k = 0; any && k < m->nfaults; k++) {
-        const fault_win *fw = &m->faults[k];
-        if (fw->end == LD_NEVER || !is_incident(m, fw))
-            continue;
-        double after = recovered_after(m, fw, next);
-        fprintf(f, "recovery  %s (%.1f-%.1f s): ", m->names[fw->name],
-                (double)fw->start / (double)LD_US_PER_S,
-                (double)fw->end / (double)LD_US_PER_S);
-        if (after < 0)
-            fprintf(f, "not back to %.2f%% success\n", 100.0 * baseline);
-        else
-            fprintf(f, "back to baseline after %.1f s\n", after);
-    }
-    free(next);
+    print_recovery(m, f);
 }
 
 /* ---- data for charts -------------------------------------------------------- */

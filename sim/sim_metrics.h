@@ -4,6 +4,19 @@
  *
  * Memory does not grow with the number of requests: latencies go into
  * log-linear histograms, and the time series has one row per interval.
+ *
+ * Latency and TTFT percentiles (summary, time series, CDF) are of
+ * successful requests only: failures and abandons are counted, not timed,
+ * so a ladder that fails fast does not look faster. latency_all_ms is the
+ * one all-requests figure, labelled as such.
+ *
+ * Quantile accuracy: a histogram with S = 2^b buckets per power of two
+ * reports the midpoint of the bucket holding the exact sample quantile (the
+ * ceil(q n)-th smallest value), clamped to [min, max]; a bucket of width w
+ * starts at or above S w, so the error is below w / 2 <= 1 / (2S) of the
+ * value (values below 2S microseconds are exact). The run's quantiles use
+ * b = 7: within 2^-8 = 0.39%; time-series rows use b = 4: within 2^-5 =
+ * 3.1% (a merged row's are the larger of its two rows', an upper figure).
  */
 #ifndef SIM_METRICS_H
 #define SIM_METRICS_H
@@ -24,6 +37,9 @@ typedef struct sim_metrics sim_metrics;
 /* Default cap on time-series rows, and cap on fault windows. */
 #define SIM_METRICS_MAX_ROWS 100000
 #define SIM_METRICS_MAX_FAULTS (1 << 20)
+/* Cap on recovery buckets (1 s each; past 36 h of traffic neighbours are
+ * merged and the resolution doubles): 16 bytes each. */
+#define SIM_METRICS_MAX_RECOVERY_BUCKETS ((size_t)1 << 17)
 
 /* interval: time-series bucket length (> 0). Rows are added as time goes,
  * at most max_rows (older rows are then merged pairwise so the series
@@ -58,7 +74,8 @@ void sim_metrics_on_event(sim_metrics *m, const ld_event *ev);
  * interval is counted in the current interval); calls after
  * sim_metrics_finish are ignored. on_event, on_arrival and on_done are O(1)
  * amortised and do not allocate, except to add a time-series row when time
- * enters a new interval (if that fails, sim_metrics_error reports it). */
+ * enters a new interval or recovery buckets up to a later arrival second
+ * (if that fails, sim_metrics_error reports it). */
 void sim_metrics_on_arrival(sim_metrics *m, ld_us now);
 void sim_metrics_on_done(sim_metrics *m, const ld_req_info *info, ld_us now,
                          ld_us limit_ttft, ld_us limit_total);
@@ -77,36 +94,61 @@ void sim_metrics_finish(sim_metrics *m, ld_us end);
 
 /* The summary object (ARCHITECTURE.md's contract plus user impact):
  * requests, succeeded, failed, abandoned, success_rate, abandon_rate,
- * latency_ms {mean,p50,p90,p95,p99,p999}, ttft_ms {...}, cost_usd,
- * cost_per_1k_usd, attempts, attempts_per_request, hedges,
+ * latency_ms {mean,p50,p90,p95,p99,p999}, ttft_ms {...} (both of
+ * successful requests), latency_all_ms {...} (every finished request),
+ * cost_usd, cost_per_1k_usd, attempts, attempts_per_request, hedges,
  * fallbacks {total, by_class, by_route}, routes {id: {attempts, successes,
  * failures_by_class, cost_usd}}, fell_back {requests, success_rate,
  * abandon_rate, latency_ms{...}}, not_fell_back {...}, minutes_over_ceiling,
- * recovery [{fault, end_s, recovered_after_s (null if never)}],
- * littles_law {arrival_rate, mean_time_in_system_s, mean_in_system,
- * relative_error}, seed, simulated_s. NULL if out of memory (now, or
- * earlier: see sim_metrics_error).
+ * recovery [{fault, start_s, end_s, baseline_success_rate, status,
+ * recovered_after_s}], recovery_resolution_s, littles_law {arrival_rate,
+ * mean_time_in_system_s, mean_in_system, relative_error}, seed,
+ * simulated_s. NULL if out of memory (now, or earlier: see
+ * sim_metrics_error).
  *
  * Also: finished; routes[id].skips_by_class and .breaker_opens; fell_back
- * and not_fell_back carry ttft_ms too; recovery entries carry start_s and
- * baseline_success_rate. Class-keyed objects list only classes that
- * occurred, in taxonomy order; routes are in policy order. Quantiles, means
- * and rates with no data are null, never NaN. The seed is a number up to
- * 2^53 and a decimal string above. Same inputs give byte-identical output.
- * minutes_over_ceiling adds up the length of the intervals in violation
- * (the last one only up to the end of the run).
+ * and not_fell_back carry ttft_ms too (successful requests). Class-keyed
+ * objects list only classes that occurred, in taxonomy order; routes are in
+ * policy order. Quantiles, means and rates with no data are null, never
+ * NaN. The seed is a number up to 2^53 and a decimal string above. Same
+ * inputs give byte-identical output. minutes_over_ceiling adds up the
+ * length of the intervals in violation (the last one only up to the end of
+ * the run).
  *
- * Recovery, per fault window with a finite end: the baseline is the success
- * rate over the intervals that end by the start of the earliest fault (1.0
- * if they hold no finished request); recovered_after_s is the end of the
- * first interval starting at or after the fault's end that has a finished
- * request and a success rate >= baseline - 0.01, minus the fault's end. */
+ * Recovery has one entry per incident window, in order of addition: every
+ * non-empty window except background ones (on from the first arrival to
+ * the end of the run). Requests count by the time they FINISHED (as in the
+ * time series), in 1 s buckets (recovery_resolution_s; it doubles past
+ * 36 h). The baseline b is the success rate of requests that finished
+ * before the first incident began (if none, of those in buckets no
+ * incident overlaps; if none either, there is none). For a window ending
+ * at E, let t0 be the first bucket at or after E in which a request
+ * finished (a gap in traffic holds no evidence). It has recovered at the
+ * first bucket t >= t0 such that the requests finishing in [t, t + 10 s)
+ * and in [t, t + 30 s) each have a success rate >= b - band, band =
+ * max(0.01, 3 sqrt(b (1 - b) / n)) for their n requests (three standard
+ * errors at the baseline rate, at least one point); recovered_after_s =
+ * t - t0, a whole number of buckets. Only time while requests were
+ * arriving counts (not the drain after the last arrival), and only up to
+ * the next incident's start. status says which:
+ *   recovered             recovered_after_s is a number;
+ *   not_recovered         there was room (30 s) and no such t;
+ *   no_end                the window lasts to the end of the run;
+ *   no_baseline           no baseline;
+ *   overlapping_fault     another incident with a finite end was still on
+ *                         at E (its own entry measures the recovery);
+ *   next_fault_began      another incident began less than 30 s after t0;
+ *   no_traffic_after_end  less than 30 s of arrivals after t0.
+ * recovered_after_s is null unless status is "recovered"; end_s is null for
+ * a window with no end; baseline_success_rate is null with no baseline.
+ * Windows lasting to the end of the run do not make others overlapping or
+ * interrupted. */
 cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed);
 
 /* Time series as CSV with a header row: start_s, arrivals, successes,
  * failures, abandons, fallbacks, fb_<class> for every class of the
  * taxonomy, latency_p50_ms, latency_p99_ms, ttft_p50_ms, ttft_p99_ms (of
- * requests finishing in the interval, within about 6%), cost_usd,
+ * successful requests finishing in the interval, within 3.1%), cost_usd,
  * success_rate, in_violation (0/1), active_faults (names joined with '|',
  * quoted per RFC 4180 when needed). Empty cells mean no data.
  *
@@ -117,8 +159,9 @@ cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed);
  * LD_EINVAL if writing to f failed. */
 int sim_metrics_write_timeseries(const sim_metrics *m, FILE *f);
 
-/* Latency and TTFT quantiles (ms) for CDF charts: "quantile,latency_ms,
- * ttft_ms" with a header; empty cells where there is no data. */
+/* Latency and TTFT quantiles (ms) of successful requests for CDF charts:
+ * "quantile,latency_ms,ttft_ms" with a header; empty cells where there is
+ * no data. */
 int sim_metrics_write_cdf(const sim_metrics *m, FILE *f);
 
 /* The fault windows: "name,start_s,end_s" with a header (a window open to
