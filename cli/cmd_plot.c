@@ -676,6 +676,29 @@ static double plot_step(double top, int n)
     return 10 * mag;
 }
 
+/* x with dec decimals and thousands separators ("29,496"), never in
+ * exponent notation: what the charts print as numbers. */
+static void plot_group_num(char *out, size_t cap, double x, int dec)
+{
+    char raw[64];
+    if (!isfinite(x) || fabs(x) >= 1e15) {
+        snprintf(out, cap, "%s", isnan(x) ? "n/a" : "huge");
+        return;
+    }
+    int n = snprintf(raw, sizeof raw, "%.*f", dec, fabs(x));
+    const char *dot = strchr(raw, '.');
+    int ilen = dot != NULL ? (int)(dot - raw) : n;
+    size_t o = 0;
+    if (x < 0 && strspn(raw, "0.") != (size_t)n && o + 1 < cap)
+        out[o++] = '-';
+    for (int i = 0; i < n && o + 2 < cap; i++) {
+        if (i > 0 && i < ilen && (ilen - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = raw[i];
+    }
+    out[o] = '\0';
+}
+
 /* Fault windows of all runs (the same scenario: usually the same windows),
  * without duplicates. */
 static int plot_faults(const plot_group *g, plot_fault *out)
@@ -1027,7 +1050,9 @@ static double plot_right(size_t chars)
         return 0.965;
     if (chars > PLOT_KEY_CHARS + 3)
         chars = PLOT_KEY_CHARS + 3;
-    double w = 100 + 8 * (double)chars;
+    /* the sample line, the gaps and the box, then about 9 px a character
+     * at 12 pt (measured on class names, the widest in use) */
+    double w = 125 + 9 * (double)chars;
     return fmax(0.6, fmin(PLOT_RIGHT, 1 - w / PLOT_W));
 }
 
@@ -1127,6 +1152,20 @@ static int chart_cdf(plot_ctx *ctx, const plot_group *g, bool ttft,
         fputs("unset key   # one policy, named under the title\n", f);
     if (hi > 0 && lo < INFINITY) {
         fprintf(f, "set xrange [%.6g:%.6g]\n", lo / 1.5, hi * 1.5);
+        /* the decades, with thousands separators, and 2..9 between */
+        int d0 = (int)floor(log10(lo / 1.5)), d1 = (int)ceil(log10(hi * 1.5));
+        if (d1 - d0 <= 12) {
+            fputs("set xtics (", f);
+            for (int d = d0; d <= d1; d++) {
+                char t[48];
+                double v = pow(10, d);
+                plot_group_num(t, sizeof t, v, d < 0 ? -d : 0);
+                fprintf(f, "%s'%s' %.6g", d > d0 ? ", " : "", t, v);
+                for (int k = 2; k <= 9; k++)
+                    fprintf(f, ", '' %.6g 1", k * v);
+            }
+            fputs(")\n", f);
+        }
     } else {
         fputs("set xrange [1:10000]\n"
               "set label 1 'no data' at graph 0.5, graph 0.5 center\n", f);
@@ -1284,6 +1323,8 @@ static int chart_cost(plot_ctx *ctx, const plot_group *g, ld_error *err)
     gp_fault_names(f, "", &mk, right);
     double top = plot_marks_top(&mk);
     gp_margins(f, "", PLOT_BOTTOM, top, right);
+    /* "$12.00" is wider than the other charts' tics */
+    fprintf(f, "set lmargin at screen %.3f\n", PLOT_LEFT + 0.02);
     fputs("per_1k(cost, n) = n > 0 ? 1000.0 * cost / n : NaN\n"
           "set xlabel 'time since start (minutes)'\n"
           "set ylabel 'cost per 1,000 arrivals (USD)'\n"
@@ -1410,12 +1451,13 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
                          char labels[][128], int nlabels, ld_error *err)
 {
     static const struct {
-        const char *key, *title, *fmt;
+        const char *key, *title;
+        int dec;
         double scale;
     } ms[3] = {
-        {"success_rate", "success (%)", "%.2f", 100},
-        {"latency_p99_ms", "latency p99 (ms)", "%.0f", 1},
-        {"cost_per_1k_usd", "cost per 1,000 requests (USD)", "%.3f", 1},
+        {"success_rate", "success (%)", 2, 100},
+        {"latency_p99_ms", "latency p99 (ms)", 0, 1},
+        {"cost_per_1k_usd", "cost per 1,000 requests (USD)", 3, 1},
     };
     const cJSON *pols = plot_jget(sc, "policies");
     const cJSON *base = plot_jget(sc, "baseline");
@@ -1455,10 +1497,12 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
                 continue;
             lo[m] = fmin(lo[m], mean[n][m] - ci[n][m]);
             hi[m] = fmax(hi[m], mean[n][m] + ci[n][m]);
-            char v[64];
-            int w = snprintf(v, sizeof v, ms[m].fmt, mean[n][m]);
-            int w2 = snprintf(v, sizeof v, ms[m].fmt, ci[n][m]) + 1;
-            size_t need = (size_t)(w > w2 ? w : w2);
+            char v[48];
+            plot_group_num(v, sizeof v, mean[n][m], ms[m].dec);
+            size_t w = strlen(v);
+            plot_group_num(v, sizeof v, ci[n][m], ms[m].dec);
+            size_t w2 = strlen(v) + 1;
+            size_t need = w > w2 ? w : w2;
             if (need > value_chars[m])
                 value_chars[m] = need;
         }
@@ -1488,7 +1532,8 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
         return rc;
     FILE *f = c.f;
     fputs("# name, colour, then the mean and 95% half-interval of: "
-          "success %, p99 latency ms, cost per 1k USD\n"
+          "success %, p99 latency ms, cost per 1k USD;\n"
+          "# then the same as the text over the bars (columns 9-14)\n"
           "$data << EOD\n", f);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s\t%ld", shown[i], strtol(plot_color(color[i]) + 1,
@@ -1498,6 +1543,13 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
                 fputs("\tNaN\t0", f);
             else
                 fprintf(f, "\t%.10g\t%.10g", mean[i][m], ci[i][m]);
+        }
+        for (int m = 0; m < 3; m++) {
+            char v[48], h[48];
+            plot_group_num(v, sizeof v, mean[i][m], ms[m].dec);
+            plot_group_num(h, sizeof h, ci[i][m], ms[m].dec);
+            fprintf(f, "\t%s\t±%s", isnan(mean[i][m]) ? "" : v,
+                    isnan(mean[i][m]) ? "" : h);
         }
         fputc('\n', f);
     }
@@ -1536,23 +1588,48 @@ static int chart_summary(plot_ctx *ctx, const char *out, const char *name,
     gp_title(f, "    ", title, sub);
     for (int m = 0; m < 3; m++) {
         int col = 3 + 2 * m;
-        fprintf(f, "\n    set title '%s'\n", ms[m].title);
-        if (m == 0)
+        if (m == 0 && slo > 0) {
+            /* a cut axis says so, in the title and with a break mark */
+            fprintf(f, "\n    set title '%s: axis starts at %g' tc rgb "
+                    "'#b00020'\n", ms[m].title, slo);
+            fputs("    set arrow 1 from graph -0.035, graph 0.015 to graph "
+                  "0.035, graph 0.035 nohead lw 1.5 lc rgb '#222222' front\n"
+                  "    set arrow 2 from graph -0.035, graph 0.045 to graph "
+                  "0.035, graph 0.065 nohead lw 1.5 lc rgb '#222222' front\n",
+                  f);
+        } else {
+            fprintf(f, "\n    set title '%s' tc rgb '#222222'\n",
+                    ms[m].title);
+            fputs("    unset arrow\n", f);
+        }
+        if (m == 0) {
             fputs("    set yrange [success_lo:success_hi + (success_hi - "
-                  "success_lo) * 0.12]\n", f);
-        else
-            fprintf(f, "    set yrange [0:%.6g]\n",
-                    hi[m] > 0 ? hi[m] * 1.2 : 1);
+                  "success_lo) * 0.12]\n    set ytics nomirror autofreq\n",
+                  f);
+        } else {
+            /* tics with thousands separators */
+            double top = hi[m] > 0 ? hi[m] * 1.2 : 1;
+            double step = plot_step(top, 6);
+            int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+            fprintf(f, "    set yrange [0:%.6g]\n    set ytics (", top);
+            for (int k = 0; k * step <= top * (1 + 1e-9) && k <= 20; k++) {
+                char t[48];
+                plot_group_num(t, sizeof t, k * step, dec);
+                fprintf(f, "%s'%s%s' %.6g", k ? ", " : "",
+                        m == 2 ? "$" : "", t, k * step);
+            }
+            fputs(")\n", f);
+        }
         fprintf(f, "    plot $data using 0:%d:2:xticlabels(1) with boxes lc "
                 "rgb variable, \\\n"
                 "        $data using 0:%d:%d with yerrorbars lc rgb "
                 "'#222222' pt 7 ps 0.5 lw 1.5", col, col, col + 1);
         /* the value and its interval over each bar, when they fit */
         if ((double)value_chars[m] * 6.5 <= bar_px * 0.95)
-            fprintf(f, ", \\\n        $data using 0:($%d + $%d):(sprintf("
-                    "\"%s\\n±%s\", $%d, $%d)) with labels offset 0,1.5 "
-                    "font 'Sans,10'", col, col + 1, ms[m].fmt, ms[m].fmt,
-                    col, col + 1);
+            fprintf(f, ", \\\n        $data using 0:($%d + $%d):("
+                    "strcol(%d) . \"\\n\" . strcol(%d)) with labels offset "
+                    "0,1.5 font 'Sans,10'", col, col + 1, 9 + 2 * m,
+                    10 + 2 * m);
         fputc('\n', f);
         if (m == 0)
             fputs("    unset label\n", f);

@@ -478,7 +478,7 @@ static void rp_table(FILE *f, const cJSON *sc)
     const cJSON *pols = rp_get(sc, "policies");
     const char *base = rp_str(sc, "baseline");
     const cJSON *p;
-    fputs("<table class=\"metrics\">\n<tr><th>Metric</th>", f);
+    fputs("<table>\n<tr><th>Metric</th>", f);
     cJSON_ArrayForEach(p, pols) {
         fputs("<th>", f);
         html(f, rp_str(p, "label"));
