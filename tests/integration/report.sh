@@ -64,6 +64,9 @@ check "no exponent notation on the page" \
     '! grep -Eq "[0-9]e[+-]?[0-9]" "$html"' \
     "$(grep -Eo ".{30}[0-9]e[+-]?[0-9].{10}" "$html" | head -3)"
 check "a failing gate says FAIL" 'grep -q "class=\"fail\">FAIL<" "$html"'
+check "latencies carry thousands separators and a unit" \
+    'grep -Eq "[0-9],[0-9]{3} ms" "$html" && ! grep -Eq "[0-9]{5} ms" "$html"' \
+    "$(grep -Eo ".{20}[0-9]{4,} ms" "$html" | head -3)"
 
 render png "$tmp/cmp"
 [ -n "${REPORT_SHOT:-}" ] && cp "$tmp/png.png" "$REPORT_SHOT"
