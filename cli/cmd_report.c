@@ -83,10 +83,13 @@ static const rp_metric *rp_metric_of(const char *key)
 }
 
 /* |x| with dec decimals and thousands separators, never in exponent
- * notation; "<0.01" for a value that would round to zero but is not. */
+ * notation; a value that would round to zero but is not gets the decimals
+ * that show its first digit (at most 6: "<0.000001" below). */
 static void rp_group(char *out, size_t cap, double x, int dec)
 {
     double a = fabs(x);
+    while (a > 0 && a < 0.5 * pow(10, -dec) && dec < 6)
+        dec++;
     if (a > 0 && a < 0.5 * pow(10, -dec)) {
         snprintf(out, cap, "<%.*f", dec, pow(10, -dec));
         return;
@@ -349,7 +352,7 @@ static void rp_against(FILE *f, const cJSON *winner, const char *which,
 
 /* The verdict of one scenario object: ranking, the winner's figures, what it
  * gains and costs against the baseline and the runner-up. */
-static void rp_verdict(FILE *f, const cJSON *sc, int scenarios)
+static void rp_verdict(FILE *f, const cJSON *sc, bool overall)
 {
     const cJSON *pols = rp_get(sc, "policies");
     const char *base = rp_str(sc, "baseline");
@@ -374,7 +377,7 @@ static void rp_verdict(FILE *f, const cJSON *sc, int scenarios)
           "cost", f);
     if (!isnan(runs))
         fprintf(f, "; %.0f runs per policy%s", runs,
-                scenarios > 1 ? " over all scenarios" : "");
+                overall ? " over all scenarios" : "");
     fputs("; &plusmn; is the 95% interval.</p>\n", f);
 
     const cJSON *ms = rp_get(winner, "metrics");
@@ -697,7 +700,7 @@ static const char rp_style[] =
     ".missing{font-style:italic;color:#a33}\n";
 
 static void rp_scenario(FILE *f, const cJSON *sc, const rp_plots *pl,
-                        bool verdict, int scenarios)
+                        bool verdict)
 {
     const char *nm = rp_str(sc, "scenario");
     char slug[128], where[RP_PATH + 200];
@@ -706,7 +709,7 @@ static void rp_scenario(FILE *f, const cJSON *sc, const rp_plots *pl,
     html(f, nm);
     fputs("</h2>\n", f);
     if (verdict)
-        rp_verdict(f, sc, scenarios);
+        rp_verdict(f, sc, false);
     char dir[RP_PATH + 130];
     snprintf(dir, sizeof dir, "%s/%s", pl->dir, slug);
     rp_chart c[RP_MAX_CHARTS];
@@ -750,7 +753,7 @@ static int rp_write(FILE *f, const cJSON *root, const rp_plots *pl)
     fputs(" in Ladder's simulator; every policy sees the same requests and "
           "the same provider behaviour, so the differences come from the "
           "ladders.</p>\n<section id=\"verdict\">\n<h2>Verdict</h2>\n", f);
-    rp_verdict(f, top, nscen);
+    rp_verdict(f, top, top == overall);
     fputs("</section>\n", f);
     rp_gates(f, rp_get(root, "gates"));
 
@@ -767,7 +770,7 @@ static int rp_write(FILE *f, const cJSON *root, const rp_plots *pl)
     }
     const cJSON *sc;
     cJSON_ArrayForEach(sc, scens)
-        rp_scenario(f, sc, pl, nscen > 1, nscen);
+        rp_scenario(f, sc, pl, nscen > 1);
     fputs("</body></html>\n", f);
     return ferror(f) ? LD_EINVAL : LD_OK;
 }
