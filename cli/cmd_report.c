@@ -337,8 +337,11 @@ static void rp_against(FILE *f, const cJSON *winner, const char *which,
                 rp_half(half, sizeof half, m, d.half);
                 fputs("<span class=\"ns\">", f);
                 html(f, m->noun);
-                fprintf(f, " (%s%s %s)</span>",
-                        d.mean < 0 ? "&minus;" : "+", amt, half);
+                if (d.mean == 0 && d.half == 0)
+                    fputs(" (identical)</span>", f);
+                else
+                    fprintf(f, " (%s%s %s)</span>",
+                            d.mean < 0 ? "&minus;" : "+", amt, half);
             } else {
                 rp_say_diff(f, m, x, &d);
             }
