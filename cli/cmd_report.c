@@ -311,20 +311,26 @@ static void rp_against(FILE *f, const cJSON *winner, const char *which,
                        const char *other, const char *role)
 {
     const cJSON *ms = rp_get(winner, "metrics");
-    static const char *const heads[3] = {"gains", "costs",
-                                         "not significantly different"};
-    static const int dirs[3] = {1, -1, 0};
+    /* gains, costs, not significant, and significant differences of a
+     * metric that has no better direction (or a compare.json that does not
+     * say it) */
+    static const char *const heads[4] = {"gains", "costs",
+                                         "not significantly different",
+                                         "different"};
     fputs("<p class=\"vs\"><b>Against ", f);
     html(f, other);
     fprintf(f, "</b> (%s): ", role);
     bool any_group = false;
-    for (int g = 0; g < 3; g++) {
+    for (int g = 0; g < 4; g++) {
         int n = 0;
         for (size_t i = 0; i < RP_NMETRICS; i++) {
             const rp_metric *m = &rp_metrics[i];
             const cJSON *x = rp_get(ms, m->key);
             rp_diff d = rp_diff_of(rp_get(x, which));
-            if (!m->verdict || !d.ok || rp_direction(x, &d) != dirs[g])
+            int dir = rp_direction(x, &d);
+            int group = dir > 0 ? 0 : dir < 0 ? 1
+                        : !d.significant || d.mean == 0 ? 2 : 3;
+            if (!m->verdict || !d.ok || group != g)
                 continue;
             if (n++ == 0)
                 fprintf(f, "%s<span class=\"head\">%s:</span> ",
