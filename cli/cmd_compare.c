@@ -594,12 +594,35 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
 #define NUM(obj, k, v) (isnan(v) ? cJSON_AddNullToObject(obj, k) != NULL \
                                  : cJSON_AddNumberToObject(obj, k, v) != NULL)
             ok = ok && NUM(x, "mean", ci.mean) && NUM(x, "ci95", ci.half);
+            /* what a reader needs to colour and word a difference */
+            ok = ok && cJSON_AddStringToObject(x, "label",
+                                               metrics[m].label) != NULL;
+            ok = ok && (metrics[m].better == 0
+                            ? cJSON_AddNullToObject(x, "higher_is_better")
+                            : cJSON_AddBoolToObject(x, "higher_is_better",
+                                                    metrics[m].better > 0))
+                           != NULL;
             if (p != c->baseline) {
                 cJSON *dj = cJSON_AddObjectToObject(x, "diff");
                 ok = ok && dj != NULL && NUM(dj, "mean", d.mean) &&
                      NUM(dj, "ci95_low", d.lo) && NUM(dj, "ci95_high", d.hi) &&
                      cJSON_AddBoolToObject(dj, "significant",
                                            sim_stats_significant(&d)) != NULL;
+            }
+            /* the paired difference from the policy ranked next below
+             * (for the winner: what it gains over the runner-up) */
+            if (i + 1 < c->npol) {
+                int q = order[i + 1];
+                gather(c, s0, s1, q, m, a);
+                sim_ci dn = sim_stats_paired(a, b, n);
+                cJSON *dj = cJSON_AddObjectToObject(x, "diff_next");
+                ok = ok && dj != NULL &&
+                     cJSON_AddStringToObject(dj, "policy",
+                                             c->pol[q].label) != NULL &&
+                     NUM(dj, "mean", dn.mean) && NUM(dj, "ci95_low", dn.lo) &&
+                     NUM(dj, "ci95_high", dn.hi) &&
+                     cJSON_AddBoolToObject(dj, "significant",
+                                           sim_stats_significant(&dn)) != NULL;
             }
 #undef NUM
             if (!ok)

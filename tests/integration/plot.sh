@@ -1,7 +1,8 @@
 #!/bin/sh
 # plot.sh - `ladder plot`: the charts of a short `ladder sim --out` run and of
 # a short `ladder compare --out` comparison (every PNG and SVG written, and
-# looking like one), and the errors: a directory without data, a truncated
+# looking like one; the summary's cut axis said and its numbers grouped),
+# and the errors: a directory without data, a truncated
 # CSV, broken JSON, gnuplot missing or failing.
 #
 # LADDER is the binary (default ./bin/ladder from the repository root).
@@ -135,6 +136,30 @@ expect_rc pcmp 0 "plot of a comparison exits 0"
 expect_charts "$tmp/cmp/plots/$slug" \
     "$charts fallbacks_by_class_a fallbacks_by_class_b summary" \
     "plot of a comparison draws every chart per scenario, and the summary"
+
+# the summary: a zoomed success axis says so; numbers with separators
+sgp="$tmp/cmp/plots/$slug/summary.gp"
+lo=$(sed -n 's/^success_lo = \([0-9.]*\) .*/\1/p' "$sgp")
+if [ -n "$lo" ] && { [ "$lo" = 0 ] ||
+    grep -q "set title 'success (%): axis starts at $lo'" "$sgp"; }; then
+    ok "the summary's success bars start at 0 or say where the axis starts"
+else
+    not_ok "the summary's success bars start at 0 or say where the axis starts" \
+        "success_lo=$lo; $(grep -n "set title" "$sgp" | head -3)"
+fi
+# the data block's text columns (9-14): p99 latency over 1,000 ms is grouped
+p99=$(sed -n '/^\$data << EOD/,/^EOD/p' "$sgp" | sed '1d;$d' | cut -f 11 | head -1)
+case "$p99" in
+*[0-9],[0-9][0-9][0-9]*) ok "the summary writes p99 latency with thousands separators ($p99)" ;;
+*) not_ok "the summary writes p99 latency with thousands separators" "got \"$p99\"" ;;
+esac
+if grep -q "^ *set ytics ('0' 0, '[0-9,]*' " "$sgp" &&
+    ! grep -q "'[0-9]\{5,\}' " "$sgp"; then
+    ok "the summary's latency tics carry thousands separators"
+else
+    not_ok "the summary's latency tics carry thousands separators" \
+        "$(grep -n "set ytics" "$sgp" | head -3)"
+fi
 
 run psvg plot "$tmp/cmp" --format svg --out "$tmp/svg-only"
 expect_rc psvg 0 "plot --format svg --out DIR2 exits 0"
