@@ -67,10 +67,12 @@ static const rp_metric rp_metrics[] = {
      RP_PLAIN, 3, false},
     {"fallback_rate", "Fallbacks per request", "fallbacks per request",
      RP_PLAIN, 3, false},
-    {"minutes_over_ceiling", "Minutes over the latency ceiling",
-     "time over the latency ceiling", RP_MIN, 1, true},
-    {"recovery_s", "Time to recover after faults", "time to recover",
-     RP_SEC, 0, false},
+    {"minutes_over_ceiling", "Minutes over the service level",
+     "time over the service level", RP_MIN, 1, true},
+    {"recovery_s", "Time to recover (faults that recovered)",
+     "time to recover", RP_SEC, 1, false},
+    {"unrecovered_share", "Faults not recovered within the run",
+     "share of faults not recovered", RP_RATE, 1, false},
 };
 #define RP_NMETRICS (sizeof rp_metrics / sizeof rp_metrics[0])
 

@@ -53,7 +53,7 @@ for (const sc of j.scenarios) {
     want(sc.seeds === 3 && sc.baseline === "static", "seeds and baseline");
     want(sc.ranking[0] === "tuned", "tuned ranks first in " + sc.scenario);
     for (const p of sc.policies)
-        for (const k of ["success_rate", "latency_p99_ms", "cost_per_1k_usd", "recovery_s"])
+        for (const k of ["success_rate", "latency_p99_ms", "cost_per_1k_usd", "recovery_s", "unrecovered_share"])
             want(typeof p.metrics[k].ci95 === "number" || p.metrics[k].ci95 === null, k + " has ci95");
 }
 for (const d of ["rate-limit-storm-429", "correlated-upstream-outage"])
