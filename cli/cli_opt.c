@@ -144,7 +144,7 @@ static void range_words(const cli_opt *o, char *buf, size_t cap)
     char a[32], b[32];
     snprintf(a, sizeof a, fmt, prec, o->min);
     snprintf(b, sizeof b, fmt, prec, o->max);
-    if (o->max >= 1e15)
+    if (o->max >= (o->kind == CLI_INT ? 1e15 : 1e9))
         snprintf(buf, cap, "%s %s", lo, a);
     else if (o->flags & CLI_GT_MIN)
         snprintf(buf, cap, "> %s and <= %s", a, b);

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "ld_core.h"
 
 typedef struct check_opts {
@@ -16,67 +17,41 @@ typedef struct check_opts {
     long long input_tokens, output_tokens;
 } check_opts;
 
-static void check_usage(FILE *f)
-{
-    fputs("usage: ladder check POLICY [--strict] [--json]\n"
-          "                    [--input-tokens N] [--output-tokens N]\n"
-          "\n"
-          "Validates POLICY. For every workload and tier prints the primary\n"
-          "route and, for every failure class, the rule and where a request\n"
-          "goes when its first attempt fails that way. Classes that no rule\n"
-          "names, or that end in the safe failure although the rule does\n"
-          "not say \"fail\", are flagged as not designed yet.\n"
-          "  --strict   exit 1 when any class is flagged\n"
-          "  --json     print the same as one JSON object\n"
-          "  --input-tokens/--output-tokens  size of the request used to\n"
-          "             estimate costs (default 1000 and the policy's\n"
-          "             output_tokens_default)\n"
-          "Exit: 0 valid, 1 flagged under --strict, 2 invalid policy or usage.\n",
-          f);
-}
+#define AT(f) CLI_AT(check_opts, f)
+static const cli_opt check_opt_table[] = {
+    {"strict", CLI_FLAG, NULL, "exit 1 when anything is flagged",
+     .off = AT(strict)},
+    {"json", CLI_FLAG, NULL, "print the same as one JSON object",
+     .off = AT(json)},
+    {"input-tokens", CLI_INT, "N", "input tokens of the request used to "
+     "estimate costs (default 1000)", .off = AT(input_tokens), .min = 0,
+     .max = 100000000},
+    {"output-tokens", CLI_INT, "N", "its output tokens (default: the "
+     "policy's output_tokens_default)", .off = AT(output_tokens), .min = 0,
+     .max = 100000000},
+    {.name = NULL}};
+
+static const cli_cmd check_cmd = {
+    "ladder check",
+    {NULL, CLI_STR, "POLICY", NULL, .flags = CLI_REQ, .off = AT(path)},
+    "Validates POLICY. For every workload and tier prints the primary\n"
+    "route and, for every failure class, the rule and where a request\n"
+    "goes when its first attempt fails that way. Classes that no rule\n"
+    "names, or that end in the safe failure although the rule does\n"
+    "not say \"fail\", are flagged as not designed yet. Per workload it\n"
+    "also prints the effective breaker, retry, retry budget and hedge\n"
+    "settings (\"default\" where the policy left them to the loader), and\n"
+    "flags a \"*\" rule that sends a class the built-in rules fail\n"
+    "(bad_request, content_blocked) somewhere else.\n",
+    check_opt_table,
+    "Exit: 0 valid, 1 flagged under --strict, 2 invalid policy or usage.\n"};
+#undef AT
 
 static int parse_args(int argc, char **argv, check_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->input_tokens = 1000;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--strict") == 0) {
-            o->strict = true;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = true;
-        } else if ((strcmp(a, "--input-tokens") == 0 ||
-                    strcmp(a, "--output-tokens") == 0) && i + 1 < argc) {
-            char *end;
-            long long v = strtoll(argv[++i], &end, 10);
-            if (*end != '\0' || v < 0 || v > 100000000) {
-                fprintf(stderr, "ladder check: %s needs a token count, got "
-                        "\"%s\"\n", a, argv[i]);
-                return -1;
-            }
-            if (a[2] == 'i')
-                o->input_tokens = v;
-            else
-                o->output_tokens = v;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            check_usage(stdout);
-            exit(0);
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder check: unknown option \"%s\"\n", a);
-            return -1;
-        } else if (o->path == NULL) {
-            o->path = a;
-        } else {
-            fprintf(stderr, "ladder check: one policy at a time (got \"%s\" "
-                    "and \"%s\")\n", o->path, a);
-            return -1;
-        }
-    }
-    if (o->path == NULL) {
-        check_usage(stderr);
-        return -1;
-    }
-    return 0;
+    return cli_opt_parse(&check_cmd, argc, argv, o);
 }
 
 /* "retry gpt-4.1 in 150 ms, skip x (budget_exceeded), -> y" */
@@ -152,8 +127,9 @@ static cJSON *steps_json(const ld_policy *p, const ld_explain *x)
 int cmd_check(int argc, char **argv)
 {
     check_opts o;
-    if (parse_args(argc, argv, &o) < 0)
-        return 2;
+    int pr = parse_args(argc, argv, &o);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
     ld_policy *p = NULL;
     ld_error err;
     if (cli_load_policy(o.path, &p, &err) < 0) {
