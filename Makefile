@@ -96,10 +96,11 @@ bin/fake_provider: $(B)/tools/fake_provider
 	@mkdir -p bin
 	@cp $< $@
 
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
+# (cli_opt, the command line parser, is tested as a module of its own)
+$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB) $(B)/cli/cli_opt.o
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -Icli -o $@ $< $(B)/cli/cli_opt.o $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
 
 # the tools parse their command line as the ladder commands do (cli_opt)
 $(B)/tools/%: tools/%.c $(LIB) $(B)/cli/cli_opt.o
