@@ -1,6 +1,7 @@
 # Ladder - build, tests, benchmarks.
 #
-#   make            build bin/ladder (release flags, debug info)
+#   make            build bin/ladder and bin/fake_provider (release flags,
+#                   debug info)
 #   make check      every test: unit (cmocka) and integration, then the
 #                   same suite under AddressSanitizer + UBSan
 #   make asan       the whole test suite under AddressSanitizer + UBSan
@@ -66,7 +67,7 @@ SETUP := build/.setup-done
 
 .PHONY: all check unit integration asan valgrind bench demo install clean setup
 
-all: bin/ladder
+all: bin/ladder bin/fake_provider
 
 setup: $(SETUP)
 $(SETUP): tools/setup.sh
@@ -90,15 +91,22 @@ bin/ladder: $(LADDER)
 	@mkdir -p bin
 	@cp $< $@
 
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $@"
-	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+# the fake upstream, for a first `ladder serve` test (README)
+bin/fake_provider: $(B)/tools/fake_provider
+	@mkdir -p bin
+	@cp $< $@
 
-$(B)/tools/%: tools/%.c $(LIB)
+# (cli_opt, the command line parser, is tested as a module of its own)
+$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB) $(B)/cli/cli_opt.o
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -Icli -o $@ $< $(B)/cli/cli_opt.o $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+
+# the tools parse their command line as the ladder commands do (cli_opt)
+$(B)/tools/%: tools/%.c $(LIB) $(B)/cli/cli_opt.o
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -Icli -o $@ $< $(B)/cli/cli_opt.o $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 $(B)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -132,7 +140,7 @@ bench: $(BENCH_BIN) $(LADDER) $(TOOL_BIN)
 demo: all
 	@sh tools/demo.sh
 
-install: bin/ladder
+install: bin/ladder bin/fake_provider
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 bin/ladder $(DESTDIR)$(PREFIX)/bin/ladder
 

@@ -41,6 +41,20 @@ int cli_write_run(const char *dir, const sim_metrics *m, const cJSON *summary,
 int cli_sim_prepare(const char *scenario_path, const char *policy_path,
                     const sim_bind_opts *bo, ld_policy **p, sim_scenario **sc,
                     ld_error *err);
+/* The options that bind a policy to a scenario (README: Binding a policy
+ * to a scenario), for the option table of a command whose args struct T
+ * has cli_list fields bind, map_workload and map_tier. */
+#define CLI_BIND_OPTS(T)                                                     \
+    {"bind", CLI_LIST, "ROUTE=MODEL", "bind the policy's ROUTE to the "       \
+     "scenario's provider model MODEL (repeatable)", .flags = CLI_NONEMPTY,  \
+     .off = CLI_AT(T, bind)},                                                \
+    {"map-workload", CLI_LIST, "NAME=WORKLOAD", "send the scenario's "        \
+     "workload NAME to the policy's WORKLOAD (repeatable)",                  \
+     .flags = CLI_NONEMPTY, .off = CLI_AT(T, map_workload)},                 \
+    {"map-tier", CLI_LIST, "NAME=TIER", "send the scenario's tier NAME to "   \
+     "the policy's TIER (repeatable)", .flags = CLI_NONEMPTY,                \
+     .off = CLI_AT(T, map_tier)}
+
 /* The scenario's notes (warnings) on stderr, "ladder CMD: note: ...",
  * prefixed by label when not NULL. */
 void cli_print_notes(const char *cmd, const char *label,

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "ld_core.h"
 
 typedef struct check_opts {
@@ -16,67 +17,41 @@ typedef struct check_opts {
     long long input_tokens, output_tokens;
 } check_opts;
 
-static void check_usage(FILE *f)
-{
-    fputs("usage: ladder check POLICY [--strict] [--json]\n"
-          "                    [--input-tokens N] [--output-tokens N]\n"
-          "\n"
-          "Validates POLICY. For every workload and tier prints the primary\n"
-          "route and, for every failure class, the rule and where a request\n"
-          "goes when its first attempt fails that way. Classes that no rule\n"
-          "names, or that end in the safe failure although the rule does\n"
-          "not say \"fail\", are flagged as not designed yet.\n"
-          "  --strict   exit 1 when any class is flagged\n"
-          "  --json     print the same as one JSON object\n"
-          "  --input-tokens/--output-tokens  size of the request used to\n"
-          "             estimate costs (default 1000 and the policy's\n"
-          "             output_tokens_default)\n"
-          "Exit: 0 valid, 1 flagged under --strict, 2 invalid policy or usage.\n",
-          f);
-}
+#define AT(f) CLI_AT(check_opts, f)
+static const cli_opt check_opt_table[] = {
+    {"strict", CLI_FLAG, NULL, "exit 1 when anything is flagged",
+     .off = AT(strict)},
+    {"json", CLI_FLAG, NULL, "print the same as one JSON object",
+     .off = AT(json)},
+    {"input-tokens", CLI_INT, "N", "input tokens of the request used to "
+     "estimate costs (default 1000)", .off = AT(input_tokens), .min = 0,
+     .max = 100000000},
+    {"output-tokens", CLI_INT, "N", "its output tokens (default: the "
+     "policy's output_tokens_default)", .off = AT(output_tokens), .min = 0,
+     .max = 100000000},
+    {.name = NULL}};
+
+static const cli_cmd check_cmd = {
+    "ladder check",
+    {NULL, CLI_STR, "POLICY", NULL, .flags = CLI_REQ, .off = AT(path)},
+    "Validates POLICY. For every workload and tier prints the primary\n"
+    "route and, for every failure class, the rule and where a request\n"
+    "goes when its first attempt fails that way. Classes that no rule\n"
+    "names, or that end in the safe failure although the rule does\n"
+    "not say \"fail\", are flagged as not designed yet. Per workload it\n"
+    "also prints the effective breaker, retry, retry budget and hedge\n"
+    "settings (\"default\" where the policy left them to the loader), and\n"
+    "flags a \"*\" rule that sends a class the built-in rules fail\n"
+    "(bad_request, content_blocked) somewhere else.\n",
+    check_opt_table,
+    "Exit: 0 valid, 1 flagged under --strict, 2 invalid policy or usage.\n"};
+#undef AT
 
 static int parse_args(int argc, char **argv, check_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->input_tokens = 1000;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--strict") == 0) {
-            o->strict = true;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = true;
-        } else if ((strcmp(a, "--input-tokens") == 0 ||
-                    strcmp(a, "--output-tokens") == 0) && i + 1 < argc) {
-            char *end;
-            long long v = strtoll(argv[++i], &end, 10);
-            if (*end != '\0' || v < 0 || v > 100000000) {
-                fprintf(stderr, "ladder check: %s needs a token count, got "
-                        "\"%s\"\n", a, argv[i]);
-                return -1;
-            }
-            if (a[2] == 'i')
-                o->input_tokens = v;
-            else
-                o->output_tokens = v;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            check_usage(stdout);
-            exit(0);
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder check: unknown option \"%s\"\n", a);
-            return -1;
-        } else if (o->path == NULL) {
-            o->path = a;
-        } else {
-            fprintf(stderr, "ladder check: one policy at a time (got \"%s\" "
-                    "and \"%s\")\n", o->path, a);
-            return -1;
-        }
-    }
-    if (o->path == NULL) {
-        check_usage(stderr);
-        return -1;
-    }
-    return 0;
+    return cli_opt_parse(&check_cmd, argc, argv, o);
 }
 
 /* "retry gpt-4.1 in 150 ms, skip x (budget_exceeded), -> y" */
@@ -149,24 +124,217 @@ static cJSON *steps_json(const ld_policy *p, const ld_explain *x)
     return arr;
 }
 
+/* ---- settings: breaker, retry, retry budget, hedge ----------------------- */
+
+static double secs(ld_us t) { return (double)t / 1e6; }
+static double msecs(ld_us t) { return (double)t / 1e3; }
+
+static void breaker_words(const ld_breaker_cfg *b, char *buf, size_t cap)
+{
+    char slow[96] = "slow calls not counted";
+    if (b->slow_call > 0)
+        snprintf(slow, sizeof slow, "calls over %.0f ms count as slow, "
+                 "opens at %.0f%% slow", msecs(b->slow_call),
+                 b->slow_call_rate * 100);
+    snprintf(buf, cap, "opens at %.0f%% failures of >= %d requests in %g s; "
+             "%s; open %g s, then %d half-open probe%s",
+             b->failure_rate * 100, b->min_requests, secs(b->window), slow,
+             secs(b->open_for), b->half_open_probes,
+             b->half_open_probes == 1 ? "" : "s");
+}
+
+static void hedge_words(const ld_hedge_info *h, char *buf, size_t cap)
+{
+    if (h->max_extra == 0)
+        snprintf(buf, cap, "none");
+    else if (h->quantile > 0 && h->after > 0)
+        snprintf(buf, cap, "after the route's p%.0f TTFT (%.0f ms until it "
+                 "is known), at most %d extra attempt%s", h->quantile * 100,
+                 msecs(h->after), h->max_extra, h->max_extra == 1 ? "" : "s");
+    else if (h->quantile > 0)
+        snprintf(buf, cap, "after the route's p%.0f TTFT (none until it is "
+                 "known), at most %d extra attempt%s", h->quantile * 100,
+                 h->max_extra, h->max_extra == 1 ? "" : "s");
+    else
+        snprintf(buf, cap, "after %.0f ms, at most %d extra attempt%s",
+                 msecs(h->after), h->max_extra, h->max_extra == 1 ? "" : "s");
+}
+
+#define WILDCARD_WARNING "\"*\" sends %s to %s, where the built-in rule " \
+                         "fails it (name the class in \"on\" to keep that)"
+
+static cJSON *breaker_json(const char *route, const ld_breaker_cfg *b,
+                           ld_setting_source src)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL ||
+        !cJSON_AddStringToObject(o, "route", route) ||
+        !cJSON_AddStringToObject(o, "source", ld_setting_source_name(src)) ||
+        !cJSON_AddNumberToObject(o, "window_s", secs(b->window)) ||
+        !cJSON_AddNumberToObject(o, "min_requests", b->min_requests) ||
+        !cJSON_AddNumberToObject(o, "failure_rate", b->failure_rate) ||
+        !cJSON_AddNumberToObject(o, "slow_call_ms", msecs(b->slow_call)) ||
+        !cJSON_AddNumberToObject(o, "slow_call_rate", b->slow_call_rate) ||
+        !cJSON_AddNumberToObject(o, "open_for_s", secs(b->open_for)) ||
+        !cJSON_AddNumberToObject(o, "half_open_probes", b->half_open_probes)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The settings of workload w, as text or into arr (JSON). Adds the
+ * wildcard warnings to *warnings. 0 ok, -1 out of memory. */
+static int workload_settings(const ld_policy *p, int w, cJSON *arr,
+                             int *warnings)
+{
+    int routes[LD_MAX_ROUTES];
+    int n = ld_policy_workload_routes(p, w, routes, LD_MAX_ROUTES);
+    ld_retry_info ri;
+    ld_hedge_info hi;
+    char words[256];
+    ld_policy_retry_info(p, &ri);
+    ld_policy_workload_hedge(p, w, &hi);
+    cJSON *o = NULL, *br = NULL, *x = NULL, *warn = NULL;
+    if (arr != NULL) {
+        o = cJSON_CreateObject();
+        if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            return -1;
+        }
+        if (!cJSON_AddStringToObject(o, "workload", ld_policy_workload_name(p, w)) ||
+            (br = cJSON_AddArrayToObject(o, "breakers")) == NULL)
+            return -1;
+    } else {
+        printf("\nworkload %s: breaker, retry and hedge settings (default: "
+               "the policy leaves them to the loader)\n",
+               ld_policy_workload_name(p, w));
+    }
+    if (n > LD_MAX_ROUTES)
+        n = LD_MAX_ROUTES;
+    ld_breaker_cfg bs[LD_MAX_ROUTES];
+    ld_setting_source srcs[LD_MAX_ROUTES];
+    bool shown[LD_MAX_ROUTES] = {false};
+    for (int i = 0; i < n; i++) {
+        ld_policy_route_breaker(p, routes[i], &bs[i], &srcs[i]);
+        if (br != NULL) {
+            cJSON *bj = breaker_json(ld_policy_route_id(p, routes[i]), &bs[i],
+                                     srcs[i]);
+            if (bj == NULL || !cJSON_AddItemToArray(br, bj)) {
+                cJSON_Delete(bj);
+                return -1;
+            }
+        }
+    }
+    /* text: one line per distinct breaker, naming its routes */
+    for (int i = 0; i < n && br == NULL; i++) {
+        if (shown[i])
+            continue;
+        char names[512];
+        size_t len = 0;
+        int count = 0;
+        breaker_words(&bs[i], words, sizeof words);
+        for (int j = i; j < n; j++) {
+            char other[256];
+            breaker_words(&bs[j], other, sizeof other);
+            if (srcs[j] != srcs[i] || strcmp(other, words) != 0)
+                continue;
+            shown[j] = true;
+            count++;
+            int k = snprintf(names + len, sizeof names - len, "%s%s",
+                             len ? ", " : "", ld_policy_route_id(p, routes[j]));
+            if (k > 0 && (size_t)k < sizeof names - len)
+                len += (size_t)k;
+        }
+        if (count == n && n > 2)
+            snprintf(names, sizeof names, "all %d routes", n);
+        else if (count == n && n == 2)
+            snprintf(names, sizeof names, "both routes");
+        printf("  %-13s %s (%s): %s\n", "breaker",
+               ld_setting_source_name(srcs[i]), names, words);
+    }
+    if (o != NULL) {
+        if ((x = cJSON_AddObjectToObject(o, "retry")) == NULL ||
+            !cJSON_AddStringToObject(x, "source", ld_setting_source_name(ri.source)) ||
+            !cJSON_AddNumberToObject(x, "max", ri.max) ||
+            !cJSON_AddNumberToObject(x, "backoff_ms", msecs(ri.backoff)) ||
+            !cJSON_AddNumberToObject(x, "max_backoff_ms", msecs(ri.max_backoff)) ||
+            (x = cJSON_AddObjectToObject(o, "retry_budget")) == NULL ||
+            !cJSON_AddStringToObject(x, "source", ld_setting_source_name(ri.budget_source)) ||
+            !cJSON_AddNumberToObject(x, "ratio", ri.budget_ratio) ||
+            !cJSON_AddNumberToObject(x, "min_per_s", ri.budget_min_per_s) ||
+            !cJSON_AddNumberToObject(x, "window_s", secs(ri.budget_window)) ||
+            (x = cJSON_AddObjectToObject(o, "hedge")) == NULL ||
+            !cJSON_AddStringToObject(x, "source", ld_setting_source_name(hi.source)) ||
+            !cJSON_AddNumberToObject(x, "max_extra", hi.max_extra) ||
+            (hi.max_extra > 0 &&
+             !cJSON_AddNumberToObject(x, "after_ms", msecs(hi.after))) ||
+            (hi.max_extra > 0 && hi.quantile > 0 &&
+             !cJSON_AddNumberToObject(x, "ttft_quantile", hi.quantile)) ||
+            (warn = cJSON_AddArrayToObject(o, "warnings")) == NULL)
+            return -1;
+    } else {
+        printf("  %-13s %s: x%d, backoff %.0f ms, at most %.0f ms (for "
+               "retry rules that do not say)\n", "retry",
+               ld_setting_source_name(ri.source), ri.max, msecs(ri.backoff),
+               msecs(ri.max_backoff));
+        printf("  %-13s %s: retries may add %.0f%% to first attempts, and %g "
+               "per s always, over %g s\n", "retry budget",
+               ld_setting_source_name(ri.budget_source),
+               ri.budget_ratio * 100, ri.budget_min_per_s,
+               secs(ri.budget_window));
+        hedge_words(&hi, words, sizeof words);
+        printf("  %-13s %s: %s\n", "hedge", ld_setting_source_name(hi.source),
+               words);
+    }
+    for (int cls = 0; cls < LD_FC_COUNT; cls++) {
+        if (!ld_policy_wildcard_overrides(p, w, (ld_class)cls))
+            continue;
+        char rule[128];
+        ld_policy_describe_rule(p, w, (ld_class)cls, rule, sizeof rule);
+        (*warnings)++;
+        if (warn != NULL) {
+            char msg[384];
+            snprintf(msg, sizeof msg, WILDCARD_WARNING,
+                     ld_class_name((ld_class)cls), rule);
+            cJSON *wj = cJSON_CreateObject();
+            if (wj == NULL || !cJSON_AddItemToArray(warn, wj)) {
+                cJSON_Delete(wj);
+                return -1;
+            }
+            if (!cJSON_AddStringToObject(wj, "class", ld_class_name((ld_class)cls)) ||
+                !cJSON_AddStringToObject(wj, "rule", rule) ||
+                !cJSON_AddStringToObject(wj, "builtin", "fail") ||
+                !cJSON_AddStringToObject(wj, "message", msg))
+                return -1;
+        } else {
+            printf("  [warning] " WILDCARD_WARNING "\n",
+                   ld_class_name((ld_class)cls), rule);
+        }
+    }
+    return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
     check_opts o;
-    if (parse_args(argc, argv, &o) < 0)
-        return 2;
+    int pr = parse_args(argc, argv, &o);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
     ld_policy *p = NULL;
     ld_error err;
     if (cli_load_policy(o.path, &p, &err) < 0) {
         fprintf(stderr, "ladder check: %s\n", err.msg);
         return 2;
     }
-    int flagged = 0, rc = 0;
-    cJSON *root = NULL, *combos = NULL;
+    int flagged = 0, warnings = 0, rc = 0;
+    cJSON *root = NULL, *combos = NULL, *settings = NULL;
     if (o.json) {
         root = cJSON_CreateObject();
         if (root == NULL || !cJSON_AddStringToObject(root, "policy", o.path) ||
             !cJSON_AddBoolToObject(root, "valid", 1) ||
             !cJSON_AddNumberToObject(root, "routes", ld_policy_route_count(p)) ||
+            (settings = cJSON_AddArrayToObject(root, "settings")) == NULL ||
             (combos = cJSON_AddArrayToObject(root, "workloads")) == NULL)
             goto oom;
     } else {
@@ -175,6 +343,8 @@ int cmd_check(int argc, char **argv)
                ld_policy_tier_count(p));
     }
     for (int w = 0; w < ld_policy_workload_count(p); w++) {
+        if (workload_settings(p, w, settings, &warnings) < 0)
+            goto oom;
         for (int t = 0; t < ld_policy_tier_count(p); t++) {
             char cons[256];
             ld_policy_describe_constraints(p, w, t, cons, sizeof cons);
@@ -278,6 +448,7 @@ int cmd_check(int argc, char **argv)
                 const char *note = x.inherent ? " (no route of the workload "
                                                 "could do better)"
                                               : "";
+                bool over = ld_policy_wildcard_overrides(p, w, (ld_class)cls);
                 flagged += flag[0] != '\0';
                 if (o.json) {
                     cJSON *c = cJSON_AddObjectToObject(classes, ld_class_name((ld_class)cls));
@@ -293,18 +464,21 @@ int cmd_check(int argc, char **argv)
                              : !cJSON_AddNullToObject(c, "next")) ||
                         !cJSON_AddBoolToObject(c, "designed", x.designed) ||
                         !cJSON_AddBoolToObject(c, "dead_end", x.dead_end) ||
-                        !cJSON_AddBoolToObject(c, "inherent", x.inherent))
+                        !cJSON_AddBoolToObject(c, "inherent", x.inherent) ||
+                        !cJSON_AddBoolToObject(c, "overrides_builtin", over))
                         goto oom;
                 } else {
-                    printf("  %-19s %-44s %s%s%s\n", ld_class_name((ld_class)cls),
+                    printf("  %-19s %-44s %s%s%s%s\n", ld_class_name((ld_class)cls),
                            set == 2 ? strcat(rule, " (*)") : rule, steps, note,
-                           flag);
+                           flag, over ? "  [warning] \"*\" overrides the "
+                                        "built-in fail" : "");
                 }
             }
         }
     }
     if (o.json) {
-        if (!cJSON_AddNumberToObject(root, "flagged", flagged))
+        if (!cJSON_AddNumberToObject(root, "warnings", warnings) ||
+            !cJSON_AddNumberToObject(root, "flagged", flagged))
             goto oom;
         ld_error perr;
         if (cli_print_json(root, &perr) < 0) {
@@ -314,10 +488,14 @@ int cmd_check(int argc, char **argv)
         }
     } else {
         printf("\n(*) named by the wildcard rule. Rate limits assume a "
-               "Retry-After of 1 s.\n%d flagged%s\n", flagged,
+               "Retry-After of 1 s.\n%d flagged%s", flagged,
                flagged ? " ([!] above)" : "");
+        if (warnings > 0)
+            printf(", %d warning%s ([warning] above)", warnings,
+                   warnings == 1 ? "" : "s");
+        printf("\n");
     }
-    rc = (o.strict && flagged > 0) ? 1 : 0;
+    rc = (o.strict && (flagged > 0 || warnings > 0)) ? 1 : 0;
     goto done;
 oom:
     fprintf(stderr, "ladder check: out of memory\n");

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "sim.h"
 #include "sim_stats.h"
 
@@ -76,7 +77,9 @@ typedef struct cmp {
     int baseline;
     gate gates[MAX_GATES];
     int ngates;
-    sim_bind_opts bind; /* --bind, --map-workload, --map-tier */
+    sim_bind_opts bind; /* --bind, --map-workload, --map-tier (the
+                           strings point into argv, the arrays here) */
+    cli_list binds, map_workload, map_tier;
     /* values[scenario][policy][seed][metric] */
     double *v;
     char scen_name[MAX_SCENARIOS][128];
@@ -87,34 +90,6 @@ static double *val(cmp *c, int s, int p, int seed, size_t m)
     size_t i = (((size_t)s * (size_t)c->npol + (size_t)p) * (size_t)c->seeds +
                 (size_t)seed) * NMETRICS + m;
     return &c->v[i];
-}
-
-static void compare_usage(FILE *f)
-{
-    fputs("usage: ladder compare SCENARIO... --policy [LABEL=]FILE --policy ...\n"
-          "                      [--seeds N] [--baseline LABEL] [--json]\n"
-          "                      [--out DIR] [--gate EXPR]... [--no-progress]\n"
-          "\n"
-          "Runs every SCENARIO (files, or directories of *.json) through every\n"
-          "policy with the same random numbers, for seeds 1..N added to each\n"
-          "scenario's seed, and prints per metric each policy's mean with its\n"
-          "95% interval, and its paired difference from the baseline (the first\n"
-          "policy unless --baseline); * marks differences whose interval\n"
-          "excludes zero. With several scenarios, an overall table follows.\n"
-          "  --seeds N    seeds per scenario (default 5)\n"
-          "  --out DIR    DIR/compare.json, and per scenario and policy the\n"
-          "               first seed's summary, time series, CDF and faults\n"
-          "               (what `ladder plot DIR` draws)\n"
-          "  --gate EXPR  a requirement on the overall means, such as\n"
-          "               \"tuned.latency_p99_ms <= 1.1 * static.latency_p99_ms\"\n"
-          "               or \"tuned.success_rate >= 0.99\"; operators < <= > >=;\n"
-          "               exit 3 when one fails\n"
-          "metrics: success_rate abandon_rate latency_p50_ms latency_p95_ms\n"
-          "  latency_p99_ms ttft_p50_ms ttft_p95_ms ttft_p99_ms cost_per_1k_usd\n"
-          "  attempts_per_request fallback_rate minutes_over_ceiling recovery_s\n"
-          "  unrecovered_share (README.md, Metrics, defines each)\n"
-          "Exit: 0 done, 2 bad input, 3 a gate failed.\n",
-          f);
 }
 
 /* ---- reading the summary ------------------------------------------------ */
@@ -181,17 +156,17 @@ static int metric_index(const char *key)
 
 /* ---- arguments ---------------------------------------------------------- */
 
-static int add_scenario_path(cmp *c, const char *path)
+static int add_scenario_path(cmp *c, const char *path, char *why,
+                             size_t cap)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "ladder compare: %s: no such file or directory\n", path);
+        snprintf(why, cap, "%s: no such file or directory", path);
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
         if (c->nscen == MAX_SCENARIOS) {
-            fprintf(stderr, "ladder compare: more than %d scenarios\n",
-                    MAX_SCENARIOS);
+            snprintf(why, cap, "more than %d scenarios", MAX_SCENARIOS);
             return -1;
         }
         c->scen[c->nscen++] = path;
@@ -200,7 +175,7 @@ static int add_scenario_path(cmp *c, const char *path)
     struct dirent **names;
     int n = scandir(path, &names, NULL, alphasort);
     if (n < 0) {
-        fprintf(stderr, "ladder compare: %s: cannot read directory\n", path);
+        snprintf(why, cap, "%s: cannot read directory", path);
         return -1;
     }
     int rc = 0, found = 0;
@@ -209,13 +184,13 @@ static int add_scenario_path(cmp *c, const char *path)
         size_t len = strlen(nm);
         if (rc == 0 && len > 5 && strcmp(nm + len - 5, ".json") == 0) {
             if (c->nscen == MAX_SCENARIOS) {
-                fprintf(stderr, "ladder compare: more than %d scenarios\n",
-                        MAX_SCENARIOS);
+                snprintf(why, cap, "more than %d scenarios", MAX_SCENARIOS);
                 rc = -1;
             } else {
                 size_t sz = strlen(path) + len + 2;
                 char *full = malloc(sz);
                 if (full == NULL) {
+                    snprintf(why, cap, "out of memory");
                     rc = -1;
                 } else {
                     snprintf(full, sz, "%s/%s", path, nm);
@@ -229,18 +204,114 @@ static int add_scenario_path(cmp *c, const char *path)
     }
     free(names);
     if (rc == 0 && found == 0) {
-        fprintf(stderr, "ladder compare: %s: no *.json scenarios in it\n", path);
+        snprintf(why, cap, "%s: no *.json scenarios in it", path);
         rc = -1;
     }
     return rc;
 }
 
-static void label_from_path(const char *path, char *out, size_t cap)
+/* The last k components of path, the last one cut at its first '.':
+ * "/x/a/tuned.json" gives "tuned" (k 1), "a/tuned" (k 2). -1 when the
+ * path has fewer than k components. */
+static int path_suffix(const char *path, int k, char *out, size_t cap)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strcspn(base, ".");
-    snprintf(out, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), base);
+    char buf[4096];
+    const char *comp[256];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *save = NULL, *t = strtok_r(buf, "/", &save); t != NULL;
+         t = strtok_r(NULL, "/", &save))
+        if (strcmp(t, ".") != 0 && n < 256)
+            comp[n++] = t;
+    if (n == 0 || k > n)
+        return -1;
+    char *last = (char *)comp[n - 1];
+    size_t cut = strcspn(last, ".");
+    if (cut > 0)
+        last[cut] = '\0';
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = n - k; i < n; i++) {
+        int w = snprintf(out + len, cap - len, "%s%s", i > n - k ? "/" : "",
+                         comp[i]);
+        if (w < 0 || (size_t)w >= cap - len)
+            return -1;
+        len += (size_t)w;
+    }
+    return 0;
+}
+
+/* Labels for the policies given without LABEL=: the shortest suffix of
+ * each file's path that no other file's suffix of that length matches
+ * ("a/tuned" and "b/tuned"); the same file again is an A/A test, labelled
+ * "tuned#2". -1 (message printed) when two labels are still equal. */
+static int assign_labels(cmp *c, const bool *named)
+{
+    char (*canon)[4096] = malloc(sizeof *canon * MAX_POLICIES);
+    int copy_of[MAX_POLICIES], rc = 0;
+    if (canon == NULL) {
+        fprintf(stderr, "ladder compare: out of memory\n");
+        return -1;
+    }
+    for (int p = 0; p < c->npol; p++) {
+        if (realpath(c->pol[p].path, canon[p]) == NULL)
+            snprintf(canon[p], sizeof canon[p], "%s", c->pol[p].path);
+        copy_of[p] = -1;
+        for (int q = 0; q < p && copy_of[p] < 0; q++)
+            if (!named[p] && !named[q] && strcmp(canon[p], canon[q]) == 0)
+                copy_of[p] = copy_of[q] >= 0 ? copy_of[q] : q;
+    }
+    for (int p = 0; p < c->npol; p++) {
+        if (named[p] || copy_of[p] >= 0)
+            continue;
+        char mine[sizeof c->pol[p].label], other[sizeof mine];
+        for (int k = 1;; k++) {
+            if (path_suffix(canon[p], k, mine, sizeof mine) < 0) {
+                /* nothing tells them apart: the check below says so */
+                path_suffix(canon[p], 1, mine, sizeof mine);
+                break;
+            }
+            bool clash = false;
+            for (int q = 0; q < c->npol && !clash; q++) {
+                if (q == p || copy_of[q] >= 0 ||
+                    (!named[q] && strcmp(canon[p], canon[q]) == 0))
+                    continue;
+                if (named[q])
+                    clash = strcmp(c->pol[q].label, mine) == 0;
+                else
+                    clash = path_suffix(canon[q], k, other, sizeof other) == 0
+                                ? strcmp(other, mine) == 0
+                                : false;
+            }
+            if (!clash)
+                break;
+        }
+        snprintf(c->pol[p].label, sizeof c->pol[p].label, "%s", mine);
+    }
+    for (int p = 0; p < c->npol; p++) {
+        if (copy_of[p] < 0)
+            continue;
+        int nth = 2;
+        for (int q = 0; q < p; q++)
+            nth += copy_of[q] == copy_of[p];
+        char base[sizeof c->pol[p].label - 12];
+        snprintf(base, sizeof base, "%s", c->pol[copy_of[p]].label);
+        snprintf(c->pol[p].label, sizeof c->pol[p].label, "%s#%d", base,
+                 nth % 1000);
+    }
+    for (int p = 0; p < c->npol && rc == 0; p++) {
+        for (int q = 0; q < p && rc == 0; q++) {
+            if (strcmp(c->pol[p].label, c->pol[q].label) == 0) {
+                fprintf(stderr, "ladder compare: two policies are labelled "
+                        "\"%s\" (%s and %s): name them with --policy "
+                        "LABEL=FILE\n", c->pol[p].label, c->pol[q].path,
+                        c->pol[p].path);
+                rc = -1;
+            }
+        }
+    }
+    free(canon);
+    return rc;
 }
 
 static int parse_gate(cmp *c, gate *g, const char *text)
@@ -321,106 +392,181 @@ static int parse_gate(cmp *c, gate *g, const char *text)
     return 0;
 }
 
+typedef struct compare_args {
+    cmp *c;
+    cli_list policies, gates;
+    const char *baseline, *out;
+    long long seeds;
+    bool json, no_progress;
+    cli_list bind, map_workload, map_tier;
+} compare_args;
+
+static int take_scenario(void *opts, const char *v, char *why, size_t cap)
+{
+    compare_args *a = opts;
+    return add_scenario_path(a->c, v, why, cap);
+}
+
+#define AT(f) CLI_AT(compare_args, f)
+static const cli_opt compare_opts[] = {
+    {"policy", CLI_LIST, "[LABEL=]FILE", "a candidate policy (at least one; "
+     "without LABEL=, labelled from its file name, or from as much of its "
+     "path as tells it from the others; the same file twice is an A/A test, "
+     "the copy labelled NAME#2)", .flags = CLI_REQ, .off = AT(policies)},
+    {"seeds", CLI_INT, "N", "seeds per scenario (default 5)", .off = AT(seeds),
+     .min = 1, .max = MAX_SEEDS},
+    {"baseline", CLI_STR, "LABEL", "the policy the others are compared to "
+     "(default: the first)", .off = AT(baseline)},
+    {"json", CLI_FLAG, NULL, "print compare.json instead of the tables",
+     .off = AT(json)},
+    {"out", CLI_STR, "DIR", "DIR/compare.json, and per scenario and policy "
+     "the first seed's summary, time series, CDF and faults (what `ladder "
+     "plot DIR` draws)", .off = AT(out)},
+    {"gate", CLI_LIST, "EXPR", "a requirement on the overall means, such as "
+     "\"tuned.latency_p99_ms <= 1.1 * static.latency_p99_ms\" or "
+     "\"tuned.success_rate >= 0.99\"; operators < <= > >=; exit 3 when one "
+     "fails", .off = AT(gates)},
+    {"scenario", CLI_CALL, "SCENARIO", "one more SCENARIO", .flags = CLI_MANY,
+     .fn = take_scenario},
+    {"no-progress", CLI_FLAG, NULL, "no progress bar on stderr",
+     .off = AT(no_progress)},
+    CLI_BIND_OPTS(compare_args),
+    {.name = NULL}};
+
+static const cli_cmd compare_cmd = {
+    "ladder compare",
+    {NULL, CLI_CALL, "SCENARIO", NULL, .flags = CLI_MANY, .fn = take_scenario},
+    "Runs every SCENARIO (files, or directories of *.json) through every\n"
+    "policy with the same random numbers, for seeds 1..N added to each\n"
+    "scenario's seed, and prints per metric each policy's mean with its\n"
+    "95% interval, and its paired difference from the baseline (the first\n"
+    "policy unless --baseline); * marks differences whose interval\n"
+    "excludes zero. With several scenarios, an overall table follows.\n"
+    "Two scenarios with the same name get their own --out directories\n"
+    "(the second one's name gets \"#2\", and stderr says so).\n",
+    compare_opts,
+    "metrics: success_rate abandon_rate latency_p50_ms latency_p95_ms\n"
+    "  latency_p99_ms ttft_p50_ms ttft_p95_ms ttft_p99_ms cost_per_1k_usd\n"
+    "  attempts_per_request fallback_rate minutes_over_ceiling recovery_s\n"
+    "  unrecovered_share (README.md, Metrics, defines each)\n"
+    "Exit: 0 done, 2 bad input, 3 a gate failed.\n"};
+#undef AT
+
 static int parse_args(cmp *c, int argc, char **argv)
 {
-    const char *gates[MAX_GATES];
-    const char *baseline = NULL;
-    int ng = 0;
-    c->seeds = 5;
-    c->progress = isatty(2);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--policy") == 0 && v) {
-            if (c->npol == MAX_POLICIES) {
-                fprintf(stderr, "ladder compare: at most %d policies\n",
-                        MAX_POLICIES);
-                return -1;
-            }
-            policy_arg *pa = &c->pol[c->npol++];
-            const char *eq = strchr(v, '=');
-            if (eq != NULL && eq != v) {
-                snprintf(pa->label, sizeof pa->label, "%.*s", (int)(eq - v), v);
-                pa->path = eq + 1;
-            } else {
-                pa->path = v;
-                label_from_path(v, pa->label, sizeof pa->label);
-            }
-            i++;
-        } else if (strcmp(a, "--scenario") == 0 && v) {
-            if (add_scenario_path(c, v) < 0)
-                return -1;
-            i++;
-        } else if (strcmp(a, "--seeds") == 0 && v) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 1 || n > MAX_SEEDS) {
-                fprintf(stderr, "ladder compare: --seeds needs 1..%d, got "
-                        "\"%s\"\n", MAX_SEEDS, v);
-                return -1;
-            }
-            c->seeds = (int)n;
-            i++;
-        } else if (strcmp(a, "--baseline") == 0 && v) {
-            baseline = v;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            c->out = v;
-            i++;
-        } else if (strcmp(a, "--gate") == 0 && v) {
-            if (ng == MAX_GATES) {
-                fprintf(stderr, "ladder compare: at most %d gates\n", MAX_GATES);
-                return -1;
-            }
-            gates[ng++] = v;
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            c->json = true;
-        } else if (strcmp(a, "--no-progress") == 0) {
-            c->progress = false;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            compare_usage(stdout);
-            exit(0);
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder compare: unknown option \"%s\" (or it "
-                    "needs a value)\n", a);
-            return -1;
-        } else if (add_scenario_path(c, a) < 0) {
-            return -1;
-        }
-    }
-    if (c->nscen == 0 || c->npol == 0) {
-        compare_usage(stderr);
+    compare_args a = {.c = c, .seeds = 5};
+    int pr = cli_opt_parse(&compare_cmd, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 1 : -1;
+    c->seeds = (int)a.seeds;
+    c->binds = a.bind;
+    c->map_workload = a.map_workload;
+    c->map_tier = a.map_tier;
+    c->bind = (sim_bind_opts){c->binds.v, c->binds.n, c->map_workload.v,
+                              c->map_workload.n, c->map_tier.v,
+                              c->map_tier.n};
+    c->json = a.json;
+    c->out = a.out;
+    c->progress = isatty(2) && !a.no_progress;
+    if (c->nscen == 0) {
+        fprintf(stderr, "ladder compare: SCENARIO is required\n");
+        cli_opt_usage(&compare_cmd, stderr);
         return -1;
     }
-    for (int p = 0; p < c->npol; p++) {
-        for (int q = 0; q < p; q++) {
-            if (strcmp(c->pol[p].label, c->pol[q].label) == 0) {
-                fprintf(stderr, "ladder compare: two policies are labelled "
-                        "\"%s\": name them with --policy LABEL=FILE\n",
-                        c->pol[p].label);
-                return -1;
-            }
+    if (a.policies.n > MAX_POLICIES || a.gates.n > MAX_GATES) {
+        fprintf(stderr, "ladder compare: at most %d %s\n",
+                a.gates.n > MAX_GATES ? MAX_GATES : MAX_POLICIES,
+                a.gates.n > MAX_GATES ? "gates" : "policies");
+        return -1;
+    }
+    bool named[MAX_POLICIES];
+    for (int i = 0; i < a.policies.n; i++) {
+        const char *v = a.policies.v[i];
+        policy_arg *pa = &c->pol[c->npol++];
+        const char *eq = strchr(v, '=');
+        named[i] = eq != NULL && eq != v;
+        if (named[i]) {
+            snprintf(pa->label, sizeof pa->label, "%.*s", (int)(eq - v), v);
+            pa->path = eq + 1;
+        } else {
+            pa->path = v;
         }
     }
-    if (baseline != NULL) {
+    if (assign_labels(c, named) < 0)
+        return -1;
+    if (a.baseline != NULL) {
         c->baseline = -1;
         for (int p = 0; p < c->npol; p++)
-            if (strcmp(c->pol[p].label, baseline) == 0)
+            if (strcmp(c->pol[p].label, a.baseline) == 0)
                 c->baseline = p;
         if (c->baseline < 0) {
             fprintf(stderr, "ladder compare: --baseline \"%s\" is not a "
-                    "policy label\n", baseline);
+                    "policy label\n", a.baseline);
             return -1;
         }
     }
-    for (int g = 0; g < ng; g++)
-        if (parse_gate(c, &c->gates[c->ngates++], gates[g]) < 0)
+    for (int g = 0; g < a.gates.n; g++)
+        if (parse_gate(c, &c->gates[c->ngates++], a.gates.v[g]) < 0)
             return -1;
     return 0;
 }
 
 /* ---- running ------------------------------------------------------------ */
+
+/* Scenario si's name in the tables, compare.json and --out: its own, or,
+ * when an earlier scenario has that name (or one with the same directory
+ * name), "NAME#2" (NAME#3...), said on stderr. */
+static void unique_scenario_name(cmp *c, int si, const char *name)
+{
+    char *mine = c->scen_name[si], sl[128], other[128];
+    size_t cap = sizeof c->scen_name[si];
+    int first = -1;
+    snprintf(mine, cap, "%s", name);
+    for (int k = 2;; k++) {
+        int clash = -1;
+        cli_slug(mine, sl, sizeof sl);
+        for (int s = 0; s < si && clash < 0; s++) {
+            cli_slug(c->scen_name[s], other, sizeof other);
+            if (strcmp(other, sl) == 0)
+                clash = s;
+        }
+        if (clash < 0)
+            break;
+        if (first < 0)
+            first = clash;
+        char base[sizeof c->scen_name[si] - 12];
+        snprintf(base, sizeof base, "%s", name);
+        snprintf(mine, cap, "%s#%d", base, k % 1000);
+    }
+    if (first < 0)
+        return;
+    fprintf(stderr, "ladder compare: %s: scenario \"%s\" is named like %s's: "
+            "it is \"%s\" in the results", c->scen[si], name, c->scen[first],
+            mine);
+    if (c->out != NULL)
+        fprintf(stderr, ", its runs in %s/%s/", c->out, sl);
+    fputc('\n', stderr);
+}
+
+/* mkdir dir/A, dir/A/B... for a label "A/B/C" (dir/A/B/C is made by
+ * cli_write_run). */
+static int make_label_dirs(const char *dir, const char *label, ld_error *err)
+{
+    char path[4096];
+    for (const char *s = strchr(label, '/'); s != NULL; s = strchr(s + 1, '/')) {
+        int w = snprintf(path, sizeof path, "%s/%.*s", dir, (int)(s - label),
+                         label);
+        if (w < 0 || (size_t)w >= sizeof path) {
+            ld_error_set(err, dir, NULL, "path too long for label \"%s\"",
+                         label);
+            return LD_EINVAL;
+        }
+        int rc = cli_make_dir(path, err);
+        if (rc < 0)
+            return rc;
+    }
+    return LD_OK;
+}
 
 static int run_scenario(cmp *c, int si, ld_error *err)
 {
@@ -428,7 +574,7 @@ static int run_scenario(cmp *c, int si, ld_error *err)
     int rc = sim_scenario_load(c->scen[si], &sc, err);
     if (rc < 0)
         return rc;
-    snprintf(c->scen_name[si], sizeof c->scen_name[si], "%s", sc->name);
+    unique_scenario_name(c, si, sc->name);
     uint64_t base = sc->seed;
     for (int p = 0; p < c->npol && rc == LD_OK; p++) {
         if ((rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind, err)) < 0) {
@@ -466,9 +612,11 @@ static int run_scenario(cmp *c, int si, ld_error *err)
                     *val(c, si, p, seed, k) = metric_of(sum, k);
                 if (seed == 0 && c->out != NULL) {
                     char dir[4096], sl[128];
-                    cli_slug(sc->name, sl, sizeof sl);
+                    cli_slug(c->scen_name[si], sl, sizeof sl);
                     snprintf(dir, sizeof dir, "%s/%s", c->out, sl);
-                    if ((rc = cli_make_dir(dir, err)) == LD_OK) {
+                    if ((rc = cli_make_dir(dir, err)) == LD_OK &&
+                        (rc = make_label_dirs(dir, c->pol[p].label, err)) ==
+                            LD_OK) {
                         snprintf(dir, sizeof dir, "%s/%s/%s", c->out, sl,
                                  c->pol[p].label);
                         rc = cli_write_run(dir, m, sum, err);
@@ -689,8 +837,11 @@ int cmd_compare(int argc, char **argv)
     int rc = 2;
     cJSON *root = NULL, *scens = NULL;
     ld_error err;
-    if (parse_args(&c, argc, argv) < 0)
+    int pr = parse_args(&c, argc, argv);
+    if (pr != 0) {
+        rc = pr > 0 ? 0 : 2;
         goto done;
+    }
     for (int p = 0; p < c.npol; p++) {
         if (cli_load_policy(c.pol[p].path, &c.pol[p].p, &err) < 0) {
             fprintf(stderr, "ladder compare: %s\n", err.msg);

@@ -9,49 +9,11 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "sim_fit.h"
 
 #define ROUTE_MAP_MAX_BYTES ((size_t)1 << 20)
 #define BY_MAX_BYTES 1024
-
-static void fit_usage(FILE *f)
-{
-    fputs("usage: ladder fit CSV [--by COLUMN[,COLUMN...]] [--route-map FILE]\n"
-          "                  [--out FILE] [--min-samples N] [--time-unit s|ms]\n"
-          "                  [--ttft-col C] [--e2e-col C] [--out-tokens-col C]\n"
-          "                  [--tps-col C] [--error-col C] [--error-msg-col C]\n"
-          "\n"
-          "Fits a provider model per group of recorded requests (one CSV row\n"
-          "per request) and prints {\"providers\": {...}}, ready to paste into a\n"
-          "scenario: TTFT as a lognormal (maximum likelihood on the logs),\n"
-          "tokens per second as a normal or a lognormal (the smaller\n"
-          "Kolmogorov-Smirnov D), and the share of requests failing in each\n"
-          "class. Each provider's \"_fit\" key (ignored by the scenario parser)\n"
-          "holds n, observed and fitted p50/p99, the KS D and the error codes.\n"
-          "Defaults match the LLMPerf leaderboard file.\n"
-          "  --by COLS          group columns (provider,model_size); the route id\n"
-          "                     is the group's values joined with \"-\"\n"
-          "  --route-map FILE   JSON object renaming groups: {\"groq-70b\": \"fast\"}\n"
-          "  --only-mapped      keep only the groups the route map renames\n"
-          "  --out FILE         write the JSON to FILE instead of stdout\n"
-          "  --min-samples N    successes a group needs to be fitted (20)\n"
-          "  --time-unit s|ms   unit of the TTFT and end-to-end columns (s)\n"
-          "  --ttft-col C       time to first token (ttft_s)\n"
-          "  --e2e-col C        end-to-end latency (end_to_end_latency_s)\n"
-          "  --out-tokens-col C output tokens (output_tokens)\n"
-          "  --tps-col C        tokens per second while generating\n"
-          "                     (derived_decode_tok_per_s); without that column,\n"
-          "                     output tokens / (end-to-end - TTFT)\n"
-          "  --error-col C      error code, non-empty for a failed request\n"
-          "                     (error_code)\n"
-          "  --error-msg-col C  error message (error_msg)\n"
-          "Error codes: 429 -> rate_limited; 503/529 -> overloaded; other 5xx ->\n"
-          "server_error; other HTTP statuses as the router classifies them;\n"
-          "-100 \"Output too few tokens\" -> stream_cut; -1 (no HTTP status) ->\n"
-          "server_error unless the message names a timeout, connection failure,\n"
-          "bad JSON or rate limit.\n",
-          f);
-}
 
 /* Split "a,b" into o->by (pointing into buf). */
 static int parse_by(const char *v, char *buf, size_t cap, sim_fit_options *o)
@@ -105,97 +67,102 @@ static int load_route_map(const char *path, cJSON **out)
     return 0;
 }
 
+typedef struct fit_args {
+    sim_fit_options o;
+    const char *csv, *out, *map_path;
+    const char *ttft, *e2e, *out_tokens, *tps, *error, *error_msg;
+    bool only_mapped;
+    long long min_samples;
+    int time_unit; /* 0: s, 1: ms */
+    char by_buf[BY_MAX_BYTES];
+} fit_args;
+
+static int take_by(void *opts, const char *v, char *why, size_t cap)
+{
+    fit_args *a = opts;
+    if (parse_by(v, a->by_buf, sizeof a->by_buf, &a->o) == 0)
+        return 0;
+    snprintf(why, cap, "--by needs 1 to %d column names separated by "
+             "commas, got \"%s\"", SIM_FIT_MAX_BY, v);
+    return -1;
+}
+
+#define AT(f) CLI_AT(fit_args, f)
+#define COL CLI_STR, "C"
+static const cli_opt fit_opts[] = {
+    {"by", CLI_CALL, "COLS", "group columns (provider,model_size); the route "
+     "id is the group's values joined with \"-\"", .fn = take_by},
+    {"route-map", CLI_STR, "FILE", "JSON object renaming groups: "
+     "{\"groq-70b\": \"fast\"}", .off = AT(map_path)},
+    {"only-mapped", CLI_FLAG, NULL, "keep only the groups the route map "
+     "renames", .off = AT(only_mapped)},
+    {"out", CLI_STR, "FILE", "write the JSON to FILE instead of stdout",
+     .off = AT(out)},
+    {"min-samples", CLI_INT, "N", "successes a group needs to be fitted (20)",
+     .off = AT(min_samples), .min = 2, .max = 9.2e18},
+    {"time-unit", CLI_CHOICE, "s|ms", "unit of the TTFT and end-to-end "
+     "columns (s)", .off = AT(time_unit)},
+    {"ttft-col", COL, "time to first token (ttft_s)", .flags = CLI_NONEMPTY,
+     .off = AT(ttft)},
+    {"e2e-col", COL, "end-to-end latency (end_to_end_latency_s)",
+     .flags = CLI_NONEMPTY, .off = AT(e2e)},
+    {"out-tokens-col", COL, "output tokens (output_tokens)",
+     .flags = CLI_NONEMPTY, .off = AT(out_tokens)},
+    {"tps-col", COL, "tokens per second while generating "
+     "(derived_decode_tok_per_s); without that column, output tokens / "
+     "(end-to-end - TTFT)", .flags = CLI_NONEMPTY, .off = AT(tps)},
+    {"error-col", COL, "error code, non-empty for a failed request "
+     "(error_code)", .flags = CLI_NONEMPTY, .off = AT(error)},
+    {"error-msg-col", COL, "error message (error_msg)", .flags = CLI_NONEMPTY,
+     .off = AT(error_msg)},
+    {.name = NULL}};
+#undef COL
+
+static const cli_cmd fit_cmd = {
+    "ladder fit",
+    {NULL, CLI_STR, "CSV", NULL, .flags = CLI_REQ, .off = AT(csv)},
+    "Fits a provider model per group of recorded requests (one CSV row\n"
+    "per request) and prints {\"providers\": {...}}, ready to paste into a\n"
+    "scenario: TTFT as a lognormal (maximum likelihood on the logs),\n"
+    "tokens per second as a normal or a lognormal (the smaller\n"
+    "Kolmogorov-Smirnov D), and the share of requests failing in each\n"
+    "class. Each provider's \"_fit\" key (ignored by the scenario parser)\n"
+    "holds n, observed and fitted p50/p99, the KS D and the error codes.\n"
+    "Defaults match the LLMPerf leaderboard file.\n",
+    fit_opts,
+    "Error codes: 429 -> rate_limited; 503/529 -> overloaded; other 5xx ->\n"
+    "server_error; other HTTP statuses as the router classifies them;\n"
+    "-100 \"Output too few tokens\" -> stream_cut; -1 (no HTTP status) ->\n"
+    "server_error unless the message names a timeout, connection failure,\n"
+    "bad JSON or rate limit.\n"};
+#undef AT
+
 int cmd_fit(int argc, char **argv)
 {
-    sim_fit_options o;
-    sim_fit_options_init(&o);
-    const char *csv = NULL, *out = NULL, *map_path = NULL;
-    bool only_mapped = false;
-    char by_buf[BY_MAX_BYTES];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **col = NULL;
-        if (strcmp(a, "--ttft-col") == 0)
-            col = &o.col_ttft;
-        else if (strcmp(a, "--e2e-col") == 0)
-            col = &o.col_e2e;
-        else if (strcmp(a, "--out-tokens-col") == 0)
-            col = &o.col_out_tokens;
-        else if (strcmp(a, "--tps-col") == 0)
-            col = &o.col_tps;
-        else if (strcmp(a, "--error-col") == 0)
-            col = &o.col_error;
-        else if (strcmp(a, "--error-msg-col") == 0)
-            col = &o.col_error_msg;
-        if (col != NULL && v != NULL) {
-            if (v[0] == '\0') {
-                fprintf(stderr, "ladder fit: %s needs a column name\n", a);
-                return 2;
-            }
-            *col = v;
-            /* a column named on the command line must be there */
-            if (col == &o.col_tps)
-                o.tps_fallback = false;
-            if (col == &o.col_error_msg)
-                o.msg_optional = false;
-            i++;
-        } else if (strcmp(a, "--by") == 0 && v) {
-            if (parse_by(v, by_buf, sizeof by_buf, &o) < 0) {
-                fprintf(stderr, "ladder fit: --by needs 1 to %d column names "
-                        "separated by commas, got \"%s\"\n", SIM_FIT_MAX_BY, v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--route-map") == 0 && v) {
-            map_path = v;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (strcmp(a, "--min-samples") == 0 && v) {
-            char *end;
-            errno = 0;
-            long long n = strtoll(v, &end, 10);
-            if (*end != '\0' || end == v || errno != 0 || n < 2) {
-                fprintf(stderr, "ladder fit: --min-samples needs a whole "
-                        "number >= 2, got \"%s\"\n", v);
-                return 2;
-            }
-            o.min_samples = (int64_t)n;
-            i++;
-        } else if (strcmp(a, "--time-unit") == 0 && v) {
-            if (strcmp(v, "s") == 0) {
-                o.time_unit_ms = 1000;
-            } else if (strcmp(v, "ms") == 0) {
-                o.time_unit_ms = 1;
-            } else {
-                fprintf(stderr, "ladder fit: --time-unit is s or ms, got "
-                        "\"%s\"\n", v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--only-mapped") == 0) {
-            only_mapped = true;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fit_usage(stdout);
-            return 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "ladder fit: unknown option \"%s\" (or it needs "
-                    "a value)\n", a);
-            return 2;
-        } else if (csv == NULL) {
-            csv = a;
-        } else {
-            fprintf(stderr, "ladder fit: one CSV at a time (got \"%s\" and "
-                    "\"%s\")\n", csv, a);
-            return 2;
-        }
-    }
-    if (csv == NULL) {
-        fit_usage(stderr);
-        return 2;
-    }
+    fit_args a;
+    memset(&a, 0, sizeof a);
+    sim_fit_options_init(&a.o);
+    a.min_samples = a.o.min_samples;
+    int pr = cli_opt_parse(&fit_cmd, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
+    sim_fit_options o = a.o;
+    const char *csv = a.csv, *out = a.out, *map_path = a.map_path;
+    bool only_mapped = a.only_mapped;
+    o.min_samples = (int64_t)a.min_samples;
+    o.time_unit_ms = a.time_unit == 1 ? 1 : 1000;
+    const char **cols[] = {&o.col_ttft, &o.col_e2e, &o.col_out_tokens,
+                           &o.col_tps, &o.col_error, &o.col_error_msg};
+    const char *given[] = {a.ttft, a.e2e, a.out_tokens, a.tps, a.error,
+                           a.error_msg};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        if (given[i] != NULL)
+            *cols[i] = given[i];
+    /* a column named on the command line must be there */
+    if (a.tps != NULL)
+        o.tps_fallback = false;
+    if (a.error_msg != NULL)
+        o.msg_optional = false;
 
     int rc = 2;
     cJSON *map = NULL, *json = NULL;

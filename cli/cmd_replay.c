@@ -11,47 +11,54 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "sim.h"
 #include "sim_replay.h"
 
-static void replay_usage(FILE *f)
-{
-    fputs("usage: ladder replay TRACE --policy POLICY [--scenario S]\n"
-          "                     [--speedup X] [--window-s W] [--json]\n"
-          "                     [--out DIR] [--seed N] [--skip-bad-rows]\n"
-          "                     [--no-progress]\n"
-          "\n"
-          "Replays TRACE (JSON lines from `ladder serve --trace` or `ladder\n"
-          "sim --trace`) through POLICY on the simulator: the recorded\n"
-          "arrivals, sizes and users, and each route answering as it did.\n"
-          "An attempt takes the outcome of the same request's attempt on\n"
-          "that route when there is one, else of an attempt recorded on the\n"
-          "route nearby in time, else the scenario's model of the route.\n"
-          "  --scenario S      provider models (and their faults) for what\n"
-          "                    the trace does not show, users' patience\n"
-          "  --speedup X       arrivals X times faster (default 1)\n"
-          "  --window-s W      how far in time to look for a recorded\n"
-          "                    attempt on a route (default 60)\n"
-          "  --json            print the summary object instead of the table\n"
-          "  --out DIR         write DIR/summary.json, timeseries.csv,\n"
-          "                    cdf.csv, faults.csv and events.jsonl\n"
-          "  --seed N          seed of the run (default: the scenario's, or 1)\n"
-          "  --skip-bad-rows   skip (and count) trace lines that do not parse\n"
-          "  --no-progress     no progress bar on stderr\n",
-          f);
-}
+typedef struct replay_args {
+    const char *trace, *policy, *scenario, *out;
+    bool json, skip_bad, no_progress;
+    double speedup, window_s;
+    long long seed;
+    cli_list bind, map_workload, map_tier;
+} replay_args;
 
-static int positive(const char *opt, const char *v, double *out)
-{
-    char *end;
-    *out = strtod(v, &end);
-    if (end == v || *end != '\0' || !(*out > 0 && *out < 1e9)) {
-        fprintf(stderr, "ladder replay: %s needs a number > 0, got \"%s\"\n",
-                opt, v);
-        return -1;
-    }
-    return 0;
-}
+#define AT(f) CLI_AT(replay_args, f)
+static const cli_opt replay_opts[] = {
+    {"policy", CLI_STR, "POLICY", "the policy file", .flags = CLI_REQ,
+     .off = AT(policy)},
+    {"scenario", CLI_STR, "S", "provider models (and their faults) for what "
+     "the trace does not show, users' patience", .off = AT(scenario)},
+    {"speedup", CLI_NUM, "X", "arrivals X times faster (default 1)",
+     .flags = CLI_GT_MIN, .off = AT(speedup), .min = 0, .max = 1e9},
+    {"window-s", CLI_NUM, "W", "how far in time to look for a recorded "
+     "attempt on a route (default 60)", .flags = CLI_GT_MIN,
+     .off = AT(window_s), .min = 0, .max = 1e9},
+    {"json", CLI_FLAG, NULL, "print the summary object instead of the table",
+     .off = AT(json)},
+    {"out", CLI_STR, "DIR", "write DIR/summary.json, timeseries.csv, cdf.csv, "
+     "faults.csv and events.jsonl", .off = AT(out)},
+    {"seed", CLI_INT, "N", "seed of the run (default: the scenario's, or 1)",
+     .off = AT(seed), .min = 0, .max = 9.2e18},
+    {"skip-bad-rows", CLI_FLAG, NULL, "skip (and count) trace lines that do "
+     "not parse", .off = AT(skip_bad)},
+    {"no-progress", CLI_FLAG, NULL, "no progress bar on stderr",
+     .off = AT(no_progress)},
+    CLI_BIND_OPTS(replay_args),
+    {.name = NULL}};
+
+static const cli_cmd replay_cmd = {
+    "ladder replay",
+    {NULL, CLI_STR, "TRACE", NULL, .flags = CLI_REQ, .off = AT(trace)},
+    "Replays TRACE (JSON lines from `ladder serve --trace` or `ladder\n"
+    "sim --trace`) through POLICY on the simulator: the recorded\n"
+    "arrivals, sizes and users, and each route answering as it did.\n"
+    "An attempt takes the outcome of the same request's attempt on\n"
+    "that route when there is one, else of an attempt recorded on the\n"
+    "route nearby in time, else the scenario's model of the route.\n",
+    replay_opts,
+    "Exit: 0 done, 2 bad input or usage.\n"};
+#undef AT
 
 /* Where the attempts' outcomes came from, for the table and the summary. */
 static cJSON *replay_json(const sim_replay_info *in, const sim_stats *st)
@@ -80,65 +87,15 @@ static cJSON *replay_json(const sim_replay_info *in, const sim_stats *st)
 
 int cmd_replay(int argc, char **argv)
 {
-    const char *trace = NULL, *policy = NULL, *scenario = NULL, *out = NULL;
-    bool json = false, progress = isatty(2);
-    sim_replay_opts ro = {1, 60, false};
-    long long seed = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--policy") == 0 && v) {
-            policy = v;
-            i++;
-        } else if (strcmp(a, "--scenario") == 0 && v) {
-            scenario = v;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (strcmp(a, "--speedup") == 0 && v) {
-            if (positive(a, v, &ro.speedup) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--window-s") == 0 && v) {
-            if (positive(a, v, &ro.window_s) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && v) {
-            char *end;
-            errno = 0;
-            seed = strtoll(v, &end, 10);
-            if (end == v || *end != '\0' || errno == ERANGE || seed < 0) {
-                fprintf(stderr, "ladder replay: --seed needs a number >= 0, "
-                        "got \"%s\"\n", v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--skip-bad-rows") == 0) {
-            ro.skip_bad_rows = true;
-        } else if (strcmp(a, "--no-progress") == 0) {
-            progress = false;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            replay_usage(stdout);
-            return 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder replay: unknown option \"%s\" (or it "
-                    "needs a value)\n", a);
-            return 2;
-        } else if (trace == NULL) {
-            trace = a;
-        } else {
-            fprintf(stderr, "ladder replay: one trace at a time (got \"%s\" "
-                    "and \"%s\")\n", trace, a);
-            return 2;
-        }
-    }
-    if (trace == NULL || policy == NULL) {
-        replay_usage(stderr);
-        return 2;
-    }
+    replay_args a = {.speedup = 1, .window_s = 60, .seed = -1};
+    int pr = cli_opt_parse(&replay_cmd, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
+    const char *trace = a.trace, *policy = a.policy, *scenario = a.scenario;
+    const char *out = a.out;
+    bool json = a.json, progress = isatty(2) && !a.no_progress;
+    sim_replay_opts ro = {a.speedup, a.window_s, a.skip_bad};
+    long long seed = a.seed;
 
     int rc = 2;
     ld_error err;
@@ -150,7 +107,9 @@ int cmd_replay(int argc, char **argv)
     FILE *events = NULL;
     char path[4096];
     if (scenario != NULL) {
-        if (cli_sim_prepare(scenario, policy, NULL, &p, &base, &err) < 0)
+        sim_bind_opts bo = {a.bind.v, a.bind.n, a.map_workload.v,
+                            a.map_workload.n, a.map_tier.v, a.map_tier.n};
+        if (cli_sim_prepare(scenario, policy, &bo, &p, &base, &err) < 0)
             goto fail;
     } else if (cli_load_policy(policy, &p, &err) < 0) {
         goto fail;

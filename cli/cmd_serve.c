@@ -11,43 +11,8 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "live_server.h"
-
-static void serve_usage(FILE *f)
-{
-    fputs("usage: ladder serve POLICY [--listen HOST:PORT] [--admin HOST:PORT]\n"
-          "                    [--events FILE] [--trace FILE] [--max-body N]\n"
-          "                    [--max-concurrent N] [--drain-s S] [--seed N]\n"
-          "                    [--redis HOST:PORT [--redis-prefix P]] [--print-port]\n"
-          "\n"
-          "Routes OpenAI-compatible chat completions (POST /v1/chat/completions,\n"
-          "streaming or not; GET /v1/models; POST /v1/feedback) through POLICY's\n"
-          "ladders to OpenAI-compatible and Anthropic upstreams. Workload and tier\n"
-          "come from the x-ladder-workload and x-ladder-tier headers. API keys are\n"
-          "read from the environment variables the policy names (api_key_env).\n"
-          "  --listen HOST:PORT  client listener (default 127.0.0.1:8080; port 0\n"
-          "                      picks a free one)\n"
-          "  --admin HOST:PORT   GET /metrics and GET /healthz (default\n"
-          "                      127.0.0.1:<listen port + 1>)\n"
-          "  --events FILE       every core decision as a JSON line\n"
-          "  --trace FILE        one line per request (docs/trace-format.md)\n"
-          "  --max-body N        client body limit in bytes (default 1048576;\n"
-          "                      over it: 413)\n"
-          "  --max-concurrent N  requests in flight (default 1024; over it: 503\n"
-          "                      with Retry-After: 1)\n"
-          "  --drain-s S         on SIGTERM, wait at most S seconds for requests\n"
-          "                      in flight (default 30)\n"
-          "  --seed N            seed of the backoff jitter (default: time and\n"
-          "                      process id)\n"
-          "  --redis HOST:PORT   share route health (Retry-After blocks, breaker\n"
-          "                      openings) with the other routers on this Redis\n"
-          "  --redis-prefix P    its channel and key prefix (default \"ladder\")\n"
-          "  --print-port        print \"listening on HOST:PORT admin HOST:PORT\"\n"
-          "                      as the first line on stdout\n"
-          "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
-          "Exit: 0 stopped, 1 runtime error, 2 usage or policy error.\n",
-          f);
-}
 
 /* "HOST:PORT", ":PORT", "PORT" or "[V6]:PORT"; host into buf (default
  * kept when absent). 0 ok, -1 malformed. */
@@ -81,20 +46,77 @@ static int parse_addr(const char *text, char *host, size_t cap, int *port)
     return 0;
 }
 
-static int parse_size(const char *opt, const char *v, long long lo,
-                      long long hi, long long *out)
+typedef struct serve_args {
+    const char *policy;
+    char listen_host[256], admin_host[256];
+    int listen_port, admin_port;
+    bool print_port;
+    const char *events, *trace, *redis, *redis_prefix;
+    long long max_body, max_concurrent, seed;
+    double drain_s;
+} serve_args;
+
+static int take_listen(void *opts, const char *v, char *why, size_t cap)
 {
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || *end != '\0' || errno != 0 || n < lo || n > hi) {
-        fprintf(stderr, "ladder serve: %s needs a number from %lld to %lld, "
-                "got \"%s\"\n", opt, lo, hi, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
+    serve_args *a = opts;
+    if (parse_addr(v, a->listen_host, sizeof a->listen_host,
+                   &a->listen_port) == 0)
+        return 0;
+    snprintf(why, cap, "--listen needs HOST:PORT, got \"%s\"", v);
+    return -1;
 }
+
+static int take_admin(void *opts, const char *v, char *why, size_t cap)
+{
+    serve_args *a = opts;
+    if (parse_addr(v, a->admin_host, sizeof a->admin_host,
+                   &a->admin_port) == 0)
+        return 0;
+    snprintf(why, cap, "--admin needs HOST:PORT, got \"%s\"", v);
+    return -1;
+}
+
+#define AT(f) CLI_AT(serve_args, f)
+static const cli_opt serve_opts[] = {
+    {"listen", CLI_CALL, "HOST:PORT", "client listener (default "
+     "127.0.0.1:8080; port 0 picks a free one)", .fn = take_listen},
+    {"admin", CLI_CALL, "HOST:PORT", "GET /metrics and GET /healthz (default "
+     "127.0.0.1:<listen port + 1>)", .fn = take_admin},
+    {"events", CLI_STR, "FILE", "every core decision as a JSON line",
+     .off = AT(events)},
+    {"trace", CLI_STR, "FILE", "one line per request (docs/trace-format.md)",
+     .off = AT(trace)},
+    {"max-body", CLI_INT, "N", "client body limit in bytes (default 1048576; "
+     "over it: 413)", .off = AT(max_body), .min = 1, .max = 4294967296.0},
+    {"max-concurrent", CLI_INT, "N", "requests in flight (default 1024; over "
+     "it: 503 with Retry-After: 1)", .off = AT(max_concurrent), .min = 1,
+     .max = 1000000},
+    {"drain-s", CLI_NUM, "S", "on SIGTERM, wait at most S seconds for "
+     "requests in flight (default 30)", .off = AT(drain_s), .min = 0,
+     .max = 86400},
+    {"seed", CLI_INT, "N", "seed of the backoff jitter (default: time and "
+     "process id)", .off = AT(seed), .min = 0, .max = 4611686018427387904.0},
+    {"redis", CLI_STR, "HOST:PORT", "share route health (Retry-After blocks, "
+     "breaker openings) with the other routers on this Redis",
+     .off = AT(redis)},
+    {"redis-prefix", CLI_STR, "P", "its channel and key prefix (default "
+     "\"ladder\")", .off = AT(redis_prefix)},
+    {"print-port", CLI_FLAG, NULL, "print \"listening on HOST:PORT admin "
+     "HOST:PORT\" as the first line on stdout", .off = AT(print_port)},
+    {.name = NULL}};
+
+static const cli_cmd serve_cmd = {
+    "ladder serve",
+    {NULL, CLI_STR, "POLICY", NULL, .flags = CLI_REQ, .off = AT(policy)},
+    "Routes OpenAI-compatible chat completions (POST /v1/chat/completions,\n"
+    "streaming or not; GET /v1/models; POST /v1/feedback) through POLICY's\n"
+    "ladders to OpenAI-compatible and Anthropic upstreams. Workload and tier\n"
+    "come from the x-ladder-workload and x-ladder-tier headers. API keys are\n"
+    "read from the environment variables the policy names (api_key_env).\n",
+    serve_opts,
+    "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
+    "Exit: 0 stopped, 1 runtime error, 2 usage or policy error.\n"};
+#undef AT
 
 static void serve_log(void *ud, const char *msg)
 {
@@ -104,91 +126,36 @@ static void serve_log(void *ud, const char *msg)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *policy_path = NULL;
-    char listen_host[256] = "127.0.0.1", admin_host[256] = "127.0.0.1";
-    int listen_port = 8080, admin_port = -1;
-    bool print_port = false, seed_set = false;
     live_server_opts o;
-    long long n;
-
     live_server_opts_init(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            serve_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--print-port") == 0) {
-            print_port = true;
-        } else if (strcmp(a, "--listen") == 0 && v != NULL) {
-            if (parse_addr(v, listen_host, sizeof listen_host, &listen_port) != 0) {
-                fprintf(stderr, "ladder serve: --listen needs HOST:PORT, got "
-                        "\"%s\"\n", v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--admin") == 0 && v != NULL) {
-            if (parse_addr(v, admin_host, sizeof admin_host, &admin_port) != 0) {
-                fprintf(stderr, "ladder serve: --admin needs HOST:PORT, got "
-                        "\"%s\"\n", v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--events") == 0 && v != NULL) {
-            o.events_path = v;
-            i++;
-        } else if (strcmp(a, "--trace") == 0 && v != NULL) {
-            o.trace_path = v;
-            i++;
-        } else if (strcmp(a, "--max-body") == 0 && v != NULL) {
-            if (parse_size(a, v, 1, (long long)1 << 32, &n) != 0)
-                return 2;
-            o.max_body = (size_t)n;
-            i++;
-        } else if (strcmp(a, "--max-concurrent") == 0 && v != NULL) {
-            if (parse_size(a, v, 1, 1000000, &n) != 0)
-                return 2;
-            o.max_concurrent = (int)n;
-            i++;
-        } else if (strcmp(a, "--drain-s") == 0 && v != NULL) {
-            char *end;
-            errno = 0;
-            double d = strtod(v, &end);
-            if (end == v || *end != '\0' || errno != 0 || !(d >= 0 && d <= 86400)) {
-                fprintf(stderr, "ladder serve: --drain-s needs seconds from 0 "
-                        "to 86400, got \"%s\"\n", v);
-                return 2;
-            }
-            o.drain_s = d;
-            i++;
-        } else if (strcmp(a, "--redis") == 0 && v != NULL) {
-            o.redis_addr = v;
-            i++;
-        } else if (strcmp(a, "--redis-prefix") == 0 && v != NULL) {
-            o.redis_prefix = v;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && v != NULL) {
-            if (parse_size(a, v, 0, (long long)1 << 62, &n) != 0)
-                return 2;
-            o.seed = (uint64_t)n;
-            seed_set = true;
-            i++;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder serve: unknown option \"%s\" (or it needs "
-                    "a value)\n", a);
-            return 2;
-        } else if (policy_path == NULL) {
-            policy_path = a;
-        } else {
-            fprintf(stderr, "ladder serve: one policy at a time (got \"%s\" "
-                    "and \"%s\")\n", policy_path, a);
-            return 2;
-        }
-    }
-    if (policy_path == NULL) {
-        serve_usage(stderr);
-        return 2;
-    }
+    serve_args a; /* lives while the server runs: o points at its hosts */
+    memset(&a, 0, sizeof a);
+    snprintf(a.listen_host, sizeof a.listen_host, "127.0.0.1");
+    snprintf(a.admin_host, sizeof a.admin_host, "127.0.0.1");
+    a.listen_port = 8080;
+    a.admin_port = -1;
+    a.max_body = (long long)o.max_body;
+    a.max_concurrent = o.max_concurrent;
+    a.drain_s = o.drain_s;
+    a.seed = -1;
+    int pr = cli_opt_parse(&serve_cmd, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
+    const char *policy_path = a.policy;
+    bool print_port = a.print_port, seed_set = a.seed >= 0;
+    o.events_path = a.events;
+    o.trace_path = a.trace;
+    o.max_body = (size_t)a.max_body;
+    o.max_concurrent = (int)a.max_concurrent;
+    o.drain_s = a.drain_s;
+    if (a.redis != NULL)
+        o.redis_addr = a.redis;
+    if (a.redis_prefix != NULL)
+        o.redis_prefix = a.redis_prefix;
+    if (seed_set)
+        o.seed = (uint64_t)a.seed;
+    const char *listen_host = a.listen_host, *admin_host = a.admin_host;
+    int listen_port = a.listen_port, admin_port = a.admin_port;
     if (!seed_set)
         o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     o.listen_host = listen_host;

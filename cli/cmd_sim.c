@@ -11,30 +11,49 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "sim.h"
 #include "sim_replay.h"
 
-static void sim_usage(FILE *f)
-{
-    fputs("usage: ladder sim SCENARIO --policy POLICY [--json] [--out DIR]\n"
-          "                  [--seed N] [--events-sample F] [--skip-bad-rows]\n"
-          "                  [--trace FILE] [--no-progress]\n"
-          "\n"
-          "Runs SCENARIO (traffic, provider models, faults) through POLICY on\n"
-          "a virtual clock and prints what users saw: success, abandonment,\n"
-          "latency and TTFT percentiles, cost, attempts, fallbacks.\n"
-          "  --json            print the summary object instead of the table\n"
-          "  --out DIR         write DIR/summary.json, DIR/timeseries.csv and\n"
-          "                    DIR/events.jsonl (the core's decisions)\n"
-          "  --seed N          override the scenario's seed\n"
-          "  --events-sample F write events for a share F of requests (0..1,\n"
-          "                    default 1)\n"
-          "  --skip-bad-rows   skip (and count) trace rows that do not parse\n"
-          "  --trace FILE      write one JSON line per finished request\n"
-          "                    (docs/trace-format.md; `ladder replay` reads it)\n"
-          "  --no-progress     no progress bar on stderr\n",
-          f);
-}
+typedef struct sim_args {
+    const char *scenario, *policy, *out, *trace;
+    bool json, skip_bad, no_progress;
+    double sample;
+    long long seed;
+    cli_list bind, map_workload, map_tier;
+} sim_args;
+
+#define AT(f) CLI_AT(sim_args, f)
+static const cli_opt sim_opts[] = {
+    {"policy", CLI_STR, "POLICY", "the policy file",
+     .flags = CLI_REQ, .off = AT(policy)},
+    {"json", CLI_FLAG, NULL, "print the summary object instead of the table",
+     .off = AT(json)},
+    {"out", CLI_STR, "DIR", "write DIR/summary.json, DIR/timeseries.csv and "
+     "DIR/events.jsonl (the core's decisions)", .off = AT(out)},
+    {"seed", CLI_INT, "N", "override the scenario's seed",
+     .off = AT(seed), .min = 0, .max = 9.2e18},
+    {"events-sample", CLI_NUM, "F", "write events for a share F of requests "
+     "(0..1, default 1)", .off = AT(sample), .min = 0, .max = 1},
+    {"skip-bad-rows", CLI_FLAG, NULL, "skip (and count) trace rows that do "
+     "not parse", .off = AT(skip_bad)},
+    {"trace", CLI_STR, "FILE", "write one JSON line per finished request "
+     "(docs/trace-format.md; `ladder replay` reads it)", .off = AT(trace)},
+    {"no-progress", CLI_FLAG, NULL, "no progress bar on stderr",
+     .off = AT(no_progress)},
+    CLI_BIND_OPTS(sim_args),
+    {.name = NULL}};
+
+static const cli_cmd sim_cmd = {
+    "ladder sim",
+    {NULL, CLI_STR, "SCENARIO", NULL, .flags = CLI_REQ, .off = AT(scenario)},
+    "Runs SCENARIO (traffic, provider models, faults) through POLICY on\n"
+    "a virtual clock and prints what users saw: success, abandonment,\n"
+    "latency and TTFT percentiles, cost, attempts, fallbacks.\n",
+    sim_opts,
+    "One scenario at a time: `ladder compare` takes several.\n"
+    "Exit: 0 done, 2 bad input or usage.\n"};
+#undef AT
 
 int cli_make_dir(const char *dir, ld_error *err)
 {
@@ -102,69 +121,18 @@ int cli_sim_prepare(const char *scenario_path, const char *policy_path,
 
 int cmd_sim(int argc, char **argv)
 {
-    const char *scenario = NULL, *policy = NULL, *out = NULL;
-    const char *trace_path = NULL;
-    bool json = false, progress = isatty(2), skip_bad = false;
-    double sample = 1.0;
-    long long seed = -1;
-    sim_bind_opts bind = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--policy") == 0 && v) {
-            policy = v;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (strcmp(a, "--trace") == 0 && v) {
-            trace_path = v;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && v) {
-            char *end;
-            errno = 0;
-            seed = strtoll(v, &end, 10);
-            if (end == v || *end != '\0' || errno == ERANGE || seed < 0) {
-                fprintf(stderr, "ladder sim: --seed needs a number >= 0, got "
-                        "\"%s\"\n", v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--events-sample") == 0 && v) {
-            char *end;
-            sample = strtod(v, &end);
-            if (end == v || *end != '\0' || !(sample >= 0 && sample <= 1)) {
-                fprintf(stderr, "ladder sim: --events-sample needs a share "
-                        "from 0 to 1, got \"%s\"\n", v);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--skip-bad-rows") == 0) {
-            skip_bad = true;
-        } else if (strcmp(a, "--no-progress") == 0) {
-            progress = false;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            sim_usage(stdout);
-            return 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder sim: unknown option \"%s\" (or it needs "
-                    "a value)\n", a);
-            return 2;
-        } else if (scenario == NULL) {
-            scenario = a;
-        } else {
-            fprintf(stderr, "ladder sim: one scenario at a time (got \"%s\" "
-                    "and \"%s\"; `ladder compare` takes several)\n",
-                    scenario, a);
-            return 2;
-        }
-    }
-    if (scenario == NULL || policy == NULL) {
-        sim_usage(stderr);
-        return 2;
-    }
+    sim_args a = {.sample = 1.0, .seed = -1};
+    int pr = cli_opt_parse(&sim_cmd, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
+    const char *scenario = a.scenario, *policy = a.policy, *out = a.out;
+    const char *trace_path = a.trace;
+    bool json = a.json, progress = isatty(2) && !a.no_progress;
+    bool skip_bad = a.skip_bad;
+    double sample = a.sample;
+    long long seed = a.seed;
+    sim_bind_opts bind = {a.bind.v, a.bind.n, a.map_workload.v,
+                          a.map_workload.n, a.map_tier.v, a.map_tier.n};
     ld_policy *p;
     sim_scenario *sc;
     ld_error err;

@@ -9,9 +9,9 @@
 
 /* ---- parsing ------------------------------------------------------------ */
 
-/* "line L, column C: JSON syntax error<tail>" for byte `at` of text. */
-static int syntax_error(const ld_json *c, const char *text, size_t len,
-                        size_t at, const char *tail)
+/* "line L, column C" of byte `at` of text. */
+static void line_col(const char *text, size_t len, size_t at, char *buf,
+                     size_t cap)
 {
     int line = 1, col = 1;
     for (size_t i = 0; i < at && i < len; i++) {
@@ -22,10 +22,43 @@ static int syntax_error(const ld_json *c, const char *text, size_t len,
             col++;
         }
     }
+    snprintf(buf, cap, "line %d, column %d", line, col);
+}
+
+/* "line L, column C: JSON syntax error<tail>" for byte `at` of text. */
+static int syntax_error(const ld_json *c, const char *text, size_t len,
+                        size_t at, const char *tail)
+{
     char where[64];
-    snprintf(where, sizeof where, "line %d, column %d", line, col);
+    line_col(text, len, at, where, sizeof where);
     ld_error_set(c->err, c->file, where, "JSON syntax error%s", tail);
     return LD_EINVAL;
+}
+
+/* The first comma that only white space separates from a closing '}' or
+ * ']' (outside strings), and that bracket; -1 when there is none. */
+static long trailing_comma(const char *text, size_t len, char *closer)
+{
+    bool in_str = false;
+    long comma = -1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == ',') {
+            comma = (long)i;
+        } else if ((ch == '}' || ch == ']') && comma >= 0) {
+            *closer = ch;
+            return comma;
+        } else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+            in_str = ch == '"';
+            comma = -1;
+        }
+    }
+    return -1;
 }
 
 /* cJSON reports running out of text at the last byte, like an error at that
@@ -65,6 +98,16 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (root == NULL) {
         size_t at = end != NULL && end >= text ? (size_t)(end - text) : len;
+        /* cJSON stops at or after a trailing comma; say what it is */
+        char closer = '}';
+        long tc = trailing_comma(text, len, &closer);
+        if (tc >= 0 && (size_t)tc <= at) {
+            char where[64];
+            line_col(text, len, (size_t)tc, where, sizeof where);
+            ld_error_set(c->err, c->file, NULL, "trailing comma at %s (JSON "
+                         "allows no comma before '%c')", where, closer);
+            return LD_EINVAL;
+        }
         if (!eof_note)
             return syntax_error(c, text, len, at, "");
         if (len > 0 && at == len - 1 && error_at_end(text, len))

@@ -190,6 +190,9 @@ static int load_globals(load_ctx *c, const cJSON *root)
     int rc;
     const cJSON *v;
 
+    p->retry_set = cJSON_GetObjectItemCaseSensitive(root, "retry") != NULL;
+    p->budget_set =
+        cJSON_GetObjectItemCaseSensitive(root, "retry_budget") != NULL;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "retry")) != NULL) {
         static const char *const keys[] = {"max", "backoff_ms",
                                            "max_backoff_ms", NULL};
@@ -340,6 +343,9 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
     }
     r->breaker = *breaker;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(v, "breaker");
+    r->breaker_src = b != NULL            ? LD_SET_ROUTE
+                     : c->p->breaker_set ? LD_SET_POLICY
+                                         : LD_SET_DEFAULT;
     if (b != NULL) {
         ld_json_child_path(p, path, "breaker");
         if ((rc = load_breaker(c, b, p, &r->breaker)) < 0)
@@ -675,6 +681,7 @@ static int load_rules(load_ctx *c, const cJSON *on, const char *path,
             default_rule(c->p, (ld_class)cur, &resolved[i]);
         }
         resolved[i].same_as = -1;
+        resolved[i].named = w->rules[i].set != 0;
     }
     memcpy(w->rules, resolved, sizeof resolved);
     return LD_OK;
@@ -841,6 +848,7 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
     }
 
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "hedge");
+    w->hedge_set = h != NULL;
     if (h != NULL) {
         ld_json_child_path(p2, path, "hedge");
         if ((rc = load_hedge(c, h, p2, &w->hedge)) < 0)
@@ -1041,6 +1049,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     ld_breaker_cfg breaker;
     ld_breaker_cfg_default(&breaker);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "breaker");
+    p->breaker_set = b != NULL;
     if (b != NULL && (rc = load_breaker(&c, b, "breaker", &breaker)) < 0)
         goto fail;
     if ((rc = load_globals(&c, root)) < 0 ||
@@ -1195,6 +1204,68 @@ const ld_constraints *ld_policy_eff(const ld_policy *p, int workload, int tier)
     if (tier < 0 || tier >= p->ntiers)
         return &p->workloads[workload].cons;
     return &p->eff[(size_t)workload * (size_t)p->ntiers + (size_t)tier];
+}
+
+bool ld_policy_wildcard_overrides(const ld_policy *p, int workload,
+                                  ld_class cls)
+{
+    if (workload < 0 || workload >= p->nworkloads || cls < 0 ||
+        cls >= LD_FC_COUNT)
+        return false;
+    const ld_rule *r = &p->workloads[workload].rules[cls];
+    ld_rule builtin;
+    default_rule(p, cls, &builtin);
+    return r->set == 2 && !r->named && builtin.kind == LD_ACT_FAIL &&
+           r->kind != LD_ACT_FAIL;
+}
+
+const char *ld_setting_source_name(ld_setting_source s)
+{
+    switch (s) {
+    case LD_SET_POLICY:
+        return "policy";
+    case LD_SET_ROUTE:
+        return "route";
+    case LD_SET_DEFAULT:
+    default:
+        return "default";
+    }
+}
+
+int ld_policy_route_breaker(const ld_policy *p, int route,
+                            ld_breaker_cfg *out, ld_setting_source *src)
+{
+    if (route < 0 || route >= p->nroutes)
+        return LD_EINVAL;
+    *out = p->routes[route].breaker;
+    if (src != NULL)
+        *src = p->routes[route].breaker_src;
+    return LD_OK;
+}
+
+void ld_policy_retry_info(const ld_policy *p, ld_retry_info *out)
+{
+    out->max = p->retry_max;
+    out->backoff = p->retry_backoff;
+    out->max_backoff = p->retry_max_backoff;
+    out->source = p->retry_set ? LD_SET_POLICY : LD_SET_DEFAULT;
+    out->budget_ratio = p->budget_ratio;
+    out->budget_min_per_s = p->budget_min_per_s;
+    out->budget_window = p->budget_window;
+    out->budget_source = p->budget_set ? LD_SET_POLICY : LD_SET_DEFAULT;
+}
+
+int ld_policy_workload_hedge(const ld_policy *p, int workload,
+                             ld_hedge_info *out)
+{
+    if (workload < 0 || workload >= p->nworkloads)
+        return LD_EINVAL;
+    const ld_workload *w = &p->workloads[workload];
+    out->max_extra = w->hedge.max_extra;
+    out->after = w->hedge.after;
+    out->quantile = w->hedge.quantile;
+    out->source = w->hedge_set ? LD_SET_POLICY : LD_SET_DEFAULT;
+    return LD_OK;
 }
 
 /* ---- descriptions ------------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "ld.h"
 #include "ld_class.h"
+#include "ld_health.h"
 
 typedef struct ld_policy ld_policy;
 
@@ -121,6 +122,57 @@ int ld_policy_workload_continues(const ld_policy *p, int workload);
  * it; 0 when the class falls to the built-in default. */
 int ld_policy_describe_rule(const ld_policy *p, int workload, ld_class cls,
                             char *buf, size_t cap);
+
+/* Whether a workload's rule for cls comes from its "*" rule and sends the
+ * class on where the built-in rule (the loader's default for a class no
+ * rule names) would end the request: bad_request and content_blocked are
+ * failed by the built-in rules, and a "*": "next" catch-all that does not
+ * name them sends them to the next route. false for a bad index. */
+bool ld_policy_wildcard_overrides(const ld_policy *p, int workload,
+                                  ld_class cls);
+
+/* Where a group of settings came from. */
+typedef enum ld_setting_source {
+    LD_SET_DEFAULT, /* the loader's defaults: the policy says nothing */
+    LD_SET_POLICY,  /* the policy's top-level block (unset keys: default) */
+    LD_SET_ROUTE    /* the route's own block (breakers; unset keys: the
+                     * policy's or the default) */
+} ld_setting_source;
+
+const char *ld_setting_source_name(ld_setting_source s);
+
+/* The effective breaker of a route and where it came from. LD_EINVAL for
+ * a bad index. */
+int ld_policy_route_breaker(const ld_policy *p, int route,
+                            ld_breaker_cfg *out, ld_setting_source *src);
+
+/* The retry defaults (what a retry rule without max or backoff_ms uses, and
+ * rules no class names) and the retry budget. */
+typedef struct ld_retry_info {
+    int max;                    /* attempts beyond the first */
+    ld_us backoff, max_backoff; /* first delay, cap on the delay */
+    ld_setting_source source;   /* the "retry" block */
+    double budget_ratio;        /* retries per first attempt */
+    double budget_min_per_s;    /* retries always allowed per second */
+    ld_us budget_window;
+    ld_setting_source budget_source; /* the "retry_budget" block */
+} ld_retry_info;
+
+void ld_policy_retry_info(const ld_policy *p, ld_retry_info *out);
+
+/* A workload's hedging: max_extra 0 means none. */
+typedef struct ld_hedge_info {
+    int max_extra;           /* extra attempts in flight at most */
+    ld_us after;             /* fixed delay, or the delay while no quantile
+                              * is known */
+    double quantile;         /* > 0: after the route's observed TTFT
+                              * quantile */
+    ld_setting_source source; /* the workload's "hedge" block (POLICY) or
+                               * none (DEFAULT: no hedging) */
+} ld_hedge_info;
+
+int ld_policy_workload_hedge(const ld_policy *p, int workload,
+                             ld_hedge_info *out);
 
 /* A workload's effective constraints for a tier, in words. */
 void ld_policy_describe_constraints(const ld_policy *p, int workload,

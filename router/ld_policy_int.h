@@ -3,6 +3,7 @@
 #ifndef LD_POLICY_INT_H
 #define LD_POLICY_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ld_class.h"
@@ -21,6 +22,7 @@ typedef struct ld_route {
     ld_us ttft_timeout;  /* 0: the workload's */
     ld_us stall_timeout; /* 0: the workload's */
     ld_breaker_cfg breaker;
+    ld_setting_source breaker_src; /* its own block, the policy's, default */
 } ld_route;
 
 typedef struct ld_rule {
@@ -34,6 +36,8 @@ typedef struct ld_rule {
     ld_role else_role;
     int same_as;           /* class index while loading, -1 otherwise */
     int set;               /* written in the policy */
+    bool named;            /* the class's own key is in "on" (a "same_as"
+                            * landing on the wildcard has set 2) */
 } ld_rule;
 
 /* Which constraint fields a block sets. */
@@ -70,6 +74,7 @@ typedef struct ld_workload {
     int roles[LD_ROLE_COUNT]; /* route index or -1 */
     ld_rule rules[LD_FC_COUNT];
     ld_hedge hedge;
+    bool hedge_set;   /* the workload has a "hedge" block */
     int continue_max; /* continuations of a stream cut mid-way; 0: none */
     int fail_status;
     char *fail_message;
@@ -98,6 +103,7 @@ struct ld_policy {
     /* effective constraints per workload and tier: eff[w * ntiers + t] */
     ld_constraints *eff;
     int default_workload, default_tier;
+    bool breaker_set, retry_set, budget_set; /* top-level blocks given */
     /* retry defaults */
     int retry_max;
     ld_us retry_backoff, retry_max_backoff;

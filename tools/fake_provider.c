@@ -43,6 +43,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "cli_opt.h"
+
 #define FP_MAX_BODY (1024 * 1024)      /* request body cap: 413 above */
 #define FP_MAX_HEADERS (64 * 1024)     /* request header block cap */
 #define FP_MAX_TOKENS 16384            /* max_tokens above this is clamped */
@@ -177,7 +179,8 @@ typedef struct fp_opts {
     const char *log_path;
     const char *expect_key;
     fp_behaviour dflt;
-    long tokens, token_ms, max_requests, lifetime_s;
+    long tokens, token_ms, max_requests;
+    long lifetime_s; /* --max-lifetime; 0: none */
 } fp_opts;
 
 typedef struct fp_model {
@@ -1604,13 +1607,49 @@ static void fp_on_grace(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(s->base, NULL);
 }
 
-static void fp_usage(FILE *f)
+typedef struct fp_args {
+    fp_opts *o;
+    long long port, tokens, token_ms, max_requests, max_lifetime;
+    const char *log_path, *expect_key;
+} fp_args;
+
+static int fp_take_behaviour(void *opts, const char *v, char *why, size_t cap)
 {
-    fputs(
-"usage: fake_provider [--port N] [--log FILE] [--behaviour NAME]\n"
-"                     [--expect-key KEY] [--tokens N] [--token-ms MS]\n"
-"                     [--max-requests N] [--lifetime-s S]\n"
-"\n"
+    fp_args *a = opts;
+    if (fp_behaviour_parse(v, &a->o->dflt) == 0)
+        return 0;
+    snprintf(why, cap, "unknown behaviour \"%s\" (see --help)", v);
+    return -1;
+}
+
+#define AT(f) CLI_AT(fp_args, f)
+static const cli_opt fp_opt_table[] = {
+    {"port", CLI_INT, "N", "listen port; 0 (default) picks a free one",
+     .off = AT(port), .min = 0, .max = 65535},
+    {"log", CLI_STR, "FILE", "one JSON line per request, written when it is "
+     "over", .off = AT(log_path)},
+    {"behaviour", CLI_CALL, "NAME", "what a model not named after a "
+     "behaviour gets (default healthy)", .fn = fp_take_behaviour},
+    {"behavior", CLI_CALL, "NAME", "the same", .fn = fp_take_behaviour},
+    {"expect-key", CLI_STR, "KEY", "the key the auth behaviour wants",
+     .off = AT(expect_key)},
+    {"tokens", CLI_INT, "N", "default answer length (20; at most 16384)",
+     .off = AT(tokens), .min = 1, .max = FP_MAX_TOKENS},
+    {"token-ms", CLI_INT, "MS", "pause between streamed tokens (0)",
+     .off = AT(token_ms), .min = 0, .max = 60000},
+    {"max-requests", CLI_INT, "N", "stop after N requests are answered (0: "
+     "no limit)", .off = AT(max_requests), .min = 0, .max = 100000000},
+    {"max-lifetime", CLI_INT, "S", "stop after S seconds whatever happens "
+     "(default: never; tests pass it so that a crashed test leaves nothing "
+     "running)", .off = AT(max_lifetime), .min = 1, .max = 86400},
+    {"lifetime-s", CLI_INT, "S", "the same as --max-lifetime",
+     .off = AT(max_lifetime), .min = 1, .max = 86400},
+    {.name = NULL}};
+#undef AT
+
+static const cli_cmd fp_cmd = {
+    "fake_provider",
+    {NULL, CLI_FLAG, NULL, NULL, .off = 0},
 "A fake LLM provider on 127.0.0.1 for tests and demos: OpenAI\n"
 "POST /v1/chat/completions and GET /v1/models, Anthropic POST /v1/messages,\n"
 "streaming or not. Prints \"port N\" as its first line on stdout.\n"
@@ -1645,85 +1684,27 @@ static void fp_usage(FILE *f)
 "\n"
 "  An assistant prefill that starts with the answer's own tokens (\"tok1\n"
 "  tok2 \") is continued from the next one; the log line says how many\n"
-"  tokens it held (prefill_tokens).\n"
-"\n"
-"  --port N           listen port; 0 (default) picks a free one\n"
-"  --log FILE         one JSON line per request, written when it is over\n"
-"  --tokens N         default answer length (20; at most 16384)\n"
-"  --token-ms MS      pause between streamed tokens (0)\n"
-"  --max-requests N   stop after N requests are answered (0: no limit)\n"
-"  --lifetime-s S     stop after S seconds whatever happens (300)\n"
+"  tokens it held (prefill_tokens).\n",
+    fp_opt_table,
 "Stops cleanly on SIGTERM and SIGINT. Exit: 0 stopped, 1 runtime error,\n"
-"2 usage.\n", f);
-}
+"2 usage.\n"};
 
-static int fp_arg_long(const char *opt, const char *text, long lo, long hi,
-                       long *out)
-{
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
-        fprintf(stderr, "fake_provider: %s needs a number from %ld to %ld, "
-                "got \"%s\"\n", opt, lo, hi, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
+/* 0 parsed, 1 help printed, -1 usage error printed. */
 static int fp_parse_args(int argc, char **argv, fp_opts *o)
 {
-    long port = 0;
     if (fp_behaviour_parse("healthy", &o->dflt) != 0)
         return -1;
-    o->tokens = 20;
-    o->token_ms = 0;
-    o->max_requests = 0;
-    o->lifetime_s = 300;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fp_usage(stdout);
-            exit(0);
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fake_provider: unknown option or missing value: "
-                    "\"%s\"\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--port") == 0) {
-            rc = fp_arg_long(a, v, 0, 65535, &port);
-        } else if (strcmp(a, "--log") == 0) {
-            o->log_path = v;
-        } else if (strcmp(a, "--behaviour") == 0 ||
-                   strcmp(a, "--behavior") == 0) {
-            rc = fp_behaviour_parse(v, &o->dflt);
-            if (rc != 0)
-                fprintf(stderr, "fake_provider: unknown behaviour \"%s\" "
-                        "(see --help)\n", v);
-        } else if (strcmp(a, "--expect-key") == 0) {
-            o->expect_key = v;
-        } else if (strcmp(a, "--tokens") == 0) {
-            rc = fp_arg_long(a, v, 1, FP_MAX_TOKENS, &o->tokens);
-        } else if (strcmp(a, "--token-ms") == 0) {
-            rc = fp_arg_long(a, v, 0, 60000, &o->token_ms);
-        } else if (strcmp(a, "--max-requests") == 0) {
-            rc = fp_arg_long(a, v, 0, 100000000, &o->max_requests);
-        } else if (strcmp(a, "--lifetime-s") == 0) {
-            rc = fp_arg_long(a, v, 1, 86400, &o->lifetime_s);
-        } else {
-            fprintf(stderr, "fake_provider: unknown option \"%s\"\n", a);
-            return -1;
-        }
-        if (rc != 0)
-            return -1;
-    }
-    o->port = (int)port;
+    fp_args a = {.o = o, .tokens = 20};
+    int rc = cli_opt_parse(&fp_cmd, argc, argv, &a);
+    if (rc != CLI_PARSED)
+        return rc == CLI_HELP ? 1 : -1;
+    o->port = (int)a.port;
+    o->log_path = a.log_path;
+    o->expect_key = a.expect_key;
+    o->tokens = (long)a.tokens;
+    o->token_ms = (long)a.token_ms;
+    o->max_requests = (long)a.max_requests;
+    o->lifetime_s = (long)a.max_lifetime;
     return 0;
 }
 
@@ -1745,7 +1726,7 @@ static int fp_server_start(fp_server *s)
     if (s->http == NULL || s->sig_term == NULL || s->sig_int == NULL ||
         s->lifetime == NULL || s->grace == NULL ||
         event_add(s->sig_term, NULL) != 0 || event_add(s->sig_int, NULL) != 0 ||
-        evtimer_add(s->lifetime, &life) != 0) {
+        (s->o.lifetime_s > 0 && evtimer_add(s->lifetime, &life) != 0)) {
         fprintf(stderr, "fake_provider: cannot set up the event loop\n");
         return -1;
     }
@@ -1801,8 +1782,9 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int rc = 0;
 
-    if (fp_parse_args(argc, argv, &s->o) != 0)
-        return 2;
+    int pr = fp_parse_args(argc, argv, &s->o);
+    if (pr != 0)
+        return pr > 0 ? 0 : 2;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);

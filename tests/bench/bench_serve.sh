@@ -127,7 +127,7 @@ wait_open() {
 
 # ---- the fake upstream and ladder ------------------------------------------
 
-"$FAKE" --port 0 --tokens 5 --lifetime-s 1800 >"$tmp/fake.out" 2>"$tmp/fake.err" &
+"$FAKE" --port 0 --tokens 5 --max-lifetime 1800 >"$tmp/fake.out" 2>"$tmp/fake.err" &
 fake_pid=$!
 pids="$fake_pid"
 fport=$(wait_line "$tmp/fake.out" 's/^port \([0-9][0-9]*\)$/\1/p' "$fake_pid") ||

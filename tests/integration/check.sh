@@ -154,6 +154,117 @@ run nrj check "$nr" --strict --json
 expect_rc nrj 1 "check --strict --json $nr exits 1 as the text form does"
 expect_re "$tmp/nrj.out" '"flagged":[[:space:]]*1$' "check --json $nr counts the tier as flagged"
 
+# ---- settings: breaker, retry, retry budget, hedge ---------------------------
+
+settings() { # FILE WORKLOAD: the settings block of one workload
+    section "$1" "workload $2: breaker, retry and hedge settings"
+}
+settings "$tmp/ex.out" chat >"$tmp/ex.settings"
+expect_in "$tmp/ex.settings" "breaker       policy (all 4 routes): opens at 50% failures of >= 10 requests in 30 s; calls over 15000 ms count as slow, opens at 80% slow; open 30 s, then 2 half-open probes" \
+    "check $ex prints the policy's breaker for every route of chat"
+expect_in "$tmp/ex.settings" "retry         default: x1, backoff 200 ms, at most 5000 ms" \
+    "check $ex says the retry defaults are the loader's"
+expect_in "$tmp/ex.settings" "retry budget  policy: retries may add 20% to first attempts, and 5 per s always, over 10 s" \
+    "check $ex prints the policy's retry budget"
+expect_in "$tmp/ex.settings" "hedge         policy: after the route's p95 TTFT (none until it is known), at most 1 extra attempt" \
+    "check $ex prints chat's hedging"
+settings "$tmp/ex.out" report >"$tmp/exr.settings"
+expect_in "$tmp/exr.settings" "hedge         default: none" "check $ex: report does not hedge"
+
+run good2 check "$good"
+settings "$tmp/good2.out" chat >"$tmp/good.settings"
+expect_in "$tmp/good.settings" "breaker       default (both routes): opens at 50% failures of >= 10 requests in 30 s; slow calls not counted; open 30 s, then 1 half-open probe" \
+    "a policy without a breaker block gets the default breaker, said so"
+expect_in "$tmp/good.settings" "retry budget  default: retries may add 20% to first attempts, and 5 per s always, over 10 s" \
+    "a policy without retry_budget gets the default budget, said so"
+
+cat >"$tmp/own.json" <<'POL'
+{"routes": {
+ "a": {"provider": "openai", "model": "a", "price": {"input_per_mtok": 1, "output_per_mtok": 2},
+       "breaker": {"open_for_s": 5, "half_open_probes": 3}},
+ "b": {"provider": "openai", "model": "b", "price": {"input_per_mtok": 1, "output_per_mtok": 2}}},
+ "breaker": {"window_s": 60, "min_requests": 4, "failure_rate": 0.25},
+ "retry": {"max": 2, "backoff_ms": 50},
+ "retry_budget": {"ratio": 0.1, "min_per_s": 1, "window_s": 30},
+ "workloads": {"w": {"ladder": ["a", "b"], "hedge": {"after_ms": 400, "max_extra": 2}}}}
+POL
+run own check "$tmp/own.json"
+settings "$tmp/own.out" w >"$tmp/own.settings"
+expect_in "$tmp/own.settings" "breaker       route (a): opens at 25% failures of >= 4 requests in 60 s; slow calls not counted; open 5 s, then 3 half-open probes" \
+    "a route's own breaker is laid over the policy's and said to be the route's"
+expect_in "$tmp/own.settings" "breaker       policy (b): opens at 25% failures of >= 4 requests in 60 s" \
+    "the other route has the policy's breaker"
+expect_in "$tmp/own.settings" "retry         policy: x2, backoff 50 ms, at most 5000 ms" \
+    "the policy's retry block, the rest default"
+expect_in "$tmp/own.settings" "hedge         policy: after 400 ms, at most 2 extra attempts" \
+    "a fixed hedge delay"
+run ownj check "$tmp/own.json" --json
+if $have_node; then
+    json_js "check --json has the same settings per workload" "$tmp/ownj.out" '
+        const st = (j.settings || [])[0] || {};
+        want(st.workload === "w", "settings[0] is not workload w");
+        const [a, b] = st.breakers || [];
+        want(a && a.route === "a" && a.source === "route" && a.open_for_s === 5 &&
+             a.half_open_probes === 3 && a.window_s === 60 && a.min_requests === 4 &&
+             a.failure_rate === 0.25, "breaker a: " + JSON.stringify(a));
+        want(b && b.route === "b" && b.source === "policy" && b.open_for_s === 30,
+             "breaker b: " + JSON.stringify(b));
+        want(st.retry && st.retry.source === "policy" && st.retry.max === 2 &&
+             st.retry.backoff_ms === 50 && st.retry.max_backoff_ms === 5000, "retry " + JSON.stringify(st.retry));
+        const rb = st.retry_budget || {};
+        want(rb.source === "policy" && rb.ratio === 0.1 && rb.min_per_s === 1 && rb.window_s === 30,
+             "retry_budget " + JSON.stringify(rb));
+        want(st.hedge && st.hedge.source === "policy" && st.hedge.max_extra === 2 &&
+             st.hedge.after_ms === 400, "hedge " + JSON.stringify(st.hedge));
+        want(Array.isArray(st.warnings) && st.warnings.length === 0, "warnings " + JSON.stringify(st.warnings));
+        want(j.warnings === 0, "warnings count " + j.warnings);
+    '
+    json_js "check --json says default where the policy leaves settings out" "$tmp/goodj.out" '
+        const st = j.settings[0];
+        want(st.breakers.every(b => b.source === "default" && b.window_s === 30 && b.min_requests === 10),
+             "breakers " + JSON.stringify(st.breakers));
+        want(st.retry.source === "default" && st.retry_budget.source === "default" &&
+             st.hedge.source === "default" && st.hedge.max_extra === 0, "sources");
+    '
+else
+    skip "check --json settings"
+fi
+
+# ---- a "*" rule over a safer built-in ------------------------------------------
+
+grep -v '"bad_request": "fail"' "$good" | sed 's/"content_blocked": "fail",/"content_blocked": "fail"/' >"$tmp/wild.json"
+run wild check "$tmp/wild.json"
+expect_rc wild 0 "a \"*\" rule over bad_request: check exits 0 without --strict"
+expect_in "$tmp/wild.out" '[warning] "*" sends bad_request to next, where the built-in rule fails it' \
+    "the \"*\": \"next\" that sends bad_request on gets a warning line"
+expect_in "$tmp/wild.out" '0 flagged, 1 warning ([warning] above)' "the warning is counted"
+if grep -q 'sends content_blocked' "$tmp/wild.out"; then
+    not_ok "a class the workload names (content_blocked: fail) gets no warning" "$(grep warning "$tmp/wild.out")"
+else
+    ok "a class the workload names (content_blocked: fail) gets no warning"
+fi
+line=$(class_line "$tmp/wild.out" "workload chat, tier free" bad_request)
+expect_line "$line" '[warning] "*" overrides the built-in fail' "the bad_request line carries the warning"
+run wilds check "$tmp/wild.json" --strict
+expect_rc wilds 1 "under --strict the warning is an error (exit 1)"
+run wildj check "$tmp/wild.json" --json --strict
+expect_rc wildj 1 "and with --json --strict too"
+if $have_node; then
+    json_js "check --json lists the warning and marks the class" "$tmp/wildj.out" '
+        want(j.warnings === 1 && j.flagged === 0, "warnings " + j.warnings + " flagged " + j.flagged);
+        const w = j.settings[0].warnings;
+        want(w.length === 1 && w[0].class === "bad_request" && w[0].rule === "next" &&
+             w[0].builtin === "fail" && /built-in rule fails it/.test(w[0].message), JSON.stringify(w));
+        const c = j.workloads[0].classes;
+        want(c.bad_request.overrides_builtin === true && c.content_blocked.overrides_builtin === false &&
+             c.server_error.overrides_builtin === false, "overrides_builtin");
+    '
+else
+    skip "check --json warnings"
+fi
+expect_in "$tmp/ex.out" '10 flagged ([!] above), 1 warning ([warning] above)' \
+    "the example's report workload leaves bad_request to its \"*\": one warning"
+
 # ---- broken policies --------------------------------------------------------
 
 n=0
@@ -228,5 +339,29 @@ expect_rc help 0 "check --help exits 0"
 expect_in "$tmp/help.out" "usage: ladder check POLICY" "check --help prints the usage on stdout"
 run tokens check "$good" --input-tokens 2000 --output-tokens 500
 expect_rc tokens 0 "check with token sizes exits 0"
+run tokens2 check "$good" --input-tokens=2000 --output-tokens=500
+expect_rc tokens2 0 "check takes --opt=value as well"
+if cmp -s "$tmp/tokens.out" "$tmp/tokens2.out"; then
+    ok "--opt=value and --opt value give the same report"
+else
+    not_ok "--opt=value and --opt value give the same report"
+fi
+run badtok2 check "$good" --input-tokens=-3
+expect_rc badtok2 2 "a bad value exits 2"
+expect_in "$tmp/badtok2.err" 'ladder check: --input-tokens needs a whole number from 0 to 100000000, got "-3"' \
+    "a bad value names the option and the value"
+run novalue check "$good" --input-tokens
+expect_rc novalue 2 "an option without its value exits 2"
+expect_in "$tmp/novalue.err" 'ladder check: --input-tokens needs a value (N)' "and says so"
+expect_in "$tmp/noargs.err" 'ladder check: POLICY is required' \
+    "a missing policy gets its own line before the usage"
+run helpc help check
+expect_rc helpc 0 "ladder help check exits 0"
+if cmp -s "$tmp/help.out" "$tmp/helpc.out"; then
+    ok "ladder help check prints what check --help prints"
+else
+    not_ok "ladder help check prints what check --help prints"
+fi
+expect_in "$tmp/help.out" "breaker, retry, retry budget and hedge" "check --help mentions the settings"
 
 finish

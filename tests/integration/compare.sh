@@ -101,14 +101,72 @@ check "a policy with a route the scenario cannot model exits 2 naming both" \
 "$LADDER" compare "$tmp/nope.json" --policy "$pol/tuned.json" > "$tmp/b2" 2>&1
 rc=$?
 check "a missing scenario exits 2 naming it" '[ $rc -eq 2 ] && grep -q "nope.json" "$tmp/b2"' "$(cat "$tmp/b2")"
-"$LADDER" compare "$s1" --policy "$pol/tuned.json" --policy "$pol/tuned.json" > "$tmp/b3" 2>&1
+mkdir -p "$tmp/x"
+cp "$pol/tuned.json" "$tmp/x/tuned.json"
+cp "$pol/static-backup.json" "$tmp/x/tuned.v2.json"
+"$LADDER" compare "$s1" --policy "$tmp/x/tuned.json" --policy "$tmp/x/tuned.v2.json" \
+    --seeds 1 --no-progress > "$tmp/b3" 2>&1
 rc=$?
-check "two policies with one label exit 2 and ask for LABEL=FILE" '[ $rc -eq 2 ] && grep -q "LABEL=FILE" "$tmp/b3"' "$(cat "$tmp/b3")"
+check "two files that no part of their paths tells apart exit 2 and ask for LABEL=FILE" \
+    '[ $rc -eq 2 ] && grep -q "LABEL=FILE" "$tmp/b3" && grep -q "tuned.v2.json" "$tmp/b3"' "$(cat "$tmp/b3")"
 mkdir -p "$tmp/dir"
 cp "$s1" "$s2" "$tmp/dir/"
 "$LADDER" compare "$tmp/dir" --policy "$pol/tuned.json" --seeds 1 --json --no-progress > "$tmp/d.json" 2>&1
 rc=$?
 check "a directory of scenarios runs them all" \
     '[ $rc -eq 0 ] && node -e "process.exit(JSON.parse(require(\"fs\").readFileSync(process.argv[1])).scenarios.length === 2 ? 0 : 1)" "$tmp/d.json"' "$(head -5 "$tmp/d.json")"
+
+# 6. labels from paths, A/A tests, scenarios with one name
+mkdir -p "$tmp/a" "$tmp/b"
+cp "$pol/tuned.json" "$tmp/a/tuned.json"
+cp "$pol/static-backup.json" "$tmp/b/tuned.json"
+"$LADDER" compare "$s1" --policy "$tmp/a/tuned.json" --policy="$tmp/b/tuned.json" \
+    --seeds=2 --out "$tmp/ab" --json --no-progress > "$tmp/ab.json" 2> "$tmp/ab.err"
+rc=$?
+check "two policy files with one base name are labelled a/tuned and b/tuned" \
+    '[ $rc -eq 0 ] && node -e "
+const j = JSON.parse(require(\"fs\").readFileSync(process.argv[1]));
+process.exit(j.scenarios[0].policies.map(p => p.label).sort().join() === \"a/tuned,b/tuned\" ? 0 : 1)" "$tmp/ab.json"' \
+    "rc=$rc $(cat "$tmp/ab.err") $(grep '"label"' "$tmp/ab.json")"
+check "their runs go to --out DIR/SCENARIO/a/tuned and .../b/tuned" \
+    '[ -f "$tmp/ab/rate-limit-storm-429/a/tuned/summary.json" ] && [ -f "$tmp/ab/rate-limit-storm-429/b/tuned/summary.json" ]' \
+    "$(find "$tmp/ab" | head -20)"
+"$LADDER" plot "$tmp/ab" --format svg > "$tmp/ab.plot" 2>&1
+rc=$?
+check "ladder plot draws a compare whose labels hold a /" '[ $rc -eq 0 ]' "$(cat "$tmp/ab.plot")"
+
+"$LADDER" compare "$s1" --policy "$pol/tuned.json" --policy "$pol/tuned.json" \
+    --seeds 3 --json --no-progress > "$tmp/aa.json" 2> "$tmp/aa.err"
+rc=$?
+check "the same policy file twice is an A/A test (exit 0)" '[ $rc -eq 0 ]' "$(cat "$tmp/aa.err")"
+node -e '
+const j = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const sc = j.scenarios[0];
+const labels = sc.policies.map(p => p.label).sort().join();
+if (labels !== "tuned,tuned#2") { console.log("labels " + labels); process.exit(1); }
+const b = sc.policies.find(p => p.label === "tuned#2");
+let bad = [];
+for (const [k, m] of Object.entries(b.metrics))
+    if (m.diff && (m.diff.significant || (m.diff.mean !== null && m.diff.mean !== 0)))
+        bad.push(k + " " + JSON.stringify(m.diff));
+if (bad.length) { console.log(bad.join("\n")); process.exit(1); }
+' "$tmp/aa.json" > "$tmp/out" 2>&1
+rc=$?
+check "the A/A copy is labelled tuned#2 and differs significantly on nothing" '[ $rc -eq 0 ]' "$(cat "$tmp/out")"
+
+mkdir -p "$tmp/dup1" "$tmp/dup2"
+cp "$s1" "$tmp/dup1/storm.json"
+sed -e 's/"seed": *[0-9]*/"seed": 77/' "$s1" > "$tmp/dup2/storm.json"
+"$LADDER" compare "$tmp/dup1/storm.json" "$tmp/dup2/storm.json" --policy "$pol/tuned.json" \
+    --seeds 1 --out "$tmp/dup" --json --no-progress > "$tmp/dup.json" 2> "$tmp/dup.err"
+rc=$?
+check "two scenarios with one name both run (exit 0)" '[ $rc -eq 0 ]' "$(cat "$tmp/dup.err")"
+check "the second one's name gets #2, and stderr says where its runs went" \
+    'grep -q "rate-limit-storm-429#2" "$tmp/dup.err" && grep -q "$tmp/dup/rate-limit-storm-429-2/" "$tmp/dup.err"' "$(cat "$tmp/dup.err")"
+check "neither overwrites the other: two run directories, two names in compare.json" \
+    '[ -f "$tmp/dup/rate-limit-storm-429/tuned/summary.json" ] && [ -f "$tmp/dup/rate-limit-storm-429-2/tuned/summary.json" ] && node -e "
+const j = JSON.parse(require(\"fs\").readFileSync(process.argv[1]));
+process.exit(j.scenarios.map(s => s.scenario).join() === \"rate-limit-storm-429,rate-limit-storm-429#2\" ? 0 : 1)" "$tmp/dup/compare.json"' \
+    "$(ls "$tmp/dup")"
 
 finish

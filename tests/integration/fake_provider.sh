@@ -18,20 +18,22 @@ fi
 # the fakes still running when the script ends are stopped
 pid=
 pid2=
+pid3=
 cleanup_hook() {
-    for p in $pid $pid2; do
+    for p in $pid $pid2 $pid3; do
         kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
     done
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# start_fake OUT ARGS...: start the fake, stdout to OUT; sets started_pid and
-# port. Polls OUT for the "port N" line for up to 5 s.
+# start_fake OUT ARGS...: start the fake (stopping by itself after 300 s
+# unless ARGS say otherwise), stdout to OUT; sets started_pid and port.
+# Polls OUT for the "port N" line for up to 5 s.
 start_fake() {
     out=$1
     shift
-    "$FAKE" --port 0 "$@" >"$out" 2>"$out.err" &
+    "$FAKE" --port 0 --max-lifetime 300 "$@" >"$out" 2>"$out.err" &
     started_pid=$!
     port=
     i=0
@@ -71,7 +73,7 @@ stop_fake() {
 
 SECRET=sk-ladder-test-SECRET-7f3a
 log=$tmp/fake.log
-if ! start_fake "$tmp/fake.out" --log "$log" --tokens 20 --lifetime-s 120 \
+if ! start_fake "$tmp/fake.out" --log "$log" --tokens 20 --max-lifetime 120 \
     --expect-key "$SECRET"; then
     not_ok "fake_provider prints its port within 5 s" "$(cat "$tmp/fake.out.err")"
     exit 1
@@ -387,7 +389,7 @@ expect_eq "$(grep -c '"model":"flaky-once".*"status":200,"attempt":2,' "$log")" 
 
 # ---- --max-requests: exits by itself ------------------------------------
 
-if start_fake "$tmp/fake2.out" --max-requests 2 --lifetime-s 30; then
+if start_fake "$tmp/fake2.out" --max-requests 2 --max-lifetime 30; then
     pid2=$started_pid
     U=http://127.0.0.1:$port
     req mr1 "$U/v1/models"
@@ -402,6 +404,48 @@ if start_fake "$tmp/fake2.out" --max-requests 2 --lifetime-s 30; then
     fi
 else
     not_ok "--max-requests: fake starts" "$(cat "$tmp/fake2.out.err")"
+fi
+
+# ---- --max-lifetime: exits by itself; --help; --opt=value ----------------
+
+"$FAKE" --help >"$tmp/help.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q -- '--max-lifetime S' "$tmp/help.out" &&
+    grep -q 'default: never' "$tmp/help.out" && grep -q -- '--max-requests N' "$tmp/help.out"; then
+    ok "--help exits 0 and documents its options, --max-lifetime (default: never) among them"
+else
+    not_ok "--help exits 0 and documents its options" "rc=$rc $(head -3 "$tmp/help.out")"
+fi
+"$FAKE" --tokens=0 >"$tmp/bad.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q -- '--tokens needs a whole number from 1 to 16384, got "0"' "$tmp/bad.out"; then
+    ok "a bad value (--tokens=0) exits 2 naming the option and the value"
+else
+    not_ok "a bad value exits 2 naming the option and the value" "rc=$rc $(cat "$tmp/bad.out")"
+fi
+"$FAKE" --bogus 1 >"$tmp/bad2.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q '"--bogus"' "$tmp/bad2.out"; then
+    ok "an unknown option exits 2 naming itself"
+else
+    not_ok "an unknown option exits 2 naming itself" "rc=$rc $(cat "$tmp/bad2.out")"
+fi
+if start_fake "$tmp/fake3.out" --max-lifetime=1; then
+    pid3=$started_pid
+    if ! gone "$pid3"; then
+        not_ok "--max-lifetime=1: exits by itself" "still running after 5 s"
+    else
+        wait "$pid3"
+        rc=$?
+        pid3=
+        if [ $rc -eq 0 ] && grep -q 'lifetime of 1 s reached' "$tmp/fake3.out.err"; then
+            ok "--max-lifetime=1: exits 0 by itself and says why"
+        else
+            not_ok "--max-lifetime=1: exits 0 by itself and says why" "rc=$rc $(cat "$tmp/fake3.out.err")"
+        fi
+    fi
+else
+    not_ok "--max-lifetime: fake starts" "$(cat "$tmp/fake3.out.err")"
 fi
 
 finish

@@ -64,7 +64,7 @@ cleanup_hook() {
 
 # ---- the live router against the fake provider ------------------------------
 
-start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120
+start_fake --log "$tmp/fake.log" --tokens 5 --max-lifetime 120
 
 sed "s#@FAKE_URL@#$fake_url#g" "$DATA/policy.json" >"$tmp/policy.json"
 run check check "$tmp/policy.json"

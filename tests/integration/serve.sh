@@ -37,7 +37,7 @@ metric() {
         sed -n "s/^$2 \\([0-9.]*\\)\$/\\1/p"
 }
 
-start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120 \
+start_fake --log "$tmp/fake.log" --tokens 5 --max-lifetime 120 \
     --expect-key "$SECRET"
 U=$fake_url
 

@@ -25,7 +25,7 @@ cleanup_hook() {
     stop "$fake_pid"
 }
 
-start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120
+start_fake --log "$tmp/fake.log" --tokens 5 --max-lifetime 120
 U=$fake_url
 
 # route ID MODEL [EXTRA]: one OpenAI-compatible route on the fake

@@ -53,7 +53,7 @@ ok "redis-server is up on port $rport"
 
 # ---- the fake provider and the policy ---------------------------------------
 
-start_fake --log "$tmp/fake.log" --tokens 5 --lifetime-s 120
+start_fake --log "$tmp/fake.log" --tokens 5 --max-lifetime 120
 U=$fake_url
 
 cat >"$tmp/policy.json" <<EOF

@@ -67,6 +67,31 @@ static void test_syntax_errors_name_line_and_column(void **state)
                 "doc object)");
 }
 
+static void test_a_trailing_comma_is_named_with_its_line_and_column(void **state)
+{
+    (void)state;
+    parse_fails(&J, "{\"a\": 1,}", true,
+                "f.json: trailing comma at line 1, column 8 (JSON allows no "
+                "comma before '}')");
+    parse_fails(&J, "{\"a\": [1, 2,\n  ]}", false,
+                "f.json: trailing comma at line 1, column 12 (JSON allows no "
+                "comma before ']')");
+    /* at the end of the file too, and not "unexpected end of file" */
+    parse_fails(&J, "{\"a\": {\"b\": 1},\n}\n", true,
+                "f.json: trailing comma at line 1, column 15 (JSON allows no "
+                "comma before '}')");
+    /* commas and brackets inside strings are text */
+    parse_fails(&J, "{\"a\": \",}\", \"b\\\",]\": 1 x}", true,
+                "f.json: line 1, column 24: JSON syntax error");
+    /* an earlier error is reported as it is */
+    parse_fails(&J, "{\"a\" 1, \"b\": [1,]}", false,
+                "f.json: line 1, column 6: JSON syntax error");
+    /* a comma before the end of the text is not a trailing comma */
+    parse_fails(&J, "{\"a\": 1,", true,
+                "f.json: line 1, column 9: JSON syntax error (unexpected end "
+                "of file)");
+}
+
 static void test_only_an_object_of_bounded_size_parses(void **state)
 {
     (void)state;
@@ -203,6 +228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_join_keys_and_indices_and_are_cut),
         cmocka_unit_test(test_syntax_errors_name_line_and_column),
+        cmocka_unit_test(test_a_trailing_comma_is_named_with_its_line_and_column),
         cmocka_unit_test(test_only_an_object_of_bounded_size_parses),
         cmocka_unit_test(test_unknown_and_duplicate_keys_are_refused),
         cmocka_unit_test(test_absent_optional_values_keep_their_defaults),

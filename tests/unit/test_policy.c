@@ -148,10 +148,11 @@ static void test_syntax_error_in_the_last_byte_is_not_end_of_file(void **state)
 static void test_trailing_comma_names_its_line(void **state)
 {
     (void)state;
-    /* cJSON 1.7.15 places errors where a key was expected one byte late
-     * (DaveGamble/cJSON#792), so only the line is pinned here. */
+    /* the comma itself is named (ld_json finds it; cJSON's own error
+     * position is one byte late, DaveGamble/cJSON#792) */
     expect_error("{\n  \"version\": 1,\n  \"routes\": {\"a\": 1,}\n}", LD_EINVAL,
-                 "p.json: line 3, column ", "JSON syntax error");
+                 "p.json: trailing comma at line 3, column 20 (JSON allows no "
+                 "comma before '}')", NULL);
 }
 
 static void test_truncated_policy_reports_unexpected_end_of_file(void **state)
@@ -1173,6 +1174,112 @@ static void test_hedge_forms_load(void **state)
     ld_policy_free(p);
 }
 
+static void test_a_wildcard_next_over_a_built_in_fail_is_reported(void **state)
+{
+    (void)state;
+    /* "*": "next" sends bad_request and content_blocked on, where the
+     * built-in rules fail them */
+    ld_policy *p = parse_ok(WORKLOAD_WITH("\"on\": {\"*\": \"next\"}"));
+    assert_true(ld_policy_wildcard_overrides(p, 0, LD_FC_BAD_REQUEST));
+    assert_true(ld_policy_wildcard_overrides(p, 0, LD_FC_CONTENT_BLOCKED));
+    for (int c = 0; c < LD_FC_COUNT; c++)
+        if (c != LD_FC_BAD_REQUEST && c != LD_FC_CONTENT_BLOCKED &&
+            ld_policy_wildcard_overrides(p, 0, (ld_class)c))
+            fail_msg("%s reported, its built-in rule is not fail",
+                     ld_class_name((ld_class)c));
+    /* bad indices */
+    assert_false(ld_policy_wildcard_overrides(p, 1, LD_FC_BAD_REQUEST));
+    assert_false(ld_policy_wildcard_overrides(p, -1, LD_FC_BAD_REQUEST));
+    assert_false(ld_policy_wildcard_overrides(p, 0, LD_FC_COUNT));
+    ld_policy_free(p);
+    /* a class the workload names, even by "same_as" a class the wildcard
+     * covers, is its choice */
+    p = parse_ok(WORKLOAD_WITH("\"on\": {\"*\": \"next\", \"bad_request\": "
+                               "{\"same_as\": \"server_error\"}}"));
+    assert_int_equal(rule_of(p, "w", LD_FC_BAD_REQUEST)->kind, LD_ACT_NEXT);
+    assert_false(ld_policy_wildcard_overrides(p, 0, LD_FC_BAD_REQUEST));
+    assert_true(ld_policy_wildcard_overrides(p, 0, LD_FC_CONTENT_BLOCKED));
+    ld_policy_free(p);
+    p = parse_ok(WORKLOAD_WITH("\"on\": {\"*\": \"next\", \"bad_request\": "
+                               "\"fail\", \"content_blocked\": \"next\"}"));
+    assert_false(ld_policy_wildcard_overrides(p, 0, LD_FC_BAD_REQUEST));
+    assert_false(ld_policy_wildcard_overrides(p, 0, LD_FC_CONTENT_BLOCKED));
+    ld_policy_free(p);
+    /* a wildcard that fails, or a retry that ends in fail, or none */
+    p = parse_ok(WORKLOAD_WITH("\"on\": {\"*\": \"fail\"}"));
+    assert_false(ld_policy_wildcard_overrides(p, 0, LD_FC_BAD_REQUEST));
+    ld_policy_free(p);
+    p = parse_ok(WORKLOAD_WITH("\"on\": {\"*\": {\"action\": \"retry\", "
+                               "\"else\": \"fail\"}}"));
+    assert_true(ld_policy_wildcard_overrides(p, 0, LD_FC_BAD_REQUEST));
+    ld_policy_free(p);
+    p = parse_ok(POLICY(ROUTES_AB, WORKLOAD_W, ""));
+    assert_false(ld_policy_wildcard_overrides(p, 0, LD_FC_BAD_REQUEST));
+    ld_policy_free(p);
+}
+
+static void test_settings_say_where_they_came_from(void **state)
+{
+    (void)state;
+    ld_breaker_cfg b, dflt;
+    ld_setting_source src;
+    ld_retry_info ri;
+    ld_hedge_info hi;
+    ld_breaker_cfg_default(&dflt);
+    /* nothing said: the loader's defaults */
+    ld_policy *p = parse_ok(POLICY(ROUTES_AB, WORKLOAD_W, ""));
+    assert_int_equal(ld_policy_route_breaker(p, 0, &b, &src), LD_OK);
+    assert_int_equal(src, LD_SET_DEFAULT);
+    assert_true(b.window == dflt.window && b.open_for == dflt.open_for);
+    assert_int_equal(b.min_requests, dflt.min_requests);
+    assert_int_equal(b.half_open_probes, dflt.half_open_probes);
+    assert_near(b.failure_rate, dflt.failure_rate, 0);
+    assert_int_equal(ld_policy_route_breaker(p, 2, &b, &src), LD_EINVAL);
+    ld_policy_retry_info(p, &ri);
+    assert_int_equal(ri.source, LD_SET_DEFAULT);
+    assert_int_equal(ri.budget_source, LD_SET_DEFAULT);
+    assert_int_equal(ri.max, 1);
+    assert_true(ri.backoff == ld_ms(200) && ri.max_backoff == ld_s(5));
+    assert_near(ri.budget_ratio, 0.2, 1e-12);
+    assert_near(ri.budget_min_per_s, 5, 1e-12);
+    assert_true(ri.budget_window == ld_s(10));
+    assert_int_equal(ld_policy_workload_hedge(p, 0, &hi), LD_OK);
+    assert_int_equal(hi.source, LD_SET_DEFAULT);
+    assert_int_equal(hi.max_extra, 0);
+    assert_int_equal(ld_policy_workload_hedge(p, 1, &hi), LD_EINVAL);
+    assert_string_equal(ld_setting_source_name(LD_SET_DEFAULT), "default");
+    ld_policy_free(p);
+    /* the policy's blocks, and a route's own breaker over the policy's */
+    p = parse_ok(POLICY(
+        "\"routes\": {" ROUTE_A ", \"b\": {\"provider\": \"openai\", "
+        "\"model\": \"m-b\", \"price\": {\"input_per_mtok\": 3, "
+        "\"output_per_mtok\": 15}, \"breaker\": {\"open_for_s\": 7}}}",
+        "\"w\": {\"ladder\": [\"a\", \"b\"], \"hedge\": {\"after\": "
+        "\"p95_ttft\", \"after_ms\": 800}}",
+        ", \"breaker\": {\"window_s\": 60, \"min_requests\": 4}, "
+        "\"retry\": {\"max\": 2}, \"retry_budget\": {\"ratio\": 0.1}"));
+    assert_int_equal(ld_policy_route_breaker(p, 0, &b, &src), LD_OK);
+    assert_int_equal(src, LD_SET_POLICY);
+    assert_true(b.window == ld_s(60) && b.open_for == dflt.open_for);
+    assert_int_equal(b.min_requests, 4);
+    assert_int_equal(ld_policy_route_breaker(p, 1, &b, &src), LD_OK);
+    assert_int_equal(src, LD_SET_ROUTE);
+    assert_true(b.window == ld_s(60) && b.open_for == ld_s(7));
+    ld_policy_retry_info(p, &ri);
+    assert_int_equal(ri.source, LD_SET_POLICY);
+    assert_int_equal(ri.max, 2);
+    assert_int_equal(ri.budget_source, LD_SET_POLICY);
+    assert_near(ri.budget_ratio, 0.1, 1e-12);
+    assert_int_equal(ld_policy_workload_hedge(p, 0, &hi), LD_OK);
+    assert_int_equal(hi.source, LD_SET_POLICY);
+    assert_int_equal(hi.max_extra, 1);
+    assert_near(hi.quantile, 0.95, 1e-12);
+    assert_true(hi.after == ld_ms(800));
+    assert_string_equal(ld_setting_source_name(LD_SET_ROUTE), "route");
+    assert_string_equal(ld_setting_source_name(LD_SET_POLICY), "policy");
+    ld_policy_free(p);
+}
+
 static void test_continue_streams_is_a_small_whole_number(void **state)
 {
     (void)state;
@@ -1292,6 +1399,8 @@ int main(void)
         cmocka_unit_test(test_retry_defaults_come_from_the_retry_block),
         cmocka_unit_test(test_describe_rule_puts_rules_in_words),
         cmocka_unit_test(test_hedge_forms_load),
+        cmocka_unit_test(test_a_wildcard_next_over_a_built_in_fail_is_reported),
+        cmocka_unit_test(test_settings_say_where_they_came_from),
         cmocka_unit_test(test_continue_streams_is_a_small_whole_number),
         cmocka_unit_test(test_role_routes_outside_the_ladder_become_candidates),
         cmocka_unit_test(test_names_of_actions_and_roles),

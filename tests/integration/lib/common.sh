@@ -295,16 +295,18 @@ require_sdk() {
     fi
 }
 
-# start_fake ARGS...: tools/fake_provider --port 0 ARGS in the background
-# (its stdout and stderr in $tmp/fake.out and .err); sets fake_pid and
-# fake_url (http://127.0.0.1:PORT/v1). Exits 1 when it does not start. The
-# script's cleanup_hook stops it.
+# start_fake ARGS...: tools/fake_provider --port 0 --max-lifetime 300 ARGS
+# in the background (its stdout and stderr in $tmp/fake.out and .err); sets
+# fake_pid and fake_url (http://127.0.0.1:PORT/v1). Exits 1 when it does not
+# start. The script's cleanup_hook stops it; --max-lifetime (ARGS may give
+# a shorter one) stops it should the script die without its cleanup.
 start_fake() {
     if [ ! -x "$TOOLS/fake_provider" ]; then
         not_ok "$TOOLS/fake_provider is built"
         exit 1
     fi
-    "$TOOLS/fake_provider" --port 0 "$@" >"$tmp/fake.out" 2>"$tmp/fake.err" &
+    "$TOOLS/fake_provider" --port 0 --max-lifetime 300 "$@" \
+        >"$tmp/fake.out" 2>"$tmp/fake.err" &
     fake_pid=$!
     if ! _lib_port=$(wait_line "$tmp/fake.out" \
         's/^port \([0-9][0-9]*\)$/\1/p' "$fake_pid"); then
