@@ -29,31 +29,42 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_opt.h"
 #include "plot.h"
 
-static void plot_usage(FILE *f)
-{
-    fputs("usage: ladder plot DIR [--format png|svg|both] [--out DIR2]\n"
-          "\n"
-          "Draws the charts of a `ladder sim --out DIR` run, or of a\n"
-          "`ladder compare --out DIR` comparison, with gnuplot:\n"
-          "  latency_cdf, ttft_cdf    CDF of latency and of time to first token\n"
-          "  outcomes                 success, abandonment and fallback rates\n"
-          "                           over time, fault windows shaded\n"
-          "  fallbacks_by_class_<P>   fallbacks per failure class over time,\n"
-          "                           one chart per policy P\n"
-          "  cost                     cost per 1k requests over time\n"
-          "  summary                  (compare) success %, p99 latency and cost\n"
-          "                           per policy, with 95% intervals\n"
-          "A comparison gets one set per scenario, in DIR2/<scenario>/.\n"
-          "Each chart comes with the gnuplot script that drew it (<chart>.gp):\n"
-          "edit it and rerun `gnuplot <chart>.gp`.\n"
-          "  --format F   png, svg or both (default both)\n"
-          "  --out DIR2   where the charts go (default DIR/plots)\n"
-          "Needs gnuplot (Debian: gnuplot-nox). Exit: 0 done, 2 bad input or a\n"
-          "gnuplot failure.\n",
-          f);
-}
+typedef struct plot_args {
+    const char *dir, *out;
+    int format; /* 0 png, 1 svg, 2 both */
+} plot_args;
+
+#define AT(f) CLI_AT(plot_args, f)
+static const cli_opt plot_opts[] = {
+    {"format", CLI_CHOICE, "png|svg|both", "the charts' format (default "
+     "both)", .off = AT(format)},
+    {"out", CLI_STR, "DIR2", "where the charts go (default DIR/plots)",
+     .off = AT(out)},
+    {.name = NULL}};
+
+static const cli_cmd plot_cmd = {
+    "ladder plot",
+    {NULL, CLI_STR, "DIR", NULL, .flags = CLI_REQ, .off = AT(dir)},
+    "Draws the charts of a `ladder sim --out DIR` run, or of a\n"
+    "`ladder compare --out DIR` comparison, with gnuplot:\n"
+    "  latency_cdf, ttft_cdf    CDF of latency and of time to first token\n"
+    "  outcomes                 success, abandonment and fallback rates\n"
+    "                           over time, fault windows shaded\n"
+    "  fallbacks_by_class_<P>   fallbacks per failure class over time,\n"
+    "                           one chart per policy P\n"
+    "  cost                     cost per 1k requests over time\n"
+    "  summary                  (compare) success %, p99 latency and cost\n"
+    "                           per policy, with 95% intervals\n"
+    "A comparison gets one set per scenario, in DIR2/<scenario>/.\n"
+    "Each chart comes with the gnuplot script that drew it (<chart>.gp):\n"
+    "edit it and rerun `gnuplot <chart>.gp`.\n",
+    plot_opts,
+    "Needs gnuplot (Debian: gnuplot-nox). Exit: 0 done, 2 bad input or a\n"
+    "gnuplot failure.\n"};
+#undef AT
 
 /* ---- the two kinds of directory ------------------------------------------ */
 
@@ -288,48 +299,15 @@ done:
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *dir = NULL, *out = NULL, *format = "both";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--format") == 0 && v) {
-            format = v;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            plot_usage(stdout);
-            return 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder plot: unknown option \"%s\" (or it needs "
-                    "a value)\n", a);
-            return 2;
-        } else if (dir == NULL) {
-            dir = a;
-        } else {
-            fprintf(stderr, "ladder plot: one directory at a time (got \"%s\" "
-                    "and \"%s\")\n", dir, a);
-            return 2;
-        }
-    }
-    if (dir == NULL) {
-        plot_usage(stderr);
-        return 2;
-    }
+    plot_args a = {.format = 2};
+    int pr = cli_opt_parse(&plot_cmd, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
+    const char *dir = a.dir, *out = a.out;
+    static const char *const formats[] = {"png", "svg", "png svg"};
     plot_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    if (strcmp(format, "png") == 0)
-        ctx.formats = "png";
-    else if (strcmp(format, "svg") == 0)
-        ctx.formats = "svg";
-    else if (strcmp(format, "both") == 0)
-        ctx.formats = "png svg";
-    else {
-        fprintf(stderr, "ladder plot: --format is png, svg or both, not "
-                "\"%s\"\n", format);
-        return 2;
-    }
+    ctx.formats = formats[a.format];
     char sum[PLOT_PATH], cmpj[PLOT_PATH], plots[PLOT_PATH];
     ld_error err;
     if (plot_join(sum, sizeof sum, dir, "summary.json", &err) < 0 ||

@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 
 #define RP_PATH 4096
 #define RP_MAX_FILE ((size_t)64 << 20) /* bytes of compare.json */
@@ -825,45 +826,34 @@ static int rp_plots_at(rp_plots *pl, const char *dir, const char *plots,
     return LD_OK;
 }
 
-static void rp_usage(FILE *f)
-{
-    fputs("usage: ladder report DIR [--plots DIR2]\n\n"
-          "Writes DIR/report.html from DIR/compare.json (`ladder compare "
-          "--out DIR`)\nand the charts of `ladder plot DIR`: the verdict "
-          "(ranking, what the winner\ngains and costs against the baseline "
-          "and the runner-up), the gates, then per\nscenario the charts and "
-          "the tables.\n"
-          "  --plots DIR2  where `ladder plot --out DIR2` put the charts "
-          "(default DIR/plots)\n"
-          "Exit: 0 written, 2 bad input.\n", f);
-}
+typedef struct rp_args {
+    const char *dir, *plots;
+} rp_args;
+
+#define AT(f) CLI_AT(rp_args, f)
+static const cli_opt rp_opts[] = {
+    {"plots", CLI_STR, "DIR2", "where `ladder plot --out DIR2` put the charts "
+     "(default DIR/plots)", .off = AT(plots)},
+    {.name = NULL}};
+
+static const cli_cmd rp_cmd = {
+    "ladder report",
+    {NULL, CLI_STR, "DIR", NULL, .flags = CLI_REQ, .off = AT(dir)},
+    "Writes DIR/report.html from DIR/compare.json (`ladder compare --out\n"
+    "DIR`) and the charts of `ladder plot DIR`: the verdict (ranking, what\n"
+    "the winner gains and costs against the baseline and the runner-up),\n"
+    "the gates, then per scenario the charts and the tables.\n",
+    rp_opts,
+    "Exit: 0 written, 2 bad input.\n"};
+#undef AT
 
 int cmd_report(int argc, char **argv)
 {
-    const char *dir = NULL, *plots = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            rp_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--plots") == 0 && i + 1 < argc) {
-            plots = argv[++i];
-        } else if (a[0] == '-') {
-            fprintf(stderr, "ladder report: unknown option \"%s\" (or it "
-                    "needs a value)\n", a);
-            return 2;
-        } else if (dir == NULL) {
-            dir = a;
-        } else {
-            fprintf(stderr, "ladder report: one directory at a time (got "
-                    "\"%s\" and \"%s\")\n", dir, a);
-            return 2;
-        }
-    }
-    if (dir == NULL) {
-        rp_usage(stderr);
-        return 2;
-    }
+    rp_args ra = {0};
+    int pr = cli_opt_parse(&rp_cmd, argc, argv, &ra);
+    if (pr != CLI_PARSED)
+        return pr == CLI_HELP ? 0 : 2;
+    const char *dir = ra.dir, *plots = ra.plots;
     char path[RP_PATH];
     char *text = NULL;
     size_t len;

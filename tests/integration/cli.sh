@@ -26,7 +26,7 @@ expect_rc top 0 "ladder help exits 0"
 expect_in "$tmp/top.out" "--opt=value" "ladder help states the value forms"
 
 # an unknown option names itself, for every command parsed by cli_opt
-for cmd in check sim compare fit replay serve; do
+for cmd in check sim compare plot fit report replay serve; do
     run "u_$cmd" "$cmd" --no-such-option=3 x
     expect_rc "u_$cmd" 2 "ladder $cmd with an unknown option exits 2"
     expect_in "$tmp/u_$cmd.err" "ladder $cmd: unknown option \"--no-such-option\"" \
@@ -56,6 +56,10 @@ expect_in "$tmp/bseed.err" 'ladder sim: --seed needs a whole number >= 0, got "-
 run bseeds compare examples/scenario.json --policy examples/policy.json --seeds 0
 expect_in "$tmp/bseeds.err" 'ladder compare: --seeds needs a whole number from 1 to 1000, got "0"' \
     "compare --seeds 0 names option and value"
+run bfmt plot x --format=gif
+expect_in "$tmp/bfmt.err" 'ladder plot: --format is one of png|svg|both, got "gif"' "plot --format=gif lists the choices"
+run nodir report
+expect_in "$tmp/nodir.err" "ladder report: DIR is required" "report says DIR is required"
 run bunit fit x.csv --time-unit h
 expect_in "$tmp/bunit.err" 'ladder fit: --time-unit is one of s|ms, got "h"' "fit --time-unit h lists the choices"
 run blisten serve examples/policy.json --listen nowhere
