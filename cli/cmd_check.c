@@ -393,7 +393,7 @@ int cmd_check(int argc, char **argv)
                 char names[512] = "";
                 size_t len = 0;
                 cJSON *arr = NULL;
-                n = ld_policy_workload_routes(p, w, routes, LD_MAX_ROUTES);
+                n = ld_core_continue_routes(p, w, routes, LD_MAX_ROUTES);
                 if (o.json) {
                     cJSON *cc = cJSON_AddObjectToObject(cj, "continue_streams");
                     if (cc == NULL || !cJSON_AddNumberToObject(cc, "max", cont) ||
@@ -402,8 +402,7 @@ int cmd_check(int argc, char **argv)
                 }
                 for (int i = 0; i < n && i < LD_MAX_ROUTES; i++) {
                     ld_route_info ri;
-                    if (ld_policy_route_info(p, routes[i], &ri) != LD_OK ||
-                        !(ri.caps & LD_CAP_PREFILL))
+                    if (ld_policy_route_info(p, routes[i], &ri) != LD_OK)
                         continue;
                     np++;
                     if (arr != NULL &&

@@ -172,6 +172,13 @@ static void block_route(ld_core *c, const ld_req *r, int route, ld_class cls,
     emit(c, &ev);
 }
 
+/* Whether a route offers every capability in `need` (the qualification
+ * test, and which routes can continue a stream). */
+static bool has_caps(const ld_route *rt, unsigned need)
+{
+    return (need & ~rt->caps) == 0;
+}
+
 /* ---- core --------------------------------------------------------------- */
 
 ld_core *ld_core_new(const ld_policy *p)
@@ -267,6 +274,25 @@ int ld_core_route_health(ld_core *c, int route, ld_us now,
     out->output_per_mtok = rs->price_out;
     out->quality = rs->quality;
     return LD_OK;
+}
+
+int ld_core_continue_routes(const ld_policy *p, int workload, int *routes,
+                            int cap)
+{
+    if (workload < 0 || workload >= p->nworkloads || cap < 0)
+        return LD_EINVAL;
+    const ld_workload *w = &p->workloads[workload];
+    if (w->continue_max <= 0)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < w->ncand; i++) {
+        if (!has_caps(&p->routes[w->cand[i]], w->requires | LD_CAP_PREFILL))
+            continue;
+        if (n < cap)
+            routes[n] = w->cand[i];
+        n++;
+    }
+    return n;
 }
 
 ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
@@ -392,7 +418,7 @@ static ld_class qualify(ld_req *r, int ri, ld_us now, ld_us *retry_in,
     *retry_in = -1;
     *probe = false;
 
-    if ((r->caps | r->w->requires) & ~rt->caps)
+    if (!has_caps(rt, r->caps | r->w->requires))
         return LD_FC_CAPABILITY_MISSING;
     if (r->in_tok + r->out_tok > rt->context_window)
         return LD_FC_CONTEXT_LENGTH;

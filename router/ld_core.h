@@ -67,6 +67,14 @@ typedef struct ld_route_health {
 
 int ld_core_route_health(ld_core *c, int route, ld_us now,
                          ld_route_health *out);
+/* The routes of `workload` a stream cut after its first token may be
+ * continued on (those whose capabilities let a continuation qualify: the
+ * workload's required ones and a prefill), in candidate order: writes at
+ * most cap indices and returns how many there are; 0 when the workload
+ * continues no stream (continue_streams 0), LD_EINVAL for a bad index. */
+int ld_core_continue_routes(const ld_policy *p, int workload, int *routes,
+                            int cap);
+
 /* How long from now until a request of `workload` (-1: the default) could
  * be served again: 0 when one of its routes is neither blocked by a
  * Retry-After or quota nor behind an open breaker, else the soonest one of

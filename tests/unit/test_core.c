@@ -873,6 +873,26 @@ static fx *fx_resume(int continues)
     return f;
 }
 
+/* Which routes a cut stream may continue on: the core says (check asks
+ * it), the prefill routes in candidate order, none without
+ * continue_streams. */
+static void test_continue_routes_are_the_prefill_candidates(void **state)
+{
+    (void)state;
+    fx *f = fx_resume(1);
+    int routes[8];
+    int w = ld_policy_workload_index(f->p, "chat");
+    assert_int_equal(ld_core_continue_routes(f->p, w, routes, 8), 2);
+    assert_int_equal(routes[0], R(f, "Q"));
+    assert_int_equal(routes[1], R(f, "S"));
+    assert_int_equal(ld_core_continue_routes(f->p, w, routes, 1), 2);
+    assert_int_equal(ld_core_continue_routes(f->p, 99, routes, 8), LD_EINVAL);
+    fx_free(f);
+    f = fx_resume(0);
+    assert_int_equal(ld_core_continue_routes(f->p, w, routes, 8), 0);
+    fx_free(f);
+}
+
 /* Start a request on P, stream its first token at 300 ms and cut it at
  * 700 ms (with `transport`, or an HTTP status when transport is OK). */
 static ld_req *cut_on_p(fx *f, ld_transport transport, int status_code)
@@ -1603,6 +1623,7 @@ int main(void)
         cmocka_unit_test(test_rate_limited_route_is_skipped_until_retry_after),
         cmocka_unit_test(test_retry_after_is_capped_by_the_policy),
         cmocka_unit_test(test_retry_hint_counts_blocks_and_open_breakers),
+        cmocka_unit_test(test_continue_routes_are_the_prefill_candidates),
         cmocka_unit_test(test_quota_exhausted_blocks_route),
         cmocka_unit_test(test_a_rate_limit_emits_a_block_event),
         cmocka_unit_test(test_a_shared_block_skips_the_route_until_it_ends),
