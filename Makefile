@@ -2,7 +2,9 @@
 #
 #   make            build bin/ladder and bin/fake_provider (release flags,
 #                   debug info)
-#   make check      every test: unit (cmocka) and integration, then the
+#   make lint       the habits tools/lint.sh checks (layering, banned
+#                   functions, line length, paths in tests)
+#   make check      lint, then every test: unit (cmocka) and integration, then the
 #                   same suite under AddressSanitizer + UBSan
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make valgrind   the unit tests under valgrind
@@ -43,7 +45,14 @@ else
 endif
 
 B := build/$(BUILD)
-CFLAGS_ALL = $(WARN) $(DEFS) $(OPT) -Irouter -Isim -Irouter/live $(PKG_CFLAGS) $(CFLAGS)
+# Each part sees only its own headers and the core's (tools/lint.sh checks
+# the same by name): the core none of a host's, the two hosts none of each
+# other's; the CLI, tests and tools see everything.
+INC = -Irouter -Isim -Irouter/live
+$(B)/router/%.o: INC = -Irouter
+$(B)/router/live/%.o: INC = -Irouter -Irouter/live
+$(B)/sim/%.o: INC = -Irouter -Isim
+CFLAGS_ALL = $(WARN) $(DEFS) $(OPT) $(INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(LDOPT) $(LDFLAGS)
 
 CORE_SRC := $(wildcard router/*.c)
@@ -65,7 +74,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 LADDER := $(B)/ladder
 SETUP := build/.setup-done
 
-.PHONY: all check unit integration asan valgrind bench demo install clean setup
+.PHONY: all check lint unit integration asan valgrind bench demo install clean setup
 
 all: bin/ladder bin/fake_provider
 
@@ -121,6 +130,9 @@ integration: $(LADDER) $(TOOL_BIN)
 	  sh tests/run_integration.sh
 
 # Every test, then the same suite under AddressSanitizer + UBSan.
+lint:
+	@sh tools/lint.sh
+
 check: all unit integration
 	@$(MAKE) --no-print-directory BUILD=asan unit integration
 

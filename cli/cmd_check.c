@@ -363,8 +363,10 @@ int cmd_check(int argc, char **argv)
                     !cJSON_AddStringToObject(cj, "tier", ld_policy_tier_name(p, t)) ||
                     !cJSON_AddStringToObject(cj, "constraints", cons) ||
                     (start.primary >= 0
-                         ? !cJSON_AddStringToObject(cj, "primary", ld_policy_route_id(p, start.primary)) ||
-                               !cJSON_AddNumberToObject(cj, "primary_cost_usd", start.primary_cost)
+                         ? !cJSON_AddStringToObject(cj, "primary",
+                                                    ld_policy_route_id(p, start.primary)) ||
+                               !cJSON_AddNumberToObject(cj, "primary_cost_usd",
+                                                        start.primary_cost)
                          : !cJSON_AddNullToObject(cj, "primary")) ||
                     (classes = cJSON_AddObjectToObject(cj, "classes")) == NULL)
                     goto oom;
@@ -457,9 +459,13 @@ int cmd_check(int argc, char **argv)
                         goto oom;
                     }
                     if (!cJSON_AddStringToObject(c, "rule", rule) ||
-                        !cJSON_AddStringToObject(c, "named_by", set == 1 ? "rule" : set == 2 ? "wildcard" : "default") ||
+                        !cJSON_AddStringToObject(c, "named_by",
+                                                 set == 1   ? "rule"
+                                                 : set == 2 ? "wildcard"
+                                                            : "default") ||
                         (x.final_route >= 0
-                             ? !cJSON_AddStringToObject(c, "next", ld_policy_route_id(p, x.final_route))
+                             ? !cJSON_AddStringToObject(c, "next",
+                                                        ld_policy_route_id(p, x.final_route))
                              : !cJSON_AddNullToObject(c, "next")) ||
                         !cJSON_AddBoolToObject(c, "designed", x.designed) ||
                         !cJSON_AddBoolToObject(c, "dead_end", x.dead_end) ||
@@ -467,8 +473,11 @@ int cmd_check(int argc, char **argv)
                         !cJSON_AddBoolToObject(c, "overrides_builtin", over))
                         goto oom;
                 } else {
+                    char shown[sizeof rule + 8];
+                    snprintf(shown, sizeof shown, "%s%s", rule,
+                             set == 2 ? " (*)" : "");
                     printf("  %-19s %-44s %s%s%s%s\n", ld_class_name((ld_class)cls),
-                           set == 2 ? strcat(rule, " (*)") : rule, steps, note,
+                           shown, steps, note,
                            flag, over ? "  [warning] \"*\" overrides the "
                                         "built-in fail" : "");
                 }

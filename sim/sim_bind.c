@@ -342,7 +342,7 @@ static uint64_t target_routes(const sim_scenario *sc, const ld_policy *p,
     bool mod = strncmp(t, "model:", 6) == 0;
     *known = true;
     if (strncmp(t, "rung:", 5) == 0 || strncmp(t, "role:", 5) == 0) {
-        int n = atoi(t + 5); /* checked by the parser */
+        int n = (int)strtol(t + 5, NULL, 10); /* checked by the parser */
         ld_role role = LD_ROLE_LOW_LATENCY;
         bool rung = t[1] == 'u';
         if (!rung)

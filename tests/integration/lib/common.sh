@@ -43,6 +43,7 @@ command -v node >/dev/null 2>&1 && have_node=true
 
 failed=0
 total=0
+skipped=0
 
 # ---- the temporary directory and cleanup -----------------------------------
 
@@ -76,14 +77,20 @@ not_ok() {
     return 0
 }
 
-# skip DESCRIPTION [REASON]: a check that cannot run here (passes)
+# skip DESCRIPTION [REASON]: a check that cannot run here: counted as
+# skipped, never as passed
 skip() {
-    ok "$1 # SKIP ${2:-node not found}"
+    total=$((total + 1))
+    skipped=$((skipped + 1))
+    echo "skip - $1 # SKIP ${2:-node not found}"
 }
 
-# finish: the closing count; exits 0 if every check passed, else 1
+# finish: the closing count ("N of M checks passed", and ", K skipped"
+# when some could not run); exits 0 if none failed, else 1
 finish() {
-    echo "$(basename "$0"): $((total - failed)) of $total checks passed"
+    _lib_sk=
+    [ "$skipped" -gt 0 ] && _lib_sk=", $skipped skipped"
+    echo "$(basename "$0"): $((total - failed - skipped)) of $total checks passed$_lib_sk"
     [ "$failed" -eq 0 ] && exit 0
     exit 1
 }
