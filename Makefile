@@ -4,8 +4,10 @@
 #                   debug info)
 #   make lint       the habits tools/lint.sh checks (layering, banned
 #                   functions, line length, paths in tests)
-#   make check      lint, then every test: unit (cmocka) and integration, then the
-#                   same suite under AddressSanitizer + UBSan
+#   make check      every test: unit (cmocka) and integration, then the
+#                   same suite under AddressSanitizer + UBSan, then each
+#                   fuzz target for a few seconds
+#   make fuzz       each libFuzzer target for FUZZ_S seconds (default 60)
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make valgrind   the unit tests under valgrind
 #   make bench      speed and memory figures
@@ -40,8 +42,14 @@ else ifeq ($(BUILD),asan)
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
          -fno-sanitize-recover=undefined
   LDOPT := -fsanitize=address,undefined
+else ifeq ($(BUILD),fuzz)
+  # libFuzzer targets (tests/fuzz): the library with coverage hooks
+  CC := clang
+  OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+         -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDOPT := -fsanitize=address,undefined
 else
-  $(error BUILD must be release, debug or asan)
+  $(error BUILD must be release, debug, asan or fuzz)
 endif
 
 B := build/$(BUILD)
@@ -71,10 +79,14 @@ TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_S ?= 60
+
 LADDER := $(B)/ladder
 SETUP := build/.setup-done
 
-.PHONY: all check lint unit integration asan valgrind bench demo install clean setup
+.PHONY: all check lint fuzz fuzz-check fuzz-targets unit integration asan valgrind bench demo install clean setup
 
 all: bin/ladder bin/fake_provider
 
@@ -122,6 +134,24 @@ $(B)/bench/%: tests/bench/%.c $(LIB)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIB) \
+	  $(LDFLAGS_ALL) $(PKG_LIBS)
+
+fuzz-targets: $(FUZZ_BIN)
+
+# Each fuzz target for FUZZ_S seconds (default 60) from its corpus; `make
+# check` runs them for a few seconds each (fuzz-check).
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=fuzz fuzz-targets
+	@FUZZ_S=$(FUZZ_S) sh tests/run_fuzz.sh $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/fuzz/%)
+
+fuzz-check:
+	@$(MAKE) --no-print-directory BUILD=fuzz fuzz-targets
+	@FUZZ_S=3 sh tests/run_fuzz.sh $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/fuzz/%)
+
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
@@ -135,6 +165,7 @@ lint:
 
 check: all unit integration
 	@$(MAKE) --no-print-directory BUILD=asan unit integration
+	@$(MAKE) --no-print-directory fuzz-check
 
 asan:
 	$(MAKE) BUILD=asan unit integration
@@ -157,6 +188,6 @@ install: bin/ladder bin/fake_provider
 	install -m 0755 bin/ladder $(DESTDIR)$(PREFIX)/bin/ladder
 
 clean:
-	rm -rf build/release build/debug build/asan bin out
+	rm -rf build/release build/debug build/asan build/fuzz bin out
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -66,11 +66,12 @@ static long trailing_comma(const char *text, size_t len, char *closer)
  * its own end then. 0 when unsure (or out of memory). */
 static int error_at_end(const char *text, size_t len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = malloc(len + 2);
     if (copy == NULL)
         return 0;
     memcpy(copy, text, len);
     copy[len] = ' ';
+    copy[len + 1] = '\0'; /* cJSON may look one byte past its length */
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
     int at_end = root == NULL && end != NULL && end >= copy &&
@@ -94,8 +95,20 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
                      what, max);
         return LD_ELIMIT;
     }
+    /* cJSON 1.7.15 (Debian's) can read past the length it is given when
+     * the text is not NUL-terminated: it only ever sees a terminated copy */
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        ld_error_set(c->err, c->file, NULL, "out of memory");
+        return LD_ENOMEM;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
+    if (end != NULL)
+        end = text + (end - copy);
+    free(copy);
     if (root == NULL) {
         size_t at = end != NULL && end >= text ? (size_t)(end - text) : len;
         /* cJSON stops at or after a trailing comma; say what it is */

@@ -10,7 +10,7 @@ set -u
 
 pkgs="build-essential pkg-config libcjson-dev libcurl4-openssl-dev libgsl-dev
 gnuplot-nox libcmocka-dev libevent-dev libhiredis-dev redis-server valgrind
-nodejs npm wrk chromium"
+nodejs npm wrk chromium clang"
 
 missing=""
 for p in $pkgs; do

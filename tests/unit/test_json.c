@@ -92,6 +92,34 @@ static void test_a_trailing_comma_is_named_with_its_line_and_column(void **state
                 "of file)");
 }
 
+/* Text that is not NUL-terminated (a file's bytes, a request body) is read
+ * within its length only: each case lies in a buffer of exactly its size,
+ * so under AddressSanitizer a read past it fails the test. Debian's cJSON
+ * 1.7.15 can over-read such buffers; ld_json_parse_object hands it a
+ * terminated copy. */
+static void test_unterminated_text_is_read_within_its_length(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "{\"a\": \"abc", "{\"a\": \"\\u12", "{\"a\": \"\\", "{\"a\": tru",
+        "{\"a\": 1.5e", "{\"a\": [1, 2", "{\"a\": \"\\ud83d\\ude",
+        "{\"a\": \"x\"}", "{\"a\": 1,", "{"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = strlen(cases[i]);
+        char *buf = malloc(n);
+        assert_non_null(buf);
+        memcpy(buf, cases[i], n); /* no terminator */
+        cJSON *root = NULL;
+        int rc = ld_json_parse_object(&J, buf, n, 64, "doc", true, &root);
+        if (i == 7)
+            assert_int_equal(rc, LD_OK);
+        else
+            assert_true(rc < 0);
+        cJSON_Delete(root);
+        free(buf);
+    }
+}
+
 static void test_only_an_object_of_bounded_size_parses(void **state)
 {
     (void)state;
@@ -228,6 +256,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_join_keys_and_indices_and_are_cut),
         cmocka_unit_test(test_syntax_errors_name_line_and_column),
+        cmocka_unit_test(test_unterminated_text_is_read_within_its_length),
         cmocka_unit_test(test_a_trailing_comma_is_named_with_its_line_and_column),
         cmocka_unit_test(test_only_an_object_of_bounded_size_parses),
         cmocka_unit_test(test_unknown_and_duplicate_keys_are_refused),
