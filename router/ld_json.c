@@ -61,6 +61,31 @@ static long trailing_comma(const char *text, size_t len, char *closer)
     return -1;
 }
 
+/* Where the text first nests deeper than cJSON's limit (CJSON_NESTING_LIMIT,
+ * 1000 objects and arrays), outside strings; -1 if it never does. */
+static long too_deep(const char *text, size_t len)
+{
+    bool in_str = false;
+    long depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > CJSON_NESTING_LIMIT)
+                return (long)i;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return -1;
+}
+
 /* cJSON reports running out of text at the last byte, like an error at that
  * byte. Parse once more with a space appended: text that ran out fails past
  * its own end then. 0 when unsure (or out of memory). */
@@ -119,6 +144,15 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
             line_col(text, len, (size_t)tc, where, sizeof where);
             ld_error_set(c->err, c->file, NULL, "trailing comma at %s (JSON "
                          "allows no comma before '%c')", where, closer);
+            return LD_EINVAL;
+        }
+        long deep = too_deep(text, len);
+        if (deep >= 0 && (size_t)deep <= at) {
+            char where[64];
+            line_col(text, len, (size_t)deep, where, sizeof where);
+            ld_error_set(c->err, c->file, NULL, "nested deeper than %d "
+                         "objects and arrays at %s (the JSON reader's "
+                         "limit)", CJSON_NESTING_LIMIT, where);
             return LD_EINVAL;
         }
         if (!eof_note)
@@ -277,12 +311,30 @@ int ld_json_num(const ld_json *c, const cJSON *obj, const char *path,
         return required ? ld_json_fail(c, path, key,
                                        "missing (a number is required)")
                         : LD_OK;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+    if (!cJSON_IsNumber(v))
         return ld_json_fail(c, path, key, "must be a number");
+    if (!isfinite(v->valuedouble))
+        return ld_json_fail(c, path, key, "out of range (too large for a "
+                            "number; at most %g)", hi);
     if (v->valuedouble < lo || v->valuedouble > hi)
         return ld_json_fail(c, path, key, "%g is out of range [%g, %g]",
                             v->valuedouble, lo, hi);
     *out = v->valuedouble;
+    return LD_OK;
+}
+
+int ld_json_whole(const ld_json *c, const cJSON *obj, const char *path,
+                  const char *key, bool required, double lo, double hi,
+                  double *out)
+{
+    double v = *out;
+    int rc = ld_json_num(c, obj, path, key, required, lo, hi, &v);
+    if (rc < 0)
+        return rc;
+    if (v != floor(v))
+        return ld_json_fail(c, path, key, "must be a whole number (got %g)",
+                            v);
+    *out = v;
     return LD_OK;
 }
 

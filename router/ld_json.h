@@ -73,6 +73,11 @@ bool ld_json_has(const cJSON *obj, const char *key);
 int ld_json_num(const ld_json *c, const cJSON *obj, const char *path,
                 const char *key, bool required, double lo, double hi,
                 double *out);
+/* As ld_json_num for a count, a status or anything else whole: 1.5 is
+ * refused ("must be a whole number"), never truncated. */
+int ld_json_whole(const ld_json *c, const cJSON *obj, const char *path,
+                  const char *key, bool required, double lo, double hi,
+                  double *out);
 /* As ld_json_num for a time in a unit of unit_us microseconds (1e3 for
  * "_ms" keys, 1e6 for "_s"), 0 to 1e12 us, rounded to microseconds. */
 int ld_json_time(const ld_json *c, const cJSON *obj, const char *path,

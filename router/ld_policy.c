@@ -162,7 +162,7 @@ static int load_breaker(load_ctx *c, const cJSON *v, const char *path,
         (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
         (rc = ld_json_time(js, v, path, "window_s", false, 1e6,
                            &b->window)) < 0 ||
-        (rc = ld_json_num(js, v, path, "min_requests", false, 1, 1e9,
+        (rc = ld_json_whole(js, v, path, "min_requests", false, 1, 1e9,
                           &min_requests)) < 0 ||
         (rc = ld_json_num(js, v, path, "failure_rate", false, 0.01, 1,
                           &b->failure_rate)) < 0 ||
@@ -172,7 +172,7 @@ static int load_breaker(load_ctx *c, const cJSON *v, const char *path,
                           &b->slow_call_rate)) < 0 ||
         (rc = ld_json_time(js, v, path, "open_for_s", false, 1e6,
                            &b->open_for)) < 0 ||
-        (rc = ld_json_num(js, v, path, "half_open_probes", false, 1, 1000,
+        (rc = ld_json_whole(js, v, path, "half_open_probes", false, 1, 1000,
                           &probes)) < 0)
         return rc;
     b->min_requests = (int)min_requests;
@@ -199,7 +199,7 @@ static int load_globals(load_ctx *c, const cJSON *root)
         double max = p->retry_max;
         if ((rc = ld_json_want_object(js, v, "retry")) < 0 ||
             (rc = ld_json_check_keys(js, v, "retry", keys, NULL)) < 0 ||
-            (rc = ld_json_num(js, v, "retry", "max", false, 0, 10, &max)) < 0 ||
+            (rc = ld_json_whole(js, v, "retry", "max", false, 0, 10, &max)) < 0 ||
             (rc = ld_json_time(js, v, "retry", "backoff_ms", false, 1e3,
                                &p->retry_backoff)) < 0 ||
             (rc = ld_json_time(js, v, "retry", "max_backoff_ms", false, 1e3,
@@ -236,7 +236,7 @@ static int load_globals(load_ctx *c, const cJSON *root)
                                &p->health_window)) < 0 ||
             (rc = ld_json_num(js, v, "health", "latency_quantile", false, 0.01,
                               1, &p->latency_quantile)) < 0 ||
-            (rc = ld_json_num(js, v, "health", "min_samples", false, 1, 1e6,
+            (rc = ld_json_whole(js, v, "health", "min_samples", false, 1, 1e6,
                               &min_samples)) < 0 ||
             (rc = ld_json_time(js, v, "health", "rate_limit_default_ms", false,
                                1e3, &p->rate_limit_default)) < 0 ||
@@ -244,7 +244,7 @@ static int load_globals(load_ctx *c, const cJSON *root)
                                &p->quota_block)) < 0 ||
             (rc = ld_json_time(js, v, "health", "stall_ms", false, 1e3,
                                &p->default_stall)) < 0 ||
-            (rc = ld_json_num(js, v, "health", "output_tokens_default", false,
+            (rc = ld_json_whole(js, v, "health", "output_tokens_default", false,
                               1, 1e7, &tokens)) < 0 ||
             (rc = ld_json_time(js, v, "health", "max_retry_after_s", false,
                                1e6, &p->max_retry_after)) < 0)
@@ -320,10 +320,10 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
     if ((rc = ld_json_num(js, v, path, "quality", false, 0, 1,
                           &r->quality)) < 0 ||
         (rc = get_regions(c, v, path, "regions", &r->regions)) < 0 ||
-        (rc = ld_json_num(js, v, path, "context_window", false, 1, 1e9,
+        (rc = ld_json_whole(js, v, path, "context_window", false, 1, 1e9,
                           &window)) < 0 ||
         (rc = get_caps(c, v, path, "capabilities", &r->caps)) < 0 ||
-        (rc = ld_json_num(js, v, path, "max_concurrency", false, 1, 1e7,
+        (rc = ld_json_whole(js, v, path, "max_concurrency", false, 1, 1e7,
                           &conc)) < 0)
         return rc;
     r->context_window = (int64_t)window;
@@ -569,7 +569,7 @@ static int load_rule(load_ctx *c, const cJSON *v, const char *path,
     if (rule->kind == LD_ACT_WAIT_RETRY_AFTER)
         rule->max = 1;
     double max = rule->max;
-    if ((rc = ld_json_num(js, v, path, "max", false, 0, 10, &max)) < 0 ||
+    if ((rc = ld_json_whole(js, v, path, "max", false, 0, 10, &max)) < 0 ||
         (rc = ld_json_time(js, v, path, "backoff_ms", false, 1e3,
                            &rule->backoff)) < 0 ||
         (rc = ld_json_time(js, v, path, "max_backoff_ms", false, 1e3,
@@ -711,7 +711,7 @@ static int load_hedge(load_ctx *c, const cJSON *v, const char *path,
     int rc;
     if ((rc = ld_json_want_object(js, v, path)) < 0 ||
         (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
-        (rc = ld_json_num(js, v, path, "max_extra", false, 0, 3,
+        (rc = ld_json_whole(js, v, path, "max_extra", false, 0, 3,
                           &max_extra)) < 0 ||
         (rc = ld_json_time(js, v, path, "after_ms", false, 1e3,
                            &h->after)) < 0 ||
@@ -856,13 +856,9 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
     }
 
     double cont = 0;
-    if ((rc = ld_json_num(js, v, path, "continue_streams", false, 0,
+    if ((rc = ld_json_whole(js, v, path, "continue_streams", false, 0,
                           LD_MAX_LADDER, &cont)) < 0)
         return rc;
-    if (cont != (double)(int)cont)
-        return ld_json_fail(js, path, "continue_streams",
-                            "must be a whole number (continuations per "
-                            "request)");
     w->continue_max = (int)cont;
 
     const char *msg = "No route could serve this request.";
@@ -873,13 +869,10 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
         ld_json_child_path(p2, path, "safe_failure");
         if ((rc = ld_json_want_object(js, sf, p2)) < 0 ||
             (rc = ld_json_check_keys(js, sf, p2, skeys, NULL)) < 0 ||
-            (rc = ld_json_num(js, sf, p2, "status", false, 400, 599,
+            (rc = ld_json_whole(js, sf, p2, "status", false, 400, 599,
                               &status)) < 0 ||
             (rc = ld_json_str(js, sf, p2, "message", false, &msg)) < 0)
             return rc;
-        if (status != floor(status))
-            return ld_json_fail(js, p2, "status", "must be a whole number "
-                                "(an HTTP status from 400 to 599)");
     }
     w->fail_status = (int)status;
     if ((w->fail_message = strdup(msg)) == NULL)

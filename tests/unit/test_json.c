@@ -120,6 +120,26 @@ static void test_unterminated_text_is_read_within_its_length(void **state)
     }
 }
 
+static void test_deep_nesting_names_the_limit(void **state)
+{
+    (void)state;
+    size_t n = 2 * 1200 + 16;
+    char *t = malloc(n);
+    assert_non_null(t);
+    size_t k = (size_t)snprintf(t, n, "{\"a\": ");
+    for (int i = 0; i < 1200; i++)
+        t[k++] = '[';
+    for (int i = 0; i < 1200; i++)
+        t[k++] = ']';
+    t[k++] = '}';
+    cJSON *root = NULL;
+    assert_true(ld_json_parse_object(&J, t, k, 1 << 20, "doc", true, &root) < 0);
+    assert_null(root);
+    assert_non_null(strstr(err.msg, "nested deeper than 1000 objects and arrays at "
+                                    "line 1, column 1006"));
+    free(t);
+}
+
 static void test_only_an_object_of_bounded_size_parses(void **state)
 {
     (void)state;
@@ -257,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_paths_join_keys_and_indices_and_are_cut),
         cmocka_unit_test(test_syntax_errors_name_line_and_column),
         cmocka_unit_test(test_unterminated_text_is_read_within_its_length),
+        cmocka_unit_test(test_deep_nesting_names_the_limit),
         cmocka_unit_test(test_a_trailing_comma_is_named_with_its_line_and_column),
         cmocka_unit_test(test_only_an_object_of_bounded_size_parses),
         cmocka_unit_test(test_unknown_and_duplicate_keys_are_refused),
