@@ -325,6 +325,16 @@ int cmd_check(int argc, char **argv)
     ld_error err;
     if (cli_load_policy(o.path, &p, &err) < 0) {
         fprintf(stderr, "ladder check: %s\n", err.msg);
+        if (o.json) {
+            /* scripts read stdout: the same verdict as an object */
+            cJSON *e = cJSON_CreateObject();
+            ld_error perr;
+            if (e != NULL && cJSON_AddStringToObject(e, "policy", o.path) &&
+                cJSON_AddBoolToObject(e, "valid", 0) &&
+                cJSON_AddStringToObject(e, "error", err.msg))
+                (void)cli_print_json(e, &perr);
+            cJSON_Delete(e);
+        }
         return 2;
     }
     int flagged = 0, warnings = 0, rc = 0;

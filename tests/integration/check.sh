@@ -364,4 +364,12 @@ else
 fi
 expect_in "$tmp/help.out" "breaker, retry, retry budget and hedge" "check --help mentions the settings"
 
+# --json on a broken policy: the message on stderr, and a verdict object on
+# stdout for scripts
+run badjson check --json tests/data/policies/bad_fraction_status.json
+expect_rc badjson 2 "check --json on a broken policy exits 2"
+expect_in "$tmp/badjson.err" "must be a whole number (got 503.9)" "and says why on stderr"
+json_js "and prints {valid: false, error} on stdout" "$tmp/badjson.out" '
+    want(j.valid === false, "valid: " + j.valid);
+    want(typeof j.error === "string" && j.error.includes("safe_failure.status"), "error: " + j.error);'
 finish
