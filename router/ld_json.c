@@ -106,6 +106,87 @@ static int error_at_end(const char *text, size_t len)
     return at_end;
 }
 
+/* Where the text writes a NUL character (\u0000) inside a string, which
+ * cJSON would cut the string at; -1 if nowhere. */
+static long nul_escape(const char *text, size_t len)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (!in_str) {
+            in_str = ch == '"';
+        } else if (ch == '"') {
+            in_str = false;
+        } else if (ch == '\\') {
+            if (i + 5 < len && text[i + 1] == 'u' && text[i + 2] == '0' &&
+                text[i + 3] == '0' && text[i + 4] == '0' && text[i + 5] == '0')
+                return (long)i;
+            i++;
+        }
+    }
+    return -1;
+}
+
+/* Whether s is valid UTF-8 without control characters; *bad says which
+ * fault ("invalid UTF-8", "a control character"). */
+static bool clean_text(const char *s, const char **bad)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+              : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4)) {
+            *bad = "invalid UTF-8";
+            return false;
+        }
+        if (n == 0 && (c < 0x20 || c == 0x7F)) {
+            *bad = "a control character (CR, LF, tab...)";
+            return false;
+        }
+        unsigned cp = n == 0 ? c : c & (0x3F >> n);
+        for (int k = 1; k <= n; k++) {
+            if ((p[k] & 0xC0) != 0x80) {
+                *bad = "invalid UTF-8";
+                return false;
+            }
+            cp = cp << 6 | (p[k] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+            *bad = "invalid UTF-8 (an overlong form or a surrogate)";
+            return false;
+        }
+        p += n + 1;
+    }
+    return true;
+}
+
+int ld_json_check_strings(const ld_json *c, const cJSON *v, const char *path)
+{
+    const char *bad;
+    int i = 0;
+    for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
+        char p[LD_JSON_PATH_MAX];
+        if (cJSON_IsObject(v)) {
+            if (ld_json_is_comment(c, it->string))
+                continue; /* free-form */
+            if (!clean_text(it->string, &bad))
+                return ld_json_fail(c, path, NULL, "a key holds %s", bad);
+            ld_json_child_path(p, path, it->string);
+        } else {
+            ld_json_index_path(p, path, i);
+        }
+        if (cJSON_IsString(it) && !clean_text(it->valuestring, &bad))
+            return ld_json_fail(c, p, NULL, "holds %s", bad);
+        int rc;
+        if ((cJSON_IsObject(it) || cJSON_IsArray(it)) &&
+            (rc = ld_json_check_strings(c, it, p)) < 0)
+            return rc;
+    }
+    return LD_OK;
+}
+
 int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
                          size_t max, const char *what, bool eof_note,
                          cJSON **out)
@@ -163,6 +244,14 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
                             at >= len ? " (unexpected end of file)" : "");
     }
     int rc = LD_EINVAL;
+    long nul = nul_escape(text, len);
+    if (nul >= 0) {
+        char where[64];
+        line_col(text, len, (size_t)nul, where, sizeof where);
+        ld_error_set(c->err, c->file, NULL, "a NUL character (\\u0000) at "
+                     "%s: strings cannot hold one", where);
+        goto fail;
+    }
     /* anything but white space after the value is an error too */
     for (const char *q = end; q != NULL && q < text + len; q++) {
         if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {

@@ -50,6 +50,10 @@ int ld_json_fail(const ld_json *c, const char *path, const char *key,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* Every key and string value under v (comment keys and their values
+ * aside) is valid UTF-8 without control characters: they become HTTP
+ * headers, log lines and JSON answers. The error names the path. */
+int ld_json_check_strings(const ld_json *c, const cJSON *v, const char *path);
 /* "file: out of memory"; returns LD_ENOMEM. */
 int ld_json_oom(const ld_json *c);
 

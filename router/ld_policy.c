@@ -1024,7 +1024,8 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     p->default_stall = ld_s(10);
     p->default_output_tokens = 256;
 
-    if ((rc = ld_json_check_keys(&c.j, root, "", keys, NULL)) < 0)
+    if ((rc = ld_json_check_keys(&c.j, root, "", keys, NULL)) < 0 ||
+        (rc = ld_json_check_strings(&c.j, root, "")) < 0)
         goto fail;
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (ver != NULL && (!cJSON_IsNumber(ver) || ver->valuedouble != 1)) {
