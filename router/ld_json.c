@@ -248,8 +248,8 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
     if (nul >= 0) {
         char where[64];
         line_col(text, len, (size_t)nul, where, sizeof where);
-        ld_error_set(c->err, c->file, NULL, "a NUL character (\\u0000) at "
-                     "%s: strings cannot hold one", where);
+        ld_error_set(c->err, c->file, NULL, "a NUL character at %s "
+                     "(\\u0000): strings cannot hold one", where);
         goto fail;
     }
     /* anything but white space after the value is an error too */
