@@ -42,7 +42,8 @@ satt *live_att_find(sreq *r, uint32_t no)
 
 ld_us live_att_retry_after(const satt *a)
 {
-    return a->ra_ms >= 0 ? a->ra_ms : a->ra_s; /* the core caps it */
+    ld_us ms = live_retry_after_ms_parse(a->ra_ms);
+    return ms >= 0 ? ms : live_retry_after_parse(a->ra, a->ra_unix);
 }
 
 /* Report the attempt's end to the core (once) and retire it. */
@@ -131,6 +132,30 @@ void live_att_free(satt *a)
     free(a);
 }
 
+/* What the attempt saw so far, ended by `end`, for live_result_make. */
+static void att_seen(const satt *a, live_end end, live_seen *seen)
+{
+    live_seen_init(seen);
+    seen->end = end;
+    seen->got_headers = a->got_headers;
+    seen->status = a->status;
+    seen->retry_after = a->ra;
+    seen->retry_after_ms = a->ra_ms;
+    seen->ra_unix = a->ra_unix;
+    seen->stream = a->stream;
+    seen->finished = a->finished;
+    seen->tokens = a->tokens;
+    seen->error_words = a->prov->error_words;
+}
+
+/* Report to the core what seen makes of the attempt. */
+static void att_end_seen(satt *a, const live_seen *seen)
+{
+    live_result res;
+    live_result_make(seen, &res);
+    live_att_end(a, &res.raw);
+}
+
 /* One upstream SSE event of a stream attempt. */
 static void att_on_sse(void *ud, const char *event, const char *data,
                        size_t len)
@@ -138,34 +163,23 @@ static void att_on_sse(void *ud, const char *event, const char *data,
     satt *a = ud;
     sreq *r = a->r;
     live_chunk_info info;
-    ld_raw_result res;
+    live_seen seen;
 
     if (a->retired || a->ended || r->core == NULL)
         return;
     int rc = live_stream_feed(a->tr, event, data, len, &a->out, &info);
-    ld_raw_result_init(&res);
-    res.http_status = a->status;
-    res.retry_after = live_att_retry_after(a);
     if (rc != LD_OK || info.malformed) {
         a->abort = true;
-        res.transport = LD_TR_MALFORMED;
-        res.completion_tokens = a->tokens;
-        live_att_end(a, &res);
+        att_seen(a, LIVE_END_MALFORMED, &seen);
+        att_end_seen(a, &seen);
         return;
     }
     if (info.error) {
-        /* an error event inside a 200 stream: ld_classify reads its
-         * words */
-        char type[64], code[64], msg[256];
-        (void)ld_parse_error_body(data, len, type, sizeof type, code,
-                                  sizeof code, msg, sizeof msg);
         a->abort = true;
-        res.transport = LD_TR_STREAM_ERROR;
-        res.error_type = type;
-        res.error_code = code;
-        res.error_message = msg;
-        res.completion_tokens = a->tokens;
-        live_att_end(a, &res);
+        att_seen(a, LIVE_END_ERROR_EVENT, &seen);
+        seen.body = data;
+        seen.body_len = len;
+        att_end_seen(a, &seen);
         return;
     }
     if (info.content) {
@@ -192,11 +206,10 @@ static void att_on_sse(void *ud, const char *event, const char *data,
         live_answer ans;
         live_stream_result(a->tr, &ans);
         a->done_seen = true;
-        res.http_status = a->status;
-        res.completion_tokens =
-            ans.output_tokens >= 0 ? (int)ans.output_tokens : a->tokens;
-        res.finish_reason = ans.finish_reason[0] ? ans.finish_reason : NULL;
-        live_att_end(a, &res);
+        att_seen(a, LIVE_END_DONE, &seen);
+        seen.usage_tokens = ans.output_tokens;
+        seen.finish_reason = ans.finish_reason;
+        att_end_seen(a, &seen);
     }
 }
 
@@ -218,49 +231,37 @@ static size_t att_write(char *p, size_t size, size_t nmemb, void *ud)
     }
     if (!a->stream) {
         if (live_buf_append(&a->resp, p, n) != LD_OK) {
-            ld_raw_result res;
-            ld_raw_result_init(&res);
-            res.transport = LD_TR_MALFORMED; /* over 16 MiB, or no memory */
-            res.http_status = a->status;
+            live_seen seen; /* over 16 MiB, or no memory */
             a->abort = true;
-            live_att_end(a, &res);
+            att_seen(a, LIVE_END_MALFORMED, &seen);
+            att_end_seen(a, &seen);
             return 0;
         }
         return n;
     }
     int rc = live_sse_feed(a->sse, p, n, att_on_sse, a);
     if (rc != LD_OK && !a->retired && !a->ended) {
-        ld_raw_result res;
-        ld_raw_result_init(&res);
-        res.transport = LD_TR_MALFORMED; /* an SSE line over its cap */
-        res.http_status = a->status;
-        res.completion_tokens = a->tokens;
+        live_seen seen; /* an SSE line over its cap */
         a->abort = true;
-        live_att_end(a, &res);
+        att_seen(a, LIVE_END_MALFORMED, &seen);
+        att_end_seen(a, &seen);
     }
     if (!a->retired)
         live_flush_out(a);
     return a->abort ? 0 : n;
 }
 
-/* Retry-After: delta-seconds or an HTTP-date. */
-static ld_us parse_retry_after(const char *v)
+/* A header's value into dst as sent; "" when it does not fit (no
+ * Retry-After form is that long: it is then unreadable, not cut short). */
+static void keep_value(char *dst, size_t cap, const char *v)
 {
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (end != v && errno == 0) {
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (*end == '\0')
-            return d < 0 ? -1 : d > 1e9 ? ld_s(1000000000) /* in range */
-                                        : (ld_us)(d * 1e6);
-    }
-    time_t t = curl_getdate(v, NULL);
-    if (t == -1)
-        return -1;
-    time_t now = time(NULL); /* an HTTP-date is wall-clock time */
-    return t > now ? (ld_us)(t - now) * LD_US_PER_S : 0;
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n >= cap)
+        n = 0;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
 }
 
 static size_t att_header(char *p, size_t size, size_t nmemb, void *ud)
@@ -284,7 +285,7 @@ static size_t att_header(char *p, size_t size, size_t nmemb, void *ud)
         const char *sp = strchr(line, ' ');
         a->status = sp != NULL ? atoi(sp + 1) : 0;
         a->got_headers = false;
-        a->ra_s = a->ra_ms = -1;
+        a->ra[0] = a->ra_ms[0] = '\0';
         return n;
     }
     char *colon = strchr(line, ':');
@@ -295,12 +296,10 @@ static size_t att_header(char *p, size_t size, size_t nmemb, void *ud)
     while (*v == ' ' || *v == '\t')
         v++;
     if (strcasecmp(line, "retry-after-ms") == 0) {
-        char *end;
-        double d = strtod(v, &end);
-        if (end != v && d >= 0) /* in range of ld_us; the core caps it */
-            a->ra_ms = d > 1e12 ? (ld_us)1e15 : (ld_us)(d * 1000.0);
+        keep_value(a->ra_ms, sizeof a->ra_ms, v);
     } else if (strcasecmp(line, "retry-after") == 0) {
-        a->ra_s = parse_retry_after(v);
+        keep_value(a->ra, sizeof a->ra, v);
+        a->ra_unix = (int64_t)time(NULL); /* an HTTP-date is wall time */
     }
     return n;
 }
@@ -324,67 +323,36 @@ static int att_prereq(void *ud, char *primary_ip, char *local_ip,
 /* curl finished the transfer (with rc): tell the core what it was. */
 void live_att_transfer_done(satt *a, CURLcode rc)
 {
-    ld_raw_result res;
+    live_seen seen;
     live_answer ans;
-    char type[64], code[64], msg[256];
-    ld_raw_result_init(&res);
-    res.http_status = a->got_headers ? a->status : 0;
-    res.retry_after = live_att_retry_after(a);
-    res.completion_tokens = a->tokens;
-
-    if (!a->got_headers) {
-        res.http_status = 0;
-        switch (rc) {
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_OPERATION_TIMEDOUT: /* only the connect timeout is set */
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_URL_MALFORMAT:
-            res.transport = LD_TR_CONNECT_FAILED;
-            break;
-        default:
-            res.transport = LD_TR_RESET;
-            break;
-        }
-    } else if (!status_ok(a->status)) {
-        if (ld_parse_error_body(a->resp.data, a->resp.len, type, sizeof type,
-                                code, sizeof code, msg, sizeof msg) == LD_OK) {
-            res.error_type = type;
-            res.error_code = code;
-            res.error_message = msg;
-        }
-    } else if (a->stream) {
+    live_result res;
+    att_seen(a, LIVE_END_TRANSFER, &seen);
+    seen.curl_rc = (int)rc;
+    if (a->got_headers && !status_ok(a->status)) {
+        seen.body = a->resp.data;
+        seen.body_len = a->resp.len;
+    } else if (a->got_headers && a->stream) {
         live_stream_result(a->tr, &ans);
-        if (a->finished) {
-            /* the model finished; only the terminator is missing */
-            res.transport = a->done_seen ? LD_TR_OK : LD_TR_NO_DONE;
-            res.completion_tokens = ans.output_tokens >= 0
-                                        ? (int)ans.output_tokens
-                                        : a->tokens;
-            res.finish_reason = ans.finish_reason[0] ? ans.finish_reason
-                                                     : NULL;
-        } else {
-            res.transport = LD_TR_CUT;
-        }
-    } else if (rc != CURLE_OK) {
-        res.transport = LD_TR_CUT; /* the body stopped short */
-    } else if (live_provider_answer(a->prov, a->resp.data, a->resp.len,
-                                     &a->answer, &ans) != LD_OK) {
-        res.transport = LD_TR_MALFORMED;
-    } else {
+        seen.usage_tokens = ans.output_tokens;
+        seen.finish_reason = ans.finish_reason;
+    } else if (a->got_headers && rc == CURLE_OK) {
+        /* a whole answer: translated for the client now */
+        seen.answer_rc = live_provider_answer(a->prov, a->resp.data,
+                                              a->resp.len, &a->answer, &ans);
+        seen.usage_tokens = ans.output_tokens;
+        seen.finish_reason = ans.finish_reason;
+    }
+    live_result_make(&seen, &res);
+    if (seen.answer_rc == LD_OK && res.raw.transport == LD_TR_OK &&
+        !a->stream && a->got_headers && status_ok(a->status)) {
         a->ans_in = ans.input_tokens;
         a->ans_out = ans.output_tokens;
-        res.completion_tokens =
-            ans.output_tokens >= 0 ? (int)ans.output_tokens : 0;
-        res.finish_reason = ans.finish_reason[0] ? ans.finish_reason : NULL;
         if (a->t_first < 0)
             a->t_first = a->r->s->now;
-        if (res.completion_tokens > 0)
-            a->tokens = res.completion_tokens;
+        if (res.raw.completion_tokens > 0)
+            a->tokens = res.raw.completion_tokens;
     }
-    live_att_end(a, &res);
+    live_att_end(a, &res.raw);
 }
 
 static struct curl_slist *hdr_add(struct curl_slist *l, const char *h,
@@ -472,7 +440,6 @@ void live_att_start(sreq *r, const ld_do *d)
     a->stream = r->stream;
     a->started = s->now;
     a->t_first = -1;
-    a->ra_s = a->ra_ms = -1;
     a->ans_in = a->ans_out = -1;
     live_buf_init(&a->body, s->o.max_body * 4 + ((size_t)64 << 10));
     live_buf_init(&a->resp, ANSWER_CAP);

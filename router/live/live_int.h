@@ -66,6 +66,7 @@
 #include "live_adapter.h"
 #include "live_metrics.h"
 #include "live_provider.h"
+#include "live_result.h"
 #include "live_server.h"
 #include "live_shared.h"
 
@@ -118,7 +119,9 @@ struct satt {
     live_stream *tr;
     int status;          /* 0 until a status line arrived */
     bool got_headers;
-    ld_us ra_s, ra_ms;   /* Retry-After, retry-after-ms: -1 none */
+    char ra[64], ra_ms[32]; /* Retry-After, retry-after-ms as sent ("": none
+                               or too long to be one) */
+    int64_t ra_unix;     /* wall clock (Unix s) when Retry-After came */
     ld_us started, t_first;
     int tokens;          /* content pieces received */
     int sends;           /* times curl put the request on the wire */
