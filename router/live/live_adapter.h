@@ -1,8 +1,11 @@
 /* live_adapter.h - the live router's translations between the client's
  * OpenAI-compatible API and each provider's API, and the SSE reader.
  *
- * Pure functions over bytes and cJSON: no sockets, no clock. The server
- * (live_server.c) calls them; unit tests call them directly.
+ * Pure functions over bytes and cJSON: no sockets, no clock. Each
+ * provider's part is a table of operations (live_provider.h: prov_openai.c,
+ * prov_anthropic.c); the functions below that take an ld_provider look its
+ * table up and call through it. The server chooses a route's table once
+ * and calls the live_provider_* forms; unit tests call either.
  */
 #ifndef LIVE_ADAPTER_H
 #define LIVE_ADAPTER_H

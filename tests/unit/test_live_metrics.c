@@ -165,6 +165,78 @@ static void test_render_is_capped_by_the_buffer(void **state)
     live_buf_cleanup(&small);
 }
 
+static void test_every_event_type_has_its_series(void **state)
+{
+    fx *f = *state;
+    ld_event e;
+    e = ev(LD_EV_SKIP, 1, -1, LD_FC_BUDGET_EXCEEDED);
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_RETRY, 0, -1, LD_FC_RATE_LIMITED);
+    live_metrics_on_event(f->m, &e);
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_HEDGE, 0, 1, LD_FC_NONE);
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_CANCEL, 1, -1, LD_FC_NONE);
+    e.reason = LD_CANCEL_HEDGE_LOST;
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_BREAKER, 0, -1, LD_FC_NONE);
+    e.from = LD_BREAKER_CLOSED;
+    e.to = LD_BREAKER_OPEN;
+    live_metrics_on_event(f->m, &e);
+    e.shared = true; /* another router opened it */
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_BLOCK, 1, -1, LD_FC_RATE_LIMITED);
+    live_metrics_on_event(f->m, &e);
+    e.shared = true;
+    live_metrics_on_event(f->m, &e);
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_RESULT, 1, -1, LD_FC_NONE); /* a success is billed */
+    e.cost = 0.25;
+    e.output_tokens = 40;
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_REQUEST, 0, -1, LD_FC_NONE); /* counted elsewhere */
+    live_metrics_on_event(f->m, &e);
+    e = ev(LD_EV_ATTEMPT, 7, -1, LD_FC_NONE); /* no such route: ignored */
+    live_metrics_on_event(f->m, &e);
+    const char *t = render(f);
+    assert_near(value(t, "ladder_skips_total{route=\"b\",class=\"budget_exceeded\"}"), 1, 0);
+    assert_near(value(t, "ladder_retries_total{route=\"a\",class=\"rate_limited\"}"), 2, 0);
+    assert_near(value(t, "ladder_hedges_total{route=\"a\"}"), 1, 0);
+    assert_near(value(t, "ladder_attempts_cancelled_total{route=\"b\",reason=\"hedge_lost\"}"), 1, 0);
+    assert_near(value(t, "ladder_breaker_transitions_total{route=\"a\",to=\"open\"}"), 2, 0);
+    assert_near(value(t, "ladder_breaker_shared_opens_total{route=\"a\"}"), 1, 0);
+    assert_near(value(t, "ladder_route_blocks_total{route=\"b\",source=\"local\"}"), 1, 0);
+    assert_near(value(t, "ladder_route_blocks_total{route=\"b\",source=\"shared\"}"), 2, 0);
+    assert_near(value(t, "ladder_cost_usd_total{route=\"b\"}"), 0.25, 1e-12);
+    assert_near(value(t, "ladder_output_tokens_total{route=\"b\"}"), 40, 0);
+}
+
+static void test_an_abandoned_request_is_counted_as_such(void **state)
+{
+    fx *f = *state;
+    ld_req_info gone = {0};
+    gone.outcome = LD_OUT_ABANDONED;
+    gone.route = -1;
+    gone.ttft = -1;
+    gone.latency = ld_ms(3000);
+    live_metrics_on_done(f->m, &gone, true);
+    assert_int_equal(live_metrics_requests(f->m, LD_OUT_ABANDONED), 1);
+    assert_non_null(strstr(render(f), "outcome=\"abandoned\""));
+}
+
+static void test_fallbacks_past_the_table_are_counted_untracked(void **state)
+{
+    fx *f = *state;
+    /* a fallback the table cannot hold (here: to a route the policy does
+     * not have) is counted as untracked, not dropped */
+    ld_event e = ev(LD_EV_FALLBACK, 0, 1, LD_FC_OVERLOADED);
+    live_metrics_on_event(f->m, &e);
+    e.to_route = 9; /* no such route */
+    live_metrics_on_event(f->m, &e);
+    const char *t = render(f);
+    assert_near(value(t, "ladder_fallbacks_untracked_total"), 1, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +245,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_breaker_gauge_follows_given_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_and_feedback_are_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_render_is_capped_by_the_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_event_type_has_its_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_abandoned_request_is_counted_as_such, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fallbacks_past_the_table_are_counted_untracked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

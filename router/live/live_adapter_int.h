@@ -1,0 +1,124 @@
+/* live_adapter_int.h - what the adapter files share (live_adapter.c,
+ * live_chat.c, prov_*.c): JSON helpers, the cJSON scratch arena and the
+ * stream translator's state. Private to router/live/.
+ */
+#ifndef LIVE_ADAPTER_INT_H
+#define LIVE_ADAPTER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "live_adapter.h"
+#include "live_provider.h"
+
+/* live_stream_text keeps at most this much of the answer; a piece that does
+ * not fit whole ends the accumulation, so the text stays a prefix of the
+ * answer. */
+#define STREAM_TEXT_MAX ((size_t)1024 * 1024)
+/* tool calls one translated stream may open */
+#define STREAM_MAX_TOOLS 128
+
+/* ---- the cJSON arena (live_adapter.c) -------------------------------------
+ * Open around a call whose trees all die inside it; calls nest. */
+void live_json_arena_open(void);
+void live_json_arena_close(void);
+
+/* ---- JSON helpers ------------------------------------------------------- */
+
+/* Parse len bytes as one JSON value with nothing but white space after it.
+ * LD_EINVAL with *err_at (if not NULL) at the offending byte (len when the
+ * text ran out); LD_ENOMEM. */
+int live_json_parse(const char *p, size_t len, cJSON **out, size_t *err_at);
+/* obj[key] = item, in place when the key exists. Takes ownership of item
+ * (deleting it on failure). */
+bool live_jset(cJSON *obj, const char *key, cJSON *item);
+/* arr += item; takes ownership of item. */
+bool live_jpush(cJSON *arr, cJSON *item);
+/* Print root (not consumed) into out, appended. */
+int live_jprint_append(const cJSON *root, live_buf *out);
+
+static inline const cJSON *live_jget(const cJSON *obj, const char *key)
+{
+    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key)
+                               : NULL;
+}
+
+static inline const char *live_jstr(const cJSON *obj, const char *key)
+{
+    const cJSON *v = live_jget(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static inline bool live_jabsent(const cJSON *v)
+{
+    return v == NULL || cJSON_IsNull(v);
+}
+
+/* A non-negative integer field, or -1. */
+static inline int64_t live_jint(const cJSON *obj, const char *key)
+{
+    const cJSON *v = live_jget(obj, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15)
+        return -1;
+    return (int64_t)v->valuedouble;
+}
+
+/* src (NULL: "") into dst, truncated to cap - 1 bytes. */
+static inline void live_copy_trunc(char *dst, size_t cap, const char *src)
+{
+    if (cap == 0)
+        return;
+    if (src == NULL)
+        src = "";
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static inline bool live_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+           c == '\v';
+}
+
+/* Usage unknown, no finish reason, no model. */
+void live_answer_clear(live_answer *info);
+
+/* ---- the stream translator's state (live_adapter.c) ----------------------- */
+
+struct live_stream {
+    const live_provider *prov;
+    char *id;          /* the client's chunk id (makes_chunks only) */
+    int64_t created;
+    bool include_usage;
+
+    int64_t input_tokens, output_tokens;
+    char finish_reason[32];
+    char *model;   /* the model that answers, as it says; NULL unknown */
+
+    live_buf text;
+    bool text_full;
+    bool not_text; /* tool calls, a refusal or several choices: the text is
+                      not the whole answer */
+
+    /* a translator that makes its own chunks (makes_chunks) */
+    bool role_sent;
+    bool usage_sent;
+    int ntools;
+    int64_t *tool_block; /* OpenAI tool call i is the upstream's content
+                            block tool_block[i]; STREAM_MAX_TOOLS of them,
+                            allocated with the first call */
+};
+
+/* The model the stream says answers (kept once: chunks repeat it).
+ * LD_ENOMEM. */
+int live_stream_set_model(live_stream *s, const char *model);
+/* Keep answer text for live_stream_text, up to its cap. LD_ENOMEM. */
+int live_stream_text_add(live_stream *s, const char *t);
+
+#endif

@@ -1,0 +1,382 @@
+/* live_api.c - the client API: the routes table (POST
+ * /v1/chat/completions, GET /v1/models, POST /v1/feedback), the request's
+ * parsing, workload and tier, the limits, the start of its core request,
+ * and the watch on the client's connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "live_int.h"
+
+/* The client's connection closed while we owned its request. */
+static void live_on_client_close(struct evhttp_connection *evcon, void *arg)
+{
+    sreq *r = arg;
+    live_server *s = r->s;
+    struct evhttp_request *req = r->http;
+    bool detached = req != NULL && evhttp_request_get_connection(req) == NULL;
+    (void)evcon;
+    live_enter(s);
+    r->client_gone = true;
+    r->http = NULL;
+    r->evcon = NULL;
+    live_core_abandon(r);
+    if (detached)
+        evhttp_request_free(req);
+    live_leave(s);
+}
+
+/* Keep reading the client's connection (capped, no parsing) so that its
+ * close reaches live_on_client_close while we work; no read timeout meanwhile
+ * (a long answer is not an idle connection). */
+static void live_watch_client(sreq *r)
+{
+    live_server *s = r->s;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
+    bufferevent_data_cb rd, wr;
+    bufferevent_event_cb ev;
+    void *arg;
+    evhttp_connection_set_closecb(r->evcon, live_on_client_close, r);
+    if (bev == NULL)
+        return;
+    /* stream chunks are small: no Nagle delay on them (a whole reply is
+     * one write and needs no such option: one system call saved) */
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    int one = 1;
+    if (r->stream && fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
+    bufferevent_setcb(bev, NULL, wr, ev, arg);
+    bufferevent_setwatermark(bev, EV_READ, 0, WATCH_READ_CAP);
+    bufferevent_set_timeouts(bev, NULL, &s->idle_tv);
+    if (bufferevent_enable(bev, EV_READ) != 0)
+        live_log(s, "cannot watch a client connection for close");
+}
+
+
+/* ---- client endpoints ------------------------------------------------------------- */
+
+static const char *header_in(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+/* Workload or tier from a header; 0 ok (*out -1 when absent), -1 when the
+ * name is unknown (an error reply was sent). */
+static int pick_named(live_server *s, struct evhttp_request *req,
+                      const char *hdr, bool workload, int *out)
+{
+    const char *v = header_in(req, hdr);
+    *out = -1;
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    int i = workload ? ld_policy_workload_index(s->p, v)
+                     : ld_policy_tier_index(s->p, v);
+    if (i >= 0) {
+        *out = i;
+        return 0;
+    }
+    char msg[1024];
+    size_t n = (size_t)snprintf(msg, sizeof msg, "%s: unknown %s \"%.100s\" (known:",
+                                hdr, workload ? "workload" : "tier", v);
+    int count = workload ? ld_policy_workload_count(s->p)
+                         : ld_policy_tier_count(s->p);
+    for (int k = 0; k < count && n < sizeof msg; k++)
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "%s %s", k ? "," : "",
+                              workload ? ld_policy_workload_name(s->p, k)
+                                       : ld_policy_tier_name(s->p, k));
+    if (n < sizeof msg)
+        snprintf(msg + n, sizeof msg - n, ")");
+    live_reply_error(s, req, 400, msg, "invalid_request_error", NULL,
+                LIVE_REJ_BAD_REQUEST);
+    return -1;
+}
+
+static void on_chat(live_server *s, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char msg[512];
+    int workload, tier;
+
+    if (s->draining) {
+        live_reply_error(s, req, 503, "ladder is shutting down; retry on another "
+                    "instance", "ladder_overloaded", "draining",
+                    LIVE_REJ_DRAINING);
+        return;
+    }
+    if (s->in_flight >= s->o.max_concurrent) {
+        live_reply_error(s, req, 503, "ladder: too many requests in flight; "
+                    "retry shortly", "ladder_overloaded", "overloaded",
+                    LIVE_REJ_OVERLOADED);
+        return;
+    }
+    if (len > s->o.max_body) {
+        snprintf(msg, sizeof msg, "request body of %zu bytes is over the "
+                 "limit of %zu bytes", len, s->o.max_body);
+        live_reply_error(s, req, 413, msg, "invalid_request_error",
+                    "request_too_large", LIVE_REJ_TOO_LARGE);
+        return;
+    }
+    if (pick_named(s, req, "x-ladder-workload", true, &workload) != 0)
+        return;
+    if (workload < 0)
+        workload = ld_policy_default_workload(s->p);
+    if (pick_named(s, req, "x-ladder-tier", false, &tier) != 0)
+        return;
+
+    sreq *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        live_reply_error(s, req, 503, "ladder: out of memory", "ladder_overloaded",
+                    "overloaded", LIVE_REJ_INTERNAL);
+        return;
+    }
+    const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+    int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
+                           : LD_ENOMEM;
+    if (prc == LD_OK && r->chat.stream && len > 0 &&
+        (r->raw = malloc(len)) != NULL) {
+        memcpy(r->raw, body, len);
+        r->raw_len = len;
+    }
+    evbuffer_drain(in, len);
+    if (prc == LD_OK && r->chat.stream)
+        live_keep_only_connection(evhttp_request_get_input_headers(req));
+    if (prc != LD_OK) {
+        if (body == NULL)
+            snprintf(msg, sizeof msg, "ladder: out of memory");
+        free(r);
+        live_reply_error(s, req, 400, msg, "invalid_request_error", NULL,
+                    LIVE_REJ_BAD_REQUEST);
+        return;
+    }
+    r->timer = evtimer_new(s->base, live_on_req_timer, r);
+    if (s->trace != NULL)
+        r->tr = malloc(sizeof *r->tr);
+    if (r->timer == NULL || (s->trace != NULL && r->tr == NULL)) {
+        if (r->timer != NULL)
+            event_free(r->timer);
+        free(r->tr);
+        free(r->raw);
+        live_chat_cleanup(&r->chat);
+        free(r);
+        live_reply_error(s, req, 503, "ladder: out of memory", "ladder_overloaded",
+                    "overloaded", LIVE_REJ_INTERNAL);
+        return;
+    }
+    r->s = s;
+    r->id = s->next_id++;
+    live_fmt_prefixed_u64(r->id_str, "r-", r->id);
+    r->http = req;
+    r->evcon = evhttp_request_get_connection(req);
+    r->stream = r->chat.stream;
+    r->workload = workload;
+    r->tier = tier;
+    r->arrived = s->now;
+    r->wall_ms = live_wall_ms();
+    if (r->tr != NULL)
+        ld_trace_init(r->tr, r->arrived);
+    r->out_estimate = r->chat.max_tokens;
+
+    ld_req_spec spec = {workload, tier, r->chat.input_tokens,
+                        r->chat.max_tokens > 0 ? r->chat.max_tokens : -1,
+                        r->chat.caps, r->id};
+    s->cur = r;
+    int rc = ld_req_start(s->core, &spec, s->now, &s->rng, &r->core);
+    s->cur = NULL;
+    if (rc != LD_OK) {
+        event_free(r->timer);
+        free(r->tr);
+        free(r->raw);
+        live_chat_cleanup(&r->chat);
+        free(r);
+        live_reply_error(s, req, 503, "ladder: cannot take the request now",
+                    "ladder_overloaded", "overloaded", LIVE_REJ_INTERNAL);
+        return;
+    }
+    r->next = s->reqs;
+    if (s->reqs != NULL)
+        s->reqs->prev = r;
+    s->reqs = r;
+    s->nreqs++;
+    s->in_flight++;
+    if (r->evcon != NULL)
+        live_watch_client(r);
+    {
+        ld_req_info info;
+        ld_req_info_get(r->core, &info);
+        r->workload = info.workload;
+        r->tier = info.tier;
+    }
+    live_drain(r);
+}
+
+static void on_models(live_server *s, struct evhttp_request *req)
+{
+    cJSON *o = cJSON_CreateObject(), *arr = NULL;
+    bool ok = o != NULL && cJSON_AddStringToObject(o, "object", "list") != NULL &&
+              (arr = cJSON_AddArrayToObject(o, "data")) != NULL;
+    for (int w = 0; ok && w < ld_policy_workload_count(s->p); w++) {
+        cJSON *e = cJSON_CreateObject();
+        ok = e != NULL && cJSON_AddItemToArray(arr, e);
+        if (!ok) {
+            cJSON_Delete(e);
+            break;
+        }
+        ok = cJSON_AddStringToObject(e, "id", ld_policy_workload_name(s->p, w)) &&
+             cJSON_AddStringToObject(e, "object", "model") &&
+             cJSON_AddNumberToObject(e, "created", 0) &&
+             cJSON_AddStringToObject(e, "owned_by", "ladder") &&
+             cJSON_AddStringToObject(e, "ladder_kind", "workload") &&
+             cJSON_AddBoolToObject(e, "ladder_default",
+                                   w == ld_policy_default_workload(s->p));
+    }
+    for (int i = 0; ok && i < s->nroutes; i++) {
+        ld_route_info ri;
+        cJSON *e = cJSON_CreateObject();
+        ok = e != NULL && cJSON_AddItemToArray(arr, e);
+        if (!ok) {
+            cJSON_Delete(e);
+            break;
+        }
+        ok = ld_policy_route_info(s->p, i, &ri) == LD_OK;
+        ok = cJSON_AddStringToObject(e, "id", ri.id) &&
+             cJSON_AddStringToObject(e, "object", "model") &&
+             cJSON_AddNumberToObject(e, "created", 0) &&
+             cJSON_AddStringToObject(e, "owned_by", "ladder") &&
+             cJSON_AddStringToObject(e, "ladder_kind", "route") &&
+             cJSON_AddStringToObject(e, "provider", s->prov[i]->name) &&
+             cJSON_AddStringToObject(e, "model", ri.model) &&
+             cJSON_AddNumberToObject(e, "quality", ri.quality);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    struct evbuffer *b = evbuffer_new();
+    if (text == NULL || b == NULL || evbuffer_add(b, text, strlen(text)) != 0) {
+        if (b != NULL)
+            evbuffer_free(b);
+        cJSON_free(text);
+        cJSON_Delete(o);
+        live_reply_error(s, req, 500, "ladder: out of memory", "server_error", NULL,
+                    LIVE_REJ_INTERNAL);
+        return;
+    }
+    live_send_whole(s, req, 200, "application/json", b);
+    evbuffer_free(b);
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
+static void on_feedback(live_server *s, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
+    cJSON *o = NULL;
+    const cJSON *id, *out;
+    live_feedback fb;
+    uint64_t n = 0;
+    char *end;
+
+    if (len > s->o.max_body) {
+        live_reply_error(s, req, 413, "feedback body over the limit",
+                    "invalid_request_error", "request_too_large",
+                    LIVE_REJ_TOO_LARGE);
+        return;
+    }
+    if (body != NULL) {
+        char *copy = malloc(len + 1); /* cJSON may read one byte past len */
+        if (copy != NULL) {
+            memcpy(copy, body, len);
+            copy[len] = '\0';
+            o = cJSON_ParseWithLength(copy, len);
+            free(copy);
+        }
+    }
+    id = cJSON_GetObjectItemCaseSensitive(o, "request_id");
+    out = cJSON_GetObjectItemCaseSensitive(o, "outcome");
+    if (!cJSON_IsObject(o) || !cJSON_IsString(id) || !cJSON_IsString(out) ||
+        live_feedback_parse(out->valuestring, &fb) != LD_OK) {
+        cJSON_Delete(o);
+        live_reply_error(s, req, 400, "feedback needs {\"request_id\": \"r-N\", "
+                    "\"outcome\": \"accepted\"|\"retried\"|\"abandoned\"}",
+                    "invalid_request_error", NULL, LIVE_REJ_BAD_REQUEST);
+        return;
+    }
+    if (strncmp(id->valuestring, "r-", 2) == 0) {
+        errno = 0;
+        n = strtoull(id->valuestring + 2, &end, 10);
+        if (errno != 0 || end == id->valuestring + 2 || *end != '\0')
+            n = 0;
+    }
+    cJSON_Delete(o);
+    feedback_slot *f = &s->fb[n % FEEDBACK_SLOTS];
+    if (n == 0 || f->id != n) {
+        live_reply_error(s, req, 404, "unknown or expired request_id (feedback is "
+                    "kept for the last 4096 finished requests)",
+                    "invalid_request_error", "unknown_request_id",
+                    LIVE_REJ_NOT_FOUND);
+        return;
+    }
+    if (!f->recorded) {
+        f->recorded = true;
+        live_metrics_on_feedback(s->m, fb, f->fell_back);
+    }
+    struct evbuffer *b = evbuffer_new();
+    if (b != NULL)
+        evbuffer_add_printf(b, "{\"ok\":true,\"fell_back\":%s}",
+                            f->fell_back ? "true" : "false");
+    live_send_whole(s, req, 200, "application/json", b);
+    if (b != NULL)
+        evbuffer_free(b);
+}
+
+const char *live_req_path(struct evhttp_request *req)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *p = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    return p != NULL ? p : "";
+}
+
+/* The client API: one path, one method, one handler each. */
+static const struct {
+    const char *path;
+    enum evhttp_cmd_type method;
+    void (*handler)(live_server *s, struct evhttp_request *req);
+    const char *use; /* the 405 message */
+} api[] = {
+    {"/v1/chat/completions", EVHTTP_REQ_POST, on_chat,
+     "use POST /v1/chat/completions"},
+    {"/v1/models", EVHTTP_REQ_GET, on_models, "use GET /v1/models"},
+    {"/v1/feedback", EVHTTP_REQ_POST, on_feedback, "use POST /v1/feedback"},
+};
+
+void live_on_request(struct evhttp_request *req, void *arg)
+{
+    live_server *s = arg;
+    const char *path = live_req_path(req);
+    size_t i = 0;
+    live_enter(s);
+    while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
+        i++;
+    if (i == sizeof api / sizeof api[0])
+        live_reply_error(s, req, 404, "unknown URL (ladder serves POST "
+                    "/v1/chat/completions, GET /v1/models, POST "
+                    "/v1/feedback)", "invalid_request_error", "unknown_url",
+                    LIVE_REJ_NOT_FOUND);
+    else if (evhttp_request_get_command(req) != api[i].method)
+        live_reply_error(s, req, 405, api[i].use, "invalid_request_error",
+                    "method_not_allowed", LIVE_REJ_METHOD);
+    else
+        api[i].handler(s, req);
+    live_leave(s);
+}

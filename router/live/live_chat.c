@@ -1,0 +1,312 @@
+/* live_chat.c - the client's request: a POST /v1/chat/completions body in
+ * the OpenAI shape, whatever provider will answer it (live_adapter.h:
+ * live_chat_parse). Every provider's upstream body is built from what this
+ * keeps.
+ *
+ * Choices the header leaves open, made here: "characters" are UTF-8 code
+ * points of the text content (string contents, text parts, tool-call
+ * arguments); the estimate is chars / 4 + 4 per message. LD_CAP_TOOLS is
+ * also needed by a conversation that carries tool history (an assistant
+ * message with tool_calls, a "tool" message), as a route without tools
+ * cannot take it; LD_CAP_JSON is not needed for response_format
+ * {"type":"text"} (the default).
+ */
+#include "live_adapter.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "live_adapter_int.h"
+
+static int64_t utf8_chars(const char *s)
+{
+    int64_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        if ((*p & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int bad(char *msg, size_t cap, const char *fmt, ...)
+{
+    if (msg != NULL && cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, cap, fmt, ap);
+        va_end(ap);
+    }
+    return LD_EINVAL;
+}
+
+static bool role_known(const char *r)
+{
+    static const char *const roles[] = {"system", "developer", "user",
+                                        "assistant", "tool"};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(r, roles[i]) == 0)
+            return true;
+    return false;
+}
+
+typedef struct parse_acc {
+    unsigned caps;
+    int64_t chars;
+    char *msg;
+    size_t cap;
+} parse_acc;
+
+static int check_parts(const cJSON *content, int mi, parse_acc *a)
+{
+    int pi = 0;
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+        if (!cJSON_IsObject(part))
+            return bad(a->msg, a->cap,
+                       "messages[%d].content[%d]: must be an object", mi, pi);
+        const char *type = live_jstr(part, "type");
+        if (type == NULL)
+            return bad(a->msg, a->cap,
+                       "messages[%d].content[%d].type: required", mi, pi);
+        if (strcmp(type, "text") == 0) {
+            const char *text = live_jstr(part, "text");
+            if (text == NULL)
+                return bad(a->msg, a->cap,
+                           "messages[%d].content[%d].text: must be a string",
+                           mi, pi);
+            a->chars += utf8_chars(text);
+        } else if (strcmp(type, "image_url") == 0) {
+            if (live_jstr(live_jget(part, "image_url"), "url") == NULL)
+                return bad(a->msg, a->cap,
+                           "messages[%d].content[%d].image_url.url: required",
+                           mi, pi);
+            a->caps |= LD_CAP_VISION;
+        }
+        /* other part types (input_audio, file, refusal) pass through */
+        pi++;
+    }
+    return LD_OK;
+}
+
+static int check_tool_calls(const cJSON *calls, int mi, parse_acc *a)
+{
+    if (!cJSON_IsArray(calls))
+        return bad(a->msg, a->cap, "messages[%d].tool_calls: must be an array",
+                   mi);
+    int ti = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, calls) {
+        const cJSON *f = live_jget(c, "function");
+        if (live_jstr(c, "id") == NULL)
+            return bad(a->msg, a->cap,
+                       "messages[%d].tool_calls[%d].id: required", mi, ti);
+        if (live_jstr(f, "name") == NULL)
+            return bad(a->msg, a->cap,
+                       "messages[%d].tool_calls[%d].function.name: required",
+                       mi, ti);
+        const cJSON *args = live_jget(f, "arguments");
+        if (!live_jabsent(args) && !cJSON_IsString(args))
+            return bad(a->msg, a->cap,
+                       "messages[%d].tool_calls[%d].function.arguments: must "
+                       "be a string",
+                       mi, ti);
+        if (cJSON_IsString(args))
+            a->chars += utf8_chars(args->valuestring);
+        ti++;
+    }
+    if (ti > 0)
+        a->caps |= LD_CAP_TOOLS;
+    return LD_OK;
+}
+
+static int check_message(const cJSON *m, int mi, parse_acc *a, bool *assistant)
+{
+    if (!cJSON_IsObject(m))
+        return bad(a->msg, a->cap, "messages[%d]: must be an object", mi);
+    const char *role = live_jstr(m, "role");
+    if (role == NULL)
+        return bad(a->msg, a->cap, "messages[%d].role: required", mi);
+    if (!role_known(role))
+        return bad(a->msg, a->cap,
+                   "messages[%d].role: \"%.40s\" is not one of system, "
+                   "developer, user, assistant, tool",
+                   mi, role);
+    *assistant = strcmp(role, "assistant") == 0;
+    const cJSON *content = live_jget(m, "content");
+    if (live_jabsent(content)) {
+        if (!*assistant)
+            return bad(a->msg, a->cap, "messages[%d].content: required", mi);
+    } else if (cJSON_IsString(content)) {
+        a->chars += utf8_chars(content->valuestring);
+    } else if (cJSON_IsArray(content)) {
+        int rc = check_parts(content, mi, a);
+        if (rc != LD_OK)
+            return rc;
+    } else {
+        return bad(a->msg, a->cap,
+                   "messages[%d].content: must be a string, an array of "
+                   "content parts or null",
+                   mi);
+    }
+    if (strcmp(role, "tool") == 0) {
+        if (live_jstr(m, "tool_call_id") == NULL)
+            return bad(a->msg, a->cap,
+                       "messages[%d].tool_call_id: required for a tool message",
+                       mi);
+        a->caps |= LD_CAP_TOOLS;
+    }
+    if (*assistant && !live_jabsent(live_jget(m, "tool_calls")))
+        return check_tool_calls(live_jget(m, "tool_calls"), mi, a);
+    return LD_OK;
+}
+
+/* max_completion_tokens wins over max_tokens; -1 when neither is given. */
+static int check_max_tokens(const cJSON *body, int64_t *out, char *msg,
+                            size_t cap)
+{
+    static const char *const keys[] = {"max_completion_tokens", "max_tokens"};
+    *out = -1;
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *v = live_jget(body, keys[i]);
+        if (live_jabsent(v))
+            continue;
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+            v->valuedouble > 1e9 ||
+            v->valuedouble != (double)(int64_t)v->valuedouble)
+            return bad(msg, cap, "%s: must be a positive integer", keys[i]);
+        if (*out < 0)
+            *out = (int64_t)v->valuedouble;
+    }
+    return LD_OK;
+}
+
+int live_chat_parse(const char *body, size_t len, live_chat_req *out,
+                    char *msg, size_t cap)
+{
+    cJSON *root = NULL;
+    size_t at = 0;
+    int rc;
+    parse_acc a = {0, 0, msg, cap};
+
+    if (out == NULL)
+        return LD_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->max_tokens = -1;
+    if (msg != NULL && cap > 0)
+        msg[0] = '\0';
+    if (body == NULL)
+        return bad(msg, cap, "body is not JSON: empty body");
+
+    rc = live_json_parse(body, len, &root, &at);
+    if (rc == LD_ENOMEM)
+        return rc;
+    if (rc != LD_OK) {
+        if (at >= len)
+            return bad(msg, cap,
+                       "body is not JSON: unexpected end at byte %zu", len);
+        return bad(msg, cap, "body is not JSON: syntax error at byte %zu", at);
+    }
+    if (!cJSON_IsObject(root)) {
+        rc = bad(msg, cap, "body must be a JSON object");
+        goto fail;
+    }
+
+    const cJSON *msgs = live_jget(root, "messages");
+    if (live_jabsent(msgs)) {
+        rc = bad(msg, cap, "messages: required");
+        goto fail;
+    }
+    if (!cJSON_IsArray(msgs)) {
+        rc = bad(msg, cap, "messages: must be an array");
+        goto fail;
+    }
+    int count = cJSON_GetArraySize(msgs);
+    if (count == 0) {
+        rc = bad(msg, cap, "messages: must not be empty");
+        goto fail;
+    }
+    bool last_assistant = false;
+    int mi = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs) {
+        rc = check_message(m, mi, &a, &last_assistant);
+        if (rc != LD_OK)
+            goto fail;
+        mi++;
+    }
+    if (last_assistant)
+        a.caps |= LD_CAP_PREFILL;
+
+    const cJSON *model = live_jget(root, "model");
+    if (!live_jabsent(model) && !cJSON_IsString(model)) {
+        rc = bad(msg, cap, "model: must be a string");
+        goto fail;
+    }
+    const cJSON *stream = live_jget(root, "stream");
+    if (!live_jabsent(stream) && !cJSON_IsBool(stream)) {
+        rc = bad(msg, cap, "stream: must be a boolean");
+        goto fail;
+    }
+    const cJSON *n = live_jget(root, "n");
+    if (!live_jabsent(n)) {
+        if (!cJSON_IsNumber(n)) {
+            rc = bad(msg, cap, "n: must be an integer");
+            goto fail;
+        }
+        if (n->valuedouble > 1) {
+            rc = bad(msg, cap, "n > 1 is not supported");
+            goto fail;
+        }
+    }
+    rc = check_max_tokens(root, &out->max_tokens, msg, cap);
+    if (rc != LD_OK)
+        goto fail;
+    const cJSON *tools = live_jget(root, "tools");
+    if (!live_jabsent(tools)) {
+        if (!cJSON_IsArray(tools)) {
+            rc = bad(msg, cap, "tools: must be an array");
+            goto fail;
+        }
+        if (cJSON_GetArraySize(tools) > 0)
+            a.caps |= LD_CAP_TOOLS;
+    }
+    const cJSON *rf = live_jget(root, "response_format");
+    if (!live_jabsent(rf)) {
+        const char *t = live_jstr(rf, "type");
+        if (t == NULL || strcmp(t, "text") != 0)
+            a.caps |= LD_CAP_JSON;
+    }
+
+    out->stream = cJSON_IsTrue(stream);
+    if (out->stream) {
+        a.caps |= LD_CAP_STREAM;
+        out->include_usage =
+            cJSON_IsTrue(live_jget(live_jget(root, "stream_options"), "include_usage"));
+    }
+    out->body = root;
+    out->model = cJSON_IsString(model) ? model->valuestring : NULL;
+    out->caps = a.caps;
+    out->input_tokens = a.chars / 4 + 4 * (int64_t)count;
+    return LD_OK;
+
+fail:
+    cJSON_Delete(root);
+    memset(out, 0, sizeof *out);
+    out->max_tokens = -1;
+    return rc;
+}
+
+void live_chat_cleanup(live_chat_req *r)
+{
+    if (r == NULL)
+        return;
+    cJSON_Delete(r->body);
+    memset(r, 0, sizeof *r);
+    r->max_tokens = -1;
+}
+
+

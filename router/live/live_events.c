@@ -1,0 +1,134 @@
+/* live_events.c - what the core says, out: metrics, the events file
+ * (--events), shared health news (--redis, both ways), and one trace line
+ * per request (--trace).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "live_int.h"
+
+static void trace_on_event(sreq *r, const ld_event *ev)
+{
+    if (ev->type == LD_EV_REQUEST)
+        r->out_estimate = ev->output_tokens;
+    if (r->tr != NULL)
+        ld_trace_on_event(r->tr, ev);
+}
+
+/* What this core learnt that the other routers should know. */
+static void share_event(live_server *s, const ld_event *ev)
+{
+    live_shared_msg m;
+    memset(&m, 0, sizeof m);
+    m.route = ev->route;
+    if (ev->type == LD_EV_BLOCK) {
+        m.kind = LIVE_SHARED_BLOCK;
+        m.cls = ev->cls;
+        m.ttl_ms = (ev->delay + 999) / 1000;
+        m.until_ms = (int64_t)live_wall_ms() + m.ttl_ms;
+    } else if (ev->type == LD_EV_BREAKER && ev->to == LD_BREAKER_OPEN &&
+               ev->from != LD_BREAKER_OPEN) {
+        ld_route_info ri;
+        if (ld_policy_route_info(s->p, ev->route, &ri) != LD_OK)
+            return;
+        m.kind = LIVE_SHARED_OPEN;
+        m.opened_ms = (int64_t)live_wall_ms();
+        m.ttl_ms = (ri.open_for + 999) / 1000;
+    } else {
+        return;
+    }
+    live_shared_publish(s->shared, &m);
+}
+
+/* Another router's news: its times are Unix ms, the core's are this
+ * process's monotonic clock. */
+void live_on_shared_news(void *ud, const live_shared_msg *m)
+{
+    live_server *s = ud;
+    live_enter(s);
+    double wall = live_wall_ms();
+    if (m->kind == LIVE_SHARED_BLOCK) {
+        double left_ms = (double)m->until_ms - wall;
+        if (left_ms > 1e12)
+            left_ms = 1e12; /* in range of ld_us; the core caps it */
+        if (left_ms > 0)
+            (void)ld_core_block_route(s->core, m->route, m->cls,
+                                      s->now + (ld_us)(left_ms * 1000), s->now);
+    } else {
+        double ago_ms = wall - (double)m->opened_ms;
+        if (ago_ms < 0)
+            ago_ms = 0; /* clocks a little apart */
+        (void)ld_core_trip_breaker(s->core, m->route,
+                                   s->now - (ld_us)(ago_ms * 1000), s->now);
+    }
+    live_leave(s);
+}
+
+void live_on_shared_log(void *ud, const char *msg)
+{
+    live_log(ud, "%s", msg);
+}
+
+void live_on_core_event(void *ud, const ld_event *ev)
+{
+    live_server *s = ud;
+    live_metrics_on_event(s->m, ev);
+    if (s->shared != NULL && !ev->shared)
+        share_event(s, ev);
+    if (s->events != NULL) {
+        int n = ld_event_to_json(ev, s->p, s->event_line,
+                                 sizeof s->event_line);
+        if (n > 0 && (fwrite(s->event_line, 1, (size_t)n, s->events) !=
+                          (size_t)n ||
+                      fputc('\n', s->events) == EOF) &&
+            !s->write_failed_logged) {
+            s->write_failed_logged = true;
+            live_log(s, "cannot write to the events file: %s", strerror(errno));
+        }
+    }
+    if (s->cur != NULL && ev->type != LD_EV_BREAKER && ev->req == s->cur->id)
+        trace_on_event(s->cur, ev);
+}
+
+/* ---- the trace ------------------------------------------------------------------- */
+
+void live_trace_write(sreq *r, const ld_req_info *info)
+{
+    live_server *s = r->s;
+    const satt *w = r->committed != NULL ? r->committed : r->last_end;
+    int64_t in_tok = r->chat.input_tokens, out_tok = r->out_estimate;
+    if (s->trace == NULL || r->tr == NULL)
+        return;
+    if (info->outcome == LD_OUT_SUCCESS && w != NULL) {
+        live_answer ans;
+        ans.input_tokens = w->ans_in;
+        ans.output_tokens = w->ans_out;
+        if (w->tr != NULL)
+            live_stream_result(w->tr, &ans);
+        if (ans.input_tokens >= 0)
+            in_tok = ans.input_tokens;
+        if (ans.output_tokens >= 0)
+            out_tok = ans.output_tokens;
+    }
+    ld_trace_line l = {
+        .t_ms = r->wall_ms, .id = r->id_str, .workload = info->workload,
+        .tier = info->tier, .input_tokens = in_tok, .output_tokens = out_tok,
+        .stream = r->stream, .outcome = info->outcome, .route = info->route,
+        .status = r->status_sent, .cls = info->first_cls, .ttft = info->ttft,
+        .latency = info->latency, .cost = info->cost,
+        .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
+        .dropped = r->tr->dropped};
+    char *text = ld_trace_format(s->p, &l);
+    if (text == NULL || fputs(text, s->trace) == EOF ||
+        fputc('\n', s->trace) == EOF) {
+        if (!s->write_failed_logged) {
+            s->write_failed_logged = true;
+            live_log(s, "cannot write a trace line");
+        }
+    }
+    cJSON_free(text);
+}

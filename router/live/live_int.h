@@ -1,0 +1,357 @@
+/* live_int.h - the live router's shared state, private to router/live/.
+ *
+ * `ladder serve` (live_server.h) is split by job:
+ *   live_server.c   the event loop: listeners, curl's sockets and timer,
+ *                   signals and the drain, the admin listener, set-up
+ *   live_api.c      the client API: the routes table, request parsing,
+ *                   workload and tier, /v1/models, /v1/feedback
+ *   live_request.c  one request's life with the core: its actions, its
+ *                   timer, its end
+ *   live_attempt.c  one upstream attempt through curl multi
+ *   live_result.c   what an attempt observed -> the core's ld_raw_result
+ *                   (pure; live_result.h)
+ *   live_reply.c    the reply to the client: headers, SSE out, the stream
+ *                   summary, errors
+ *   live_events.c   the core's events out: metrics, events file, shared
+ *                   health news, the trace
+ * and the provider tables (live_provider.h), the adapters
+ * (live_adapter.h), metrics (live_metrics.h) and shared health
+ * (live_shared.h).
+ * *
+ * Objects:
+ *   live_server  the loop, both HTTP listeners, the curl multi handle, the
+ *                core, metrics and output files
+ *   sreq         one client request: its evhttp request (until the answer
+ *                is handed to libevent or the client leaves), its core
+ *                request (until FINISH), its timer and its attempts
+ *   satt         one upstream attempt: a curl easy handle, the upstream
+ *                body, the SSE reader and stream translator, what arrived
+ *
+ * Re-entrancy. libcurl forbids adding or removing handles from inside its
+ * callbacks, and a core report made in a write callback can start or cancel
+ * attempts. So actions only mark state: a new attempt and a retired one go
+ * on the server's work list, and live_settle() - run once when the outermost
+ * loop callback returns - reads curl's finished transfers, removes and frees
+ * retired attempts, adds new ones (and has curl send them right away),
+ * and frees finished requests. Every loop callback is wrapped in
+ * live_enter()/live_leave(): live_enter() reads the clock once (the one "now" of that
+ * tick), live_leave() settles.
+ *
+ * Ownership of the evhttp request: ours from the callback until we hand the
+ * final reply to libevent (evhttp_send_reply, evhttp_send_reply_end) or the
+ * client's connection closes (libevent then detaches the request and we free
+ * it in the close callback). While we own it the connection's close callback
+ * points at the sreq and the connection keeps reading (into a capped buffer)
+ * so that a client that goes away is noticed; libevent does the same once a
+ * reply has started.
+ */
+#ifndef LIVE_INT_H
+#define LIVE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <gsl/gsl_rng.h>
+
+#include "ld_core.h"
+#include "ld_trace.h"
+#include "live_adapter.h"
+#include "live_metrics.h"
+#include "live_provider.h"
+#include "live_result.h"
+#include "live_server.h"
+#include "live_shared.h"
+
+#define LADDER_UA "ladder/0.1.0"
+
+#define DEFAULT_MAX_BODY ((size_t)1 << 20)
+#define DEFAULT_MAX_HEADERS ((size_t)64 << 10)
+#define DEFAULT_MAX_CONCURRENT 1024
+#define DEFAULT_DRAIN_S 30.0
+#define DEFAULT_IDLE_S 120.0
+
+#define ANSWER_CAP ((size_t)16 << 20)   /* non-stream upstream body */
+#define ERROR_BODY_CAP ((size_t)64 << 10) /* upstream error body kept */
+#define SSE_LINE_CAP ((size_t)1 << 20)  /* one SSE line or event */
+#define PENDING_OUT_CAP ((size_t)1 << 20) /* stream output before commit */
+#define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
+#define WATCH_READ_CAP ((size_t)64 << 10) /* client bytes read while busy */
+#define METRICS_CAP ((size_t)8 << 20)
+#define EASY_POOL_MAX 64
+#define FEEDBACK_SLOTS 4096
+#define HEADER_LINE_MAX 512
+#define GRACE_MS 1000                   /* unsent replies at shutdown */
+#define MAX_SENDS 2     /* wire sends per attempt: curl's own resend after
+                           a reused connection died, once, and no more */
+#define EVENT_LINE_CAP 4096
+
+/* ---- types ----------------------------------------------------------------- */
+
+typedef struct sreq sreq;
+typedef struct satt satt;
+
+struct satt {
+    sreq *r;
+    satt *next;          /* in r->atts */
+    satt *next_work;     /* on s->work */
+    bool on_work;
+    uint32_t no;
+    int route;
+    const live_provider *prov; /* the route's API */
+    bool stream;
+    CURL *easy;
+    struct curl_slist *hdrs; /* its own nodes, then the route's fixed list */
+    struct curl_slist *own_tail; /* its last own node (cut before freeing) */
+    live_buf body;       /* the upstream request body */
+    live_buf resp;       /* non-stream answer, or an error body */
+    live_buf out;        /* translated stream output not yet sent */
+    live_buf answer;     /* the translated non-stream answer */
+    int64_t ans_in, ans_out; /* a whole answer's usage; -1 unknown */
+    live_sse *sse;
+    live_stream *tr;
+    int status;          /* 0 until a status line arrived */
+    bool got_headers;
+    char ra[64], ra_ms[32]; /* Retry-After, retry-after-ms as sent ("": none
+                               or too long to be one) */
+    int64_t ra_unix;     /* wall clock (Unix s) when Retry-After came */
+    ld_us started, t_first;
+    int tokens;          /* content pieces received */
+    int sends;           /* times curl put the request on the wire */
+    bool in_multi;
+    bool retired;        /* cancelled or ended: to be removed and freed */
+    bool ended;          /* its end was reported to the core */
+    bool abort;          /* stop the transfer (write callback returns 0) */
+    bool first_seen, finished, done_seen;
+};
+
+struct sreq {
+    live_server *s;
+    sreq *prev, *next;   /* s->reqs: every request not yet freed */
+    sreq *next_zombie;
+    uint64_t id;
+    char id_str[32];
+    struct evhttp_request *http;      /* NULL once released */
+    struct evhttp_connection *evcon;  /* NULL once released */
+    ld_req *core;                     /* NULL after FINISH */
+    live_chat_req chat;
+    bool stream;
+    int workload, tier;
+    ld_us arrived;
+    double wall_ms;                        /* arrival, Unix epoch ms */
+    struct event *timer;
+    satt *atts;
+    int natts;
+    satt *committed;     /* the attempt whose stream the client reads */
+    satt *last_end;      /* the attempt whose end was reported last */
+    bool reply_started, client_gone, zombie;
+    int status_sent;     /* HTTP status the client got; 0 none */
+    int64_t out_estimate;
+    live_buf sent;       /* answer text of streams cut mid-way, for the
+                            prefill of a continuation */
+    char *raw;           /* a stream's request bytes: its parsed form is
+                            dropped once the first attempt's body is built,
+                            and made again for a later attempt */
+    size_t raw_len;
+    bool sent_partial;   /* a cut stream's text was not the whole answer */
+    ld_trace *tr;        /* its trace record; NULL without --trace */
+};
+
+typedef struct sock_ctx {
+    live_server *s;
+    struct sock_ctx *prev, *next;
+    curl_socket_t fd;
+    struct event *ev;
+} sock_ctx;
+
+typedef struct feedback_slot {
+    uint64_t id;
+    bool fell_back, recorded;
+} feedback_slot;
+
+struct live_server {
+    live_server_opts o;
+    const ld_policy *p;
+    ld_core *core;
+    live_metrics *m;
+    struct event_base *base;
+    struct evhttp *http, *admin;
+    struct evhttp_bound_socket *bound, *admin_bound;
+    char listen_addr[128], admin_addr[128];
+    struct event *sig_term, *sig_int, *drain_timer, *grace_timer, *curl_timer;
+    CURLM *multi;
+    bool curl_inited;
+    CURL *pool[EASY_POOL_MAX];
+    int npool;
+    sock_ctx *socks;
+    gsl_rng *gsl;
+    ld_rng rng;
+    ld_us now;
+    int depth;
+    FILE *events, *trace;
+    char event_line[EVENT_LINE_CAP];
+    /* each route's fixed upstream headers (content type, accept, version,
+     * credentials), for stream [1] and whole [0] answers: built once, the
+     * tail of every attempt's own list */
+    struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
+    const live_provider *prov[LD_MAX_ROUTES]; /* each route's API, chosen once */
+    double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
+    char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
+    int nroutes;
+    sreq *reqs;
+    int nreqs;
+    int in_flight;                      /* accepted, not finished */
+    sreq *cur;                          /* request of the running core call */
+    satt *work;
+    sreq *zombies;
+    feedback_slot fb[FEEDBACK_SLOTS];
+    uint64_t next_id;
+    int unsent;                         /* replies handed over, not sent */
+    bool draining, stopping, exiting;
+    int signals;
+    struct evbuffer *scratch;
+    struct timeval idle_tv;
+    bool write_failed_logged;
+    live_shared *shared;                /* NULL without --redis */
+};
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static inline ld_us live_clock_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (ld_us)ts.tv_sec * LD_US_PER_S + ts.tv_nsec / 1000;
+}
+
+/* Unix epoch, ms. */
+static inline double live_wall_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000) / 1000.0;
+}
+
+static inline double live_us_to_ms(ld_us us) { return (double)us / 1000.0; }
+
+/* v in decimal at buf (21 bytes are enough), NUL-terminated; returns the
+ * length. Every answer carries a few such numbers: cheaper than printf. */
+static inline size_t live_fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+/* prefix then v, NUL-terminated, into buf (cap >= strlen(prefix) + 21). */
+static inline void live_fmt_prefixed_u64(char *buf, const char *prefix,
+                                         uint64_t v)
+{
+    size_t n = strlen(prefix);
+    memcpy(buf, prefix, n);
+    live_fmt_u64(buf + n, v);
+}
+
+/* ---- the loop (live_server.c) ------------------------------------------------- */
+
+/* A warning through opts.log (dropped without one). */
+void live_log(live_server *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Around every callback the loop makes: live_enter reads the clock once
+ * (s->now), the outermost live_leave settles. */
+void live_enter(live_server *s);
+void live_leave(live_server *s);
+/* curl's finished transfers, handles in and out, frees (see above). */
+void live_settle(live_server *s);
+/* Stop the loop once a drain has nothing left to wait for. */
+void live_maybe_exit(live_server *s);
+
+/* ---- the client API (live_api.c) ----------------------------------------------- */
+
+/* evhttp's callback for the client listener. */
+void live_on_request(struct evhttp_request *req, void *arg);
+/* The request's URL path ("" when none). */
+const char *live_req_path(struct evhttp_request *req);
+
+/* ---- a request with the core (live_request.c) ------------------------------------ */
+
+/* Carry out the core's actions for r (attempts, cancels, the finish) and
+ * arm its timer. */
+void live_drain(sreq *r);
+void live_core_first_token(sreq *r, uint32_t no);
+void live_core_progress(sreq *r, uint32_t no);
+/* The client is gone (or will not read): the core abandons r. */
+void live_core_abandon(sreq *r);
+void live_on_req_timer(evutil_socket_t fd, short what, void *arg);
+void live_req_free(sreq *r);
+
+/* ---- attempts (live_attempt.c) ------------------------------------------------------ */
+
+/* LD_DO_START: build the attempt; it joins the multi handle in live_settle. */
+void live_att_start(sreq *r, const ld_do *d);
+/* Mark a to be removed and freed by live_settle. */
+void live_att_retire(satt *a);
+satt *live_att_find(sreq *r, uint32_t no);
+/* The Retry-After the attempt got, -1 none. */
+ld_us live_att_retry_after(const satt *a);
+/* Report the attempt's end to the core (once) and retire it. */
+void live_att_end(satt *a, const ld_raw_result *res);
+/* curl finished the transfer (with rc): tell the core what it was. */
+void live_att_transfer_done(satt *a, CURLcode rc);
+void live_att_free(satt *a);
+/* Route i's fixed upstream headers with its API key (NULL: none). */
+int live_route_headers(live_server *s, int i, const char *key);
+/* Free a header list, wiping its text (it may hold an API key). */
+void live_hdrs_wipe(struct curl_slist *l);
+
+/* ---- the reply (live_reply.c) --------------------------------------------------------- */
+
+/* An OpenAI-style error reply to a request we do not route. */
+void live_reply_error(live_server *s, struct evhttp_request *req, int status,
+                      const char *message, const char *type,
+                      const char *code, live_reject why);
+/* Hand a whole reply to libevent. body may be NULL; it is emptied. */
+void live_send_whole(live_server *s, struct evhttp_request *req, int status,
+                     const char *content_type, struct evbuffer *body);
+/* The stream is committed to attempt a: status, headers, what was held. */
+void live_commit_stream(sreq *r, satt *a, const ld_req_info *info);
+/* Send a's translated output if the client reads a's stream. */
+void live_flush_out(satt *a);
+void live_send_chunk(sreq *r, const char *p, size_t n);
+void live_respond_success(sreq *r, const ld_req_info *info);
+void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d);
+/* Drop the client's connection (abandoned while it was still there). */
+void live_close_client(sreq *r);
+/* Empty a header list but for a "Connection: close". */
+void live_keep_only_connection(struct evkeyvalq *h);
+
+/* ---- the core's events out (live_events.c) ------------------------------------------- */
+
+/* The core's event sink: metrics, events file, shared news, trace. */
+void live_on_core_event(void *ud, const ld_event *ev);
+/* live_shared's callbacks: another router's news, and its log. */
+void live_on_shared_news(void *ud, const live_shared_msg *m);
+void live_on_shared_log(void *ud, const char *msg);
+/* r's trace line, if --trace. */
+void live_trace_write(sreq *r, const ld_req_info *info);
+
+#endif

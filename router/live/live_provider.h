@@ -1,0 +1,74 @@
+/* live_provider.h - a provider's API as a table of operations.
+ *
+ * Each upstream API the live router speaks is one `static const
+ * live_provider` in a file of its own (prov_openai.c, prov_anthropic.c),
+ * in the shape of h2o's balancer strategies: the server looks the table up
+ * once per route (live_provider_for) and from then on only calls through
+ * it. A new provider (Azure, Bedrock, Gemini...) is one new file with one
+ * table, and one line in live_provider_for. What the client sends is
+ * always the OpenAI-shaped request (live_chat_parse, live_chat.c); what it
+ * gets back is always OpenAI-shaped answers and chunks.
+ */
+#ifndef LIVE_PROVIDER_H
+#define LIVE_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "live_adapter.h"
+
+typedef struct live_provider {
+    const char *name;             /* as in the policy: "openai" */
+    const char *default_base_url; /* when the route names none */
+    const char *path;             /* after base_url: "/chat/completions" */
+    /* Fixed upstream headers: the credentials line as a printf format
+     * with one %s for the API key ("Authorization: Bearer %s"), and a
+     * version line sent with every request (NULL: none). */
+    const char *auth_header;
+    const char *version_header;
+    /* true when the stream translator writes chunks of its own (they need
+     * the client's chunk id); false when upstream chunks pass through. */
+    bool makes_chunks;
+
+    /* The upstream body for req (replacing out's content is the caller's
+     * part: out is empty on entry). `model` may be NULL (the client's);
+     * `prefill`, if not NULL, is assistant text the answer continues
+     * from (a cut stream's text), sent as the API continues a prefill.
+     * LD_EINVAL when the API cannot express the request, LD_ENOMEM. */
+    int (*build)(const live_chat_req *req, const char *model, bool stream,
+                 const char *prefill, live_buf *out);
+    /* A whole 2xx answer, already parsed (root is a JSON object; body and
+     * len its text): the client's chat.completion into out, usage and
+     * finish reason into info (cleared by the caller). LD_EINVAL when it
+     * is not a valid answer. */
+    int (*answer)(const cJSON *root, const char *body, size_t len,
+                  live_buf *out, live_answer *info);
+    /* One upstream SSE event of a stream (live_stream_feed's contract:
+     * info zeroed by the caller, LD_OK for everything understood,
+     * malformed data and error events included). */
+    int (*stream_event)(live_stream *s, const char *event, const char *data,
+                        size_t len, live_buf *out, live_chunk_info *info);
+    /* The words of an error body or error event (ld_parse_error_body's
+     * contract: LD_OK when recognised, empty strings otherwise). */
+    int (*error_words)(const char *body, size_t len, char *type,
+                       size_t type_cap, char *code, size_t code_cap,
+                       char *message, size_t message_cap);
+} live_provider;
+
+/* The table for a policy's provider; NULL for an unknown value. The one
+ * place a provider is chosen by its enum. */
+const live_provider *live_provider_for(ld_provider p);
+
+/* live_build_upstream, live_translate_answer and live_stream_new with the
+ * table already chosen (path_out, if not NULL, gets p->path). */
+int live_provider_build(const live_provider *p, const live_chat_req *req,
+                        const char *model, bool stream, const char *prefill,
+                        live_buf *body_out, const char **path_out);
+int live_provider_answer(const live_provider *p, const char *body, size_t len,
+                         live_buf *out, live_answer *info);
+live_stream *live_provider_stream_new(const live_provider *p, const char *id,
+                                      int64_t created, bool include_usage);
+
+#endif
