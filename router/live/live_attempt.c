@@ -283,7 +283,8 @@ static size_t att_header(char *p, size_t size, size_t nmemb, void *ud)
     line[len] = '\0';
     if (strncmp(line, "HTTP/", 5) == 0) {
         const char *sp = strchr(line, ' ');
-        a->status = sp != NULL ? atoi(sp + 1) : 0;
+        long st = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
+        a->status = st >= 100 && st <= 999 ? (int)st : 0;
         a->got_headers = false;
         a->ra[0] = a->ra_ms[0] = '\0';
         return n;

@@ -399,7 +399,8 @@ static int bind_http(live_server *s, struct evhttp *h, const char *host,
 static int port_of(const char *addr)
 {
     const char *c = strrchr(addr, ':');
-    return c != NULL ? atoi(c + 1) : 0;
+    long port = c != NULL ? strtol(c + 1, NULL, 10) : 0;
+    return port > 0 && port <= 65535 ? (int)port : 0;
 }
 
 int live_server_new(const ld_policy *p, const live_server_opts *o,

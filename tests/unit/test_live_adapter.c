@@ -1306,11 +1306,15 @@ static void test_anthropic_stream_translates_a_text_and_tool_call_answer(
     assert_string_equal(str_at(at(tc, "function"), "arguments"), "");
 
     char args[64] = "";
+    size_t alen = 0;
     for (int i = 4; i <= 5; i++) {
         tc = idx(at(delta_of(ch[i]), "tool_calls"), 0);
         assert_int_equal(num_at(tc, "index"), 0);
         assert_false(has(tc, "id"));
-        strcat(args, str_at(at(tc, "function"), "arguments"));
+        int w = snprintf(args + alen, sizeof args - alen, "%s",
+                         str_at(at(tc, "function"), "arguments"));
+        assert_true(w >= 0 && (size_t)w < sizeof args - alen);
+        alen += (size_t)w;
     }
     assert_string_equal(args, "{\"city\": \"Paris\"}");
 

@@ -202,7 +202,8 @@ static void test_every_event_type_has_its_series(void **state)
     assert_near(value(t, "ladder_skips_total{route=\"b\",class=\"budget_exceeded\"}"), 1, 0);
     assert_near(value(t, "ladder_retries_total{route=\"a\",class=\"rate_limited\"}"), 2, 0);
     assert_near(value(t, "ladder_hedges_total{route=\"a\"}"), 1, 0);
-    assert_near(value(t, "ladder_attempts_cancelled_total{route=\"b\",reason=\"hedge_lost\"}"), 1, 0);
+    assert_near(value(t, "ladder_attempts_cancelled_total{route=\"b\","
+                         "reason=\"hedge_lost\"}"), 1, 0);
     assert_near(value(t, "ladder_breaker_transitions_total{route=\"a\",to=\"open\"}"), 2, 0);
     assert_near(value(t, "ladder_breaker_shared_opens_total{route=\"a\"}"), 1, 0);
     assert_near(value(t, "ladder_route_blocks_total{route=\"b\",source=\"local\"}"), 1, 0);
@@ -239,15 +240,16 @@ static void test_fallbacks_past_the_table_are_counted_untracked(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_counts_requests_by_outcome_and_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fallbacks_and_attempts_by_route_and_class, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_breaker_gauge_follows_given_states, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejects_and_feedback_are_counted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_render_is_capped_by_the_buffer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_event_type_has_its_series, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_an_abandoned_request_is_counted_as_such, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fallbacks_past_the_table_are_counted_untracked, setup, teardown),
+        T(test_counts_requests_by_outcome_and_fallback),
+        T(test_fallbacks_and_attempts_by_route_and_class),
+        T(test_breaker_gauge_follows_given_states),
+        T(test_rejects_and_feedback_are_counted),
+        T(test_render_is_capped_by_the_buffer),
+        T(test_every_event_type_has_its_series),
+        T(test_an_abandoned_request_is_counted_as_such),
+        T(test_fallbacks_past_the_table_are_counted_untracked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
