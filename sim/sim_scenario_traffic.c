@@ -6,15 +6,6 @@
 #include <errno.h>
 #include <unistd.h>
 
-static const struct {
-    const char *name;
-    unsigned bit;
-} cap_names[] = {
-    {"stream", LD_CAP_STREAM}, {"tools", LD_CAP_TOOLS},
-    {"prefill", LD_CAP_PREFILL}, {"vision", LD_CAP_VISION},
-    {"json", LD_CAP_JSON},
-};
-
 /* ---- traffic ---------------------------------------------------------- */
 
 static int parse_modulation(const pctx *c, const cJSON *m, const char *path,
@@ -253,14 +244,13 @@ static int parse_requires(const pctx *c, const cJSON *o, const char *path,
         if (!cJSON_IsString(it))
             return ld_json_fail(&c->j, ep, NULL, "must be a capability name");
         unsigned bit = 0;
-        for (size_t k = 0; k < sizeof cap_names / sizeof cap_names[0]; k++)
-            if (strcmp(cap_names[k].name, it->valuestring) == 0)
-                bit = cap_names[k].bit;
-        if (bit == 0)
+        if (ld_cap_parse(it->valuestring, &bit) < 0) {
+            char names[128];
+            ld_cap_list(names, sizeof names, ", ");
             return ld_json_fail(&c->j, ep, NULL,
                                 "unknown capability \"%s\" (expected one of: "
-                                "stream, tools, prefill, vision, json)",
-                                it->valuestring);
+                                "%s)", it->valuestring, names);
+        }
         *caps |= bit;
     }
     return LD_OK;
