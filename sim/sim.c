@@ -325,22 +325,19 @@ static ld_us patience_at(ld_us now, double drawn_ms, ld_us exact,
     return now + (waited > 0 && p <= waited ? waited + p : p);
 }
 
-/* row: a trace's row, NULL for synthetic traffic */
-static void arrive(sim *s, const sim_trace_row *row)
+/* The new request r: what it asks (the trace row's, else drawn from mix
+ * entry mi), its service level, and when its user gives up (*pt_at for the
+ * first token, *pa_at for the whole answer). row: NULL for synthetic
+ * traffic. */
+static void describe_request(sim *s, sim_req *r, const sim_trace_row *row,
+                             int mi, ld_us *pt_at, ld_us *pa_at)
 {
     int64_t in_tok = row != NULL ? row->input_tokens : -1;
     int64_t out_tok = row != NULL ? row->output_tokens : -1;
     int workload = row != NULL ? row->workload : -1;
     int tier = row != NULL ? row->tier : -1;
     const sim_traffic *tr = &s->sc->traffic;
-    int mi = pick_mix(s);
     const sim_mix *mx = tr->nmix > 0 ? &tr->mix[mi] : NULL;
-    sim_req *r = req_get(s);
-    if (r == NULL) {
-        ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
-        s->failed = LD_ENOMEM;
-        return;
-    }
     r->id = ++s->next_id;
     r->key = row != NULL ? row->key : -1;
     r->arrival = s->now;
@@ -363,14 +360,28 @@ static void arrive(sim *s, const sim_trace_row *row)
                                       &r->slo_ttft, &r->slo_total);
     double pt = tr->patience_ttft ? sim_dist_sample(tr->patience_ttft, s->traffic) : -1;
     double pa = tr->patience_total ? sim_dist_sample(tr->patience_total, s->traffic) : -1;
-    ld_us pt_at = patience_at(s->now, pt, row ? row->patience_ttft : -1,
-                              row ? row->waited_ttft : 0);
-    ld_us pa_at = patience_at(s->now, pa, row ? row->patience_total : -1,
-                              row ? row->waited_total : 0);
+    *pt_at = patience_at(s->now, pt, row ? row->patience_ttft : -1,
+                         row ? row->waited_ttft : 0);
+    *pa_at = patience_at(s->now, pa, row ? row->patience_total : -1,
+                         row ? row->waited_total : 0);
     if (s->o->events != NULL) {
         double u = (double)(mix64(r->id ^ s->o->seed) >> 11) * 0x1.0p-53;
         r->log_events = u < s->o->events_sample;
     }
+}
+
+/* row: a trace's row, NULL for synthetic traffic */
+static void arrive(sim *s, const sim_trace_row *row)
+{
+    int mi = pick_mix(s);
+    sim_req *r = req_get(s);
+    if (r == NULL) {
+        ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
+        s->failed = LD_ENOMEM;
+        return;
+    }
+    ld_us pt_at, pa_at;
+    describe_request(s, r, row, mi, &pt_at, &pa_at);
     ld_req_spec spec = {r->workload, r->tier, r->in_tok,
                         r->out_tok > 0 ? r->out_tok : 1, r->caps, r->id};
     s->arrived++;
@@ -468,6 +479,70 @@ static void fault_edge(sim *s, int fi, bool start)
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* An attempt's first token or end (stale events of a freed slot are
+ * dropped). */
+static void on_answer(sim *s, sim_req *r, const sim_event *e)
+{
+    sim_att *a = &r->att[e->a];
+    if (a->gen != (uint32_t)e->b || a->state != ATT_SERVING)
+        return;
+    if (e->kind == EV_FIRST) {
+        a->first_done = true;
+        ld_req_first_token(r->core, a->no, s->now);
+        ld_req_info info;
+        ld_req_info_get(r->core, &info);
+        r->got_first = info.ttft >= 0;
+    } else {
+        uint32_t no = a->no;
+        ld_raw_result res = a->res;
+        if (a->first_done)
+            report_progress(s, r);
+        trace_answer(r, no, &res);
+        sim_model_attempt_release(s, r, (int)e->a);
+        ld_req_end(r->core, no, s->now, &res, &s->rng);
+    }
+    drain(s, r);
+}
+
+/* The request's wake-up: the user gives up, or the core's timers run. */
+static void on_wake(sim *s, sim_req *r, const sim_event *e)
+{
+    if (r->gen != (uint32_t)e->b || r->wake_scheduled != e->t)
+        return;
+    r->wake_scheduled = LD_NEVER;
+    if ((!r->got_first && s->now >= r->pat_ttft) || s->now >= r->pat_total) {
+        ld_req_abandon(r->core, s->now); /* the user gave up */
+    } else {
+        report_progress(s, r);
+        if (s->now >= ld_req_wake_at(r->core))
+            ld_req_tick(r->core, s->now, &s->rng);
+    }
+    drain(s, r);
+}
+
+/* A price ramp's step (out of 20) for fault fi: each matched route's price
+ * moves from where it was when the ramp began towards the fault's. */
+static void price_step(sim *s, uint32_t fi, uint64_t step)
+{
+    const sim_fault *f = &s->sc->faults[fi];
+    double frac = (double)step / 20.0;
+    for (int rt = 0; rt < ld_policy_route_count(s->p); rt++) {
+        if (!(f->routes >> rt & 1))
+            continue;
+        if (step == 0) {
+            ld_route_health h;
+            ld_core_route_health(s->core, rt, s->now, &h);
+            s->base_in[fi][rt] = h.input_per_mtok;
+            s->base_out[fi][rt] = h.output_per_mtok;
+        }
+        double in0 = s->base_in[fi][rt], out0 = s->base_out[fi][rt];
+        double in1 = f->price_in >= 0 ? f->price_in : in0;
+        double out1 = f->price_out >= 0 ? f->price_out : out0;
+        ld_core_set_price(s->core, rt, in0 + (in1 - in0) * frac,
+                          out0 + (out1 - out0) * frac);
+    }
+}
+
 static void on_event(sim *s, const sim_event *e)
 {
     sim_req *r = e->p;
@@ -477,66 +552,19 @@ static void on_event(sim *s, const sim_event *e)
         on_arrival(s);
         return;
     case EV_FIRST:
-    case EV_END: {
-        sim_att *a = &r->att[e->a];
-        if (a->gen != (uint32_t)e->b || a->state != ATT_SERVING)
-            return;
-        if (e->kind == EV_FIRST) {
-            a->first_done = true;
-            ld_req_first_token(r->core, a->no, s->now);
-            ld_req_info info;
-            ld_req_info_get(r->core, &info);
-            r->got_first = info.ttft >= 0;
-        } else {
-            uint32_t no = a->no;
-            ld_raw_result res = a->res;
-            if (a->first_done)
-                report_progress(s, r);
-            trace_answer(r, no, &res);
-            sim_model_attempt_release(s, r, (int)e->a);
-            ld_req_end(r->core, no, s->now, &res, &s->rng);
-        }
-        drain(s, r);
+    case EV_END:
+        on_answer(s, r, e);
         return;
-    }
     case EV_WAKE:
-        if (r->gen != (uint32_t)e->b || r->wake_scheduled != e->t)
-            return;
-        r->wake_scheduled = LD_NEVER;
-        if ((!r->got_first && s->now >= r->pat_ttft) || s->now >= r->pat_total) {
-            ld_req_abandon(r->core, s->now); /* the user gave up */
-        } else {
-            report_progress(s, r);
-            if (s->now >= ld_req_wake_at(r->core))
-                ld_req_tick(r->core, s->now, &s->rng);
-        }
-        drain(s, r);
+        on_wake(s, r, e);
         return;
     case EV_FAULT_START:
     case EV_FAULT_END:
         fault_edge(s, (int)e->a, e->kind == EV_FAULT_START);
         return;
-    case EV_PRICE_STEP: {
-        /* ramp: b holds the step number out of 20 */
-        const sim_fault *f = &s->sc->faults[e->a];
-        double frac = (double)e->b / 20.0;
-        for (int rt = 0; rt < ld_policy_route_count(s->p); rt++) {
-            if (!(f->routes >> rt & 1))
-                continue;
-            if (e->b == 0) {
-                ld_route_health h;
-                ld_core_route_health(s->core, rt, s->now, &h);
-                s->base_in[e->a][rt] = h.input_per_mtok;
-                s->base_out[e->a][rt] = h.output_per_mtok;
-            }
-            double in0 = s->base_in[e->a][rt], out0 = s->base_out[e->a][rt];
-            double in1 = f->price_in >= 0 ? f->price_in : in0;
-            double out1 = f->price_out >= 0 ? f->price_out : out0;
-            ld_core_set_price(s->core, rt, in0 + (in1 - in0) * frac,
-                              out0 + (out1 - out0) * frac);
-        }
+    case EV_PRICE_STEP:
+        price_step(s, e->a, e->b); /* b: the step number out of 20 */
         return;
-    }
     default:
         return;
     }
@@ -601,23 +629,17 @@ static void sim_cleanup(sim *s)
     free(s->line);
 }
 
-int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
-            ld_error *err)
+/* The run's state for o: its core, queue, random streams (seeded from
+ * o->seed), provider models, mix and trace; the first arrivals and the
+ * faults' edges pushed. LD_OK, or negative with err set. */
+static int sim_setup(sim *sp, const sim_options *o, ld_error *err)
 {
-    sim *sp = calloc(1, sizeof *sp); /* large: per-fault, per-route state */
-    if (sp == NULL) {
-        ld_error_set(err, NULL, NULL, "simulator: out of memory");
-        return LD_ENOMEM;
-    }
+    const sim_scenario *sc = o->sc;
     sp->o = o;
     sp->sc = o->sc;
     sp->p = o->p;
     sp->err = err;
     sp->last_progress = -1;
-    *out = NULL;
-    int rc = LD_ENOMEM;
-    const sim_scenario *sc = o->sc;
-
     sp->core = ld_core_new(o->p);
     sp->m = sim_metrics_new(o->p, (ld_us)(sc->interval_s * 1e6));
     sp->q = sim_evq_new(1024);
@@ -631,7 +653,7 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         sp->traffic == NULL || sp->attempt == NULL || sp->core_rng == NULL ||
         sp->line == NULL) {
         ld_error_set(err, NULL, NULL, "simulator: out of memory");
-        goto fail;
+        return LD_ENOMEM;
     }
     gsl_rng_set(sp->arrivals, mix64(o->seed ^ 0xa1));
     gsl_rng_set(sp->traffic, mix64(o->seed ^ 0xb2));
@@ -655,20 +677,25 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         sp->mix_cdf[i] = acc;
     }
     sp->arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
-    if (sc->traffic.kind == SIM_ARR_TRACE) {
-        if ((rc = sim_trace_open(sc, o->p, &sp->trace, err)) < 0)
-            goto fail;
-    }
+    int rc;
+    if (sc->traffic.kind == SIM_ARR_TRACE &&
+        (rc = sim_trace_open(sc, o->p, &sp->trace, err)) < 0)
+        return rc;
     schedule_faults(sp);
-    ld_us horizon = sp->arrivals_end;
     if (sc->traffic.kind == SIM_ARR_TRACE)
         push(sp, 0, EV_ARRIVAL, 0, 0, NULL);
     else
         schedule_next_arrival(sp);
+    return LD_OK;
+}
 
+/* Events in order until the last request ends: later events (fault edges,
+ * stale timers) could not change anything a user sees. LD_OK, or negative
+ * with the error set. */
+static int sim_loop(sim *sp)
+{
+    ld_us horizon = sp->arrivals_end;
     sim_event e;
-    /* until the last request ends: later events (fault edges, stale
-     * timers) could not change anything a user sees */
     while (!sp->failed && !(sp->arrivals_done && sp->in_flight == 0) &&
            sim_evq_pop(sp->q, &e) == 1) {
         if (e.t > sp->now)
@@ -678,18 +705,31 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         if ((sp->stats.events & 0xffff) == 0)
             progress(sp, horizon);
     }
-    if (o->progress && horizon != LD_NEVER)
+    if (sp->o->progress && horizon != LD_NEVER)
         fputc('\n', stderr);
-    if (sp->failed) {
-        rc = sp->failed;
-        goto fail;
-    }
+    if (sp->failed)
+        return sp->failed;
     if (sp->in_flight != 0) {
-        ld_error_set(err, NULL, NULL, "simulator: %lld requests never ended "
-                     "(a bug: please report it)", (long long)sp->in_flight);
-        rc = LD_ESTATE;
-        goto fail;
+        ld_error_set(sp->err, NULL, NULL, "simulator: %lld requests never "
+                     "ended (a bug: please report it)",
+                     (long long)sp->in_flight);
+        return LD_ESTATE;
     }
+    return LD_OK;
+}
+
+int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
+            ld_error *err)
+{
+    sim *sp = calloc(1, sizeof *sp); /* large: per-fault, per-route state */
+    if (sp == NULL) {
+        ld_error_set(err, NULL, NULL, "simulator: out of memory");
+        return LD_ENOMEM;
+    }
+    *out = NULL;
+    int rc;
+    if ((rc = sim_setup(sp, o, err)) < 0 || (rc = sim_loop(sp)) < 0)
+        goto fail;
     sim_metrics_finish(sp->m, sp->now);
     sp->stats.requests = sp->arrived;
     sp->stats.end = sp->now;
