@@ -129,6 +129,13 @@ $(B)/tools/%: tools/%.c $(LIB) $(B)/cli/cli_opt.o
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS_ALL) -Icli -o $@ $< $(B)/cli/cli_opt.o $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
+# the fake provider is one program of several files (tools/fake_provider/)
+FP_SRC := $(wildcard tools/fake_provider/*.c)
+$(B)/tools/fake_provider: tools/fake_provider.c $(FP_SRC) $(wildcard tools/fake_provider/*.h) $(LIB) $(B)/cli/cli_opt.o
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -Icli -o $@ tools/fake_provider.c $(FP_SRC) $(B)/cli/cli_opt.o $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+
 $(B)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "plot.h"
+#include "sim_csv.h"
 
 /* ---- files and paths ---------------------------------------------------- */
 
@@ -124,11 +125,13 @@ int plot_read_json(const char *path, cJSON **out, ld_error *err)
 
 /* ---- CSV ------------------------------------------------------------------ */
 
-/* A CSV file split in place: cells point into text. */
+/* A CSV file read through sim_csv: its fields copied one after the other,
+ * NUL-terminated, into text; cells hold their offsets. */
 typedef struct plot_csv {
     const char *path;
     char *text;
-    char **cells;      /* (nrows + 1) * ncols, the header first */
+    size_t len, tcap;
+    size_t *cells;     /* (nrows + 1) * ncols offsets, the header first */
     int *lines;        /* line of each data row */
     size_t nrows, ncols, cap;
 } plot_csv;
@@ -143,91 +146,97 @@ static void plot_csv_cleanup(plot_csv *c)
 
 static const char *plot_cell(const plot_csv *c, size_t row, size_t col)
 {
-    return c->cells[(row + 1) * c->ncols + col];
+    return c->text + c->cells[(row + 1) * c->ncols + col];
+}
+
+static const char *plot_head(const plot_csv *c, size_t col)
+{
+    return c->text + c->cells[col];
 }
 
 static int plot_csv_col(const plot_csv *c, const char *name)
 {
     for (size_t i = 0; i < c->ncols; i++)
-        if (strcmp(c->cells[i], name) == 0)
+        if (strcmp(plot_head(c, i), name) == 0)
             return (int)i;
     return -1;
 }
 
-/* Read path: a header and rows of as many fields, every line ending in a
- * newline (a file cut short fails here, with the line). Fields may be
- * quoted ("" inside for a quote), but not span lines. */
+/* Room for one more row of nf cells and their n bytes of text. */
+static int plot_csv_grow(plot_csv *c, size_t nf, size_t n, ld_error *err)
+{
+    size_t need = (c->nrows + 2) * nf;
+    if (need > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64 * nf;
+        while (cap < need)
+            cap *= 2;
+        size_t *nc = realloc(c->cells, cap * sizeof *nc);
+        int *nl = nc ? realloc(c->lines, cap * sizeof *nl) : NULL;
+        if (nc != NULL)
+            c->cells = nc;
+        if (nl == NULL)
+            goto oom;
+        c->lines = nl;
+        c->cap = cap;
+    }
+    if (c->len + n > c->tcap) {
+        size_t cap = c->tcap ? c->tcap * 2 : 4096;
+        while (cap < c->len + n)
+            cap *= 2;
+        char *nt = realloc(c->text, cap);
+        if (nt == NULL)
+            goto oom;
+        c->text = nt;
+        c->tcap = cap;
+    }
+    return LD_OK;
+oom:
+    ld_error_set(err, c->path, NULL, "out of memory");
+    return LD_ENOMEM;
+}
+
+/* Read path (sim_csv.h): a header and rows of as many fields, every line
+ * ending in a newline (a file cut short fails here, with the line). */
 static int plot_csv_read(const char *path, plot_csv *c, ld_error *err)
 {
     memset(c, 0, sizeof *c);
     c->path = path;
-    size_t len;
-    int rc = cli_read_file(path, PLOT_MAX_FILE, &c->text, &len, err);
+    char *file = NULL;
+    size_t flen;
+    sim_csv *csv = NULL;
+    FILE *f = NULL;
+    int rc = cli_read_file(path, PLOT_MAX_FILE, &file, &flen, err);
     if (rc < 0)
         return rc;
-    char *r = c->text, *end = c->text + len;
-    char *fields[PLOT_MAX_COLS];
+    /* the line an unterminated last line is on; 0: the file ends well */
+    long cut_line = 0;
+    if (flen > 0 && file[flen - 1] != '\n') {
+        cut_line = 1;
+        for (size_t i = 0; i < flen; i++)
+            cut_line += file[i] == '\n';
+    }
+    if (flen > 0 && (f = fmemopen(file, flen, "r")) == NULL) {
+        ld_error_set(err, path, NULL, "%s", strerror(errno));
+        goto bad;
+    }
+    if (f != NULL && (rc = sim_csv_open_stream(f, path, &csv, err)) < 0)
+        goto fail;
+    const char *const *fields;
+    size_t nf;
     char where[48];
-    int line = 0;
-    while (r < end) {
-        size_t nf = 0;
-        line++;
-        snprintf(where, sizeof where, "line %d", line);
-        for (;;) {
-            char *w = r, *start = r;
-            if (nf == PLOT_MAX_COLS) {
-                ld_error_set(err, path, where, "more than %d fields",
-                             PLOT_MAX_COLS);
-                goto bad;
-            }
-            if (r < end && *r == '"') {
-                r++;
-                for (;;) {
-                    if (r >= end || *r == '\n') {
-                        ld_error_set(err, path, where, "a quoted field is "
-                                     "not closed%s", r >= end
-                                     ? " (the file ends early)" : "");
-                        goto bad;
-                    }
-                    if (*r == '"') {
-                        if (r + 1 < end && r[1] == '"') {
-                            *w++ = '"';
-                            r += 2;
-                            continue;
-                        }
-                        r++;
-                        break;
-                    }
-                    *w++ = *r++;
-                }
-                if (r < end && *r != ',' && *r != '\n' && *r != '\r') {
-                    ld_error_set(err, path, where, "text after a closing "
-                                 "quote in field %zu", nf + 1);
-                    goto bad;
-                }
-            } else {
-                while (r < end && *r != ',' && *r != '\n')
-                    r++;
-                w = r;
-                if (w > start && w[-1] == '\r')
-                    w--;
-            }
-            if (r < end && *r == '\r')
-                r++;
-            char sep = r < end ? *r : '\0';
-            *w = '\0'; /* w <= r: the separator was read already */
-            fields[nf++] = start;
-            if (sep == ',') {
-                r++;
-                continue;
-            }
-            if (sep != '\n') {
-                ld_error_set(err, path, where, "the last line does not end "
-                             "(the file was cut short?)");
-                goto bad;
-            }
-            r++;
-            break;
+    bool have_header = false;
+    while (csv != NULL && (rc = sim_csv_next(csv, &fields, &nf, err)) == 1) {
+        long line = sim_csv_line(csv);
+        snprintf(where, sizeof where, "line %ld", line);
+        if (cut_line > 0 && line >= cut_line) {
+            ld_error_set(err, path, where, "the last line does not end "
+                         "(the file was cut short?)");
+            goto bad;
+        }
+        if (nf > PLOT_MAX_COLS) {
+            ld_error_set(err, path, where, "more than %d fields",
+                         PLOT_MAX_COLS);
+            goto bad;
         }
         if (c->ncols == 0) {
             c->ncols = nf;
@@ -240,36 +249,40 @@ static int plot_csv_read(const char *path, plot_csv *c, ld_error *err)
             ld_error_set(err, path, NULL, "more than %d rows", PLOT_MAX_ROWS);
             goto bad;
         }
-        size_t need = (c->nrows + 2) * c->ncols;
-        if (need > c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64 * c->ncols;
-            while (cap < need)
-                cap *= 2;
-            char **nc = realloc(c->cells, cap * sizeof *nc);
-            int *nl = nc ? realloc(c->lines, cap * sizeof *nl) : NULL;
-            if (nc != NULL)
-                c->cells = nc;
-            if (nl == NULL) {
-                ld_error_set(err, path, NULL, "out of memory");
-                rc = LD_ENOMEM;
-                goto fail;
-            }
-            c->lines = nl;
-            c->cap = cap;
+        size_t n = 0;
+        for (size_t i = 0; i < nf; i++)
+            n += strlen(fields[i]) + 1;
+        if ((rc = plot_csv_grow(c, nf, n, err)) < 0)
+            goto fail;
+        bool header = !have_header;
+        have_header = true;
+        size_t base = header ? 0 : (c->nrows + 1) * c->ncols;
+        for (size_t i = 0; i < nf; i++) {
+            size_t k = strlen(fields[i]) + 1;
+            c->cells[base + i] = c->len;
+            memcpy(c->text + c->len, fields[i], k);
+            c->len += k;
         }
-        size_t base = line == 1 ? 0 : (c->nrows + 1) * c->ncols;
-        memcpy(c->cells + base, fields, nf * sizeof *fields);
-        if (line > 1)
-            c->lines[c->nrows++] = line;
+        if (!header)
+            c->lines[c->nrows++] = (int)line;
     }
+    if (rc < 0)
+        goto fail;
     if (c->ncols == 0) {
         ld_error_set(err, path, NULL, "empty file (no header)");
         goto bad;
     }
+    sim_csv_close(csv);
+    fclose(f);
+    free(file);
     return LD_OK;
 bad:
     rc = LD_EINVAL;
 fail:
+    sim_csv_close(csv);
+    if (f != NULL)
+        fclose(f);
+    free(file);
     plot_csv_cleanup(c);
     return rc;
 }
@@ -286,7 +299,8 @@ static int plot_csv_num(const plot_csv *c, size_t row, int col, bool empty_ok,
             *out = NAN;
             return LD_OK;
         }
-        ld_error_set(err, c->path, where, "%s is empty", c->cells[col]);
+        ld_error_set(err, c->path, where, "%s is empty",
+                     plot_head(c, (size_t)col));
         return LD_EINVAL;
     }
     char *end;
@@ -294,7 +308,7 @@ static int plot_csv_num(const plot_csv *c, size_t row, int col, bool empty_ok,
     double v = strtod(s, &end);
     if (*end != '\0' || end == s || errno == ERANGE || !isfinite(v)) {
         ld_error_set(err, c->path, where, "%s \"%.40s\" is not a number",
-                     c->cells[col], s);
+                     plot_head(c, (size_t)col), s);
         return LD_EINVAL;
     }
     *out = v;
@@ -349,10 +363,10 @@ static int plot_load_timeseries(const char *path, plot_run *r, ld_error *err)
             bool empty_ok = (int)k != start && (int)k != arr &&
                             (int)k != succ && (int)k != fail &&
                             (int)k != aband && (int)k != fb &&
-                            strncmp(c.cells[k], "fb_", 3) != 0;
+                            strncmp(plot_head(&c, k), "fb_", 3) != 0;
             if ((rc = plot_csv_num(&c, i, (int)k, empty_ok, &v[k], err)) < 0)
                 goto done;
-            if (strncmp(c.cells[k], "fb_", 3) == 0) {
+            if (strncmp(plot_head(&c, k), "fb_", 3) == 0) {
                 totals[k] += v[k];
                 stack += v[k];
             }
@@ -391,12 +405,12 @@ static int plot_load_timeseries(const char *path, plot_run *r, ld_error *err)
     r->nclasses = 0;
     int pos = 0;
     for (size_t k = 0; k < c.ncols; k++) {
-        if (strncmp(c.cells[k], "fb_", 3) != 0)
+        if (strncmp(plot_head(&c, k), "fb_", 3) != 0)
             continue;
         if (totals[k] > 0 && r->nclasses < PLOT_MAX_CLASSES) {
             r->class_pos[r->nclasses] = pos;
             snprintf(r->classes[r->nclasses++], sizeof r->classes[0], "%s",
-                     c.cells[k]);
+                     plot_head(&c, k));
         }
         pos++;
     }

@@ -46,6 +46,34 @@ static const struct {
     {"json", LD_CAP_JSON},
 };
 
+int ld_cap_parse(const char *name, unsigned *bit)
+{
+    for (size_t k = 0; name != NULL && k < sizeof cap_names / sizeof cap_names[0];
+         k++)
+        if (strcmp(cap_names[k].name, name) == 0) {
+            *bit = cap_names[k].bit;
+            return LD_OK;
+        }
+    return LD_EINVAL;
+}
+
+int ld_cap_list(char *buf, size_t cap, const char *last_sep)
+{
+    size_t n = sizeof cap_names / sizeof cap_names[0], len = 0;
+    if (cap > 0)
+        buf[0] = '\0';
+    for (size_t k = 0; k < n; k++) {
+        const char *sep = k == 0 ? "" : k + 1 == n ? last_sep : ", ";
+        int w = snprintf(buf + (len < cap ? len : cap),
+                         len < cap ? cap - len : 0, "%s%s", sep,
+                         cap_names[k].name);
+        if (w < 0)
+            return w;
+        len += (size_t)w;
+    }
+    return (int)len;
+}
+
 const char *ld_action_name(ld_action_kind k)
 {
     if ((unsigned)k >= sizeof action_names / sizeof action_names[0])
@@ -130,16 +158,12 @@ static int get_caps(load_ctx *c, const cJSON *obj, const char *path,
     int i = 0;
     for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
         unsigned bit = 0;
-        if (cJSON_IsString(it))
-            for (size_t k = 0; k < sizeof cap_names / sizeof cap_names[0]; k++)
-                if (strcmp(cap_names[k].name, it->valuestring) == 0)
-                    bit = cap_names[k].bit;
-        if (bit == 0) {
-            char ip[LD_JSON_PATH_MAX];
+        if (!cJSON_IsString(it) || ld_cap_parse(it->valuestring, &bit) < 0) {
+            char ip[LD_JSON_PATH_MAX], names[128];
             ld_json_index_path(ip, p, i);
+            ld_cap_list(names, sizeof names, " or ");
             return ld_json_fail(&c->j, ip, NULL,
-                                "unknown capability (expected stream, tools, "
-                                "prefill, vision or json)");
+                                "unknown capability (expected %s)", names);
         }
         caps |= bit;
     }

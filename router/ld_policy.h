@@ -183,4 +183,13 @@ const char *ld_role_name(ld_role r);
 /* "low_latency" etc. to a role; LD_EINVAL for another name. */
 int ld_role_parse(const char *s, ld_role *out);
 
+/* A capability's name ("stream", "tools", "prefill", "vision", "json") to
+ * its LD_CAP_* bit: LD_OK with *bit set, LD_EINVAL (*bit untouched) for
+ * another name or NULL. The one table of names, for every loader. */
+int ld_cap_parse(const char *name, unsigned *bit);
+/* The capability names for a message: "stream, tools, prefill, vision"
+ * then last_sep then "json" into buf (always terminated when cap > 0).
+ * Returns the length the whole list needs, as snprintf does. */
+int ld_cap_list(char *buf, size_t cap, const char *last_sep);
+
 #endif

@@ -1,188 +1,20 @@
-/* sim.c - the simulator's event loop, user model and provider models.
+/* sim.c - the simulator's event loop, its user model (arrivals, patience)
+ * and its side of the core: carrying out the core's actions, its events,
+ * the request trace (--trace). The provider models are sim_model.c; what
+ * both share, sim_int.h.
  *
  * Event kinds: an arrival; an attempt's first token and end; the core's
  * wake-up for a request; a user's patience running out; a fault window
  * opening or closing (prices, quality). Attempt events carry the attempt's
  * generation, so events of an attempt the core cancelled are ignored.
  */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "sim_int.h"
 
 #include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
-
-#include "ld_core.h"
-#include "sim.h"
-#include "sim_evq.h"
-#include "sim_replay.h"
-
-#define MAX_LIVE 4
-#define REQ_CHUNK 1024 /* requests allocated at a time */
-
-enum {
-    EV_ARRIVAL,
-    EV_FIRST,
-    EV_END,
-    EV_WAKE,
-    EV_FAULT_START,
-    EV_FAULT_END,
-    EV_PRICE_STEP
-};
-
-typedef enum att_state { ATT_FREE, ATT_QUEUED, ATT_SERVING, ATT_WAITING } att_state;
-
-typedef struct sim_req sim_req;
-
-typedef struct sim_att {
-    att_state state;
-    uint32_t no;     /* the core's attempt number */
-    uint32_t gen;    /* bumped when the slot is freed */
-    int route;
-    ld_us t_first;   /* planned first token; -1 none */
-    ld_us t_end;     /* planned end; LD_NEVER: never answers */
-    ld_us stall_start, stall_end; /* silence inside the stream, if any */
-    bool first_done;
-    bool holds_server;
-    uint64_t key;    /* seed of the attempt's own random stream */
-    double tps;      /* generation speed (tokens/s), for the tokens an
-                        attempt stopped midway had received (--trace) */
-    ld_raw_result res;
-} sim_att;
-
-struct sim_req {
-    ld_req *core;
-    uint64_t id;
-    uint32_t gen;
-    sim_req *next_free;
-    ld_us arrival;
-    int64_t in_tok, out_tok;
-    int workload, tier;
-    unsigned caps;
-    bool slo_set;         /* the scenario's service level (else the
-                             policy's constraints judge it) */
-    ld_us slo_ttft, slo_total;
-    bool got_first;
-    bool log_events;
-    int64_t remaining;    /* tokens an attempt has to generate: all of
-                             them, or what a continuation has left */
-    int64_t streamed;     /* tokens of the last attempt stopped midway */
-    ld_us wake_scheduled;
-    ld_us pat_ttft, pat_total; /* when the user gives up; LD_NEVER: never */
-    uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
-    sim_att att[MAX_LIVE];
-    int64_t key;          /* its trace row's key (`ladder replay`), -1 none */
-    /* --trace: its record (ld_trace.h), allocated once per pool entry and
-     * kept across reuse */
-    ld_trace *tr;
-};
-
-typedef struct waiter {
-    sim_req *req;
-    int slot;
-    uint32_t gen;
-} waiter;
-
-/* One provider model's servers, queue and rate windows: routes bound to
- * the same provider model share them. */
-typedef struct route_model {
-    const sim_provider *prov; /* NULL: no model (never attempted) */
-    int busy;
-    waiter *q;                /* ring of waiting attempts */
-    size_t qcap, qhead, qlen;
-    /* requests and tokens in the last 60 one-second buckets */
-    int64_t rpm_count[60], tpm_count[60];
-    int64_t bucket_sec[60];
-} route_model;
-
-typedef struct sim {
-    const sim_options *o;
-    const sim_scenario *sc;
-    const ld_policy *p;
-    ld_core *core;
-    sim_metrics *m;
-    sim_evq *q;
-    gsl_rng *arrivals, *traffic, *attempt, *core_rng;
-    ld_rng rng;
-    sim_trace *trace;
-    sim_trace_row pending;    /* a trace row read ahead of its time */
-    bool has_pending;
-    /* the scenario's provider models, then one empty model per route bound
-     * to none; each route points at its own */
-    route_model models[2 * LD_MAX_ROUTES];
-    route_model *rmod[LD_MAX_ROUTES];
-    double mix_cdf[SIM_MAX_MIX];
-    sim_req *free_reqs;
-    sim_req **chunks;
-    size_t nchunks;
-    uint64_t next_id;
-    int64_t arrived;
-    int64_t in_flight;
-    ld_us now;
-    ld_us arrivals_end;       /* LD_NEVER: by request count */
-    bool arrivals_done;
-    /* prices when a ramp began, per fault and route (a ramp may match
-     * routes with different prices) */
-    double base_in[SIM_MAX_FAULTS][LD_MAX_ROUTES];
-    double base_out[SIM_MAX_FAULTS][LD_MAX_ROUTES];
-    double base_quality[SIM_MAX_FAULTS][LD_MAX_ROUTES];
-    char *line;               /* event JSON buffer */
-    size_t line_cap;
-    ld_error *err;
-    int failed;               /* a fatal error during the run */
-    sim_stats stats;
-    int last_progress;
-    sim_req *cur;             /* the request the core is working on: the
-                                 core's events about it fill its trace
-                                 records (a request id tells it apart) */
-} sim;
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static double rng_uniform(void *ctx) { return gsl_rng_uniform(ctx); }
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static ld_us ms_to_us(double ms)
-{
-    if (!(ms > 0))
-        return 0;
-    if (ms > 1e12)
-        return (ld_us)1e15;
-    return (ld_us)llround(ms * 1000.0);
-}
-
-static bool fault_active(const sim_fault *f, int route, ld_us now)
-{
-    if (!(f->routes >> route & 1))
-        return false;
-    for (int i = 0; i < f->nwindows; i++)
-        if (now >= f->windows[i].start && now < f->windows[i].end)
-            return true;
-    return false;
-}
-
-static void push(sim *s, ld_us t, uint32_t kind, uint32_t a, uint64_t b,
-                 void *p)
-{
-    if (s->failed)
-        return;
-    int rc = sim_evq_push(s->q, t, kind, a, b, p);
-    if (rc < 0) {
-        ld_error_set(s->err, NULL, NULL, "simulator: event queue: %s",
-                     rc == LD_ENOMEM ? "out of memory" : "full");
-        s->failed = rc;
-    }
-}
 
 /* ---- events from the core ------------------------------------------------ */
 
@@ -257,478 +89,7 @@ static void req_put(sim *s, sim_req *r)
     s->free_reqs = r;
 }
 
-/* ---- provider model ----------------------------------------------------- */
-
-static void serve(sim *s, sim_req *r, int slot);
-
-static void free_server(sim *s, int route)
-{
-    route_model *rm = s->rmod[route];
-    rm->busy--;
-    while (rm->qlen > 0) {
-        waiter w = rm->q[rm->qhead];
-        rm->qhead = (rm->qhead + 1) % rm->qcap;
-        rm->qlen--;
-        sim_att *a = &w.req->att[w.slot];
-        if (a->gen != w.gen || a->state != ATT_QUEUED)
-            continue; /* cancelled while waiting */
-        rm->busy++;
-        serve(s, w.req, w.slot);
-        return;
-    }
-}
-
-static int enqueue(sim *s, route_model *rm, sim_req *r, int slot)
-{
-    if (rm->qlen == rm->qcap) {
-        size_t cap = rm->qcap ? rm->qcap * 2 : 64;
-        waiter *nq = malloc(cap * sizeof *nq);
-        if (nq == NULL) {
-            ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
-            s->failed = LD_ENOMEM;
-            return LD_ENOMEM;
-        }
-        for (size_t i = 0; i < rm->qlen; i++)
-            nq[i] = rm->q[(rm->qhead + i) % rm->qcap];
-        free(rm->q);
-        rm->q = nq;
-        rm->qcap = cap;
-        rm->qhead = 0;
-    }
-    rm->q[(rm->qhead + rm->qlen) % rm->qcap] = (waiter){r, slot, r->att[slot].gen};
-    rm->qlen++;
-    return LD_OK;
-}
-
-/* An answer that ends the attempt at `t` with status (and code). */
-static void plan_error(sim_att *a, ld_us t, int status, const char *code)
-{
-    a->t_first = -1;
-    a->t_end = t;
-    a->res.http_status = status;
-    a->res.error_code = code;
-}
-
-static void plan_transport(sim_att *a, ld_us t, ld_transport tr)
-{
-    a->t_first = -1;
-    a->t_end = t;
-    a->res.transport = tr;
-}
-
-/* Plan the answer of an attempt that fails with class c at t, the way a
- * provider gives each class: a transport fault, or an HTTP status with the
- * provider's error code (what ld_classify reads back as c); timeout_ttft
- * never answers. Faults inside an answer (stream_cut, stream_stall, and
- * timeout_total: a stream that starts and never ends) are planned on the
- * stream: false, nothing planned. The provider model's baseline errors and `ladder
- * replay`'s recorded failures both answer through it. The caller sets
- * Retry-After for rate_limited. */
-static bool plan_failure(sim_att *a, ld_us t, ld_class c)
-{
-    switch (c) {
-    case LD_FC_CONNECT_ERROR: plan_transport(a, t, LD_TR_CONNECT_FAILED); break;
-    case LD_FC_RESET: plan_transport(a, t, LD_TR_RESET); break;
-    case LD_FC_INVALID_RESPONSE: plan_transport(a, t, LD_TR_MALFORMED); break;
-    case LD_FC_TIMEOUT_TTFT: a->t_first = -1; a->t_end = LD_NEVER; break;
-    case LD_FC_RATE_LIMITED: plan_error(a, t, 429, "rate_limit_exceeded"); break;
-    case LD_FC_QUOTA_EXHAUSTED: plan_error(a, t, 429, "insufficient_quota"); break;
-    case LD_FC_OVERLOADED: plan_error(a, t, 503, NULL); break;
-    case LD_FC_AUTH_ERROR: plan_error(a, t, 401, "invalid_api_key"); break;
-    case LD_FC_BAD_REQUEST: plan_error(a, t, 400, NULL); break;
-    case LD_FC_CONTENT_BLOCKED: plan_error(a, t, 400, "content_policy_violation"); break;
-    case LD_FC_CONTEXT_LENGTH: plan_error(a, t, 400, "context_length_exceeded"); break;
-    case LD_FC_REGION_RESTRICTED: plan_error(a, t, 403, "unsupported_country_region_territory"); break;
-    case LD_FC_STREAM_CUT:
-    case LD_FC_STREAM_STALL:
-    case LD_FC_TIMEOUT_TOTAL:
-        return false;
-    default: plan_error(a, t, 500, NULL); break;
-    }
-    return true;
-}
-
-static ld_us error_delay(sim *s, const sim_provider *pv)
-{
-    const sim_dist *d = pv->error_ms != NULL ? pv->error_ms : pv->ttft_ms;
-    return ms_to_us(sim_dist_sample(d, s->attempt));
-}
-
-/* Rate limit: count this request in the 60 s window; true if over. */
-static bool over_limit(sim *s, route_model *rm, int64_t tokens, double rpm,
-                       double tpm, ld_us *retry_after)
-{
-    int64_t sec = s->now / LD_US_PER_S;
-    int b = (int)(sec % 60);
-    if (rm->bucket_sec[b] != sec) {
-        rm->bucket_sec[b] = sec;
-        rm->rpm_count[b] = 0;
-        rm->tpm_count[b] = 0;
-    }
-    int64_t reqs = 0, toks = 0;
-    for (int i = 0; i < 60; i++) {
-        if (sec - rm->bucket_sec[i] < 60) {
-            reqs += rm->rpm_count[i];
-            toks += rm->tpm_count[i];
-        }
-    }
-    if ((rpm > 0 && (double)(reqs + 1) > rpm) ||
-        (tpm > 0 && (double)(toks + tokens) > tpm)) {
-        /* until the oldest bucket leaves the window */
-        int64_t oldest = sec;
-        for (int i = 0; i < 60; i++)
-            if (sec - rm->bucket_sec[i] < 60 &&
-                (rm->rpm_count[i] > 0 || rm->tpm_count[i] > 0) &&
-                rm->bucket_sec[i] < oldest)
-                oldest = rm->bucket_sec[i];
-        *retry_after = (oldest + 60) * LD_US_PER_S - s->now;
-        return true;
-    }
-    rm->rpm_count[b]++;
-    rm->tpm_count[b] += tokens;
-    return false;
-}
-
-/* Where the attempt's events fall once it has a server. */
-static void serve(sim *s, sim_req *r, int slot)
-{
-    sim_att *a = &r->att[slot];
-    const sim_provider *pv = s->rmod[a->route]->prov;
-    const sim_scenario *sc = s->sc;
-    ld_us now = s->now;
-    a->state = ATT_SERVING;
-    a->holds_server = true;
-    /* the service draws come from a stream of their own, so an attempt
-     * that waited in a queue draws what it would have drawn at once */
-    gsl_rng_set(s->attempt, mix64(a->key ^ 0x5e7e1ceULL));
-
-    /* baseline errors */
-    double u = gsl_rng_uniform(s->attempt), acc = 0;
-    ld_class err = LD_FC_NONE;
-    for (int c = 0; c < LD_FC_COUNT; c++) {
-        acc += pv->err_p[c];
-        if (pv->err_p[c] > 0 && u < acc) {
-            err = (ld_class)c;
-            break;
-        }
-    }
-    double ttft_mult = 1, tps_mult = 1;
-    ld_us add = 0;
-    for (int i = 0; i < sc->nfaults; i++) {
-        const sim_fault *f = &sc->faults[i];
-        if (f->kind != SIM_F_LATENCY || !fault_active(f, a->route, now))
-            continue;
-        if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
-            continue;
-        ttft_mult *= f->ttft_mult;
-        tps_mult *= f->tps_mult;
-        if (f->add_ms != NULL)
-            add += ms_to_us(sim_dist_sample(f->add_ms, s->attempt));
-    }
-    /* (stream faults are planned below, on the stream) */
-    if (err != LD_FC_NONE && plan_failure(a, now + error_delay(s, pv), err)) {
-        if (err == LD_FC_RATE_LIMITED)
-            a->res.retry_after = pv->retry_after_s > 0 ? (ld_us)(pv->retry_after_s * 1e6) : -1;
-        goto schedule;
-    }
-
-    ld_us ttft = (ld_us)((double)ms_to_us(sim_dist_sample(pv->ttft_ms, s->attempt)) * ttft_mult) + add;
-    double tps = sim_dist_sample(pv->tokens_per_s, s->attempt) * tps_mult;
-    if (!(tps > 0.1))
-        tps = 0.1;
-    int64_t tokens = r->remaining;
-    a->tps = tps;
-    a->t_first = now + ttft;
-    a->t_end = a->t_first + (ld_us)((double)tokens / tps * 1e6);
-    a->res.http_status = 200;
-    a->res.completion_tokens = (int)(tokens > INT32_MAX ? INT32_MAX : tokens);
-
-    /* stream faults: the scenario's, then the baseline's */
-    for (int i = 0; i < sc->nfaults + 1; i++) {
-        const sim_fault *f = i < sc->nfaults ? &sc->faults[i] : NULL;
-        sim_fault_kind kind;
-        if (f != NULL) {
-            kind = f->kind;
-            if ((kind != SIM_F_STREAM_CUT && kind != SIM_F_STREAM_STALL &&
-                 kind != SIM_F_MALFORMED && kind != SIM_F_NO_DONE) ||
-                !fault_active(f, a->route, now))
-                continue;
-            if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
-                continue;
-        } else if (err == LD_FC_STREAM_CUT) {
-            kind = SIM_F_STREAM_CUT;
-        } else if (err == LD_FC_STREAM_STALL) {
-            kind = SIM_F_STREAM_STALL;
-        } else if (err == LD_FC_TIMEOUT_TOTAL) {
-            a->t_end = LD_NEVER; /* tokens trickle on; the deadline ends it */
-            break;
-        } else {
-            break;
-        }
-        int64_t k;
-        if (f != NULL && f->after_tokens != NULL)
-            k = (int64_t)sim_dist_sample(f->after_tokens, s->attempt);
-        else
-            k = tokens > 1 ? 1 + (int64_t)gsl_rng_uniform_int(s->attempt, (unsigned long)(tokens - 1)) : 0;
-        if (k < 0)
-            k = 0;
-        if (kind != SIM_F_NO_DONE && k >= tokens)
-            continue; /* the answer ended before the fault could strike */
-        ld_us at = a->t_first + (ld_us)((double)k / tps * 1e6);
-        if (kind == SIM_F_STREAM_CUT) {
-            a->t_end = at;
-            a->res.transport = LD_TR_CUT;
-            a->res.completion_tokens = (int)k;
-        } else if (kind == SIM_F_MALFORMED) {
-            a->t_end = at;
-            a->res.transport = LD_TR_MALFORMED;
-            a->res.completion_tokens = (int)k;
-        } else if (kind == SIM_F_NO_DONE) {
-            a->res.transport = LD_TR_NO_DONE;
-            a->res.finish_reason = "stop";
-        } else {
-            ld_us len = f != NULL ? ms_to_us(sim_dist_sample(f->stall_ms, s->attempt))
-                                  : ld_s(600);
-            a->stall_start = at;
-            a->stall_end = at + len;
-            a->t_end += len;
-        }
-        break;
-    }
-schedule:
-    if (a->t_first >= 0)
-        push(s, a->t_first, EV_FIRST, (uint32_t)slot, a->gen, r);
-    if (a->t_end != LD_NEVER)
-        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-}
-
-/* `ladder replay`: plan the attempt as the recorded one it was matched
- * with (sim_replay_pick; the plan's times are after the start). It holds
- * no server and meets no limit or fault: the recording went through
- * those already. */
-static void plan_recorded(sim *s, sim_req *r, int slot,
-                          const sim_replay_plan *pl)
-{
-    sim_att *a = &r->att[slot];
-    ld_us now = s->now;
-    a->state = ATT_SERVING;
-    a->tps = pl->tps;
-    a->t_first = pl->ttft >= 0 ? now + pl->ttft : -1;
-    a->t_end = pl->end == LD_NEVER ? LD_NEVER : now + pl->end;
-    a->res.completion_tokens = (int)(pl->tokens > INT32_MAX ? INT32_MAX : pl->tokens);
-    if (pl->cls == LD_FC_NONE || pl->cls == LD_FC_STREAM_STALL) {
-        a->res.http_status = 200;
-    } else if (pl->cls == LD_FC_STREAM_CUT) {
-        a->res.http_status = 200;
-        a->res.transport = LD_TR_CUT;
-    } else {
-        ld_us first = a->t_first; /* failures inside a stream keep it */
-        if (!plan_failure(a, a->t_end, pl->cls)) /* timeout_total */
-            a->t_end = LD_NEVER;
-        if (first >= 0) {
-            a->t_first = first;
-            a->res.http_status = 200;
-        }
-        if (pl->cls == LD_FC_RATE_LIMITED)
-            a->res.retry_after = pl->retry_after;
-    }
-    if (pl->stall >= 0 && a->t_first >= 0) { /* silent from then on */
-        a->stall_start = now + pl->stall > 0 ? now + pl->stall : 1;
-        a->stall_end = LD_NEVER;
-        a->t_end = LD_NEVER;
-    }
-    if (a->t_first >= 0)
-        push(s, a->t_first, EV_FIRST, (uint32_t)slot, a->gen, r);
-    if (a->t_end != LD_NEVER)
-        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-}
-
-/* A new attempt arrives at the provider. */
-static void attempt_arrive(sim *s, sim_req *r, const ld_do *d)
-{
-    int slot = 0;
-    while (slot < MAX_LIVE && r->att[slot].state != ATT_FREE)
-        slot++;
-    if (slot == MAX_LIVE) {
-        ld_error_set(s->err, NULL, NULL, "simulator: more than %d attempts "
-                     "in flight for one request", MAX_LIVE);
-        s->failed = LD_ELIMIT;
-        return;
-    }
-    if (d->resume) {
-        /* a continuation generates what the cut stream had left */
-        r->remaining -= r->streamed;
-        if (r->remaining < 1)
-            r->remaining = 1;
-        r->streamed = 0;
-    }
-    sim_att *a = &r->att[slot];
-    a->state = ATT_WAITING;
-    a->no = d->attempt;
-    a->route = d->route;
-    a->t_first = -1;
-    a->t_end = LD_NEVER;
-    a->stall_start = a->stall_end = 0;
-    a->first_done = false;
-    a->holds_server = false;
-    ld_raw_result_init(&a->res);
-
-    route_model *rm = s->rmod[d->route];
-    const sim_provider *pv = rm->prov;
-    uint8_t k = r->tries[d->route];
-    if (k < 255)
-        r->tries[d->route] = (uint8_t)(k + 1);
-    a->key = mix64(s->o->seed * 0x9e3779b97f4a7c15ULL ^ mix64(r->id) ^
-                   ((uint64_t)d->route << 40) ^ ((uint64_t)k << 52));
-    gsl_rng_set(s->attempt, a->key);
-    ld_us now = s->now;
-    if (pv != NULL && pv->recorded != NULL) {
-        /* `ladder replay`: the route answers as recorded (the same
-         * request's try, else one nearby in time, drawn from this
-         * attempt's stream); the model serves only what the recording
-         * cannot, and without a model the attempt cannot connect */
-        sim_replay_plan pl;
-        int src = sim_replay_pick(pv->recorded, r->key, d->route, k, now,
-                                  r->out_tok, s->attempt, &pl);
-        if (src != SIM_REPLAY_NONE) {
-            if (src == SIM_REPLAY_SAME)
-                s->stats.replay_same++;
-            else
-                s->stats.replay_near++;
-            plan_recorded(s, r, slot, &pl);
-            return;
-        }
-        if (pv->ttft_ms == NULL) {
-            s->stats.replay_unmodelled++;
-            plan_transport(a, now, LD_TR_CONNECT_FAILED);
-            a->state = ATT_SERVING;
-            push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-            return;
-        }
-        s->stats.replay_model++;
-    }
-    if (pv == NULL) { /* bind guarantees models for used routes */
-        plan_error(a, now, 500, NULL);
-        a->state = ATT_SERVING;
-        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-        return;
-    }
-    ld_us small = error_delay(s, pv);
-
-    double rpm = pv->rpm, tpm = pv->tpm, ra_s = pv->retry_after_s;
-    for (int i = 0; i < s->sc->nfaults; i++) {
-        const sim_fault *f = &s->sc->faults[i];
-        if (!fault_active(f, d->route, now))
-            continue;
-        if (f->kind == SIM_F_RATE_LIMIT && (f->rpm > 0 || f->tpm > 0)) {
-            if (f->rpm > 0)
-                rpm = f->rpm;
-            if (f->tpm > 0)
-                tpm = f->tpm;
-            if (f->retry_after_s >= 0)
-                ra_s = f->retry_after_s;
-            if (!(f->probability > 0))
-                continue; /* a new limit only */
-            /* and a storm of 429s on top of it */
-        }
-        if (f->kind != SIM_F_OUTAGE && f->kind != SIM_F_ERROR &&
-            f->kind != SIM_F_QUOTA && f->kind != SIM_F_REGION &&
-            f->kind != SIM_F_RATE_LIMIT)
-            continue;
-        if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
-            continue;
-        switch (f->kind) {
-        case SIM_F_OUTAGE:
-            if (f->mode == SIM_OUTAGE_HANG) {
-                a->state = ATT_SERVING; /* holds no server; never answers */
-                return;
-            }
-            if (f->mode == SIM_OUTAGE_RESET)
-                plan_transport(a, now + small, LD_TR_RESET);
-            else
-                plan_error(a, now + small, f->status, NULL);
-            break;
-        case SIM_F_ERROR:
-            plan_error(a, now + small, f->err_status, f->err_code);
-            a->res.error_type = f->err_type;
-            a->res.error_message = f->err_message;
-            break;
-        case SIM_F_QUOTA:
-            plan_error(a, now + small, 429, "insufficient_quota");
-            break;
-        case SIM_F_REGION:
-            plan_error(a, now + small, 403, "unsupported_country_region_territory");
-            break;
-        default: /* a storm of 429s */
-            plan_error(a, now + small, 429, "rate_limit_exceeded");
-            a->res.retry_after = f->retry_after_s >= 0 ? (ld_us)(f->retry_after_s * 1e6) : -1;
-            break;
-        }
-        a->state = ATT_SERVING;
-        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-        return;
-    }
-    ld_us ra;
-    if ((rpm > 0 || tpm > 0) &&
-        over_limit(s, rm, r->in_tok + r->out_tok, rpm, tpm, &ra)) {
-        plan_error(a, now + small, 429, "rate_limit_exceeded");
-        a->res.retry_after = ra_s > 0 ? (ld_us)(ra_s * 1e6) : ra;
-        a->state = ATT_SERVING;
-        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-        return;
-    }
-    if (pv->concurrency == 0 || rm->busy < pv->concurrency) {
-        rm->busy++;
-        serve(s, r, slot);
-    } else if (pv->queue < 0 || rm->qlen < (size_t)pv->queue) {
-        a->state = ATT_QUEUED;
-        enqueue(s, rm, r, slot);
-    } else {
-        plan_error(a, now, 503, NULL); /* no room: rejected at once */
-        a->state = ATT_SERVING;
-        push(s, a->t_end, EV_END, (uint32_t)slot, a->gen, r);
-    }
-}
-
-static int64_t tokens_by(const sim_att *a, ld_us t);
-
-static void attempt_release(sim *s, sim_req *r, int slot)
-{
-    sim_att *a = &r->att[slot];
-    bool held = a->holds_server;
-    if (a->first_done)
-        r->streamed = tokens_by(a, s->now); /* a continuation goes on */
-    int route = a->route;
-    a->state = ATT_FREE;
-    a->holds_server = false;
-    a->gen++;
-    if (held)
-        free_server(s, route);
-}
-
-static int slot_of(const sim_req *r, uint32_t no)
-{
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (r->att[i].state != ATT_FREE && r->att[i].no == no)
-            return i;
-    return -1;
-}
-
 /* ---- the request trace (--trace; docs/trace-format.md) -------------------- */
-
-/* Tokens an attempt had received by t (one stopped midway). */
-static int64_t tokens_by(const sim_att *a, ld_us t)
-{
-    if (!a->first_done || a->t_first < 0 || t <= a->t_first)
-        return 0;
-    ld_us streamed = t - a->t_first;
-    if (a->stall_start > 0 && t > a->stall_start)
-        streamed -= (t < a->stall_end ? t : a->stall_end) - a->stall_start;
-    double k = (double)streamed / 1e6 * a->tps;
-    if (k > a->res.completion_tokens)
-        k = a->res.completion_tokens;
-    return k > 0 ? (int64_t)k : 0;
-}
 
 /* The core's events about the request it is working on fill its trace
  * record (ld_trace.h); a cancel (sent before the host stops the attempt,
@@ -800,7 +161,7 @@ static void finish_req(sim *s, sim_req *r, const ld_do *d)
         trace_write(s, r, &info, d);
     for (int i = 0; i < MAX_LIVE; i++)
         if (r->att[i].state != ATT_FREE)
-            attempt_release(s, r, i);
+            sim_model_attempt_release(s, r, i);
     ld_req_free(r->core);
     r->core = NULL;
     s->in_flight--;
@@ -814,12 +175,12 @@ static bool drain(sim *s, sim_req *r)
     while (ld_req_next(r->core, &d) == 1) {
         switch (d.kind) {
         case LD_DO_START:
-            attempt_arrive(s, r, &d);
+            sim_model_attempt_start(s, r, &d);
             break;
         case LD_DO_CANCEL: {
             int slot = slot_of(r, d.attempt);
             if (slot >= 0)
-                attempt_release(s, r, slot);
+                sim_model_attempt_release(s, r, slot);
             break;
         }
         case LD_DO_FINISH:
@@ -964,22 +325,19 @@ static ld_us patience_at(ld_us now, double drawn_ms, ld_us exact,
     return now + (waited > 0 && p <= waited ? waited + p : p);
 }
 
-/* row: a trace's row, NULL for synthetic traffic */
-static void arrive(sim *s, const sim_trace_row *row)
+/* The new request r: what it asks (the trace row's, else drawn from mix
+ * entry mi), its service level, and when its user gives up (*pt_at for the
+ * first token, *pa_at for the whole answer). row: NULL for synthetic
+ * traffic. */
+static void describe_request(sim *s, sim_req *r, const sim_trace_row *row,
+                             int mi, ld_us *pt_at, ld_us *pa_at)
 {
     int64_t in_tok = row != NULL ? row->input_tokens : -1;
     int64_t out_tok = row != NULL ? row->output_tokens : -1;
     int workload = row != NULL ? row->workload : -1;
     int tier = row != NULL ? row->tier : -1;
     const sim_traffic *tr = &s->sc->traffic;
-    int mi = pick_mix(s);
     const sim_mix *mx = tr->nmix > 0 ? &tr->mix[mi] : NULL;
-    sim_req *r = req_get(s);
-    if (r == NULL) {
-        ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
-        s->failed = LD_ENOMEM;
-        return;
-    }
     r->id = ++s->next_id;
     r->key = row != NULL ? row->key : -1;
     r->arrival = s->now;
@@ -1002,14 +360,28 @@ static void arrive(sim *s, const sim_trace_row *row)
                                       &r->slo_ttft, &r->slo_total);
     double pt = tr->patience_ttft ? sim_dist_sample(tr->patience_ttft, s->traffic) : -1;
     double pa = tr->patience_total ? sim_dist_sample(tr->patience_total, s->traffic) : -1;
-    ld_us pt_at = patience_at(s->now, pt, row ? row->patience_ttft : -1,
-                              row ? row->waited_ttft : 0);
-    ld_us pa_at = patience_at(s->now, pa, row ? row->patience_total : -1,
-                              row ? row->waited_total : 0);
+    *pt_at = patience_at(s->now, pt, row ? row->patience_ttft : -1,
+                         row ? row->waited_ttft : 0);
+    *pa_at = patience_at(s->now, pa, row ? row->patience_total : -1,
+                         row ? row->waited_total : 0);
     if (s->o->events != NULL) {
         double u = (double)(mix64(r->id ^ s->o->seed) >> 11) * 0x1.0p-53;
         r->log_events = u < s->o->events_sample;
     }
+}
+
+/* row: a trace's row, NULL for synthetic traffic */
+static void arrive(sim *s, const sim_trace_row *row)
+{
+    int mi = pick_mix(s);
+    sim_req *r = req_get(s);
+    if (r == NULL) {
+        ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
+        s->failed = LD_ENOMEM;
+        return;
+    }
+    ld_us pt_at, pa_at;
+    describe_request(s, r, row, mi, &pt_at, &pa_at);
     ld_req_spec spec = {r->workload, r->tier, r->in_tok,
                         r->out_tok > 0 ? r->out_tok : 1, r->caps, r->id};
     s->arrived++;
@@ -1107,6 +479,70 @@ static void fault_edge(sim *s, int fi, bool start)
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* An attempt's first token or end (stale events of a freed slot are
+ * dropped). */
+static void on_answer(sim *s, sim_req *r, const sim_event *e)
+{
+    sim_att *a = &r->att[e->a];
+    if (a->gen != (uint32_t)e->b || a->state != ATT_SERVING)
+        return;
+    if (e->kind == EV_FIRST) {
+        a->first_done = true;
+        ld_req_first_token(r->core, a->no, s->now);
+        ld_req_info info;
+        ld_req_info_get(r->core, &info);
+        r->got_first = info.ttft >= 0;
+    } else {
+        uint32_t no = a->no;
+        ld_raw_result res = a->res;
+        if (a->first_done)
+            report_progress(s, r);
+        trace_answer(r, no, &res);
+        sim_model_attempt_release(s, r, (int)e->a);
+        ld_req_end(r->core, no, s->now, &res, &s->rng);
+    }
+    drain(s, r);
+}
+
+/* The request's wake-up: the user gives up, or the core's timers run. */
+static void on_wake(sim *s, sim_req *r, const sim_event *e)
+{
+    if (r->gen != (uint32_t)e->b || r->wake_scheduled != e->t)
+        return;
+    r->wake_scheduled = LD_NEVER;
+    if ((!r->got_first && s->now >= r->pat_ttft) || s->now >= r->pat_total) {
+        ld_req_abandon(r->core, s->now); /* the user gave up */
+    } else {
+        report_progress(s, r);
+        if (s->now >= ld_req_wake_at(r->core))
+            ld_req_tick(r->core, s->now, &s->rng);
+    }
+    drain(s, r);
+}
+
+/* A price ramp's step (out of 20) for fault fi: each matched route's price
+ * moves from where it was when the ramp began towards the fault's. */
+static void price_step(sim *s, uint32_t fi, uint64_t step)
+{
+    const sim_fault *f = &s->sc->faults[fi];
+    double frac = (double)step / 20.0;
+    for (int rt = 0; rt < ld_policy_route_count(s->p); rt++) {
+        if (!(f->routes >> rt & 1))
+            continue;
+        if (step == 0) {
+            ld_route_health h;
+            ld_core_route_health(s->core, rt, s->now, &h);
+            s->base_in[fi][rt] = h.input_per_mtok;
+            s->base_out[fi][rt] = h.output_per_mtok;
+        }
+        double in0 = s->base_in[fi][rt], out0 = s->base_out[fi][rt];
+        double in1 = f->price_in >= 0 ? f->price_in : in0;
+        double out1 = f->price_out >= 0 ? f->price_out : out0;
+        ld_core_set_price(s->core, rt, in0 + (in1 - in0) * frac,
+                          out0 + (out1 - out0) * frac);
+    }
+}
+
 static void on_event(sim *s, const sim_event *e)
 {
     sim_req *r = e->p;
@@ -1116,66 +552,19 @@ static void on_event(sim *s, const sim_event *e)
         on_arrival(s);
         return;
     case EV_FIRST:
-    case EV_END: {
-        sim_att *a = &r->att[e->a];
-        if (a->gen != (uint32_t)e->b || a->state != ATT_SERVING)
-            return;
-        if (e->kind == EV_FIRST) {
-            a->first_done = true;
-            ld_req_first_token(r->core, a->no, s->now);
-            ld_req_info info;
-            ld_req_info_get(r->core, &info);
-            r->got_first = info.ttft >= 0;
-        } else {
-            uint32_t no = a->no;
-            ld_raw_result res = a->res;
-            if (a->first_done)
-                report_progress(s, r);
-            trace_answer(r, no, &res);
-            attempt_release(s, r, (int)e->a);
-            ld_req_end(r->core, no, s->now, &res, &s->rng);
-        }
-        drain(s, r);
+    case EV_END:
+        on_answer(s, r, e);
         return;
-    }
     case EV_WAKE:
-        if (r->gen != (uint32_t)e->b || r->wake_scheduled != e->t)
-            return;
-        r->wake_scheduled = LD_NEVER;
-        if ((!r->got_first && s->now >= r->pat_ttft) || s->now >= r->pat_total) {
-            ld_req_abandon(r->core, s->now); /* the user gave up */
-        } else {
-            report_progress(s, r);
-            if (s->now >= ld_req_wake_at(r->core))
-                ld_req_tick(r->core, s->now, &s->rng);
-        }
-        drain(s, r);
+        on_wake(s, r, e);
         return;
     case EV_FAULT_START:
     case EV_FAULT_END:
         fault_edge(s, (int)e->a, e->kind == EV_FAULT_START);
         return;
-    case EV_PRICE_STEP: {
-        /* ramp: b holds the step number out of 20 */
-        const sim_fault *f = &s->sc->faults[e->a];
-        double frac = (double)e->b / 20.0;
-        for (int rt = 0; rt < ld_policy_route_count(s->p); rt++) {
-            if (!(f->routes >> rt & 1))
-                continue;
-            if (e->b == 0) {
-                ld_route_health h;
-                ld_core_route_health(s->core, rt, s->now, &h);
-                s->base_in[e->a][rt] = h.input_per_mtok;
-                s->base_out[e->a][rt] = h.output_per_mtok;
-            }
-            double in0 = s->base_in[e->a][rt], out0 = s->base_out[e->a][rt];
-            double in1 = f->price_in >= 0 ? f->price_in : in0;
-            double out1 = f->price_out >= 0 ? f->price_out : out0;
-            ld_core_set_price(s->core, rt, in0 + (in1 - in0) * frac,
-                              out0 + (out1 - out0) * frac);
-        }
+    case EV_PRICE_STEP:
+        price_step(s, e->a, e->b); /* b: the step number out of 20 */
         return;
-    }
     default:
         return;
     }
@@ -1240,23 +629,17 @@ static void sim_cleanup(sim *s)
     free(s->line);
 }
 
-int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
-            ld_error *err)
+/* The run's state for o: its core, queue, random streams (seeded from
+ * o->seed), provider models, mix and trace; the first arrivals and the
+ * faults' edges pushed. LD_OK, or negative with err set. */
+static int sim_setup(sim *sp, const sim_options *o, ld_error *err)
 {
-    sim *sp = calloc(1, sizeof *sp); /* large: per-fault, per-route state */
-    if (sp == NULL) {
-        ld_error_set(err, NULL, NULL, "simulator: out of memory");
-        return LD_ENOMEM;
-    }
+    const sim_scenario *sc = o->sc;
     sp->o = o;
     sp->sc = o->sc;
     sp->p = o->p;
     sp->err = err;
     sp->last_progress = -1;
-    *out = NULL;
-    int rc = LD_ENOMEM;
-    const sim_scenario *sc = o->sc;
-
     sp->core = ld_core_new(o->p);
     sp->m = sim_metrics_new(o->p, (ld_us)(sc->interval_s * 1e6));
     sp->q = sim_evq_new(1024);
@@ -1270,7 +653,7 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         sp->traffic == NULL || sp->attempt == NULL || sp->core_rng == NULL ||
         sp->line == NULL) {
         ld_error_set(err, NULL, NULL, "simulator: out of memory");
-        goto fail;
+        return LD_ENOMEM;
     }
     gsl_rng_set(sp->arrivals, mix64(o->seed ^ 0xa1));
     gsl_rng_set(sp->traffic, mix64(o->seed ^ 0xb2));
@@ -1294,20 +677,25 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         sp->mix_cdf[i] = acc;
     }
     sp->arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
-    if (sc->traffic.kind == SIM_ARR_TRACE) {
-        if ((rc = sim_trace_open(sc, o->p, &sp->trace, err)) < 0)
-            goto fail;
-    }
+    int rc;
+    if (sc->traffic.kind == SIM_ARR_TRACE &&
+        (rc = sim_trace_open(sc, o->p, &sp->trace, err)) < 0)
+        return rc;
     schedule_faults(sp);
-    ld_us horizon = sp->arrivals_end;
     if (sc->traffic.kind == SIM_ARR_TRACE)
         push(sp, 0, EV_ARRIVAL, 0, 0, NULL);
     else
         schedule_next_arrival(sp);
+    return LD_OK;
+}
 
+/* Events in order until the last request ends: later events (fault edges,
+ * stale timers) could not change anything a user sees. LD_OK, or negative
+ * with the error set. */
+static int sim_loop(sim *sp)
+{
+    ld_us horizon = sp->arrivals_end;
     sim_event e;
-    /* until the last request ends: later events (fault edges, stale
-     * timers) could not change anything a user sees */
     while (!sp->failed && !(sp->arrivals_done && sp->in_flight == 0) &&
            sim_evq_pop(sp->q, &e) == 1) {
         if (e.t > sp->now)
@@ -1317,18 +705,31 @@ int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
         if ((sp->stats.events & 0xffff) == 0)
             progress(sp, horizon);
     }
-    if (o->progress && horizon != LD_NEVER)
+    if (sp->o->progress && horizon != LD_NEVER)
         fputc('\n', stderr);
-    if (sp->failed) {
-        rc = sp->failed;
-        goto fail;
-    }
+    if (sp->failed)
+        return sp->failed;
     if (sp->in_flight != 0) {
-        ld_error_set(err, NULL, NULL, "simulator: %lld requests never ended "
-                     "(a bug: please report it)", (long long)sp->in_flight);
-        rc = LD_ESTATE;
-        goto fail;
+        ld_error_set(sp->err, NULL, NULL, "simulator: %lld requests never "
+                     "ended (a bug: please report it)",
+                     (long long)sp->in_flight);
+        return LD_ESTATE;
     }
+    return LD_OK;
+}
+
+int sim_run(const sim_options *o, sim_metrics **out, sim_stats *stats,
+            ld_error *err)
+{
+    sim *sp = calloc(1, sizeof *sp); /* large: per-fault, per-route state */
+    if (sp == NULL) {
+        ld_error_set(err, NULL, NULL, "simulator: out of memory");
+        return LD_ENOMEM;
+    }
+    *out = NULL;
+    int rc;
+    if ((rc = sim_setup(sp, o, err)) < 0 || (rc = sim_loop(sp)) < 0)
+        goto fail;
     sim_metrics_finish(sp->m, sp->now);
     sp->stats.requests = sp->arrived;
     sp->stats.end = sp->now;

@@ -425,7 +425,8 @@ static void test_unknown_provider_and_capability_are_refused(void **state)
                         "\"output_per_mtok\": 1}}}",
                         "\"w\": {\"ladder\": [\"a\"]}", ""),
                  LD_EINVAL, "routes.a.capabilities[1]: ",
-                 "unknown capability");
+                 "unknown capability (expected stream, tools, prefill, vision "
+                 "or json)");
 }
 
 static void test_more_routes_than_the_cap_is_refused(void **state)
@@ -1325,6 +1326,36 @@ static void test_names_of_actions_and_roles(void **state)
     assert_int_equal(class_named("context_length"), LD_FC_CONTEXT_LENGTH);
 }
 
+static void test_capability_names_parse_to_their_bits_and_list(void **state)
+{
+    (void)state;
+    unsigned bit = 99;
+    assert_int_equal(ld_cap_parse("stream", &bit), LD_OK);
+    assert_int_equal(bit, LD_CAP_STREAM);
+    assert_int_equal(ld_cap_parse("prefill", &bit), LD_OK);
+    assert_int_equal(bit, LD_CAP_PREFILL);
+    assert_int_equal(ld_cap_parse("json", &bit), LD_OK);
+    assert_int_equal(bit, LD_CAP_JSON);
+    bit = 99;
+    assert_int_equal(ld_cap_parse("telepathy", &bit), LD_EINVAL);
+    assert_int_equal(ld_cap_parse("Stream", &bit), LD_EINVAL);
+    assert_int_equal(ld_cap_parse("", &bit), LD_EINVAL);
+    assert_int_equal(ld_cap_parse(NULL, &bit), LD_EINVAL);
+    assert_int_equal(bit, 99);
+
+    char buf[128];
+    int n = ld_cap_list(buf, sizeof buf, " or ");
+    assert_string_equal(buf, "stream, tools, prefill, vision or json");
+    assert_int_equal(n, (int)strlen(buf));
+    assert_int_equal(ld_cap_list(buf, sizeof buf, ", "), n - 2);
+    assert_string_equal(buf, "stream, tools, prefill, vision, json");
+    /* a short buffer is cut and terminated; the length is the whole list */
+    char small[10];
+    assert_int_equal(ld_cap_list(small, sizeof small, " or "), n);
+    assert_string_equal(small, "stream, t");
+    assert_int_equal(ld_cap_list(NULL, 0, " or "), n);
+}
+
 static void test_free_accepts_null(void **state)
 {
     (void)state;
@@ -1404,6 +1435,7 @@ int main(void)
         cmocka_unit_test(test_continue_streams_is_a_small_whole_number),
         cmocka_unit_test(test_role_routes_outside_the_ladder_become_candidates),
         cmocka_unit_test(test_names_of_actions_and_roles),
+        cmocka_unit_test(test_capability_names_parse_to_their_bits_and_list),
         cmocka_unit_test(test_free_accepts_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -897,7 +897,8 @@ static void test_bad_values_are_refused(void **state)
     parse_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
                 " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"requires\":"
                 " [\"telepathy\"]}]}}",
-                "traffic.mix[0].requires[0]: unknown capability");
+                "traffic.mix[0].requires[0]: unknown capability \"telepathy\" "
+                "(expected one of: stream, tools, prefill, vision, json)");
     parse_fails("{\"duration_s\": 60, " POISSON ", \"providers\": {\"a\":"
                 " {\"tokens_per_s\": 50}}}",
                 "s.json: providers.a.ttft_ms: missing");
