@@ -4,7 +4,7 @@
 #                   debug info)
 #   make lint       the habits tools/lint.sh checks (layering, banned
 #                   functions, line length, paths in tests)
-#   make check      every test: unit (cmocka) and integration, then the
+#   make check      lint, then every test: unit (cmocka) and integration, then the
 #                   same suite under AddressSanitizer + UBSan, then each
 #                   fuzz target for a few seconds
 #   make fuzz       each libFuzzer target for FUZZ_S seconds (default 60)
@@ -170,7 +170,7 @@ integration: $(LADDER) $(TOOL_BIN)
 lint:
 	@sh tools/lint.sh
 
-check: all unit integration
+check: lint all unit integration
 	@$(MAKE) --no-print-directory BUILD=asan unit integration
 	@$(MAKE) --no-print-directory fuzz-check
 

@@ -345,9 +345,13 @@ static void describe_request(sim *s, sim_req *r, const sim_trace_row *row,
         ld_trace_init(r->tr, r->arrival);
     r->wake_scheduled = LD_NEVER;
     if (in_tok < 0)
-        in_tok = mx != NULL ? (int64_t)llround(sim_dist_sample(mx->input_tokens, s->traffic)) : 1000;
+        in_tok = mx != NULL
+                     ? (int64_t)llround(sim_dist_sample(mx->input_tokens, s->traffic))
+                     : 1000;
     if (out_tok < 0)
-        out_tok = mx != NULL ? (int64_t)llround(sim_dist_sample(mx->output_tokens, s->traffic)) : 200;
+        out_tok = mx != NULL
+                      ? (int64_t)llround(sim_dist_sample(mx->output_tokens, s->traffic))
+                      : 200;
     r->in_tok = in_tok < 0 ? 0 : in_tok;
     r->out_tok = out_tok < 1 ? 0 : out_tok;
     r->remaining = r->out_tok;

@@ -18,7 +18,7 @@ static void fmt_fixed(char *buf, size_t cap, double v, int decimals)
     if (n > 0 && buf[n - 1] == '.')
         buf[--n] = '\0';
     if (strcmp(buf, "-0") == 0)
-        strcpy(buf, "0");
+        memmove(buf, buf + 1, 2); /* "0" */
 }
 
 static void put_ms(FILE *f, ld_us v)

@@ -129,7 +129,9 @@ static bool plan_failure(sim_att *a, ld_us t, ld_class c)
     case LD_FC_BAD_REQUEST: plan_error(a, t, 400, NULL); break;
     case LD_FC_CONTENT_BLOCKED: plan_error(a, t, 400, "content_policy_violation"); break;
     case LD_FC_CONTEXT_LENGTH: plan_error(a, t, 400, "context_length_exceeded"); break;
-    case LD_FC_REGION_RESTRICTED: plan_error(a, t, 403, "unsupported_country_region_territory"); break;
+    case LD_FC_REGION_RESTRICTED:
+        plan_error(a, t, 403, "unsupported_country_region_territory");
+        break;
     case LD_FC_STREAM_CUT:
     case LD_FC_STREAM_STALL:
     case LD_FC_TIMEOUT_TOTAL:
@@ -209,7 +211,8 @@ static slowdown draw_slowdown(sim *s, int route, ld_us now)
 static void plan_stream(sim *s, sim_att *a, const sim_provider *pv,
                         slowdown sd, int64_t tokens, ld_us now)
 {
-    ld_us ttft = (ld_us)((double)ms_to_us(sim_dist_sample(pv->ttft_ms, s->attempt)) * sd.ttft_mult) + sd.add;
+    double drawn = (double)ms_to_us(sim_dist_sample(pv->ttft_ms, s->attempt));
+    ld_us ttft = (ld_us)(drawn * sd.ttft_mult) + sd.add;
     double tps = sim_dist_sample(pv->tokens_per_s, s->attempt) * sd.tps_mult;
     if (!(tps > 0.1))
         tps = 0.1;
@@ -230,7 +233,9 @@ static bool strike_stream(sim *s, sim_att *a, const sim_fault *f,
     if (f != NULL && f->after_tokens != NULL)
         k = (int64_t)sim_dist_sample(f->after_tokens, s->attempt);
     else
-        k = tokens > 1 ? 1 + (int64_t)gsl_rng_uniform_int(s->attempt, (unsigned long)(tokens - 1)) : 0;
+        k = tokens > 1 ? 1 + (int64_t)gsl_rng_uniform_int(s->attempt,
+                                                          (unsigned long)(tokens - 1))
+                       : 0;
     if (k < 0)
         k = 0;
     if (kind != SIM_F_NO_DONE && k >= tokens)

@@ -15,8 +15,6 @@
 #define TRACES "tests/data/traces"
 #define SCENARIOS "tests/data/scenarios"
 #define AZURE_CODE_REPO "traces/azure_llm_2023/AzureLLMInferenceTrace_code.csv"
-#define AZURE_CODE_SHARED \
-    "/work/shared/data/azure_llm_2023/AzureLLMInferenceTrace_code.csv"
 
 /* provider models for every route of examples/policy.json */
 #define PROVIDERS4                                                          \
@@ -771,8 +769,10 @@ static void test_overlapping_windows_name_both_faults(void **state)
                 "{\"type\": \"outage\", \"target\": \"b\", \"start_s\": 350}]}",
                 "s.json: faults[3]: ", "faults[1]");
     parse_fails("{\"duration_s\": 600, " POISSON ", \"faults\": ["
-                "{\"type\": \"price_change\", \"target\": \"a\", \"at_s\": 100, \"input_per_mtok\": 1},"
-                "{\"type\": \"price_change\", \"target\": \"a\", \"at_s\": 100, \"input_per_mtok\": 2}]}",
+                "{\"type\": \"price_change\", \"target\": \"a\", \"at_s\": 100,"
+                " \"input_per_mtok\": 1},"
+                "{\"type\": \"price_change\", \"target\": \"a\", \"at_s\": 100,"
+                " \"input_per_mtok\": 2}]}",
                 "faults[1]: ", "faults[0]");
     /* touching windows, other targets, other types and successive price
      * steps are fine */
@@ -885,7 +885,8 @@ static void test_bad_values_are_refused(void **state)
     parse_fails("{" POISSON "}", "s.json: give \"duration_s\" or \"requests\"");
     parse_fails("{\"duration_s\": -5, " POISSON "}", "s.json: duration_s: must be > 0");
     parse_fails("{\"requests\": 1.5, " POISSON "}", "s.json: requests: must be a whole number");
-    parse_fails("{\"duration_s\": 60, \"seed\": -1, " POISSON "}", "s.json: seed: must be between 0");
+    parse_fails("{\"duration_s\": 60, \"seed\": -1, " POISSON "}",
+                "s.json: seed: must be between 0");
     parse_fails("{\"duration_s\": 60}", "s.json: traffic: missing");
     parse_fails("{\"duration_s\": 60, \"traffic\": {\"arrivals\": {\"process\":"
                 " \"poisson\", \"rate_per_s\": 1, \"modulation\": {\"type\":"
@@ -1171,11 +1172,10 @@ static void test_trace_csv_reads_dates_to_microseconds(void **state)
 
 static const char *azure_code_path(void)
 {
-    if (access(AZURE_CODE_REPO, R_OK) == 0)
-        return AZURE_CODE_REPO;
-    if (access(AZURE_CODE_SHARED, R_OK) == 0)
-        return AZURE_CODE_SHARED;
-    return NULL;
+    if (access(AZURE_CODE_REPO, R_OK) != 0)
+        fail_msg("%s is missing (run from the repository root)",
+                 AZURE_CODE_REPO);
+    return AZURE_CODE_REPO;
 }
 
 static void test_trace_reads_azure_code_trace_to_the_end(void **state)

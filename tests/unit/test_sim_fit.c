@@ -11,8 +11,6 @@
 #include "sim_fit.h"
 
 #define LLMPERF_REPO "traces/llmperf/llmperf_requests.csv"
-#define LLMPERF_SHARED "../shared/data/llmperf_leaderboard/llmperf_requests.csv"
-#define LLMPERF_ABS "/work/shared/data/llmperf_leaderboard/llmperf_requests.csv"
 
 #define HEADER "provider,model_size,ttft_s,end_to_end_latency_s,output_tokens," \
                "error_code,error_msg,derived_decode_tok_per_s\n"
@@ -735,13 +733,9 @@ static void test_fit_never_crashes_on_garbage(void **state)
 static void test_fit_llmperf_leaderboard_file(void **state)
 {
     (void)state;
-    const char *path = NULL;
-    const char *cands[] = {LLMPERF_REPO, LLMPERF_SHARED, LLMPERF_ABS};
-    for (size_t i = 0; i < 3 && path == NULL; i++)
-        if (access(cands[i], R_OK) == 0)
-            path = cands[i];
-    if (path == NULL)
-        skip();
+    const char *path = LLMPERF_REPO;
+    if (access(path, R_OK) != 0)
+        fail_msg("%s is missing (run from the repository root)", path);
     sim_fit_options o;
     sim_fit_options_init(&o);
     sim_fit *f = NULL;

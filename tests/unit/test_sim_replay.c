@@ -504,7 +504,8 @@ static void test_sim_trace_has_a_line_per_request_and_replays_alike(void **state
         " \"tiers\": {\"free\": {}},"
         " \"workloads\": {\"w\": {\"constraints\": {\"ttft_ms\": 2000, \"total_ms\": 60000},"
         "   \"ladder\": [\"primary\", \"backup\"],"
-        "   \"on\": {\"server_error\": {\"action\": \"retry\", \"max\": 1, \"backoff_ms\": 100, \"else\": \"next\"},"
+        "   \"on\": {\"server_error\": {\"action\": \"retry\", \"max\": 1,"
+        " \"backoff_ms\": 100, \"else\": \"next\"},"
         "            \"*\": \"next\"}}},"
         " \"breaker\": {\"min_requests\": 1000000000, \"failure_rate\": 1},"
         " \"retry_budget\": {\"ratio\": 10, \"min_per_s\": 1000}}";
