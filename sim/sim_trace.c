@@ -41,6 +41,7 @@ struct sim_trace {
     int64_t first_date; /* the first row's time (microseconds) */
     double first_num;
     ld_us last_rel; /* latest row's time in this pass, after speedup */
+    char last_text[48]; /* that row's time as written */
     int64_t rows;   /* good rows in this pass */
     ld_us offset;   /* added to every time in this pass (loop) */
     int pass;
@@ -141,8 +142,12 @@ static int parse_count(const char *s, int64_t *out)
     return LD_EINVAL;
 }
 
+/* Rows at most this far (microseconds, about 31 years) from the first */
+#define SIM_TRACE_MAX_SPAN_US 1e15
+
 typedef struct raw_row {
     int time_kind;
+    char time_text[48]; /* the time as written, for messages */
     double num;
     int64_t date;
     int64_t in, out;
@@ -215,6 +220,7 @@ static int csv_row(sim_trace *t, raw_row *r, char *why, size_t cap,
         }
     }
     const char *ts = f[t->col[F_TIME]];
+    snprintf(r->time_text, sizeof r->time_text, "%s", ts);
     if (sim_csv_parse_double(ts, &r->num) == 0) {
         r->time_kind = T_NUMBER;
     } else if (parse_date(ts, &r->date) == 0) {
@@ -272,11 +278,15 @@ static int read_line(sim_trace *t, size_t *len, char *why, size_t cap,
     return 1;
 }
 
+/* A token count: a whole number, or a string holding one (public traces
+ * write numbers as strings, as the CSV reader accepts quoted ones). */
 static int json_count(const cJSON *o, const char *key, int64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v == NULL)
         return LD_ENOENT;
+    if (cJSON_IsString(v))
+        return parse_count(v->valuestring, out) == 0 ? LD_OK : LD_EINVAL;
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
         v->valuedouble != floor(v->valuedouble) ||
         fabs(v->valuedouble) >= 9e15)
@@ -328,13 +338,32 @@ static int jsonl_row(sim_trace *t, raw_row *r, char *why, size_t cap,
     }
     const cJSON *tv = cJSON_GetObjectItemCaseSensitive(o, t->key[F_TIME]);
     if (tv == NULL) {
-        snprintf(why, cap, "missing \"%s\"", t->key[F_TIME]);
+        /* as the CSV reader lists the header: the keys the row has */
+        char keys[200];
+        size_t n = 0;
+        keys[0] = '\0';
+        for (const cJSON *k = o->child; k != NULL && n + 1 < sizeof keys;
+             k = k->next) {
+            int w = snprintf(keys + n, sizeof keys - n, "%s\"%.40s\"",
+                             n ? ", " : "", k->string);
+            if (w > 0)
+                n += (size_t)w;
+        }
+        snprintf(why, cap, "missing \"%s\" (the row has: %s)", t->key[F_TIME],
+                 keys[0] ? keys : "no keys");
         rc = ROW_BAD;
         goto done;
     }
+    if (cJSON_IsNumber(tv))
+        snprintf(r->time_text, sizeof r->time_text, "%.17g", tv->valuedouble);
+    else if (cJSON_IsString(tv))
+        snprintf(r->time_text, sizeof r->time_text, "%s", tv->valuestring);
     if (cJSON_IsNumber(tv) && isfinite(tv->valuedouble)) {
         r->time_kind = T_NUMBER;
         r->num = tv->valuedouble;
+    } else if (cJSON_IsString(tv) &&
+               sim_csv_parse_double(tv->valuestring, &r->num) == 0) {
+        r->time_kind = T_NUMBER; /* a number written as a string */
     } else if (cJSON_IsString(tv) && parse_date(tv->valuestring, &r->date) == 0) {
         r->time_kind = T_DATE;
     } else {
@@ -389,17 +418,21 @@ static int row_time(sim_trace *t, const raw_row *r, ld_us *rel, char *why,
                     ? (double)(r->date - t->first_date)
                     : (r->num - t->first_num) * t->unit_us;
     double v = us / t->speedup;
-    if (!(fabs(v) < 9e18)) {
-        snprintf(why, cap, "time out of range");
+    /* a bound far inside int64 microseconds, so that no later sum (loop
+     * offsets, the clock) can overflow */
+    if (!(fabs(v) < SIM_TRACE_MAX_SPAN_US)) {
+        snprintf(why, cap, "time \"%s\" is out of range (more than %.0f "
+                 "years from the first row's)", r->time_text,
+                 SIM_TRACE_MAX_SPAN_US / 1e6 / 86400 / 365.25);
         return ROW_BAD;
     }
     *rel = (ld_us)llround(v);
     if (*rel < t->last_rel) {
-        snprintf(why, cap, "time goes backwards (%.6f s after the first row, "
-                           "the row before was at %.6f s)",
-                 (double)*rel / 1e6, (double)t->last_rel / 1e6);
+        snprintf(why, cap, "time goes backwards (\"%s\" after \"%s\" on "
+                 "the row before)", r->time_text, t->last_text);
         return ROW_BAD;
     }
+    snprintf(t->last_text, sizeof t->last_text, "%s", r->time_text);
     return 1;
 }
 
