@@ -610,6 +610,11 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                            outcome == LD_OUT_ABANDONED ? LD_CANCEL_ABANDONED
                            : outcome == LD_OUT_SUCCESS ? LD_CANCEL_HEDGE_LOST
                                                         : LD_CANCEL_DEADLINE);
+    int client = outcome == LD_OUT_SUCCESS || (outcome == LD_OUT_FAILED &&
+                                               mid_stream)
+                     ? 200
+                 : outcome == LD_OUT_ABANDONED ? 499
+                                               : r->w->fail_status;
     r->outcome = outcome;
     r->latency = now - r->arrived;
     r->wait_until = LD_NEVER;
@@ -621,13 +626,14 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         d->mid_stream = mid_stream;
         d->cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
         d->status = outcome == LD_OUT_SUCCESS ? 200 : r->w->fail_status;
+        d->client_status = client;
         d->message = outcome == LD_OUT_SUCCESS ? NULL : r->w->fail_message;
     }
     ld_event ev;
     ev_init(&ev, LD_EV_DONE, r, now);
     ev.route = r->served_route;
     ev.cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
-    ev.status = outcome == LD_OUT_SUCCESS ? 200 : r->w->fail_status;
+    ev.status = client;
     ev.ttft = r->ttft;
     ev.outcome = outcome;
     ev.attempts = (int)r->attempts;

@@ -116,6 +116,11 @@ typedef struct ld_do {
     bool mid_stream;    /* FINISH, failed after the first token was sent */
     ld_class cls;       /* FINISH: why it failed, or first fallback class */
     int status;         /* FINISH failed: safe failure status */
+    int client_status;  /* FINISH: the status the client got: 200 for a
+                           success and for a failure after the answer
+                           started (it ends in an error event), 499 when
+                           the user left, else the safe failure's; the
+                           DONE event and the trace carry it */
     const char *message; /* FINISH failed: safe failure text (the policy's) */
 } ld_do;
 

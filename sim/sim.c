@@ -131,7 +131,7 @@ static void trace_write(sim *s, const sim_req *r, const ld_req_info *info,
         .workload = info->workload, .tier = info->tier,
         .input_tokens = r->in_tok, .output_tokens = r->out_tok,
         .stream = true, .outcome = info->outcome, .route = info->route,
-        .status = d->status, .cls = info->first_cls, .ttft = info->ttft,
+        .status = d->client_status, .cls = info->first_cls, .ttft = info->ttft,
         .latency = info->latency, .cost = info->cost,
         .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
         .dropped = r->tr->dropped};

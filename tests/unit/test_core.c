@@ -181,12 +181,15 @@ static void expect_none(ld_req *r)
 }
 
 /* Expect the request to end now, failed after its first token, with cls. */
+/* A failure after the answer started: the client got a 200 and then an
+ * error event, which is what the DONE event and the trace say. */
 static void expect_mid_stream_failure(ld_req *r, ld_class cls)
 {
     ld_do fin = expect(r, LD_DO_FINISH);
     assert_int_equal(fin.outcome, LD_OUT_FAILED);
     assert_true(fin.mid_stream);
     assert_int_equal(fin.cls, cls);
+    assert_int_equal(fin.client_status, 200);
 }
 
 /* Run a request to success on its first attempt. */
@@ -534,6 +537,8 @@ static void test_content_blocked_fails_with_safe_response(void **state)
     assert_int_equal(fin.outcome, LD_OUT_FAILED);
     assert_false(fin.mid_stream);
     assert_int_equal(fin.status, 503);
+    assert_int_equal(fin.client_status, 503);
+    assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->status, 503);
     assert_string_equal(fin.message, "busy");
     assert_int_equal(fin.cls, LD_FC_CONTENT_BLOCKED);
     assert_int_equal(count_ev(&f->ev, LD_EV_ATTEMPT), 1);
@@ -1429,6 +1434,8 @@ static void test_abandon_cancels_attempts_in_flight(void **state)
     expect(r, LD_DO_CANCEL);
     ld_do fin = expect(r, LD_DO_FINISH);
     assert_int_equal(fin.outcome, LD_OUT_ABANDONED);
+    assert_int_equal(fin.client_status, 499); /* as HTTP servers log it */
+    assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->status, 499);
     assert_int_equal(ld_req_abandon(r, ld_ms(500)), LD_ESTATE);
     ld_route_health h;
     ld_core_route_health(f->c, R(f, "A"), ld_ms(500), &h);

@@ -43,7 +43,7 @@ command -v node >/dev/null 2>&1 && have_node=true
 
 failed=0
 total=0
-skipped=0
+_lib_skipped=0
 
 # ---- the temporary directory and cleanup -----------------------------------
 
@@ -81,7 +81,7 @@ not_ok() {
 # skipped, never as passed
 skip() {
     total=$((total + 1))
-    skipped=$((skipped + 1))
+    _lib_skipped=$((_lib_skipped + 1))
     echo "skip - $1 # SKIP ${2:-node not found}"
 }
 
@@ -89,8 +89,8 @@ skip() {
 # when some could not run); exits 0 if none failed, else 1
 finish() {
     _lib_sk=
-    [ "$skipped" -gt 0 ] && _lib_sk=", $skipped skipped"
-    echo "$(basename "$0"): $((total - failed - skipped)) of $total checks passed$_lib_sk"
+    [ "$_lib_skipped" -gt 0 ] && _lib_sk=", $_lib_skipped skipped"
+    echo "$(basename "$0"): $((total - failed - _lib_skipped)) of $total checks passed$_lib_sk"
     [ "$failed" -eq 0 ] && exit 0
     exit 1
 }
