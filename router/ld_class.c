@@ -41,6 +41,7 @@ static const struct {
     [LD_FC_CONTEXT_LENGTH] = {"context_length", LD_FAMILY_POLICY, false},
     [LD_FC_CAPABILITY_MISSING] = {"capability_missing", LD_FAMILY_POLICY,
                                   false},
+    [LD_FC_KEY_LIMIT] = {"key_limit", LD_FAMILY_BUSINESS, false},
 };
 
 static bool class_valid(ld_class c)

@@ -37,6 +37,9 @@ typedef enum ld_class {
     LD_FC_REGION_RESTRICTED,
     LD_FC_CONTEXT_LENGTH,
     LD_FC_CAPABILITY_MISSING,
+    /* business again (last, so the classes before keep their numbers): a
+     * client key's limit (rpm, tpm, usd per day or month) refused it */
+    LD_FC_KEY_LIMIT,
     LD_FC_COUNT
 } ld_class;
 

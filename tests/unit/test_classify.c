@@ -619,6 +619,7 @@ static const char *const expected_names[LD_FC_COUNT] = {
     "bad_request",     "circuit_open",   "budget_exceeded",
     "latency_ceiling", "quality_floor",  "content_blocked",
     "region_restricted", "context_length", "capability_missing",
+    "key_limit",
 };
 
 static void test_every_class_name_round_trips(void **state)
