@@ -1017,7 +1017,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     static const char *const keys[] = {"version", "name", "routes",
                                        "workloads", "tiers", "breaker",
                                        "retry", "retry_budget", "health",
-                                       "defaults", NULL};
+                                       "defaults", "keys_file", NULL};
     ld_policy *p = NULL;
     cJSON *root = NULL;
     int rc;
@@ -1064,6 +1064,9 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
         rc = ld_json_oom(&c.j);
         goto fail;
     }
+    if (ld_json_has(root, "keys_file") &&
+        (rc = ld_json_dup(&c.j, root, "", "keys_file", &p->keys_file)) < 0)
+        goto fail;
     ld_breaker_cfg breaker;
     ld_breaker_cfg_default(&breaker);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "breaker");
@@ -1108,7 +1111,13 @@ void ld_policy_free(ld_policy *p)
         free(p->regions[i]);
     free(p->eff);
     free(p->name);
+    free(p->keys_file);
     free(p);
+}
+
+const char *ld_policy_keys_file(const ld_policy *p)
+{
+    return p->keys_file;
 }
 
 /* ---- queries ------------------------------------------------------------ */
