@@ -54,7 +54,8 @@ struct live_metrics {
 
 static const char *const reject_names[LIVE_REJ_COUNT] = {
     "bad_request", "too_large", "overloaded", "draining", "not_found",
-    "method_not_allowed", "internal"};
+    "method_not_allowed", "internal", "unauthorized", "forbidden",
+    "key_limit"};
 
 static const char *const feedback_names[LIVE_FB_COUNT] = {
     "accepted", "retried", "abandoned"};

@@ -32,6 +32,9 @@ typedef enum live_reject {
     LIVE_REJ_NOT_FOUND,    /* unknown path */
     LIVE_REJ_METHOD,       /* wrong method for a known path */
     LIVE_REJ_INTERNAL,     /* out of memory */
+    LIVE_REJ_UNAUTHORIZED, /* keys configured: no key or an unknown one */
+    LIVE_REJ_FORBIDDEN,    /* the key may not use that tier or workload */
+    LIVE_REJ_KEY_LIMIT,    /* over the key's rpm, tpm or USD budget */
     LIVE_REJ_COUNT
 } live_reject;
 
