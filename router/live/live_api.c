@@ -303,6 +303,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     r->stream = r->chat.stream;
     r->workload = workload;
     r->tier = tier;
+    r->key = key;
     r->arrived = s->now;
     r->wall_ms = live_wall_ms();
     if (r->tr != NULL)
