@@ -158,6 +158,7 @@ static int key_scope(live_server *s, struct evhttp_request *req, int key,
     if (!live_keys_allows_workload(k, key, workload)) {
         snprintf(msg, sizeof msg, "this API key may not use workload \"%s\"",
                  ld_policy_workload_name(s->p, workload));
+        live_metrics_on_key(s->m, k, key, LIVE_KEY_FORBIDDEN, 0);
         live_reply_error(s, req, 403, msg, "invalid_request_error",
                          "workload_not_allowed", LIVE_REJ_FORBIDDEN);
         return -1;
@@ -171,6 +172,7 @@ static int key_scope(live_server *s, struct evhttp_request *req, int key,
                  "tier \"%s\" (its tier is \"%s\")",
                  ld_policy_tier_name(s->p, *tier),
                  ld_policy_tier_name(s->p, live_keys_tier(k, key)));
+        live_metrics_on_key(s->m, k, key, LIVE_KEY_FORBIDDEN, 0);
         live_reply_error(s, req, 403, msg, "invalid_request_error",
                          "tier_not_allowed", LIVE_REJ_FORBIDDEN);
         return -1;
@@ -192,6 +194,7 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
              "in %ld s", live_keys_id(s->o.keys, key),
              ld_quota_limit_name(d->key_limit), secs < 1 ? 1 : secs);
     live_metrics_on_reject(s->m, LIVE_REJ_KEY_LIMIT);
+    live_metrics_on_key(s->m, s->o.keys, key, LIVE_KEY_LIMITED, 0);
     cJSON *o = cJSON_CreateObject(), *e = NULL;
     bool ok = o != NULL && (e = cJSON_AddObjectToObject(o, "error")) != NULL &&
               cJSON_AddStringToObject(e, "message", msg) != NULL &&

@@ -169,6 +169,20 @@ fi
 ask bafter -H "$(bearer budget)"
 expect_re "$tmp/bafter" '^HTTP/1.1 429' "...and keeps stopping it"
 
+admin=$(sed -n 's/^listening on .* admin \([0-9.]*:[0-9]*\)$/\1/p' "$tmp/serve.out")
+curl -s --max-time 5 "http://$admin/metrics" >"$tmp/metrics" 2>/dev/null
+expect_in "$tmp/metrics" 'ladder_key_requests_total{key="rpm-3",outcome="success"} 3' \
+    "metrics count the rpm key's 3 answers by key id"
+expect_in "$tmp/metrics" 'ladder_key_requests_total{key="rpm-3",outcome="key_limit"} 1' \
+    "...and its refusal"
+expect_in "$tmp/metrics" 'ladder_key_requests_total{key="free-1",outcome="forbidden"} 1' \
+    "...and the free key's enterprise attempt"
+expect_re "$tmp/metrics" '^ladder_key_spend_usd_total\{key="budget-1"\} 0\.000[01][0-9]*' \
+    "the budget key's spend stays under its 0.0002 USD a day"
+expect_in "$tmp/metrics" 'ladder_requests_rejected_total{reason="unauthorized"} 3' \
+    "the 401s are counted as rejected (unauthorized)"
+expect_re "$tmp/events.jsonl" '"type":"request".*"key":"paid-1"' \
+    "the event log's request events name the key id"
 check "no secret is in the event log or the server's output" \
     "! grep -qF \"\$(cat '$tmp/free.secret')\" '$tmp/events.jsonl' '$tmp/serve.err' '$tmp/serve.out'"
 stop "$ladder_pid"
