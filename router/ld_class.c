@@ -93,6 +93,11 @@ const char *ld_family_name(ld_family f)
     return "?";
 }
 
+bool ld_class_has_rules(ld_class c)
+{
+    return (int)c >= 0 && c < LD_FC_COUNT && c != LD_FC_KEY_LIMIT;
+}
+
 bool ld_class_counts_for_breaker(ld_class c)
 {
     return class_valid(c) && class_table[c].breaker;

@@ -64,6 +64,11 @@ const char *ld_family_name(ld_family f);
  * classes do not. */
 bool ld_class_counts_for_breaker(ld_class c);
 
+/* Whether a policy's rules ("on") can apply to the class: false for
+ * key_limit (and anything out of range), which ends a request before its
+ * ladder starts. */
+bool ld_class_has_rules(ld_class c);
+
 /* What the transport saw, before any HTTP status is considered. */
 typedef enum ld_transport {
     LD_TR_OK = 0,          /* a complete response arrived */

@@ -567,9 +567,10 @@ static int load_rule(load_ctx *c, const cJSON *v, const char *path,
             return ld_json_fail(js, path, NULL,
                                 "\"same_as\" stands alone in a rule");
         if (!cJSON_IsString(same) ||
-            ld_class_parse(same->valuestring, &cls) < 0)
+            ld_class_parse(same->valuestring, &cls) < 0 ||
+            !ld_class_has_rules(cls))
             return ld_json_fail(js, path, "same_as",
-                                "must name a failure class");
+                                "must name a failure class a rule applies to");
         rule->same_as = (int)cls;
         return LD_OK;
     }
@@ -671,6 +672,10 @@ static int load_rules(load_ctx *c, const cJSON *on, const char *path,
             if (ld_class_parse(it->string, &cls) < 0)
                 return ld_json_fail(js, rp, NULL,
                                     "unknown failure class \"%s\"", it->string);
+            if (!ld_class_has_rules(cls))
+                return ld_json_fail(js, rp, NULL, "\"%s\" ends a request "
+                                    "before its ladder (a client key's "
+                                    "limit): no rule applies", it->string);
             dst = &w->rules[cls];
         }
         if ((rc = load_rule(c, it, rp, dst)) < 0)
