@@ -90,7 +90,9 @@ int cmd_key(int argc, char **argv)
                           strcmp(argv[1], "-h") == 0)) {
             char help[] = "--help", prog[] = "new";
             char *hargv[] = {prog, help, NULL};
-            return cli_opt_parse(&key_cmd, 2, hargv, NULL) == CLI_HELP ? 0 : 2;
+            key_args none;
+            memset(&none, 0, sizeof none);
+            return cli_opt_parse(&key_cmd, 2, hargv, &none) == CLI_HELP ? 0 : 2;
         }
         fprintf(stderr, "usage: ladder key new --id ID --tier TIER "
                 "--workloads W1,W2|all [--tiers T1,T2] [--rpm N] [--tpm N] "
