@@ -23,6 +23,7 @@ int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 
 /* mkdir that accepts an existing directory. */
 int cli_make_dir(const char *dir, ld_error *err);

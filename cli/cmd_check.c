@@ -288,7 +288,8 @@ static int workload_settings(const ld_policy *p, int w, cJSON *arr,
                words);
     }
     for (int cls = 0; cls < LD_FC_COUNT; cls++) {
-        if (!ld_policy_wildcard_overrides(p, w, (ld_class)cls))
+        if (!ld_class_has_rules((ld_class)cls) ||
+            !ld_policy_wildcard_overrides(p, w, (ld_class)cls))
             continue;
         char rule[128];
         ld_policy_describe_rule(p, w, (ld_class)cls, rule, sizeof rule);
@@ -445,6 +446,8 @@ int cmd_check(int argc, char **argv)
                 continue;
             }
             for (int cls = 0; cls < LD_FC_COUNT; cls++) {
+                if (!ld_class_has_rules((ld_class)cls))
+                    continue; /* a key's limit: before any rule */
                 ld_explain x;
                 char rule[128], steps[512];
                 if (ld_explain_class(p, w, t, (ld_class)cls, o.input_tokens,

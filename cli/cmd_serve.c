@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <event2/event.h>
 
 #include "cli.h"
@@ -51,7 +53,8 @@ typedef struct serve_args {
     char listen_host[256], admin_host[256];
     int listen_port, admin_port;
     bool print_port;
-    const char *events, *trace, *redis, *redis_prefix;
+    const char *events, *trace, *redis, *redis_prefix, *keys;
+    bool no_auth;
     long long max_body, max_concurrent, seed;
     double drain_s;
 } serve_args;
@@ -101,6 +104,11 @@ static const cli_opt serve_opts[] = {
      .off = AT(redis)},
     {"redis-prefix", CLI_STR, "P", "its channel and key prefix (default "
      "\"ladder\")", .off = AT(redis_prefix)},
+    {"keys", CLI_STR, "FILE", "client API keys (JSON lines; `ladder key new` "
+     "makes an entry): every request needs one; overrides the policy's "
+     "\"keys_file\"", .off = AT(keys)},
+    {"no-auth", CLI_FLAG, NULL, "listen on a non-loopback address without "
+     "client keys (refused otherwise)", .off = AT(no_auth)},
     {"print-port", CLI_FLAG, NULL, "print \"listening on HOST:PORT admin "
      "HOST:PORT\" as the first line on stdout", .off = AT(print_port)},
     {.name = NULL}};
@@ -117,6 +125,49 @@ static const cli_cmd serve_cmd = {
     "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
     "Exit: 0 stopped, 1 runtime error, 2 usage or policy error.\n"};
 #undef AT
+
+/* Whether host names only this machine: 127.0.0.0/8, ::1, "localhost". */
+static bool is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* The keys file: --keys, else the policy's "keys_file" (relative to the
+ * policy's directory); NULL keys when neither names one. 0, or 2 after a
+ * message. */
+static int load_keys(const char *flag, const char *policy_path,
+                     const ld_policy *p, live_keys **out)
+{
+    char path[4096];
+    const char *named = ld_policy_keys_file(p);
+    ld_error err = {{0}};
+    *out = NULL;
+    if (flag != NULL) {
+        snprintf(path, sizeof path, "%s", flag);
+    } else if (named != NULL) {
+        const char *slash = strrchr(policy_path, '/');
+        int dir = slash != NULL ? (int)(slash - policy_path) : 0;
+        if (named[0] == '/' || slash == NULL)
+            snprintf(path, sizeof path, "%s", named);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", dir, policy_path, named);
+    } else {
+        return 0;
+    }
+    if (live_keys_load(path, p, out, &err) < 0) {
+        fprintf(stderr, "ladder serve: %s\n", err.msg);
+        return 2;
+    }
+    return 0;
+}
 
 static void serve_log(void *ud, const char *msg)
 {
@@ -170,6 +221,32 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "ladder serve: %s\n", err.msg);
         return 2;
     }
+    live_keys *keys = NULL;
+    if (load_keys(a.keys, policy_path, p, &keys) != 0) {
+        ld_policy_free(p);
+        return 2;
+    }
+    if (keys == NULL && !a.no_auth && !is_loopback(listen_host)) {
+        fprintf(stderr, "ladder serve: refusing to listen on %s without client "
+                "keys: anyone who reaches it would spend the provider keys; "
+                "give --keys FILE (or \"keys_file\" in the policy), or "
+                "--no-auth to serve it open on purpose\n", listen_host);
+        ld_policy_free(p);
+        return 2;
+    }
+    if (!is_loopback(admin_host)) {
+        fprintf(stderr, "ladder serve: refusing to put the admin listener on "
+                "%s: /metrics and /healthz have no authentication in this "
+                "version; keep --admin on loopback (127.0.0.1) and reach it "
+                "through a proxy that checks a token\n", admin_host);
+        live_keys_free(keys);
+        ld_policy_free(p);
+        return 2;
+    }
+    if (keys == NULL && !is_loopback(listen_host))
+        fprintf(stderr, "ladder serve: --no-auth: serving %s without client "
+                "keys\n", listen_host);
+    o.keys = keys;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
@@ -180,6 +257,7 @@ int cmd_serve(int argc, char **argv)
     int rc = live_server_new(p, &o, &s, &err);
     if (rc < 0) {
         fprintf(stderr, "ladder serve: %s\n", err.msg);
+        live_keys_free(keys);
         ld_policy_free(p);
         return rc == LD_ENOMEM ? 1 : 2;
     }
@@ -189,6 +267,7 @@ int cmd_serve(int argc, char **argv)
             fflush(stdout) != 0) {
             fprintf(stderr, "ladder serve: cannot write to stdout\n");
             live_server_free(s);
+            live_keys_free(keys);
             ld_policy_free(p);
             return 1;
         }
@@ -201,6 +280,7 @@ int cmd_serve(int argc, char **argv)
     else
         fprintf(stderr, "ladder serve: stopped\n");
     live_server_free(s);
+    live_keys_free(keys);
     ld_policy_free(p);
     libevent_global_shutdown();
     return rc < 0 ? 1 : 0;

@@ -27,6 +27,9 @@ static const ladder_cmd commands[] = {
     {"serve", cmd_serve, "POLICY [--listen HOST:PORT] [--admin HOST:PORT]",
      "the live router: OpenAI-compatible chat completions through the "
      "policy's ladders"},
+    {"key", cmd_key, "new --id ID --tier TIER --workloads W1,W2|all [--rpm N] "
+     "[--tpm N] [--usd-per-day X] [--usd-per-month X]",
+     "make a client API key for `ladder serve --keys`"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -41,6 +41,7 @@ static const struct {
     [LD_FC_CONTEXT_LENGTH] = {"context_length", LD_FAMILY_POLICY, false},
     [LD_FC_CAPABILITY_MISSING] = {"capability_missing", LD_FAMILY_POLICY,
                                   false},
+    [LD_FC_KEY_LIMIT] = {"key_limit", LD_FAMILY_BUSINESS, false},
 };
 
 static bool class_valid(ld_class c)
@@ -90,6 +91,11 @@ const char *ld_family_name(ld_family f)
         return "policy";
     }
     return "?";
+}
+
+bool ld_class_has_rules(ld_class c)
+{
+    return (int)c >= 0 && c < LD_FC_COUNT && c != LD_FC_KEY_LIMIT;
 }
 
 bool ld_class_counts_for_breaker(ld_class c)

@@ -37,6 +37,9 @@ typedef enum ld_class {
     LD_FC_REGION_RESTRICTED,
     LD_FC_CONTEXT_LENGTH,
     LD_FC_CAPABILITY_MISSING,
+    /* business again (last, so the classes before keep their numbers): a
+     * client key's limit (rpm, tpm, usd per day or month) refused it */
+    LD_FC_KEY_LIMIT,
     LD_FC_COUNT
 } ld_class;
 
@@ -60,6 +63,11 @@ const char *ld_family_name(ld_family f);
  * (and so counts against its circuit breaker). Client-caused and pre-attempt
  * classes do not. */
 bool ld_class_counts_for_breaker(ld_class c);
+
+/* Whether a policy's rules ("on") can apply to the class: false for
+ * key_limit (and anything out of range), which ends a request before its
+ * ladder starts. */
+bool ld_class_has_rules(ld_class c);
 
 /* What the transport saw, before any HTTP status is considered. */
 typedef enum ld_transport {

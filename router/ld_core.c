@@ -92,6 +92,13 @@ struct ld_req {
     int served_route;
     ld_us ttft, latency;
     double cost;
+    ld_quota *quota;      /* the key's limits, while taken; NULL: none */
+    int key;
+    ld_us wall;           /* wall time at arrival (quota windows) */
+    int64_t q_tok, used_out; /* tokens taken, output tokens billed */
+    double q_usd;         /* cost taken */
+    int key_limit;
+    ld_us key_retry;
     ld_do q[LD_MAX_DO];
     int qhead, qlen;
 };
@@ -610,13 +617,21 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                            outcome == LD_OUT_ABANDONED ? LD_CANCEL_ABANDONED
                            : outcome == LD_OUT_SUCCESS ? LD_CANCEL_HEDGE_LOST
                                                         : LD_CANCEL_DEADLINE);
+
+    r->outcome = outcome;
+    r->latency = now - r->arrived;
+    if (r->quota != NULL) {
+        (void)ld_quota_settle(r->quota, r->key, r->wall, r->q_tok, r->q_usd,
+                              r->in_tok + r->used_out, r->cost);
+        r->quota = NULL;
+    }
+    bool keyed_out = cls == LD_FC_KEY_LIMIT && outcome == LD_OUT_FAILED;
     int client = outcome == LD_OUT_SUCCESS || (outcome == LD_OUT_FAILED &&
                                                mid_stream)
                      ? 200
                  : outcome == LD_OUT_ABANDONED ? 499
+                 : keyed_out                   ? 429
                                                : r->w->fail_status;
-    r->outcome = outcome;
-    r->latency = now - r->arrived;
     r->wait_until = LD_NEVER;
     r->hedge_at = LD_NEVER;
     ld_do *d = push_do(r, LD_DO_FINISH);
@@ -625,9 +640,12 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         d->route = r->served_route;
         d->mid_stream = mid_stream;
         d->cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
-        d->status = outcome == LD_OUT_SUCCESS ? 200 : r->w->fail_status;
+        d->status = outcome == LD_OUT_SUCCESS ? 200
+                    : keyed_out ? 429 : r->w->fail_status;
         d->client_status = client;
         d->message = outcome == LD_OUT_SUCCESS ? NULL : r->w->fail_message;
+        d->key_limit = r->key_limit;
+        d->retry_after = r->key_retry;
     }
     ld_event ev;
     ev_init(&ev, LD_EV_DONE, r, now);
@@ -794,8 +812,41 @@ static void decide(ld_req *r, int from, ld_class cls, ld_us retry_after,
     }
 }
 
+/* Take the request against its key's limits: its tokens (prompt and
+ * expected answer) and its cost on the workload's first route. Over a
+ * limit, r->key_limit says which and nothing is taken. */
+static int take_quota(ld_req *r, const ld_req_key *spec)
+{
+    const ld_workload *w = r->w;
+    ld_us reopen = 0;
+    r->q_tok = r->in_tok + r->out_tok;
+    r->q_usd = w->ncand > 0 ? est_cost(&r->core->routes[w->cand[0]], r->in_tok,
+                                       r->out_tok)
+                            : 0;
+    int lim = ld_quota_take(spec->quota, spec->key, spec->wall, r->q_tok,
+                            r->q_usd, &reopen);
+    if (lim < 0)
+        return lim;
+    r->key = spec->key;
+    r->wall = spec->wall;
+    if (lim != LD_QUOTA_OK) {
+        r->key_limit = lim;
+        r->key_retry = reopen > spec->wall ? reopen - spec->wall : 0;
+    } else {
+        r->quota = spec->quota;
+    }
+    return LD_OK;
+}
+
 int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,
                  const ld_rng *rng, ld_req **out)
+{
+    return ld_req_start_keyed(c, spec, NULL, now, rng, out);
+}
+
+int ld_req_start_keyed(ld_core *c, const ld_req_spec *spec,
+                       const ld_req_key *key, ld_us now, const ld_rng *rng,
+                       ld_req **out)
 {
     const ld_policy *p = c->p;
     *out = NULL;
@@ -847,7 +898,14 @@ int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,
         ev.output_tokens = r->out_tok;
         emit(c, &ev);
     }
-    decide(r, -1, LD_FC_NONE, -1, now, rng);
+    if (key != NULL && key->quota != NULL && take_quota(r, key) != LD_OK) {
+        ld_req_free(r);
+        return LD_EINVAL;
+    }
+    if (r->key_limit != LD_QUOTA_OK)
+        finish(r, now, LD_OUT_FAILED, LD_FC_KEY_LIMIT, false);
+    else
+        decide(r, -1, LD_FC_NONE, -1, now, rng);
     *out = r;
     return LD_OK;
 }
@@ -965,6 +1023,7 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
         }
         double cost = est_cost(rs, r->in_tok, used);
         r->cost += cost;
+        r->used_out += used;
         ev.cost = cost;
         ev.output_tokens = used;
         a->probe = false; /* the verdict below settles the probe */
@@ -1189,6 +1248,8 @@ void ld_req_info_get(const ld_req *r, ld_req_info *out)
     out->cost = r->cost;
     out->limit_ttft = (r->cons->set & LD_C_TTFT) ? r->cons->ttft : 0;
     out->limit_total = (r->cons->set & LD_C_TOTAL) ? r->cons->total : 0;
+    out->key_limit = r->key_limit;
+    out->retry_after = r->key_retry;
 }
 
 void ld_req_free(ld_req *r)

@@ -37,6 +37,7 @@
 #include "ld_class.h"
 #include "ld_event.h"
 #include "ld_policy.h"
+#include "ld_quota.h"
 
 typedef struct ld_core ld_core;
 typedef struct ld_req ld_req;
@@ -95,6 +96,13 @@ typedef struct ld_req_spec {
     uint64_t id;           /* for events; 0: the core numbers requests */
 } ld_req_spec;
 
+/* A client key's limits (ld_quota.h), for ld_req_start_keyed. */
+typedef struct ld_req_key {
+    ld_quota *quota;       /* must outlive the request */
+    int key;               /* index in quota */
+    ld_us wall;            /* UTC wall time at arrival, us since the epoch */
+} ld_req_key;
+
 typedef enum ld_do_kind {
     LD_DO_START,
     LD_DO_CANCEL,
@@ -122,6 +130,8 @@ typedef struct ld_do {
                            the user left, else the safe failure's; the
                            DONE event and the trace carry it */
     const char *message; /* FINISH failed: safe failure text (the policy's) */
+    int key_limit;      /* FINISH key_limit: the LD_QUOTA_* that refused */
+    ld_us retry_after;  /* FINISH key_limit: until that window reopens */
 } ld_do;
 
 /* Start a request. LD_EINVAL for a bad workload or tier index, LD_ENOMEM
@@ -129,6 +139,16 @@ typedef struct ld_do {
  * ld_req_next (an attempt, or a FINISH when nothing qualifies). */
 int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,
                  const ld_rng *rng, ld_req **out);
+
+/* As ld_req_start, for a request made with a client key: it is taken
+ * against the key's limits before any attempt (its prompt and expected
+ * answer, its cost on the workload's first route) and settled with what it
+ * cost when it ends. Over a limit it finishes at once: failed, class
+ * key_limit, status 429, with key_limit and retry_after (until the window
+ * reopens) in its LD_DO_FINISH and ld_req_info. LD_EINVAL for a bad key. */
+int ld_req_start_keyed(ld_core *c, const ld_req_spec *spec,
+                       const ld_req_key *key, ld_us now, const ld_rng *rng,
+                       ld_req **out);
 
 /* Take the next action; 1 when *out was filled, 0 when there is none. */
 int ld_req_next(ld_req *r, ld_do *out);
@@ -161,6 +181,8 @@ typedef struct ld_req_info {
     double cost;        /* USD billed */
     ld_us limit_ttft, limit_total; /* its workload and tier's ceilings;
                                       0 when none */
+    int key_limit;      /* LD_QUOTA_* that refused it (key_limit), else 0 */
+    ld_us retry_after;  /* ...and until that window reopens */
 } ld_req_info;
 
 void ld_req_info_get(const ld_req *r, ld_req_info *out);

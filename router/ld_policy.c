@@ -567,9 +567,10 @@ static int load_rule(load_ctx *c, const cJSON *v, const char *path,
             return ld_json_fail(js, path, NULL,
                                 "\"same_as\" stands alone in a rule");
         if (!cJSON_IsString(same) ||
-            ld_class_parse(same->valuestring, &cls) < 0)
+            ld_class_parse(same->valuestring, &cls) < 0 ||
+            !ld_class_has_rules(cls))
             return ld_json_fail(js, path, "same_as",
-                                "must name a failure class");
+                                "must name a failure class a rule applies to");
         rule->same_as = (int)cls;
         return LD_OK;
     }
@@ -671,6 +672,10 @@ static int load_rules(load_ctx *c, const cJSON *on, const char *path,
             if (ld_class_parse(it->string, &cls) < 0)
                 return ld_json_fail(js, rp, NULL,
                                     "unknown failure class \"%s\"", it->string);
+            if (!ld_class_has_rules(cls))
+                return ld_json_fail(js, rp, NULL, "\"%s\" ends a request "
+                                    "before its ladder (a client key's "
+                                    "limit): no rule applies", it->string);
             dst = &w->rules[cls];
         }
         if ((rc = load_rule(c, it, rp, dst)) < 0)
@@ -1017,7 +1022,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     static const char *const keys[] = {"version", "name", "routes",
                                        "workloads", "tiers", "breaker",
                                        "retry", "retry_budget", "health",
-                                       "defaults", NULL};
+                                       "defaults", "keys_file", NULL};
     ld_policy *p = NULL;
     cJSON *root = NULL;
     int rc;
@@ -1064,6 +1069,9 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
         rc = ld_json_oom(&c.j);
         goto fail;
     }
+    if (ld_json_has(root, "keys_file") &&
+        (rc = ld_json_dup(&c.j, root, "", "keys_file", &p->keys_file)) < 0)
+        goto fail;
     ld_breaker_cfg breaker;
     ld_breaker_cfg_default(&breaker);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "breaker");
@@ -1108,7 +1116,13 @@ void ld_policy_free(ld_policy *p)
         free(p->regions[i]);
     free(p->eff);
     free(p->name);
+    free(p->keys_file);
     free(p);
+}
+
+const char *ld_policy_keys_file(const ld_policy *p)
+{
+    return p->keys_file;
 }
 
 /* ---- queries ------------------------------------------------------------ */

@@ -192,4 +192,9 @@ int ld_cap_parse(const char *name, unsigned *bit);
  * Returns the length the whole list needs, as snprintf does. */
 int ld_cap_list(char *buf, size_t cap, const char *last_sep);
 
+/* The client keys file the policy names ("keys_file", as written: a
+ * relative path is the host's to resolve against the policy's directory),
+ * or NULL. */
+const char *ld_policy_keys_file(const ld_policy *p);
+
 #endif

@@ -120,6 +120,7 @@ struct ld_policy {
                                  block) longer than this is taken as this */
     ld_us default_stall;      /* when no workload or route sets one */
     int64_t default_output_tokens;
+    char *keys_file;          /* "keys_file" as written, or NULL */
 };
 
 /* Effective constraints of a workload for a tier (tier may be -1: none). */

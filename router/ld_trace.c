@@ -134,6 +134,7 @@ char *ld_trace_format(const ld_policy *p, const ld_trace_line *l)
     bool ok = add_num(o, "v", 1) && add_num(o, "t_ms", l->t_ms) &&
               add_str(o, "id", l->id) && add_str(o, "workload", wl) &&
               add_str(o, "tier", tier) &&
+              (l->key == NULL || add_str(o, "key", l->key)) &&
               add_num(o, "input_tokens", (double)l->input_tokens) &&
               add_num(o, "output_tokens", (double)l->output_tokens) &&
               add_bool(o, "stream", l->stream) &&

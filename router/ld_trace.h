@@ -85,6 +85,7 @@ typedef struct ld_trace_line {
     int natt;
     int dropped;               /* attempts left out of att; > 0 adds the
                                   key "attempts_dropped" */
+    const char *key;           /* the client key's id; NULL: no "key" */
 } ld_trace_line;
 
 /* The line as JSON text without a newline (free it with cJSON_free), or

@@ -8,7 +8,7 @@ set -u
 
 [ "${LADDER_SKIP_SETUP:-0}" = 1 ] && exit 0
 
-pkgs="build-essential pkg-config libcjson-dev libcurl4-openssl-dev libgsl-dev
+pkgs="build-essential pkg-config libcjson-dev libcurl4-openssl-dev libssl-dev libgsl-dev
 gnuplot-nox libcmocka-dev libevent-dev libhiredis-dev redis-server valgrind
 nodejs npm wrk chromium clang"
 

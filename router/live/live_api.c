@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -102,12 +103,131 @@ static int pick_named(live_server *s, struct evhttp_request *req,
     return -1;
 }
 
+/* ---- client keys -------------------------------------------------------------------- */
+
+/* The secret a client sent: "Authorization: Bearer <secret>" (as OpenAI's
+ * SDKs send it) or "x-api-key: <secret>" (Anthropic's); NULL when none. */
+static const char *presented_key(struct evhttp_request *req)
+{
+    const char *a = header_in(req, "authorization");
+    if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7;
+        while (*a == ' ')
+            a++;
+        if (*a != '\0')
+            return a;
+    }
+    const char *x = header_in(req, "x-api-key");
+    return x != NULL && x[0] != '\0' ? x : NULL;
+}
+
+/* With keys configured, the request's key: 0 with *key its index, -1 when
+ * a 401 was sent. Without keys, 0 and *key -1. */
+static int auth_key(live_server *s, struct evhttp_request *req, int *key)
+{
+    *key = -1;
+    if (s->o.keys == NULL)
+        return 0;
+    const char *secret = presented_key(req);
+    if (secret == NULL) {
+        live_reply_error(s, req, 401, "missing API key: send it as "
+                         "\"Authorization: Bearer <key>\" or \"x-api-key: "
+                         "<key>\"", "invalid_request_error", "invalid_api_key",
+                         LIVE_REJ_UNAUTHORIZED);
+        return -1;
+    }
+    *key = live_keys_find(s->o.keys, secret, strlen(secret));
+    if (*key < 0) {
+        live_reply_error(s, req, 401, "invalid API key", "invalid_request_error",
+                         "invalid_api_key", LIVE_REJ_UNAUTHORIZED);
+        return -1;
+    }
+    return 0;
+}
+
+/* The key's tier, or the one x-ladder-tier narrows to when the key allows
+ * it; the workload must be one the key may use. 0, or -1 when a 403 was
+ * sent. */
+static int key_scope(live_server *s, struct evhttp_request *req, int key,
+                     int workload, int *tier)
+{
+    char msg[256];
+    if (key < 0)
+        return 0;
+    const live_keys *k = s->o.keys;
+    if (!live_keys_allows_workload(k, key, workload)) {
+        snprintf(msg, sizeof msg, "this API key may not use workload \"%s\"",
+                 ld_policy_workload_name(s->p, workload));
+        live_metrics_on_key(s->m, k, key, LIVE_KEY_FORBIDDEN, 0);
+        live_reply_error(s, req, 403, msg, "invalid_request_error",
+                         "workload_not_allowed", LIVE_REJ_FORBIDDEN);
+        return -1;
+    }
+    if (*tier < 0) {
+        *tier = live_keys_tier(k, key);
+        return 0;
+    }
+    if (!live_keys_allows_tier(k, key, *tier)) {
+        snprintf(msg, sizeof msg, "x-ladder-tier: this API key may not use "
+                 "tier \"%s\" (its tier is \"%s\")",
+                 ld_policy_tier_name(s->p, *tier),
+                 ld_policy_tier_name(s->p, live_keys_tier(k, key)));
+        live_metrics_on_key(s->m, k, key, LIVE_KEY_FORBIDDEN, 0);
+        live_reply_error(s, req, 403, msg, "invalid_request_error",
+                         "tier_not_allowed", LIVE_REJ_FORBIDDEN);
+        return -1;
+    }
+    return 0;
+}
+
+/* The 429 for a request its key's limits refused (d: its LD_DO_FINISH):
+ * code rate_limit_exceeded (rpm, tpm) or insufficient_quota (USD per day
+ * or month), Retry-After when the window reopens. */
+static void reply_key_limit(live_server *s, struct evhttp_request *req,
+                            int key, const ld_do *d)
+{
+    bool spend = d->key_limit == LD_QUOTA_USD_DAY ||
+                 d->key_limit == LD_QUOTA_USD_MONTH;
+    char msg[256], ra[24];
+    long secs = (long)((d->retry_after + LD_US_PER_S - 1) / LD_US_PER_S);
+    snprintf(msg, sizeof msg, "API key \"%s\" is over its %s limit; retry "
+             "in %ld s", live_keys_id(s->o.keys, key),
+             ld_quota_limit_name(d->key_limit), secs < 1 ? 1 : secs);
+    live_metrics_on_reject(s->m, LIVE_REJ_KEY_LIMIT);
+    live_metrics_on_key(s->m, s->o.keys, key, LIVE_KEY_LIMITED, 0);
+    cJSON *o = cJSON_CreateObject(), *e = NULL;
+    bool ok = o != NULL && (e = cJSON_AddObjectToObject(o, "error")) != NULL &&
+              cJSON_AddStringToObject(e, "message", msg) != NULL &&
+              cJSON_AddStringToObject(e, "type", spend ? "insufficient_quota"
+                                                       : "rate_limit_error") &&
+              cJSON_AddStringToObject(e, "code", spend ? "insufficient_quota"
+                                                       : "rate_limit_exceeded") &&
+              cJSON_AddStringToObject(e, "limit",
+                                      ld_quota_limit_name(d->key_limit));
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    struct evbuffer *b = text != NULL ? evbuffer_new() : NULL;
+    if (b == NULL || evbuffer_add(b, text, strlen(text)) != 0) {
+        if (b != NULL)
+            evbuffer_free(b);
+        cJSON_free(text);
+        cJSON_Delete(o);
+        live_send_whole(s, req, 500, NULL, NULL);
+        return;
+    }
+    snprintf(ra, sizeof ra, "%ld", secs < 1 ? 1 : secs);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+    live_send_whole(s, req, 429, "application/json", b);
+    evbuffer_free(b);
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
 static void on_chat(live_server *s, struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     char msg[512];
-    int workload, tier;
+    int workload, tier, key;
 
     if (s->draining) {
         live_reply_error(s, req, 503, "ladder is shutting down; retry on another "
@@ -128,11 +248,15 @@ static void on_chat(live_server *s, struct evhttp_request *req)
                     "request_too_large", LIVE_REJ_TOO_LARGE);
         return;
     }
+    if (auth_key(s, req, &key) != 0)
+        return;
     if (pick_named(s, req, "x-ladder-workload", true, &workload) != 0)
         return;
     if (workload < 0)
         workload = ld_policy_default_workload(s->p);
     if (pick_named(s, req, "x-ladder-tier", false, &tier) != 0)
+        return;
+    if (key_scope(s, req, key, workload, &tier) != 0)
         return;
 
     sreq *r = calloc(1, sizeof *r);
@@ -182,6 +306,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     r->stream = r->chat.stream;
     r->workload = workload;
     r->tier = tier;
+    r->key = key;
     r->arrived = s->now;
     r->wall_ms = live_wall_ms();
     if (r->tr != NULL)
@@ -191,9 +316,27 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     ld_req_spec spec = {workload, tier, r->chat.input_tokens,
                         r->chat.max_tokens > 0 ? r->chat.max_tokens : -1,
                         r->chat.caps, r->id};
+    ld_req_key kspec = {live_keys_quota(s->o.keys), key,
+                        (ld_us)(r->wall_ms * 1000.0)};
     s->cur = r;
-    int rc = ld_req_start(s->core, &spec, s->now, &s->rng, &r->core);
+    int rc = ld_req_start_keyed(s->core, &spec, key >= 0 ? &kspec : NULL,
+                                s->now, &s->rng, &r->core);
     s->cur = NULL;
+    ld_req_info kinfo;
+    if (rc == LD_OK && key >= 0 &&
+        (ld_req_info_get(r->core, &kinfo), kinfo.key_limit != LD_QUOTA_OK)) {
+        ld_do d;
+        while (ld_req_next(r->core, &d) == 1 && d.kind != LD_DO_FINISH)
+            ;
+        ld_req_free(r->core);
+        event_free(r->timer);
+        free(r->tr);
+        free(r->raw);
+        live_chat_cleanup(&r->chat);
+        free(r);
+        reply_key_limit(s, req, key, &d);
+        return;
+    }
     if (rc != LD_OK) {
         event_free(r->timer);
         free(r->tr);

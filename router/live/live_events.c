@@ -82,6 +82,18 @@ void live_on_core_event(void *ud, const ld_event *ev)
     if (s->events != NULL) {
         int n = ld_event_to_json(ev, s->p, s->event_line,
                                  sizeof s->event_line);
+        /* the request event names its client key (by id; the request's
+         * other events share its request number) */
+        if (n > 1 && ev->type == LD_EV_REQUEST && s->cur != NULL &&
+            s->cur->key >= 0 && ev->req == s->cur->id &&
+            s->event_line[n - 1] == '}') {
+            int m = snprintf(s->event_line + n - 1,
+                             sizeof s->event_line - (size_t)(n - 1),
+                             ",\"key\":\"%s\"}",
+                             live_keys_id(s->o.keys, s->cur->key));
+            n = m > 0 && (size_t)(n - 1 + m) < sizeof s->event_line ? n - 1 + m
+                                                                     : 0;
+        }
         if (n > 0 && (fwrite(s->event_line, 1, (size_t)n, s->events) !=
                           (size_t)n ||
                       fputc('\n', s->events) == EOF) &&
@@ -121,7 +133,8 @@ void live_trace_write(sreq *r, const ld_req_info *info)
         .status = r->status_sent, .cls = info->first_cls, .ttft = info->ttft,
         .latency = info->latency, .cost = info->cost,
         .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
-        .dropped = r->tr->dropped};
+        .dropped = r->tr->dropped,
+        .key = r->key >= 0 ? live_keys_id(s->o.keys, r->key) : NULL};
     char *text = ld_trace_format(s->p, &l);
     if (text == NULL || fputs(text, s->trace) == EOF ||
         fputc('\n', s->trace) == EOF) {

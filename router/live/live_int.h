@@ -134,6 +134,7 @@ struct satt {
 
 struct sreq {
     live_server *s;
+    int key;             /* client key index (live_keys.h), -1 none */
     sreq *prev, *next;   /* s->reqs: every request not yet freed */
     sreq *next_zombie;
     uint64_t id;

@@ -50,11 +50,18 @@ struct live_metrics {
     histo ttft[NR];
     uint64_t rejects[LIVE_REJ_COUNT];
     uint64_t feedback[LIVE_FB_COUNT][2];
+    const live_keys *keys;  /* bound by the first live_metrics_on_key */
+    uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
+    double *key_usd;
 };
+
+static const char *const key_outcome_names[LIVE_KEY_OUTCOMES] = {
+    "success", "failed", "abandoned", "key_limit", "forbidden"};
 
 static const char *const reject_names[LIVE_REJ_COUNT] = {
     "bad_request", "too_large", "overloaded", "draining", "not_found",
-    "method_not_allowed", "internal"};
+    "method_not_allowed", "internal", "unauthorized", "forbidden",
+    "key_limit"};
 
 static const char *const feedback_names[LIVE_FB_COUNT] = {
     "accepted", "retried", "abandoned"};
@@ -70,7 +77,38 @@ live_metrics *live_metrics_new(const ld_policy *p)
     return m;
 }
 
-void live_metrics_free(live_metrics *m) { free(m); }
+void live_metrics_free(live_metrics *m)
+{
+    if (m == NULL)
+        return;
+    free(m->key_req);
+    free(m->key_usd);
+    free(m);
+}
+
+void live_metrics_on_key(live_metrics *m, const live_keys *k, int key,
+                         live_key_outcome outcome, double usd)
+{
+    int n = live_keys_count(k);
+    if (m->keys == NULL && n > 0) {
+        m->key_req = calloc((size_t)n, sizeof *m->key_req);
+        m->key_usd = calloc((size_t)n, sizeof *m->key_usd);
+        if (m->key_req == NULL || m->key_usd == NULL) {
+            free(m->key_req);
+            free(m->key_usd);
+            m->key_req = NULL;
+            m->key_usd = NULL;
+            return;
+        }
+        m->keys = k;
+    }
+    if (m->keys != k || key < 0 || key >= n || (int)outcome < 0 ||
+        outcome >= LIVE_KEY_OUTCOMES)
+        return;
+    m->key_req[key][outcome]++;
+    if (usd > 0)
+        m->key_usd[key] += usd;
+}
 
 const char *live_feedback_name(live_feedback fb)
 {
@@ -402,6 +440,28 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
         series(&o, "ladder_requests_rejected_total", "reason",
                reject_names[i], NULL, NULL, NULL, NULL);
         put_u64(&o, m->rejects[i]);
+    }
+
+    if (m->keys != NULL) {
+        int nk = live_keys_count(m->keys);
+        header(&o, "ladder_key_requests_total", "counter",
+               "Requests made with each client key (by its id), by outcome "
+               "(key_limit: over one of its limits; forbidden: a tier or "
+               "workload it may not use).");
+        for (int k = 0; k < nk; k++)
+            for (int i = 0; i < LIVE_KEY_OUTCOMES; i++) {
+                series(&o, "ladder_key_requests_total", "key",
+                       live_keys_id(m->keys, k), "outcome",
+                       key_outcome_names[i], NULL, NULL);
+                put_u64(&o, m->key_req[k][i]);
+            }
+        header(&o, "ladder_key_spend_usd_total", "counter",
+               "USD billed for each client key's requests.");
+        for (int k = 0; k < nk; k++) {
+            series(&o, "ladder_key_spend_usd_total", "key",
+                   live_keys_id(m->keys, k), NULL, NULL, NULL, NULL);
+            put_num(&o, m->key_usd[k]);
+        }
     }
 
     header(&o, "ladder_attempts_started_total", "counter",

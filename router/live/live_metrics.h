@@ -20,6 +20,7 @@
 #include "ld_health.h"
 #include "ld_policy.h"
 #include "live_adapter.h"
+#include "live_keys.h"
 
 typedef struct live_metrics live_metrics;
 
@@ -32,6 +33,9 @@ typedef enum live_reject {
     LIVE_REJ_NOT_FOUND,    /* unknown path */
     LIVE_REJ_METHOD,       /* wrong method for a known path */
     LIVE_REJ_INTERNAL,     /* out of memory */
+    LIVE_REJ_UNAUTHORIZED, /* keys configured: no key or an unknown one */
+    LIVE_REJ_FORBIDDEN,    /* the key may not use that tier or workload */
+    LIVE_REJ_KEY_LIMIT,    /* over the key's rpm, tpm or USD budget */
     LIVE_REJ_COUNT
 } live_reject;
 
@@ -57,6 +61,23 @@ void live_metrics_on_event(live_metrics *m, const ld_event *ev);
 void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
                           bool stream);
 void live_metrics_on_reject(live_metrics *m, live_reject why);
+
+/* What became of a request made with a client key. */
+typedef enum live_key_outcome {
+    LIVE_KEY_SUCCESS,
+    LIVE_KEY_FAILED,
+    LIVE_KEY_ABANDONED,
+    LIVE_KEY_LIMITED,   /* over one of its limits (429) */
+    LIVE_KEY_FORBIDDEN, /* a tier or workload it may not use (403) */
+    LIVE_KEY_OUTCOMES
+} live_key_outcome;
+
+/* Count a request of key `key` of k (the first call binds the metrics to k,
+ * which must outlive them; its counters are allocated then, and dropped if
+ * that fails): ladder_key_requests_total{key,outcome} and usd into
+ * ladder_key_spend_usd_total{key}. Key ids, never secrets. */
+void live_metrics_on_key(live_metrics *m, const live_keys *k, int key,
+                         live_key_outcome outcome, double usd);
 void live_metrics_on_feedback(live_metrics *m, live_feedback fb,
                               bool fell_back);
 

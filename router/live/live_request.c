@@ -61,6 +61,13 @@ static void live_req_finish(sreq *r, const ld_do *d)
         break;
     }
     live_metrics_on_done(s->m, &info, r->stream);
+    if (r->key >= 0)
+        live_metrics_on_key(s->m, s->o.keys, r->key,
+                            info.outcome == LD_OUT_SUCCESS ? LIVE_KEY_SUCCESS
+                            : info.outcome == LD_OUT_ABANDONED
+                                ? LIVE_KEY_ABANDONED
+                                : LIVE_KEY_FAILED,
+                            info.cost);
     live_trace_write(r, &info);
     feedback_slot *f = &s->fb[r->id % FEEDBACK_SLOTS];
     f->id = r->id;

@@ -34,6 +34,7 @@
 
 #include "ld.h"
 #include "ld_policy.h"
+#include "live_keys.h"
 
 typedef struct live_server live_server;
 
@@ -55,6 +56,10 @@ typedef struct live_server_opts {
     const char *redis_addr;   /* HOST:PORT to share route health with other
                                  routers (live_shared.h); NULL: none */
     const char *redis_prefix; /* channel and key prefix (NULL: "ladder") */
+    /* Client keys (live_keys.h; not owned, must outlive the server): with
+     * keys, every chat request needs one (Authorization: Bearer or
+     * x-api-key), which sets its tier, workloads and limits. NULL: none. */
+    live_keys *keys;
     /* Environment lookup for API keys (NULL: getenv). */
     const char *(*getenv_fn)(const char *name);
     /* Warnings (a missing API key variable, a file write failure, the

@@ -619,7 +619,19 @@ static const char *const expected_names[LD_FC_COUNT] = {
     "bad_request",     "circuit_open",   "budget_exceeded",
     "latency_ceiling", "quality_floor",  "content_blocked",
     "region_restricted", "context_length", "capability_missing",
+    "key_limit",
 };
+
+static void test_key_limit_is_business_and_takes_no_rule(void **state)
+{
+    (void)state;
+    assert_int_equal(ld_class_family(LD_FC_KEY_LIMIT), LD_FAMILY_BUSINESS);
+    assert_false(ld_class_counts_for_breaker(LD_FC_KEY_LIMIT));
+    assert_false(ld_class_has_rules(LD_FC_KEY_LIMIT));
+    assert_true(ld_class_has_rules(LD_FC_BUDGET_EXCEEDED));
+    assert_false(ld_class_has_rules(LD_FC_NONE));
+    assert_false(ld_class_has_rules(LD_FC_COUNT));
+}
 
 static void test_every_class_name_round_trips(void **state)
 {
@@ -1075,6 +1087,7 @@ int main(void)
         cmocka_unit_test(test_classify_null_is_invalid_response),
         /* names, families, breaker */
         cmocka_unit_test(test_every_class_name_round_trips),
+        cmocka_unit_test(test_key_limit_is_business_and_takes_no_rule),
         cmocka_unit_test(test_none_and_out_of_range_class_names),
         cmocka_unit_test(test_unknown_class_name_does_not_parse),
         cmocka_unit_test(test_class_families),

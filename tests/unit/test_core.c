@@ -1573,6 +1573,81 @@ static void test_pool_reuses_requests_without_growing(void **state)
     fx_free(f);
 }
 
+/* ---- client keys (ld_req_start_keyed) ---------------------------------- */
+
+static ld_req *start_keyed(fx *f, ld_quota *q, ld_us wall, ld_us now,
+                           ld_do *first)
+{
+    ld_req_spec spec = {-1, T(f, "paid"), 1000, 1000, 0, 0};
+    ld_req_key key = {q, 0, wall};
+    ld_req *r = NULL;
+    assert_int_equal(ld_req_start_keyed(f->c, &spec, &key, now, &f->rng, &r),
+                     LD_OK);
+    assert_int_equal(ld_req_next(r, first), 1);
+    return r;
+}
+
+static void test_keyed_request_over_its_rpm_fails_before_any_attempt(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_key_limits lim = {2, 0, 0, 0};
+    ld_quota *q = ld_quota_new(1, &lim);
+    ld_us wall = ld_s(1800000000) + ld_s(15); /* 15 s into a minute */
+    ld_do d;
+    for (int i = 0; i < 2; i++) {
+        ld_req *r = start_keyed(f, q, wall, ld_ms(i), &d);
+        assert_int_equal(d.kind, LD_DO_START);
+        ld_req_free(r);
+    }
+    int starts = count_ev(&f->ev, LD_EV_ATTEMPT);
+    ld_req *r = start_keyed(f, q, wall, ld_ms(5), &d);
+    assert_int_equal(d.kind, LD_DO_FINISH);
+    assert_int_equal(d.outcome, LD_OUT_FAILED);
+    assert_int_equal(d.cls, LD_FC_KEY_LIMIT);
+    assert_int_equal(d.status, 429);
+    assert_int_equal(d.key_limit, LD_QUOTA_RPM);
+    assert_int_equal(d.retry_after, ld_s(45));
+    assert_int_equal(count_ev(&f->ev, LD_EV_ATTEMPT), starts);
+    assert_int_equal(last_ev(&f->ev, LD_EV_DONE)->cls, LD_FC_KEY_LIMIT);
+    ld_req_info info;
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.attempts, 0);
+    assert_int_equal(info.key_limit, LD_QUOTA_RPM);
+    ld_req_free(r);
+    ld_quota_free(q);
+    fx_free(f);
+}
+
+static void test_keyed_request_settles_its_cost_into_the_day(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_key_limits lim = {0, 0, 1.0, 0};
+    ld_quota *q = ld_quota_new(1, &lim);
+    ld_us wall = ld_s(1800000000);
+    ld_do d;
+    ld_req *r = start_keyed(f, q, wall, 0, &d);
+    assert_int_equal(d.kind, LD_DO_START);
+    ld_quota_usage u;
+    ld_quota_usage_get(q, 0, wall, &u);
+    /* estimate on A: 1000 * 10 + 1000 * 30 per million */
+    assert_near(u.usd_day, 0.04, 1e-9);
+    ld_raw_result ok = status(200);
+    ok.completion_tokens = 100;
+    assert_int_equal(ld_req_end(r, d.attempt, ld_ms(100), &ok, &f->rng), LD_OK);
+    ld_req_info info;
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.outcome, LD_OUT_SUCCESS);
+    ld_quota_usage_get(q, 0, wall, &u);
+    assert_near(u.usd_day, info.cost, 1e-12);
+    assert_near(u.usd_day, (1000 * 10 + 100 * 30) / 1e6, 1e-12);
+    assert_int_equal(u.tokens, 1100);
+    ld_req_free(r);
+    ld_quota_free(q);
+    fx_free(f);
+}
+
 static void test_explain_follows_runtime_decisions(void **state)
 {
     (void)state;
@@ -1675,6 +1750,8 @@ int main(void)
         cmocka_unit_test(test_same_seed_gives_same_decisions),
         cmocka_unit_test(test_pool_reuses_requests_without_growing),
         cmocka_unit_test(test_explain_follows_runtime_decisions),
+        cmocka_unit_test(test_keyed_request_over_its_rpm_fails_before_any_attempt),
+        cmocka_unit_test(test_keyed_request_settles_its_cost_into_the_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

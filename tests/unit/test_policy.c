@@ -658,6 +658,18 @@ static void test_same_as_itself_is_a_loop(void **state)
                  "\"reset\"");
 }
 
+static void test_no_rule_can_name_a_client_key_limit(void **state)
+{
+    (void)state;
+    expect_error(WORKLOAD_WITH("\"on\": {\"key_limit\": \"next\"}"),
+                 LD_EINVAL, "workloads.w.on.key_limit: ",
+                 "ends a request before its ladder");
+    expect_error(WORKLOAD_WITH("\"on\": {\"reset\": {\"same_as\": "
+                               "\"key_limit\"}}"),
+                 LD_EINVAL, "workloads.w.on.reset.same_as: ",
+                 "a rule applies to");
+}
+
 static void test_same_as_must_stand_alone_and_name_a_class(void **state)
 {
     (void)state;
@@ -1411,6 +1423,7 @@ int main(void)
         cmocka_unit_test(test_same_as_loop_is_refused),
         cmocka_unit_test(test_same_as_itself_is_a_loop),
         cmocka_unit_test(test_same_as_must_stand_alone_and_name_a_class),
+        cmocka_unit_test(test_no_rule_can_name_a_client_key_limit),
         cmocka_unit_test(test_else_that_retries_again_is_a_loop),
         cmocka_unit_test(test_role_action_needs_the_role_defined),
         cmocka_unit_test(test_hedge_after_must_be_a_ttft_percentile),
