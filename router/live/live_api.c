@@ -366,6 +366,7 @@ void live_on_request(struct evhttp_request *req, void *arg)
     const char *path = live_req_path(req);
     size_t i = 0;
     live_enter(s);
+    live_conn_request(s, req);
     while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
         i++;
     if (i == sizeof api / sizeof api[0])
