@@ -130,6 +130,28 @@ n=$(grep -c "did not arrive within" "$tmp/serve.err")
 expect_eq "$n" 1 "once (not once per connection)"
 echo "    # slowloris closed after (s): $(node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1])); console.log(j.closed.join(" "))' "$tmp/slow.json")"
 
+# ---- the request the upstream gets is the request checked ---------------------
+# post NAME BODY: POST BODY (printf format: \377 is a byte) to the API
+post() {
+    printf "$2" >"$tmp/$1.body"
+    curl -s -o "$tmp/$1.out" -w '%{http_code}' "http://$listen/v1/chat/completions" \
+        -H 'content-type: application/json' --data-binary "@$tmp/$1.body"
+}
+code=$(post dup '{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "model": "x"}')
+expect_eq "$code" 400 "a duplicate top-level key is a 400"
+expect_in "$tmp/dup.out" 'the top level: duplicate key \"model\"' "naming the key"
+code=$(post dupm '{"messages": [{"role": "user", "content": "hi", "content": "x"}]}')
+expect_eq "$code" 400 "a duplicate key inside a message is a 400"
+expect_in "$tmp/dupm.out" 'messages[0]: duplicate key \"content\"' "naming the message and key"
+code=$(post utf '{"messages": [{"role": "user", "content": "a\377"}]}')
+expect_eq "$code" 400 "invalid UTF-8 in content is a 400"
+expect_in "$tmp/utf.out" 'messages[0].content: invalid UTF-8 at byte 1' "saying where"
+code=$(post tier '{"service_tier": "priority", "messages": [{"role": "user", "content": "hi"}]}')
+expect_eq "$code" 400 "an unknown top-level field is a 400, not forwarded"
+expect_in "$tmp/tier.out" 'service_tier: unknown field' "naming the field"
+code=$(post okreq '{"model": "auto", "seed": 1, "messages": [{"role": "user", "content": "h\303\251"}]}')
+expect_eq "$code" 200 "a clean body with known fields and UTF-8 still answers"
+
 # ---- SIGHUP -------------------------------------------------------------------
 kill -HUP "$ladder_pid"
 poll 50 grep -q SIGHUP "$tmp/serve.err"
