@@ -52,7 +52,7 @@ typedef struct serve_args {
     int listen_port, admin_port;
     bool print_port;
     const char *events, *trace, *redis, *redis_prefix;
-    long long max_body, max_concurrent, max_connections, seed;
+    long long max_body, max_concurrent, max_connections, degraded_status, seed;
     double drain_s, read_s;
 } serve_args;
 
@@ -95,6 +95,9 @@ static const cli_opt serve_opts[] = {
      "fd limit, raised to its hard limit, less a quarter and 16; at the cap "
      "the oldest idle connection is closed)", .off = AT(max_connections),
      .min = 1, .max = 1000000},
+    {"degraded-status", CLI_INT, "N", "GET /healthz's status while over half "
+     "the requests of the last 10 s were shed (body \"degraded\"; default "
+     "503)", .off = AT(degraded_status), .min = 100, .max = 599},
     {"read-s", CLI_NUM, "S", "a request's headers and body must arrive within "
      "S seconds of its first byte, or the connection is closed (default 10)",
      .off = AT(read_s), .min = 0.001, .max = 86400},
@@ -146,6 +149,7 @@ int cmd_serve(int argc, char **argv)
     a.max_concurrent = o.max_concurrent;
     a.drain_s = o.drain_s;
     a.read_s = o.read_s;
+    a.degraded_status = o.degraded_status;
     a.seed = -1;
     int pr = cli_opt_parse(&serve_cmd, argc, argv, &a);
     if (pr != CLI_PARSED)
@@ -158,6 +162,7 @@ int cmd_serve(int argc, char **argv)
     o.max_concurrent = (int)a.max_concurrent;
     o.drain_s = a.drain_s;
     o.read_s = a.read_s;
+    o.degraded_status = (int)a.degraded_status;
     o.max_connections = (int)a.max_connections;
     if (a.redis != NULL)
         o.redis_addr = a.redis;

@@ -190,6 +190,13 @@ typedef struct live_conn {
     bool closing;    /* shut down by us; the sweep frees it */
 } live_conn;
 
+/* One second of chat requests: taken, or shed at --max-concurrent. */
+#define LOAD_SECONDS 10
+typedef struct load_second {
+    int64_t sec;
+    uint32_t taken, shed;
+} load_second;
+
 typedef struct feedback_slot {
     uint64_t id;
     bool fell_back, recorded;
@@ -239,6 +246,7 @@ struct live_server {
     struct timeval idle_tv;
     bool write_failed_logged;
     live_shared *shared;                /* NULL without --redis */
+    load_second load[LOAD_SECONDS];     /* the last 10 s, for /healthz */
     live_conn *conns, *conns_tail;      /* oldest first */
     int nconns, conn_cap, fd_limit;
     struct event *sweep_timer, *sweep_soon, *accept_timer, *sig_hup;
@@ -313,6 +321,9 @@ void live_maybe_exit(live_server *s);
 /* The request reached live_on_request: its connection's read deadline
  * stops, until the reply is complete. */
 void live_conn_request(live_server *s, struct evhttp_request *req);
+
+/* A chat request was taken (shed false) or shed for overload. */
+void live_load_note(live_server *s, bool shed);
 
 /* ---- the client API (live_api.c) ----------------------------------------------- */
 

@@ -497,6 +497,35 @@ static void conn_limits(live_server *s)
     s->conn_cap = (int)cap;
 }
 
+/* ---- load, for /healthz ---------------------------------------------------- */
+
+void live_load_note(live_server *s, bool shed)
+{
+    int64_t sec = s->now / LD_US_PER_S;
+    load_second *b = &s->load[sec % LOAD_SECONDS];
+    if (b->sec != sec) {
+        b->sec = sec;
+        b->taken = b->shed = 0;
+    }
+    if (shed)
+        b->shed++;
+    else
+        b->taken++;
+}
+
+/* Over half the chat requests of the last LOAD_SECONDS were shed. */
+static bool load_degraded(const live_server *s)
+{
+    int64_t sec = s->now / LD_US_PER_S;
+    uint64_t taken = 0, shed = 0;
+    for (int i = 0; i < LOAD_SECONDS; i++)
+        if (s->load[i].sec > sec - LOAD_SECONDS && s->load[i].sec <= sec) {
+            taken += s->load[i].taken;
+            shed += s->load[i].shed;
+        }
+    return shed >= 5 && shed > taken;
+}
+
 /* ---- the admin listener ------------------------------------------------------------- */
 
 static void live_on_admin(struct evhttp_request *req, void *arg)
@@ -524,8 +553,12 @@ static void live_on_admin(struct evhttp_request *req, void *arg)
             live_send_whole(s, req, 500, NULL, NULL);
         live_buf_cleanup(&out);
     } else if (strcmp(path, "/healthz") == 0) {
-        evbuffer_add_printf(b, "%s\n", s->draining ? "draining" : "ok");
-        live_send_whole(s, req, s->draining ? 503 : 200, "text/plain", b);
+        bool degraded = !s->draining && load_degraded(s);
+        evbuffer_add_printf(b, "%s\n", s->draining ? "draining"
+                                        : degraded ? "degraded" : "ok");
+        live_send_whole(s, req, s->draining ? 503
+                                : degraded ? s->o.degraded_status : 200,
+                        "text/plain", b);
     } else {
         evbuffer_add_printf(b, "not found (GET /metrics, GET /healthz)\n");
         live_send_whole(s, req, 404, "text/plain", b);
@@ -650,6 +683,7 @@ void live_server_opts_init(live_server_opts *o)
     o->drain_s = DEFAULT_DRAIN_S;
     o->idle_s = DEFAULT_IDLE_S;
     o->read_s = DEFAULT_READ_S;
+    o->degraded_status = 503;
     o->seed = 1;
 }
 
@@ -720,6 +754,8 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
         s->o.max_headers = DEFAULT_MAX_HEADERS;
     if (s->o.max_concurrent <= 0)
         s->o.max_concurrent = DEFAULT_MAX_CONCURRENT;
+    if (s->o.degraded_status < 100 || s->o.degraded_status > 599)
+        s->o.degraded_status = 503;
     if (s->o.drain_s < 0)
         s->o.drain_s = DEFAULT_DRAIN_S;
     if (!(s->o.idle_s > 0))

@@ -55,6 +55,10 @@ typedef struct live_server_opts {
                                  within this many seconds of its first byte,
                                  however slowly they trickle (<= 0: 10); the
                                  connection is closed otherwise */
+    int degraded_status;      /* /healthz's status while over half the chat
+                                 requests of the last 10 s were shed at
+                                 max_concurrent (at least 5 shed); its body
+                                 says "degraded" (0: 503) */
     int max_connections;      /* open client connections (0: the fd limit,
                                  raised to its hard limit where allowed,
                                  less a reserve for upstream sockets and

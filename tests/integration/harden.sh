@@ -161,6 +161,38 @@ stop "$ladder_pid"
 ladder_pid=
 expect_eq "$stop_status" 0 "and it stops cleanly on SIGTERM after"
 
+# ---- /healthz under overload ------------------------------------------------------
+sed 's|backup/healthy|backup/slow-ttft-1500|' "$tmp/policy.json" >"$tmp/slow_policy.json"
+cp "$tmp/policy.json" "$tmp/fast_policy.json"
+cp "$tmp/slow_policy.json" "$tmp/policy.json"
+start_ladder 1024 --max-concurrent 1 --degraded-status 429
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$admin/healthz")
+expect_eq "$code" 200 "/healthz is 200 before the overload"
+curl -s -o "$tmp/held.out" "http://$listen/v1/chat/completions" \
+    -H 'content-type: application/json' \
+    -d '{"model": "auto", "messages": [{"role": "user", "content": "Hello"}]}' &
+held_pid=$!
+poll 50 sh -c "curl -s http://$admin/metrics | grep -q '^ladder_requests_in_flight 1'"
+shed=0
+for i in 1 2 3 4 5 6 7 8; do
+    c=$(curl -s -o /dev/null -w '%{http_code}' "http://$listen/v1/chat/completions" \
+        -H 'content-type: application/json' \
+        -d '{"model": "auto", "messages": [{"role": "user", "content": "Hello"}]}')
+    [ "$c" = 503 ] && shed=$((shed + 1))
+done
+expect_eq "$shed" 8 "8 requests over --max-concurrent 1 are shed"
+curl -s -o "$tmp/hz.out" -w '%{http_code} %{time_total}' "http://$admin/healthz" >"$tmp/hz.code"
+read -r code secs <"$tmp/hz.code"
+expect_eq "$code" 429 "/healthz answers the configured status while shedding"
+expect_in "$tmp/hz.out" degraded "and says degraded"
+check "/healthz answers within 50 ms under overload ($secs s)" \
+    "awk 'BEGIN { exit !($secs < 0.05) }'"
+wait "$held_pid"
+expect_in "$tmp/held.out" '"backup/slow-ttft-1500"' "the request in flight still completes"
+stop "$ladder_pid"
+ladder_pid=
+cp "$tmp/fast_policy.json" "$tmp/policy.json"
+
 # ---- connection flood under ulimit -n 256 --------------------------------------
 start_ladder 256
 node "$tmp/clients.mjs" idle 127.0.0.1 "${listen##*:}" 400 >"$tmp/flood.json" \
