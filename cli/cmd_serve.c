@@ -55,8 +55,8 @@ typedef struct serve_args {
     bool print_port;
     const char *events, *trace, *redis, *redis_prefix, *keys;
     bool no_auth;
-    long long max_body, max_concurrent, seed;
-    double drain_s;
+    long long max_body, max_concurrent, max_connections, degraded_status, seed;
+    double drain_s, read_s;
 } serve_args;
 
 static int take_listen(void *opts, const char *v, char *why, size_t cap)
@@ -94,6 +94,16 @@ static const cli_opt serve_opts[] = {
     {"max-concurrent", CLI_INT, "N", "requests in flight (default 1024; over "
      "it: 503 with Retry-After: 1)", .off = AT(max_concurrent), .min = 1,
      .max = 1000000},
+    {"max-connections", CLI_INT, "N", "open client connections (default: the "
+     "fd limit, raised to its hard limit, less a quarter and 16; at the cap "
+     "the oldest idle connection is closed)", .off = AT(max_connections),
+     .min = 1, .max = 1000000},
+    {"degraded-status", CLI_INT, "N", "GET /healthz's status while over half "
+     "the requests of the last 10 s were shed (body \"degraded\"; default "
+     "503)", .off = AT(degraded_status), .min = 100, .max = 599},
+    {"read-s", CLI_NUM, "S", "a request's headers and body must arrive within "
+     "S seconds of its first byte, or the connection is closed (default 10)",
+     .off = AT(read_s), .min = 0.001, .max = 86400},
     {"drain-s", CLI_NUM, "S", "on SIGTERM, wait at most S seconds for "
      "requests in flight (default 30)", .off = AT(drain_s), .min = 0,
      .max = 86400},
@@ -123,6 +133,7 @@ static const cli_cmd serve_cmd = {
     "read from the environment variables the policy names (api_key_env).\n",
     serve_opts,
     "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
+    "SIGHUP is logged and ignored (no reload yet).\n"
     "Exit: 0 stopped, 1 runtime error, 2 usage or policy error.\n"};
 #undef AT
 
@@ -188,6 +199,8 @@ int cmd_serve(int argc, char **argv)
     a.max_body = (long long)o.max_body;
     a.max_concurrent = o.max_concurrent;
     a.drain_s = o.drain_s;
+    a.read_s = o.read_s;
+    a.degraded_status = o.degraded_status;
     a.seed = -1;
     int pr = cli_opt_parse(&serve_cmd, argc, argv, &a);
     if (pr != CLI_PARSED)
@@ -199,6 +212,9 @@ int cmd_serve(int argc, char **argv)
     o.max_body = (size_t)a.max_body;
     o.max_concurrent = (int)a.max_concurrent;
     o.drain_s = a.drain_s;
+    o.read_s = a.read_s;
+    o.degraded_status = (int)a.degraded_status;
+    o.max_connections = (int)a.max_connections;
     if (a.redis != NULL)
         o.redis_addr = a.redis;
     if (a.redis_prefix != NULL)

@@ -236,11 +236,13 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         return;
     }
     if (s->in_flight >= s->o.max_concurrent) {
+        live_load_note(s, true);
         live_reply_error(s, req, 503, "ladder: too many requests in flight; "
                     "retry shortly", "ladder_overloaded", "overloaded",
                     LIVE_REJ_OVERLOADED);
         return;
     }
+    live_load_note(s, false);
     if (len > s->o.max_body) {
         snprintf(msg, sizeof msg, "request body of %zu bytes is over the "
                  "limit of %zu bytes", len, s->o.max_body);
@@ -509,6 +511,7 @@ void live_on_request(struct evhttp_request *req, void *arg)
     const char *path = live_req_path(req);
     size_t i = 0;
     live_enter(s);
+    live_conn_request(s, req);
     while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
         i++;
     if (i == sizeof api / sizeof api[0])

@@ -164,6 +164,161 @@ static int check_message(const cJSON *m, int mi, parse_acc *a, bool *assistant)
     return LD_OK;
 }
 
+/* ---- what reaches the upstream: no duplicate key, valid UTF-8, known
+ * top-level fields --------------------------------------------------------- */
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no encoded surrogates
+ * (U+D800..DFFF), nothing past U+10FFFF. Returns the offset of the first
+ * bad byte, or -1 when s is valid. */
+static long utf8_bad_at(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s, *b = p;
+    while (*p != '\0') {
+        unsigned c = *p;
+        int n;
+        unsigned min, cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            min = 0x80;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            min = 0x800;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            min = 0x10000;
+            cp = c & 0x07;
+        } else {
+            return (long)(p - b);
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return (long)(p - b);
+            cp = (cp << 6) | (p[i] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return (long)(p - b);
+        p += n + 1;
+    }
+    return -1;
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The first key of o that appears twice, NULL if none (or *oom). */
+static const char *dup_key(const cJSON *o, bool *oom)
+{
+    int k = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, o) k++;
+    if (k < 2)
+        return NULL;
+    if (k <= 16) {
+        for (const cJSON *x = o->child; x != NULL; x = x->next)
+            for (const cJSON *y = x->next; y != NULL; y = y->next)
+                if (strcmp(x->string, y->string) == 0)
+                    return x->string;
+        return NULL;
+    }
+    const char **names = malloc((size_t)k * sizeof *names);
+    const char *found = NULL;
+    if (names == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    k = 0;
+    cJSON_ArrayForEach(c, o) names[k++] = c->string;
+    qsort(names, (size_t)k, sizeof *names, cmp_names);
+    for (int i = 1; i < k && found == NULL; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            found = names[i];
+    free(names);
+    return found;
+}
+
+/* Every object under v (at path, "" for the top level) without duplicate
+ * keys, every string and key valid UTF-8. */
+static int check_tree(const cJSON *v, char *path, size_t plen, size_t pcap,
+                      char *msg, size_t cap, int depth)
+{
+    const char *where = plen > 0 ? path : "the top level";
+    if (depth > 64)
+        return bad(msg, cap, "%s: nested too deep", where);
+    if (cJSON_IsString(v)) {
+        long at = utf8_bad_at(v->valuestring);
+        if (at >= 0)
+            return bad(msg, cap, "%s: invalid UTF-8 at byte %ld of the string",
+                       where, at);
+        return LD_OK;
+    }
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return LD_OK;
+    if (cJSON_IsObject(v)) {
+        bool oom = false;
+        const char *d = dup_key(v, &oom);
+        if (oom)
+            return LD_ENOMEM;
+        if (d != NULL)
+            return bad(msg, cap, "%s: duplicate key \"%.60s\"", where, d);
+    }
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v) {
+        int n;
+        if (cJSON_IsObject(v)) {
+            if (utf8_bad_at(c->string) >= 0)
+                return bad(msg, cap, "%s: a key is not valid UTF-8", where);
+            n = snprintf(path + plen, pcap - plen, "%s%.40s",
+                         plen > 0 ? "." : "", c->string);
+        } else {
+            n = snprintf(path + plen, pcap - plen, "[%d]", i);
+        }
+        size_t nl = n < 0 ? plen : plen + (size_t)n;
+        if (nl >= pcap)
+            nl = pcap - 1;
+        int rc = check_tree(c, path, nl, pcap, msg, cap, depth + 1);
+        path[plen] = '\0';
+        if (rc != LD_OK)
+            return rc;
+        i++;
+    }
+    return LD_OK;
+}
+
+/* The top-level fields forwarded upstream; any other is refused (it might
+ * change the price or the behaviour outside what the policy checked, as
+ * service_tier or reasoning_effort do). */
+static const char *const known_fields[] = {
+    "model", "messages", "stream", "stream_options", "max_tokens",
+    "max_completion_tokens", "temperature", "top_p", "n", "stop", "tools",
+    "tool_choice", "parallel_tool_calls", "response_format", "seed", "user",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+    "top_logprobs"};
+
+static int check_fields(const cJSON *root, char *msg, size_t cap)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, root) {
+        size_t i = 0;
+        while (i < sizeof known_fields / sizeof known_fields[0] &&
+               strcmp(c->string, known_fields[i]) != 0)
+            i++;
+        if (i == sizeof known_fields / sizeof known_fields[0])
+            return bad(msg, cap, "%.60s: unknown field (ladder forwards only "
+                       "the fields it checks; see README, The live router)",
+                       c->string);
+    }
+    return LD_OK;
+}
+
 /* max_completion_tokens wins over max_tokens; -1 when neither is given. */
 static int check_max_tokens(const cJSON *body, int64_t *out, char *msg,
                             size_t cap)
@@ -213,6 +368,14 @@ int live_chat_parse(const char *body, size_t len, live_chat_req *out,
     if (!cJSON_IsObject(root)) {
         rc = bad(msg, cap, "body must be a JSON object");
         goto fail;
+    }
+    {
+        char path[256] = "";
+        rc = check_tree(root, path, 0, sizeof path, msg, cap, 0);
+        if (rc == LD_OK)
+            rc = check_fields(root, msg, cap);
+        if (rc != LD_OK)
+            goto fail;
     }
 
     const cJSON *msgs = live_jget(root, "messages");

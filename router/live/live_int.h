@@ -77,6 +77,10 @@
 #define DEFAULT_MAX_CONCURRENT 1024
 #define DEFAULT_DRAIN_S 30.0
 #define DEFAULT_IDLE_S 120.0
+#define DEFAULT_READ_S 10.0             /* a request's headers and body */
+#define FD_SOFT_MAX 65536               /* RLIMIT_NOFILE raised at most to */
+#define ACCEPT_PAUSE_MS 100             /* accept failed (no fd): pause */
+#define CONN_LOG_US ((ld_us)60 * LD_US_PER_S) /* one cap log a minute */
 
 #define ANSWER_CAP ((size_t)16 << 20)   /* non-stream upstream body */
 #define ERROR_BODY_CAP ((size_t)64 << 10) /* upstream error body kept */
@@ -172,6 +176,28 @@ typedef struct sock_ctx {
     struct event *ev;
 } sock_ctx;
 
+/* One client connection (live_server.c): our reference on its bufferevent
+ * (evhttp frees the connection; the bufferevent's memory lasts until the
+ * sweep sees its socket closed and drops the reference), and the read
+ * deadline: armed by the first byte of a request, cancelled when the whole
+ * request reached live_on_request, never restarted by later bytes. */
+typedef struct live_conn {
+    live_server *s;
+    struct live_conn *prev, *next;
+    struct bufferevent *bev;
+    struct event *deadline;
+    bool busy;       /* its request is ours (live_on_request .. complete) */
+    bool armed;      /* a request is arriving: the deadline runs */
+    bool closing;    /* shut down by us; the sweep frees it */
+} live_conn;
+
+/* One second of chat requests: taken, or shed at --max-concurrent. */
+#define LOAD_SECONDS 10
+typedef struct load_second {
+    int64_t sec;
+    uint32_t taken, shed;
+} load_second;
+
 typedef struct feedback_slot {
     uint64_t id;
     bool fell_back, recorded;
@@ -221,6 +247,13 @@ struct live_server {
     struct timeval idle_tv;
     bool write_failed_logged;
     live_shared *shared;                /* NULL without --redis */
+    load_second load[LOAD_SECONDS];     /* the last 10 s, for /healthz */
+    live_conn *conns, *conns_tail;      /* oldest first */
+    int nconns, conn_cap, fd_limit;
+    struct event *sweep_timer, *sweep_soon, *accept_timer, *sig_hup;
+    struct timeval read_tv;
+    ld_us cap_logged, accept_logged, deadline_logged; /* last logs (0 none) */
+    uint64_t cap_closed, accept_failed, deadline_closed; /* since the log */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -285,6 +318,13 @@ void live_leave(live_server *s);
 void live_settle(live_server *s);
 /* Stop the loop once a drain has nothing left to wait for. */
 void live_maybe_exit(live_server *s);
+
+/* The request reached live_on_request: its connection's read deadline
+ * stops, until the reply is complete. */
+void live_conn_request(live_server *s, struct evhttp_request *req);
+
+/* A chat request was taken (shed false) or shed for overload. */
+void live_load_note(live_server *s, bool shed);
 
 /* ---- the client API (live_api.c) ----------------------------------------------- */
 

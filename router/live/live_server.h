@@ -52,6 +52,19 @@ typedef struct live_server_opts {
     double drain_s;           /* SIGTERM: longest wait for requests in
                                  flight (< 0: 30) */
     double idle_s;            /* keep-alive idle limit (<= 0: 120) */
+    double read_s;            /* a request's headers and body must arrive
+                                 within this many seconds of its first byte,
+                                 however slowly they trickle (<= 0: 10); the
+                                 connection is closed otherwise */
+    int degraded_status;      /* /healthz's status while over half the chat
+                                 requests of the last 10 s were shed at
+                                 max_concurrent (at least 5 shed); its body
+                                 says "degraded" (0: 503) */
+    int max_connections;      /* open client connections (0: the fd limit,
+                                 raised to its hard limit where allowed,
+                                 less a reserve for upstream sockets and
+                                 files); at the cap the oldest connection
+                                 without a request in flight is closed */
     uint64_t seed;            /* backoff jitter */
     const char *redis_addr;   /* HOST:PORT to share route health with other
                                  routers (live_shared.h); NULL: none */

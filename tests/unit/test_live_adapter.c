@@ -308,6 +308,28 @@ static void test_parse_rejects_bad_bodies_with_a_message_for_each(void **state)
         {"{\"tools\": {}, \"messages\": [{\"role\": \"user\", \"content\": "
          "\"hi\"}]}",
          "tools: must be an array"},
+        /* what the upstream gets is what was checked */
+        {"{\"model\": \"a\", \"messages\": [{\"role\": \"user\", "
+         "\"content\": \"hi\"}], \"model\": \"b\"}",
+         "the top level: duplicate key \"model\""},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\", "
+         "\"role\": \"system\"}]}",
+         "messages[0]: duplicate key \"role\""},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": "
+         "\"text\", \"text\": \"a\", \"text\": \"b\"}]}]}",
+         "messages[0].content[0]: duplicate key \"text\""},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"h\xff\"}]}",
+         "messages[0].content: invalid UTF-8 at byte 1 of the string"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"\xc0\xaf\"}]}",
+         "messages[0].content: invalid UTF-8 at byte 0 of the string"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"\xed\xa0\x80\"}]}",
+         "messages[0].content: invalid UTF-8 at byte 0 of the string"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"\\ud800\"}]}",
+         "body is not JSON: syntax error at byte 43"},
+        {"{\"service_tier\": \"priority\", \"messages\": [{\"role\": "
+         "\"user\", \"content\": \"hi\"}]}",
+         "service_tier: unknown field (ladder forwards only the fields it "
+         "checks; see README, The live router)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         live_chat_req r;
@@ -470,13 +492,13 @@ static void test_parse_accepts_assistant_tool_calls_with_null_content(
 
 /* ---- upstream bodies: OpenAI-compatible ---------------------------------- */
 
-static void test_openai_upstream_keeps_unknown_fields_and_sets_model_stream(
+static void test_openai_upstream_keeps_the_checked_fields_and_sets_model_stream(
     void **state)
 {
     (void)state;
     const char *path = NULL;
     cJSON *j = upstream(
-        "{\"model\": \"auto\", \"x_vendor\": {\"keep\": [1, \"two\"]}, "
+        "{\"model\": \"auto\", \"user\": \"u1\", "
         "\"seed\": 7, \"stream\": true, \"stream_options\": {\"other\": 1}, "
         "\"messages\": [{\"role\": \"user\", \"content\": \"hi\", "
         "\"name\": \"ann\"}]}",
@@ -487,8 +509,7 @@ static void test_openai_upstream_keeps_unknown_fields_and_sets_model_stream(
     const cJSON *so = at(j, "stream_options");
     assert_true(cJSON_IsTrue(at(so, "include_usage")));
     assert_int_equal(num_at(so, "other"), 1);
-    const cJSON *xv = at(j, "x_vendor");
-    assert_string_equal(idx(at(xv, "keep"), 1)->valuestring, "two");
+    assert_string_equal(str_at(j, "user"), "u1");
     assert_int_equal(num_at(j, "seed"), 7);
     assert_string_equal(str_at(idx(at(j, "messages"), 0), "name"), "ann");
     cJSON_Delete(j);
@@ -570,7 +591,7 @@ static void test_anthropic_upstream_extracts_system_and_merges_roles(
         "{\"role\": \"assistant\", \"content\": \"Et vous ?\"},"
         "{\"role\": \"user\", \"content\": \"\"},"
         "{\"role\": \"user\", \"content\": \"Bien.\"}],"
-        "\"x_vendor\": 1}",
+        "\"seed\": 1}",
         LD_PROVIDER_ANTHROPIC, "claude-sonnet-4-5", false, NULL, &path);
     assert_string_equal(path, "/messages");
     assert_string_equal(str_at(j, "model"), "claude-sonnet-4-5");
@@ -578,7 +599,7 @@ static void test_anthropic_upstream_extracts_system_and_merges_roles(
                         "You are terse.\n\nAnswer in French.\n\nStay polite.");
     assert_int_equal(num_at(j, "max_tokens"), 4096); /* the default */
     assert_true(cJSON_IsFalse(at(j, "stream")));
-    assert_false(has(j, "x_vendor")); /* only Messages API fields */
+    assert_false(has(j, "seed")); /* only Messages API fields */
 
     const cJSON *msgs = at(j, "messages");
     assert_int_equal(cJSON_GetArraySize(msgs), 3);
@@ -1751,7 +1772,7 @@ int main(void)
         cmocka_unit_test(
             test_parse_accepts_assistant_tool_calls_with_null_content),
         cmocka_unit_test(
-            test_openai_upstream_keeps_unknown_fields_and_sets_model_stream),
+            test_openai_upstream_keeps_the_checked_fields_and_sets_model_stream),
         cmocka_unit_test(
             test_openai_upstream_without_streaming_drops_stream_options),
         cmocka_unit_test(test_openai_upstream_appends_prefill_as_assistant),

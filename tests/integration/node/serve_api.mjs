@@ -56,10 +56,14 @@ async function caseBasic() {
      'basic: stream headers (cost comes in the closing comment instead)', brief(s));
   ok(s.chunks.at(-1)?.usage?.completion_tokens === 5,
      'basic: include_usage gives the final usage chunk', s.chunks.at(-1));
-  // unknown and optional fields pass through to OpenAI-compatible upstreams
+  // the optional fields ladder knows pass through to OpenAI-compatible
+  // upstreams; an unknown one is refused (never forwarded unchecked)
   const u = count(await chat(null, { temperature: 0.2, user: 'u-42', seed: 7,
-                                     logit_bias: {}, x_custom_field: { a: 1 } }));
-  ok(u.status === 200, 'basic: unknown and optional fields are accepted', brief(u));
+                                     logit_bias: {} }));
+  ok(u.status === 200, 'basic: optional fields are accepted', brief(u));
+  const x = count(await chat(null, { x_custom_field: { a: 1 } }));
+  ok(x.status === 400 && /x_custom_field: unknown field/.test(x.error?.message),
+     'basic: an unknown field is a 400 naming it', brief(x));
   // one connection serves many requests (HTTP/1.1 keep-alive)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const sockets = new Set();
