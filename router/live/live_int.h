@@ -3,6 +3,8 @@
  * `ladder serve` (live_server.h) is split by job:
  *   live_server.c   the event loop: listeners, curl's sockets and timer,
  *                   signals and the drain, the admin listener, set-up
+ *   live_conn.c     client connections: the cap, the read deadline,
+ *                   accept errors
  *   live_api.c      the client API: the routes table, request parsing,
  *                   workload and tier, /v1/models, /v1/feedback
  *   live_request.c  one request's life with the core: its actions, its
@@ -176,7 +178,7 @@ typedef struct sock_ctx {
     struct event *ev;
 } sock_ctx;
 
-/* One client connection (live_server.c): our reference on its bufferevent
+/* One client connection (live_conn.c): our reference on its bufferevent
  * (evhttp frees the connection; the bufferevent's memory lasts until the
  * sweep sees its socket closed and drops the reference), and the read
  * deadline: armed by the first byte of a request, cancelled when the whole
@@ -321,6 +323,15 @@ void live_maybe_exit(live_server *s);
 
 /* The request reached live_on_request: its connection's read deadline
  * stops, until the reply is complete. */
+/* live_conn.c: client connections (the cap, the read deadline, accept
+ * errors), wired up by live_server_new */
+void live_owner_set(struct evhttp *h, live_server *s);
+void live_conn_unlink(live_server *s, live_conn *c);
+struct bufferevent *live_conn_new_bev(struct event_base *base, void *arg);
+void live_on_sweep(evutil_socket_t fd, short what, void *arg);
+void live_on_accept_resume(evutil_socket_t fd, short what, void *arg);
+void live_on_accept_error(struct evconnlistener *lev, void *ctx);
+void live_conn_limits(live_server *s);
 void live_conn_request(live_server *s, struct evhttp_request *req);
 
 /* A chat request was taken (shed false) or shed for overload. */
