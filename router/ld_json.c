@@ -35,55 +35,56 @@ static int syntax_error(const ld_json *c, const char *text, size_t len,
     return LD_EINVAL;
 }
 
-/* The first comma that only white space separates from a closing '}' or
- * ']' (outside strings), and that bracket; -1 when there is none. */
-static long trailing_comma(const char *text, size_t len, char *closer)
+/* What one pass over the text (outside and inside strings) finds for the
+ * messages cJSON cannot give; -1 for what is not there. */
+typedef struct text_scan {
+    long comma;  /* the first comma only white space separates from a
+                    closing '}' or ']' (outside strings)... */
+    char closer; /* ...and that bracket */
+    long deep;   /* where it first nests deeper than cJSON's limit
+                    (CJSON_NESTING_LIMIT objects and arrays) */
+    long nul;    /* where a string writes a NUL (\u0000), which cJSON
+                    would cut the string at */
+} text_scan;
+
+static void scan_text(const char *text, size_t len, text_scan *sc)
 {
     bool in_str = false;
-    long comma = -1;
+    long comma = -1, depth = 0;
+    sc->comma = sc->deep = sc->nul = -1;
+    sc->closer = '}';
     for (size_t i = 0; i < len; i++) {
         char ch = text[i];
         if (in_str) {
-            if (ch == '\\')
-                i++;
-            else if (ch == '"')
+            if (ch == '"') {
                 in_str = false;
-        } else if (ch == ',') {
+            } else if (ch == '\\') {
+                if (sc->nul < 0 && i + 5 < len && text[i + 1] == 'u' &&
+                    memcmp(text + i + 2, "0000", 4) == 0)
+                    sc->nul = (long)i;
+                i++;
+            }
+            continue;
+        }
+        if (ch == ',') {
             comma = (long)i;
-        } else if ((ch == '}' || ch == ']') && comma >= 0) {
-            *closer = ch;
-            return comma;
-        } else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+            continue;
+        }
+        if ((ch == '}' || ch == ']') && comma >= 0 && sc->comma < 0) {
+            sc->comma = comma;
+            sc->closer = ch;
+        }
+        if (ch == '{' || ch == '[') {
+            if (++depth > CJSON_NESTING_LIMIT && sc->deep < 0)
+                sc->deep = (long)i;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
             in_str = ch == '"';
             comma = -1;
         }
     }
-    return -1;
-}
-
-/* Where the text first nests deeper than cJSON's limit (CJSON_NESTING_LIMIT,
- * 1000 objects and arrays), outside strings; -1 if it never does. */
-static long too_deep(const char *text, size_t len)
-{
-    bool in_str = false;
-    long depth = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = text[i];
-        if (in_str) {
-            if (ch == '\\')
-                i++;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if (ch == '{' || ch == '[') {
-            if (++depth > CJSON_NESTING_LIMIT)
-                return (long)i;
-        } else if (ch == '}' || ch == ']') {
-            depth--;
-        }
-    }
-    return -1;
 }
 
 /* cJSON reports running out of text at the last byte, like an error at that
@@ -104,27 +105,6 @@ static int error_at_end(const char *text, size_t len)
     cJSON_Delete(root);
     free(copy);
     return at_end;
-}
-
-/* Where the text writes a NUL character (\u0000) inside a string, which
- * cJSON would cut the string at; -1 if nowhere. */
-static long nul_escape(const char *text, size_t len)
-{
-    bool in_str = false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = text[i];
-        if (!in_str) {
-            in_str = ch == '"';
-        } else if (ch == '"') {
-            in_str = false;
-        } else if (ch == '\\') {
-            if (i + 5 < len && text[i + 1] == 'u' && text[i + 2] == '0' &&
-                text[i + 3] == '0' && text[i + 4] == '0' && text[i + 5] == '0')
-                return (long)i;
-            i++;
-        }
-    }
-    return -1;
 }
 
 /* Whether s is valid UTF-8 without control characters; *bad says which
@@ -215,22 +195,21 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
     if (end != NULL)
         end = text + (end - copy);
     free(copy);
+    text_scan sc;
+    scan_text(text, len, &sc);
     if (root == NULL) {
         size_t at = end != NULL && end >= text ? (size_t)(end - text) : len;
         /* cJSON stops at or after a trailing comma; say what it is */
-        char closer = '}';
-        long tc = trailing_comma(text, len, &closer);
-        if (tc >= 0 && (size_t)tc <= at) {
+        if (sc.comma >= 0 && (size_t)sc.comma <= at) {
             char where[64];
-            line_col(text, len, (size_t)tc, where, sizeof where);
+            line_col(text, len, (size_t)sc.comma, where, sizeof where);
             ld_error_set(c->err, c->file, NULL, "trailing comma at %s (JSON "
-                         "allows no comma before '%c')", where, closer);
+                         "allows no comma before '%c')", where, sc.closer);
             return LD_EINVAL;
         }
-        long deep = too_deep(text, len);
-        if (deep >= 0 && (size_t)deep <= at) {
+        if (sc.deep >= 0 && (size_t)sc.deep <= at) {
             char where[64];
-            line_col(text, len, (size_t)deep, where, sizeof where);
+            line_col(text, len, (size_t)sc.deep, where, sizeof where);
             ld_error_set(c->err, c->file, NULL, "nested deeper than %d "
                          "objects and arrays at %s (the JSON reader's "
                          "limit)", CJSON_NESTING_LIMIT, where);
@@ -244,10 +223,9 @@ int ld_json_parse_object(const ld_json *c, const char *text, size_t len,
                             at >= len ? " (unexpected end of file)" : "");
     }
     int rc = LD_EINVAL;
-    long nul = nul_escape(text, len);
-    if (nul >= 0) {
+    if (sc.nul >= 0) {
         char where[64];
-        line_col(text, len, (size_t)nul, where, sizeof where);
+        line_col(text, len, (size_t)sc.nul, where, sizeof where);
         ld_error_set(c->err, c->file, NULL, "a NUL character at %s "
                      "(\\u0000): strings cannot hold one", where);
         goto fail;
