@@ -44,6 +44,8 @@ typedef struct route_state {
     ld_breaker *breaker;
     ld_latency *ttft;     /* first-token latency */
     double tps;           /* tokens per second, moving average; 0 unknown */
+    double ttft_avg;      /* first-token latency (us), moving average; 0
+                             unknown (lowest_latency rungs) */
     ld_us blocked_until;  /* rate limit or quota */
     ld_class blocked_cls;
     int in_flight;
@@ -69,6 +71,9 @@ struct ld_req {
     uint64_t id;
     int workload, tier;
     int64_t in_tok, out_tok;
+    int n;                /* choices asked for: output and cost x n */
+    int pin;              /* pinned route of the first attempt, or -1 */
+    bool pin_only;        /* the pinned route alone: no other route */
     unsigned caps;
     ld_us arrived, deadline;
     uint64_t visited;     /* routes tried or skipped */
@@ -177,6 +182,15 @@ static void block_route(ld_core *c, const ld_req *r, int route, ld_class cls,
     ev.delay = until - now;
     ev.shared = r == NULL;
     emit(c, &ev);
+}
+
+/* A first-token latency observed on rs: its window (quantiles, hedges) and
+ * its moving average (lowest_latency rungs). */
+static void note_ttft(route_state *rs, ld_us now, ld_us v)
+{
+    ld_latency_add(rs->ttft, now, v);
+    rs->ttft_avg = rs->ttft_avg > 0 ? 0.8 * rs->ttft_avg + 0.2 * (double)v
+                                    : (double)(v > 0 ? v : 1);
 }
 
 /* Whether a route offers every capability in `need` (the qualification
@@ -434,7 +448,7 @@ static ld_class qualify(ld_req *r, int ri, ld_us now, ld_us *retry_in,
     if ((k->set & LD_C_QUALITY) && rs->quality < k->min_quality)
         return LD_FC_QUALITY_FLOOR;
     if ((k->set & LD_C_COST) &&
-        est_cost(rs, r->in_tok, r->out_tok) > k->max_cost)
+        est_cost(rs, r->in_tok, r->out_tok * r->n) > k->max_cost)
         return LD_FC_BUDGET_EXCEEDED;
     if (rs->blocked_until > now) {
         *retry_in = rs->blocked_until - now;
@@ -674,13 +688,81 @@ static bool other_region(const ld_route *from, const ld_route *t)
     return from->regions == 0 || (t->regions & ~from->regions) != 0;
 }
 
-/* The route an action leads to from `from`, or -1 when there is none. The
- * target is not yet qualified. */
-static int pick_target(const ld_req *r, ld_action_kind kind, ld_role role,
-                       int from)
+/* Whether candidate t may be where an action of `kind` from `from` leads
+ * (unvisited; a larger context window; another region). */
+static bool action_allows(const ld_req *r, ld_action_kind kind, int from,
+                          int t)
 {
     const ld_policy *p = r->core->p;
+    if (r->visited >> t & 1)
+        return false;
+    if (kind == LD_ACT_NEXT_LARGER_CONTEXT && from >= 0 &&
+        p->routes[t].context_window <= p->routes[from].context_window)
+        return false;
+    if (kind == LD_ACT_NEXT_IN_REGION && from >= 0 &&
+        !other_region(&p->routes[from], &p->routes[t]))
+        return false;
+    return true;
+}
+
+/* One of the n ladder positions pos[] (members of one rung, all open to
+ * the action), by the rung's strategy. Least in flight and lowest latency
+ * keep the best members and break ties by weight; a weighted choice draws
+ * one uniform number from the request's RNG (none: the first member), and
+ * only when there is a choice to make. */
+static int pick_member(const ld_req *r, ld_strategy strat, const int *pos,
+                       int n, const ld_rng *rng)
+{
     const ld_workload *w = r->w;
+    const route_state *rs = r->core->routes;
+    int keep[LD_MAX_LADDER], nk = 0;
+    for (int k = 0; k < n; k++) {
+        const route_state *m = &rs[w->ladder[pos[k]]];
+        bool better = false, same = nk == 0;
+        if (nk > 0) {
+            const route_state *b = &rs[w->ladder[keep[0]]];
+            if (strat == LD_STRAT_LEAST_IN_FLIGHT) {
+                better = m->in_flight < b->in_flight;
+                same = m->in_flight == b->in_flight;
+            } else if (strat == LD_STRAT_LOWEST_LATENCY) {
+                better = m->ttft_avg < b->ttft_avg;
+                same = m->ttft_avg == b->ttft_avg;
+            } else {
+                same = true;
+            }
+        }
+        if (better)
+            nk = 0;
+        if (better || same)
+            keep[nk++] = pos[k];
+    }
+    if (nk == 1)
+        return w->ladder[keep[0]];
+    double total = 0;
+    for (int k = 0; k < nk; k++)
+        total += w->weight[keep[k]];
+    double u = rng != NULL && rng->uniform != NULL ? rng->uniform(rng->ctx) : 0;
+    double x = u * total, acc = 0;
+    for (int k = 0; k < nk - 1; k++) {
+        acc += w->weight[keep[k]];
+        if (x < acc)
+            return w->ladder[keep[k]];
+    }
+    return w->ladder[keep[nk - 1]];
+}
+
+/* The route an action leads to from `from`, or -1 when there is none. The
+ * target is not yet qualified. The first candidate open to the action
+ * decides the rung; in a rung of several routes, the strategy chooses
+ * among those of its members open to the action, so that a rung's other
+ * routes come before the next rung. A request pinned to its route alone
+ * goes nowhere else. */
+static int pick_target(const ld_req *r, ld_action_kind kind, ld_role role,
+                       int from, const ld_rng *rng)
+{
+    const ld_workload *w = r->w;
+    if (r->pin_only)
+        return -1;
     if (kind == LD_ACT_ROLE) {
         int t = w->roles[role];
         if (t >= 0 && !(r->visited >> t & 1))
@@ -689,15 +771,16 @@ static int pick_target(const ld_req *r, ld_action_kind kind, ld_role role,
     }
     for (int i = 0; i < w->ncand; i++) {
         int t = w->cand[i];
-        if (r->visited >> t & 1)
+        if (!action_allows(r, kind, from, t))
             continue;
-        if (kind == LD_ACT_NEXT_LARGER_CONTEXT && from >= 0 &&
-            p->routes[t].context_window <= p->routes[from].context_window)
-            continue;
-        if (kind == LD_ACT_NEXT_IN_REGION && from >= 0 &&
-            !other_region(&p->routes[from], &p->routes[t]))
-            continue;
-        return t;
+        if (i >= w->nladder || w->rungs[w->rung_of[i]].n == 1)
+            return t;
+        const ld_rung *g = &w->rungs[w->rung_of[i]];
+        int pos[LD_MAX_LADDER], n = 0;
+        for (int j = i; j < g->first + g->n; j++)
+            if (action_allows(r, kind, from, w->ladder[j]))
+                pos[n++] = j;
+        return pick_member(r, g->strategy, pos, n, rng);
     }
     return -1;
 }
@@ -793,7 +876,10 @@ static void decide(ld_req *r, int from, ld_class cls, ld_us retry_after,
                 role = rule->else_role;
             }
         }
-        int target = kind == LD_ACT_FAIL ? -1 : pick_target(r, kind, role, from);
+        int target = kind == LD_ACT_FAIL ? -1
+                     : from < 0 && r->pin >= 0 && !(r->visited >> r->pin & 1)
+                         ? r->pin
+                         : pick_target(r, kind, role, from, rng);
         if (target < 0) {
             finish(r, now, LD_OUT_FAILED, cls, false);
             return;
@@ -819,9 +905,9 @@ static int take_quota(ld_req *r, const ld_req_key *spec)
 {
     const ld_workload *w = r->w;
     ld_us reopen = 0;
-    r->q_tok = r->in_tok + r->out_tok;
+    r->q_tok = r->in_tok + r->out_tok * r->n;
     r->q_usd = w->ncand > 0 ? est_cost(&r->core->routes[w->cand[0]], r->in_tok,
-                                       r->out_tok)
+                                       r->out_tok * r->n)
                             : 0;
     int lim = ld_quota_take(spec->quota, spec->key, spec->wall, r->q_tok,
                             r->q_usd, &reopen);
@@ -873,6 +959,19 @@ int ld_req_start_keyed(ld_core *c, const ld_req_spec *spec,
     r->out_tok = spec->output_tokens > 0 ? spec->output_tokens
                                          : p->default_output_tokens;
     r->caps = spec->caps;
+    r->n = spec->n > 1 ? spec->n : 1;
+    r->pin = -1;
+    if (spec->pinned) {
+        bool found = false;
+        for (int i = 0; i < w->ncand; i++)
+            found |= w->cand[i] == spec->pin_route;
+        if (!found) {
+            ld_req_free(r);
+            return LD_EINVAL;
+        }
+        r->pin = spec->pin_route;
+        r->pin_only = !spec->pin_fallback;
+    }
     r->arrived = now;
     r->deadline = now + ((r->cons->set & LD_C_TOTAL) ? r->cons->total
                                                      : DEFAULT_DEADLINE);
@@ -948,7 +1047,7 @@ int ld_req_first_token(ld_req *r, uint32_t no, ld_us now)
     if (a->first_token >= 0)
         return LD_OK;
     a->first_token = now;
-    ld_latency_add(r->core->routes[a->route].ttft, now, now - a->started);
+    note_ttft(&r->core->routes[a->route], now, now - a->started);
     if (r->committed < 0)
         commit(r, i, now);
     else
@@ -1012,11 +1111,11 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
             /* a whole answer at once: its arrival is its first token */
             a->first_token = now;
             ev.ttft = duration;
-            ld_latency_add(rs->ttft, now, duration);
+            note_ttft(rs, now, duration);
         }
         if (r->committed < 0)
             commit(r, i, now);
-        int64_t used = out_tokens > 0 ? out_tokens : r->out_tok;
+        int64_t used = out_tokens > 0 ? out_tokens : r->out_tok * r->n;
         if (out_tokens > 0 && now > a->first_token) {
             double tps = (double)out_tokens * 1e6 / (double)(now - a->first_token);
             rs->tps = rs->tps > 0 ? 0.9 * rs->tps + 0.1 * tps : tps;
@@ -1038,7 +1137,7 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
     }
 
     if (cls == LD_FC_TIMEOUT_TTFT)
-        ld_latency_add(rs->ttft, now, duration);
+        note_ttft(rs, now, duration);
     ld_us block = 0;
     if (cls == LD_FC_RATE_LIMITED || cls == LD_FC_QUOTA_EXHAUSTED) {
         block = retry_after >= 0 ? retry_after : c->p->rate_limit_default;
@@ -1102,7 +1201,8 @@ static void fire_hedge(ld_req *r, ld_us now)
     for (int i = 0; i < LD_MAX_LIVE; i++)
         if (r->att[i].state == ATT_LIVE && !r->att[i].hedge)
             primary = i;
-    if (primary < 0 || r->att[primary].first_token >= 0 || r->live >= LD_MAX_LIVE)
+    if (primary < 0 || r->att[primary].first_token >= 0 ||
+        r->live >= LD_MAX_LIVE || r->pin_only)
         return;
     const ld_workload *w = r->w;
     for (int k = 0; k < w->ncand; k++) {
@@ -1289,7 +1389,9 @@ int ld_explain_class(const ld_policy *p, int workload, int tier, ld_class cls,
     ld_core *c = ld_core_new(p);
     if (c == NULL)
         return LD_ENOMEM;
-    ld_req_spec spec = {workload, tier, input_tokens, output_tokens, 0, 1};
+    ld_req_spec spec = {.workload = workload, .tier = tier,
+                        .input_tokens = input_tokens,
+                        .output_tokens = output_tokens, .id = 1};
     ld_req *r = NULL;
     ld_do d;
     ld_us now = 0;
@@ -1303,7 +1405,7 @@ int ld_explain_class(const ld_policy *p, int workload, int tier, ld_class cls,
         if (d.kind == LD_DO_START) {
             out->primary = d.route;
             out->primary_cost = est_cost(&c->routes[d.route], r->in_tok,
-                                         r->out_tok);
+                                         r->out_tok * r->n);
             att = d.attempt;
         }
     }

@@ -94,6 +94,15 @@ typedef struct ld_req_spec {
     int64_t output_tokens; /* expected answer (max_tokens); <= 0: default */
     unsigned caps;         /* LD_CAP_* the request needs */
     uint64_t id;           /* for events; 0: the core numbers requests */
+    bool pinned;           /* the first attempt goes to pin_route (a model
+                              name that pins a route, ld_policy_resolve_model) */
+    int pin_route;         /* with pinned: a route of the workload */
+    bool pin_fallback;     /* with pinned: when it fails, the workload's
+                              rules walk on; false: only the pinned route
+                              (and its retries), then the safe failure */
+    int n;                 /* choices asked for ("n"); <= 1: one. Expected
+                              output and cost are output_tokens x n; set
+                              LD_CAP_N in caps when n > 1 */
 } ld_req_spec;
 
 /* A client key's limits (ld_quota.h), for ld_req_start_keyed. */
@@ -134,7 +143,8 @@ typedef struct ld_do {
     ld_us retry_after;  /* FINISH key_limit: until that window reopens */
 } ld_do;
 
-/* Start a request. LD_EINVAL for a bad workload or tier index, LD_ENOMEM
+/* Start a request. LD_EINVAL for a bad workload or tier index (or a pinned
+ * route that is not one of the workload's), LD_ENOMEM
  * when the pool cannot grow. On success the first actions are waiting in
  * ld_req_next (an attempt, or a FINISH when nothing qualifies). */
 int ld_req_start(ld_core *c, const ld_req_spec *spec, ld_us now,

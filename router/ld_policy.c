@@ -43,7 +43,7 @@ static const struct {
 } cap_names[] = {
     {"stream", LD_CAP_STREAM}, {"tools", LD_CAP_TOOLS},
     {"prefill", LD_CAP_PREFILL}, {"vision", LD_CAP_VISION},
-    {"json", LD_CAP_JSON},
+    {"json", LD_CAP_JSON}, {"n", LD_CAP_N},
 };
 
 int ld_cap_parse(const char *name, unsigned *bit)
@@ -770,6 +770,7 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
     static const char *const keys[] = {"constraints", "ladder", "roles", "on",
                                        "hedge", "safe_failure", "requires",
                                        "default_tier", "continue_streams",
+                                       "pin_routes", "pinned_fallback",
                                        NULL};
     const ld_json *js = &c->j;
     ld_policy *p = c->p;
@@ -788,31 +789,9 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
 
     const cJSON *lad = cJSON_GetObjectItemCaseSensitive(v, "ladder");
     ld_json_child_path(p2, path, "ladder");
-    if (lad == NULL)
-        return ld_json_fail(js, p2, NULL,
-                            "missing (an ordered list of route ids)");
-    if (!cJSON_IsArray(lad) || cJSON_GetArraySize(lad) == 0)
-        return ld_json_fail(js, p2, NULL,
-                            "must be a non-empty array of route ids");
-    int i = 0;
-    for (const cJSON *it = lad->child; it != NULL; it = it->next, i++) {
-        char ip[LD_JSON_PATH_MAX];
-        ld_json_index_path(ip, p2, i);
-        if (i == LD_MAX_LADDER) {
-            ld_json_fail(js, ip, NULL, "ladder longer than %d rungs",
-                         LD_MAX_LADDER);
-            return LD_ELIMIT;
-        }
-        int r = route_ref(c, it, ip);
-        if (r < 0)
-            return r;
-        for (int j = 0; j < w->nladder; j++)
-            if (w->ladder[j] == r)
-                return ld_json_fail(js, ip, NULL, "route \"%s\" appears twice "
-                                    "in the ladder (first at [%d])",
-                                    it->valuestring, j);
-        w->ladder[w->nladder++] = r;
-    }
+    if ((rc = ld_models_load_ladder(js, p, lad, p2, w)) < 0 ||
+        (rc = ld_models_load_workload(js, v, path, w)) < 0)
+        return rc;
 
     for (int r = 0; r < LD_ROLE_COUNT; r++)
         w->roles[r] = -1;
@@ -1022,7 +1001,8 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     static const char *const keys[] = {"version", "name", "routes",
                                        "workloads", "tiers", "breaker",
                                        "retry", "retry_budget", "health",
-                                       "defaults", "keys_file", NULL};
+                                       "defaults", "keys_file", "models",
+                                       NULL};
     ld_policy *p = NULL;
     cJSON *root = NULL;
     int rc;
@@ -1083,6 +1063,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
         (rc = load_tiers(&c, root)) < 0 ||
         (rc = load_workloads(&c, root)) < 0 ||
         (rc = load_defaults(&c, root)) < 0 ||
+        (rc = ld_models_load(&c.j, p, root)) < 0 ||
         (rc = build_effective(&c)) < 0)
         goto fail;
     cJSON_Delete(root);
@@ -1114,6 +1095,7 @@ void ld_policy_free(ld_policy *p)
         free(p->tiers[i].name);
     for (int i = 0; i < p->nregions; i++)
         free(p->regions[i]);
+    ld_models_free(p);
     free(p->eff);
     free(p->name);
     free(p->keys_file);

@@ -25,6 +25,7 @@ typedef struct ld_policy ld_policy;
 #define LD_MAX_TIERS 32
 #define LD_MAX_REGIONS 32
 #define LD_MAX_POLICY_BYTES (4 * 1024 * 1024)
+#define LD_MAX_ALIASES 128
 
 typedef enum ld_provider {
     LD_PROVIDER_OPENAI,    /* any OpenAI-compatible chat completions API */
@@ -37,7 +38,8 @@ enum {
     LD_CAP_TOOLS = 1u << 1,
     LD_CAP_PREFILL = 1u << 2,
     LD_CAP_VISION = 1u << 3,
-    LD_CAP_JSON = 1u << 4
+    LD_CAP_JSON = 1u << 4,
+    LD_CAP_N = 1u << 5 /* several choices in one call ("n" > 1) */
 };
 
 typedef enum ld_role {
@@ -191,6 +193,61 @@ int ld_cap_parse(const char *name, unsigned *bit);
  * then last_sep then "json" into buf (always terminated when cap > 0).
  * Returns the length the whole list needs, as snprintf does. */
 int ld_cap_list(char *buf, size_t cap, const char *last_sep);
+
+/* ---- rungs: a route, or a group of equivalent routes ---------------------
+ * A ladder's rung may hold several routes the core chooses between, by one
+ * of these strategies; when the chosen one fails (or is skipped), the rest
+ * of the rung is tried, chosen again the same way, before the next rung. */
+typedef enum ld_strategy {
+    LD_STRAT_WEIGHTED,        /* at random, by weight (the request's RNG) */
+    LD_STRAT_LEAST_IN_FLIGHT, /* fewest attempts in flight; ties by weight */
+    LD_STRAT_LOWEST_LATENCY   /* lowest observed TTFT (a moving average;
+                                 a route not yet observed first); ties by
+                                 weight */
+} ld_strategy;
+
+const char *ld_strategy_name(ld_strategy s);
+
+/* A workload's rung n (0: the first): its routes' indices into ladder
+ * order (at most LD_MAX_LADDER), their weights (summing to 1) and the
+ * strategy. Returns the number of routes, 0 past the last rung, LD_EINVAL
+ * for a bad workload. */
+int ld_policy_workload_group(const ld_policy *p, int workload, int rung,
+                             int *routes, double *weights, int cap,
+                             ld_strategy *strategy);
+
+/* ---- model names ----------------------------------------------------------
+ * The names a request's "model" may give (what GET /v1/models lists): every
+ * workload, every alias of the policy's "models" block, and, where a
+ * workload lets its routes be pinned (pin_routes), each of its routes by
+ * id. */
+typedef enum ld_name_kind {
+    LD_NAME_WORKLOAD,
+    LD_NAME_ALIAS,
+    LD_NAME_ROUTE
+} ld_name_kind;
+
+const char *ld_name_kind_name(ld_name_kind k);
+
+typedef struct ld_model_name {
+    const char *name;
+    ld_name_kind kind;
+    int workload;  /* the workload that serves it */
+    int route;     /* a pinned route: the first attempt goes there; -1 */
+    bool fallback; /* pinned: the workload's ladder follows when it fails
+                      (false: the safe failure) */
+} ld_model_name;
+
+int ld_policy_model_count(const ld_policy *p);
+/* The ith name, in listing order (workloads, aliases, routes). LD_EINVAL
+ * for a bad index. */
+int ld_policy_model_at(const ld_policy *p, int i, ld_model_name *out);
+
+/* What a request's "model" selects. NULL, "" and "auto" are the default
+ * workload. An unknown name is the policy's default_model when it names
+ * one (*defaulted true), else LD_ENOENT. Pure: a table look-up. */
+int ld_policy_resolve_model(const ld_policy *p, const char *model,
+                            ld_model_name *out, bool *defaulted);
 
 /* The client keys file the policy names ("keys_file", as written: a
  * relative path is the host's to resolve against the policy's directory),

@@ -6,8 +6,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "ld_class.h"
 #include "ld_health.h"
+#include "ld_json.h"
 #include "ld_policy.h"
 
 typedef struct ld_route {
@@ -66,11 +69,24 @@ typedef struct ld_hedge {
     double quantile; /* > 0: delay is the route's observed TTFT quantile */
 } ld_hedge;
 
+/* A rung of a ladder: ladder[first .. first + n - 1], chosen between by
+ * strategy (a lone route is a rung of one). */
+typedef struct ld_rung {
+    int first, n;
+    ld_strategy strategy;
+} ld_rung;
+
 typedef struct ld_workload {
     char *name;
     ld_constraints cons;
     int ladder[LD_MAX_LADDER];
     int nladder;
+    double weight[LD_MAX_LADDER]; /* by ladder position: share of its rung */
+    int rung_of[LD_MAX_LADDER];   /* by ladder position: index in rungs */
+    ld_rung rungs[LD_MAX_LADDER];
+    int nrungs;
+    int pin_routes;      /* -1: the policy's; 0 or 1 */
+    int pinned_fallback; /* -1: the policy's; 0 or 1 */
     int roles[LD_ROLE_COUNT]; /* route index or -1 */
     ld_rule rules[LD_FC_COUNT];
     ld_hedge hedge;
@@ -84,6 +100,15 @@ typedef struct ld_workload {
     int cand[LD_MAX_LADDER + LD_ROLE_COUNT];
     int ncand;
 } ld_workload;
+
+/* A name a request's "model" may give (ld_policy_model_at). */
+typedef struct ld_name {
+    char *name;    /* owned for aliases; else the workload's or route's */
+    bool owned;
+    ld_name_kind kind;
+    int workload, route;
+    bool fallback;
+} ld_name;
 
 typedef struct ld_tier {
     char *name;
@@ -121,7 +146,22 @@ struct ld_policy {
     ld_us default_stall;      /* when no workload or route sets one */
     int64_t default_output_tokens;
     char *keys_file;          /* "keys_file" as written, or NULL */
+    /* model names: the "models" block and the names table */
+    bool pin_routes, pinned_fallback;
+    ld_name *names;
+    int nnames;
+    int default_model;        /* index in names for unknown ones; -1 */
 };
+
+/* ld_models.c: the "models" block (aliases, pinning, default_model), a
+ * workload's pin keys, a ladder's rungs, and the names table. Each fills
+ * js's error and returns a negative code on failure. */
+int ld_models_load_workload(const ld_json *js, const cJSON *v,
+                            const char *path, ld_workload *w);
+int ld_models_load_ladder(const ld_json *js, ld_policy *p, const cJSON *lad,
+                          const char *path, ld_workload *w);
+int ld_models_load(const ld_json *js, ld_policy *p, const cJSON *root);
+void ld_models_free(ld_policy *p);
 
 /* Effective constraints of a workload for a tier (tier may be -1: none). */
 const ld_constraints *ld_policy_eff(const ld_policy *p, int workload,

@@ -386,8 +386,10 @@ static void arrive(sim *s, const sim_trace_row *row)
     }
     ld_us pt_at, pa_at;
     describe_request(s, r, row, mi, &pt_at, &pa_at);
-    ld_req_spec spec = {r->workload, r->tier, r->in_tok,
-                        r->out_tok > 0 ? r->out_tok : 1, r->caps, r->id};
+    ld_req_spec spec = {.workload = r->workload, .tier = r->tier,
+                        .input_tokens = r->in_tok,
+                        .output_tokens = r->out_tok > 0 ? r->out_tok : 1,
+                        .caps = r->caps, .id = r->id};
     s->arrived++;
     s->in_flight++;
     if (s->in_flight > s->stats.max_in_flight)

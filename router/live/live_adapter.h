@@ -54,6 +54,8 @@ typedef struct live_chat_req {
                                 message is the assistant's, VISION if any
                                 image part, JSON if response_format */
     const char *model;       /* the client's "model" (points into body) */
+    int n;                   /* choices asked for ("n"): 1 unless given;
+                                above 1 the request needs LD_CAP_N */
 } live_chat_req;
 
 /* Parse a POST /v1/chat/completions body. On failure returns LD_EINVAL and

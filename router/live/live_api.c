@@ -103,6 +103,67 @@ static int pick_named(live_server *s, struct evhttp_request *req,
     return -1;
 }
 
+/* ---- what the request's "model" selects --------------------------------------------- */
+
+/* The workload (and pinned route) of a request: x-ladder-workload when it
+ * names one (it wins over "model", which is then not read), else what
+ * "model" names (ld_policy_resolve_model: a workload, an alias or a pinned
+ * route; absent or "auto": the default workload). 0, or -1 when an error
+ * reply was sent (a 404 model_not_found for an unknown model). */
+static int resolve_model(live_server *s, struct evhttp_request *req,
+                         int header_workload, const char *model,
+                         ld_model_name *out)
+{
+    if (header_workload >= 0) {
+        out->name = ld_policy_workload_name(s->p, header_workload);
+        out->kind = LD_NAME_WORKLOAD;
+        out->workload = header_workload;
+        out->route = -1;
+        out->fallback = true;
+        return 0;
+    }
+    bool defaulted;
+    if (ld_policy_resolve_model(s->p, model, out, &defaulted) == LD_OK)
+        return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "The model `%.200s` does not exist: ladder "
+             "serves the names GET /v1/models lists (workloads, aliases and "
+             "pinnable routes), or \"auto\" for the default workload",
+             model);
+    live_reply_error_param(s, req, 404, msg, "invalid_request_error", "model",
+                           "model_not_found", LIVE_REJ_NOT_FOUND);
+    return -1;
+}
+
+/* A request for several choices needs a route that gives them: a clear
+ * 400 when none of those it may use does (the core would skip each for
+ * capability_missing). 0, or -1 when the reply was sent. */
+static int check_choices(live_server *s, struct evhttp_request *req,
+                         const ld_model_name *m, int n)
+{
+    int routes[LD_MAX_ROUTES];
+    if (n <= 1)
+        return 0;
+    int k = ld_policy_workload_routes(s->p, m->workload, routes, LD_MAX_ROUTES);
+    if (m->route >= 0 && !m->fallback) {
+        routes[0] = m->route;
+        k = 1;
+    }
+    for (int i = 0; i < k && i < LD_MAX_ROUTES; i++) {
+        ld_route_info ri;
+        if (ld_policy_route_info(s->p, routes[i], &ri) == LD_OK &&
+            (ri.caps & LD_CAP_N))
+            return 0;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "n: %d choices asked for, but no route of "
+             "\"%.100s\" gives several (a route needs the \"n\" "
+             "capability in the policy)", n, m->name);
+    live_reply_error_param(s, req, 400, msg, "invalid_request_error", "n",
+                           "unsupported_value", LIVE_REJ_BAD_REQUEST);
+    return -1;
+}
+
 /* ---- client keys -------------------------------------------------------------------- */
 
 /* The secret a client sent: "Authorization: Bearer <secret>" (as OpenAI's
@@ -254,11 +315,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         return;
     if (pick_named(s, req, "x-ladder-workload", true, &workload) != 0)
         return;
-    if (workload < 0)
-        workload = ld_policy_default_workload(s->p);
     if (pick_named(s, req, "x-ladder-tier", false, &tier) != 0)
-        return;
-    if (key_scope(s, req, key, workload, &tier) != 0)
         return;
 
     sreq *r = calloc(1, sizeof *r);
@@ -286,6 +343,16 @@ static void on_chat(live_server *s, struct evhttp_request *req)
                     LIVE_REJ_BAD_REQUEST);
         return;
     }
+    ld_model_name target;
+    if (resolve_model(s, req, workload, r->chat.model, &target) != 0 ||
+        check_choices(s, req, &target, r->chat.n) != 0 ||
+        key_scope(s, req, key, target.workload, &tier) != 0) {
+        free(r->raw);
+        live_chat_cleanup(&r->chat);
+        free(r);
+        return;
+    }
+    workload = target.workload;
     r->timer = evtimer_new(s->base, live_on_req_timer, r);
     if (s->trace != NULL)
         r->tr = malloc(sizeof *r->tr);
@@ -315,9 +382,13 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         ld_trace_init(r->tr, r->arrived);
     r->out_estimate = r->chat.max_tokens;
 
-    ld_req_spec spec = {workload, tier, r->chat.input_tokens,
-                        r->chat.max_tokens > 0 ? r->chat.max_tokens : -1,
-                        r->chat.caps, r->id};
+    ld_req_spec spec = {
+        .workload = workload, .tier = tier,
+        .input_tokens = r->chat.input_tokens,
+        .output_tokens = r->chat.max_tokens > 0 ? r->chat.max_tokens : -1,
+        .caps = r->chat.caps, .id = r->id, .pinned = target.route >= 0,
+        .pin_route = target.route, .pin_fallback = target.fallback,
+        .n = r->chat.n};
     ld_req_key kspec = {live_keys_quota(s->o.keys), key,
                         (ld_us)(r->wall_ms * 1000.0)};
     s->cur = r;
@@ -366,43 +437,59 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     live_drain(r);
 }
 
+/* One name of GET /v1/models: OpenAI's fields, and a "ladder" object
+ * saying what the name selects: its kind (workload, alias, route), the
+ * target ("chat", or "chat/route" for a pinned route), the workload, the
+ * pinned route and whether its ladder follows it, and for a route its
+ * provider, upstream model and quality. */
+static bool model_entry(live_server *s, cJSON *arr, const ld_model_name *m)
+{
+    cJSON *e = cJSON_CreateObject(), *l = NULL;
+    if (e == NULL || !cJSON_AddItemToArray(arr, e)) {
+        cJSON_Delete(e);
+        return false;
+    }
+    const char *wl = ld_policy_workload_name(s->p, m->workload);
+    char target[256];
+    if (m->route >= 0)
+        snprintf(target, sizeof target, "%s/%s", wl,
+                 ld_policy_route_id(s->p, m->route));
+    else
+        snprintf(target, sizeof target, "%s", wl);
+    bool ok = cJSON_AddStringToObject(e, "id", m->name) &&
+              cJSON_AddStringToObject(e, "object", "model") &&
+              cJSON_AddNumberToObject(e, "created", 0) &&
+              cJSON_AddStringToObject(e, "owned_by", "ladder") &&
+              (l = cJSON_AddObjectToObject(e, "ladder")) != NULL &&
+              cJSON_AddStringToObject(l, "kind", ld_name_kind_name(m->kind)) &&
+              cJSON_AddStringToObject(l, "target", target) &&
+              cJSON_AddStringToObject(l, "workload", wl) &&
+              cJSON_AddBoolToObject(l, "default",
+                                    m->kind == LD_NAME_WORKLOAD &&
+                                        m->workload ==
+                                            ld_policy_default_workload(s->p));
+    if (ok && m->route >= 0) {
+        ld_route_info ri;
+        ok = ld_policy_route_info(s->p, m->route, &ri) == LD_OK &&
+             cJSON_AddStringToObject(l, "route", ri.id) &&
+             cJSON_AddBoolToObject(l, "fallback", m->fallback) &&
+             cJSON_AddStringToObject(l, "provider", s->prov[m->route]->name) &&
+             cJSON_AddStringToObject(l, "model", ri.model) &&
+             cJSON_AddNumberToObject(l, "quality", ri.quality);
+    }
+    return ok;
+}
+
+/* Exactly the names a request's "model" accepts (ld_policy_model_at). */
 static void on_models(live_server *s, struct evhttp_request *req)
 {
     cJSON *o = cJSON_CreateObject(), *arr = NULL;
     bool ok = o != NULL && cJSON_AddStringToObject(o, "object", "list") != NULL &&
               (arr = cJSON_AddArrayToObject(o, "data")) != NULL;
-    for (int w = 0; ok && w < ld_policy_workload_count(s->p); w++) {
-        cJSON *e = cJSON_CreateObject();
-        ok = e != NULL && cJSON_AddItemToArray(arr, e);
-        if (!ok) {
-            cJSON_Delete(e);
-            break;
-        }
-        ok = cJSON_AddStringToObject(e, "id", ld_policy_workload_name(s->p, w)) &&
-             cJSON_AddStringToObject(e, "object", "model") &&
-             cJSON_AddNumberToObject(e, "created", 0) &&
-             cJSON_AddStringToObject(e, "owned_by", "ladder") &&
-             cJSON_AddStringToObject(e, "ladder_kind", "workload") &&
-             cJSON_AddBoolToObject(e, "ladder_default",
-                                   w == ld_policy_default_workload(s->p));
-    }
-    for (int i = 0; ok && i < s->nroutes; i++) {
-        ld_route_info ri;
-        cJSON *e = cJSON_CreateObject();
-        ok = e != NULL && cJSON_AddItemToArray(arr, e);
-        if (!ok) {
-            cJSON_Delete(e);
-            break;
-        }
-        ok = ld_policy_route_info(s->p, i, &ri) == LD_OK;
-        ok = cJSON_AddStringToObject(e, "id", ri.id) &&
-             cJSON_AddStringToObject(e, "object", "model") &&
-             cJSON_AddNumberToObject(e, "created", 0) &&
-             cJSON_AddStringToObject(e, "owned_by", "ladder") &&
-             cJSON_AddStringToObject(e, "ladder_kind", "route") &&
-             cJSON_AddStringToObject(e, "provider", s->prov[i]->name) &&
-             cJSON_AddStringToObject(e, "model", ri.model) &&
-             cJSON_AddNumberToObject(e, "quality", ri.quality);
+    for (int i = 0; ok && i < ld_policy_model_count(s->p); i++) {
+        ld_model_name m;
+        ok = ld_policy_model_at(s->p, i, &m) == LD_OK &&
+             model_entry(s, arr, &m);
     }
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     struct evbuffer *b = evbuffer_new();

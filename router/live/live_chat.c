@@ -415,15 +415,18 @@ int live_chat_parse(const char *body, size_t len, live_chat_req *out,
         goto fail;
     }
     const cJSON *n = live_jget(root, "n");
+    out->n = 1;
     if (!live_jabsent(n)) {
-        if (!cJSON_IsNumber(n)) {
-            rc = bad(msg, cap, "n: must be an integer");
+        /* OpenAI takes 1 to 128 */
+        if (!cJSON_IsNumber(n) || !(n->valuedouble >= 1) ||
+            n->valuedouble > 128 ||
+            n->valuedouble != (double)(int)n->valuedouble) {
+            rc = bad(msg, cap, "n: must be an integer from 1 to 128");
             goto fail;
         }
-        if (n->valuedouble > 1) {
-            rc = bad(msg, cap, "n > 1 is not supported");
-            goto fail;
-        }
+        out->n = (int)n->valuedouble;
+        if (out->n > 1)
+            a.caps |= LD_CAP_N;
     }
     rc = check_max_tokens(root, &out->max_tokens, msg, cap);
     if (rc != LD_OK)

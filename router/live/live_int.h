@@ -381,6 +381,15 @@ void live_hdrs_wipe(struct curl_slist *l);
 void live_reply_error(live_server *s, struct evhttp_request *req, int status,
                       const char *message, const char *type,
                       const char *code, live_reject why);
+/* As live_reply_error, naming the request's field at fault ("param"). */
+void live_reply_error_param(live_server *s, struct evhttp_request *req,
+                            int status, const char *message, const char *type,
+                            const char *param, const char *code,
+                            live_reject why);
+/* Retry-After and x-should-retry for a request whose ladder walk failed
+ * with `status` (live_reply.c explains). */
+void live_walk_retry_headers(live_server *s, struct evhttp_request *req,
+                             int status, int workload);
 /* Hand a whole reply to libevent. body may be NULL; it is emptied. */
 void live_send_whole(live_server *s, struct evhttp_request *req, int status,
                      const char *content_type, struct evbuffer *body);

@@ -96,14 +96,44 @@ static long retry_hint_s(live_server *s, int workload)
     return secs < 1 ? 1 : secs;
 }
 
+/* After a ladder walk that failed, what a client's retry could win: the
+ * ladder has spent its options, so only a block or breaker that lifts
+ * later (the core's hint, > 0) is worth waiting for. Then a 429 or 503
+ * says when (Retry-After) and that a retry may succeed; otherwise
+ * x-should-retry: false (honoured by the openai and @anthropic-ai/sdk
+ * clients) and no Retry-After, so that SDK retries do not walk the whole
+ * ladder again for one user call. */
+void live_walk_retry_headers(live_server *s, struct evhttp_request *req,
+                             int status, int workload)
+{
+    ld_us hint = ld_core_retry_hint(s->core, workload, s->now);
+    if (hint > 0 && (status == 429 || status == 503)) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%ld",
+                 (long)((hint + LD_US_PER_S - 1) / LD_US_PER_S));
+        live_add_header(req, "Retry-After", ra);
+        live_add_header(req, "x-should-retry", "true");
+    } else {
+        live_add_header(req, "x-should-retry", "false");
+    }
+}
+
 /* An OpenAI-style error reply to a request we do not route. */
 void live_reply_error(live_server *s, struct evhttp_request *req, int status,
                         const char *message, const char *type,
                         const char *code, live_reject why)
 {
+    live_reply_error_param(s, req, status, message, type, NULL, code, why);
+}
+
+void live_reply_error_param(live_server *s, struct evhttp_request *req,
+                            int status, const char *message, const char *type,
+                            const char *param, const char *code,
+                            live_reject why)
+{
     struct evbuffer *b = evbuffer_new();
     live_metrics_on_reject(s->m, why);
-    if (b == NULL || live_error_json(b, message, type, NULL, code) != 0) {
+    if (b == NULL || live_error_json(b, message, type, param, code) != 0) {
         if (b != NULL)
             evbuffer_free(b);
         live_send_whole(s, req, 500, NULL, NULL);
@@ -376,13 +406,9 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
     int status = d->status; /* 4xx or 5xx: the policy loader sees to it */
     struct evhttp_request *req = r->http;
     struct evbuffer *b = evbuffer_new();
-    char ra[24];
     ladder_headers(r, info, info->cost);
     live_add_header(req, "Content-Type", "application/json");
-    if (status == 429 || status == 503) {
-        snprintf(ra, sizeof ra, "%ld", retry_hint_s(r->s, r->workload));
-        live_add_header(req, "Retry-After", ra);
-    }
+    live_walk_retry_headers(r->s, req, status, r->workload);
     if (b == NULL ||
         live_error_json(b, d->message != NULL ? d->message : "no route could answer",
                    "ladder_unavailable", NULL, code) != 0)

@@ -214,7 +214,7 @@ start_portkey() {
     code=$(curl -s --max-time 5 -o "$tmp/portkey.probe" -w '%{http_code}' \
         -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
         -H 'x-portkey-provider: openai' -H "x-portkey-custom-host: $upstream" \
-        -d '{"model":"healthy","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}' \
+        -d '{"model":"auto","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}' \
         "$portkey_url")
     if [ "$code" != 200 ] || ! grep -q 'tok5' "$tmp/portkey.probe"; then
         portkey_why="a request through the gateway did not reach the fake (HTTP $code)"
@@ -234,7 +234,7 @@ cat >"$tmp/post.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
-wrk.body = '{"model":"healthy","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}'
+wrk.body = '{"model":"auto","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}'
 local extra = os.getenv("EXTRA_HEADERS") or ""
 for name, value in string.gmatch(extra, "([^:;]+):%s*([^;]+)") do
   wrk.headers[name] = value

@@ -97,7 +97,7 @@ serve() {
 ask() {
     curl -s -o /dev/null -D "$tmp/h" -X POST "$1/v1/chat/completions" \
         -H 'content-type: application/json' -H "x-ladder-workload: $2" \
-        -d '{"model": "any", "messages": [{"role": "user", "content": "hi"}]}' \
+        -d '{"model": "auto", "messages": [{"role": "user", "content": "hi"}]}' \
         --max-time 10
     st=$(sed -n 's/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$tmp/h" | head -1)
     rt=$(sed -n 's/^x-ladder-route: \([^\r]*\).*/\1/Ip' "$tmp/h" | head -1)

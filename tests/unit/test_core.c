@@ -132,7 +132,8 @@ static int T(const fx *f, const char *id)
 static ld_req *start(fx *f, const char *tier, int64_t in, int64_t out,
                      ld_us now, ld_do *first)
 {
-    ld_req_spec spec = {-1, tier ? T(f, tier) : -1, in, out, 0, 0};
+    ld_req_spec spec = {.workload = -1, .tier = tier ? T(f, tier) : -1,
+                        .input_tokens = in, .output_tokens = out};
     ld_req *r = NULL;
     assert_int_equal(ld_req_start(f->c, &spec, now, &f->rng, &r), LD_OK);
     assert_non_null(r);
@@ -667,7 +668,8 @@ static void test_capability_missing_skips_route(void **state)
     fx *f = fx_new(
         "\"workloads\": {\"w\": {\"constraints\": {\"total_ms\": 60000},"
         " \"ladder\": [\"C\", \"A\"]}},");
-    ld_req_spec spec = {-1, -1, 10, 10, LD_CAP_TOOLS, 0};
+    ld_req_spec spec = {.workload = -1, .tier = -1, .input_tokens = 10,
+                        .output_tokens = 10, .caps = LD_CAP_TOOLS};
     ld_req *r;
     ld_do d;
     assert_int_equal(ld_req_start(f->c, &spec, 0, &f->rng, &r), LD_OK);
@@ -1459,8 +1461,9 @@ static uint64_t random_run(fx *f, uint64_t seed, int n)
     ld_us now = 0;
     for (int i = 0; i < n; i++) {
         now += (ld_us)(lcg(&s) % 20000);
-        ld_req_spec spec = {-1, (int)(lcg(&s) % 4), (int64_t)(lcg(&s) % 9000),
-                            (int64_t)(lcg(&s) % 500), 0, 0};
+        ld_req_spec spec = {.workload = -1, .tier = (int)(lcg(&s) % 4),
+                            .input_tokens = (int64_t)(lcg(&s) % 9000),
+                            .output_tokens = (int64_t)(lcg(&s) % 500)};
         ld_req *r;
         assert_int_equal(ld_req_start(f->c, &spec, now, &f->rng, &r), LD_OK);
         int finishes = 0;
@@ -1578,7 +1581,8 @@ static void test_pool_reuses_requests_without_growing(void **state)
 static ld_req *start_keyed(fx *f, ld_quota *q, ld_us wall, ld_us now,
                            ld_do *first)
 {
-    ld_req_spec spec = {-1, T(f, "paid"), 1000, 1000, 0, 0};
+    ld_req_spec spec = {.workload = -1, .tier = T(f, "paid"),
+                        .input_tokens = 1000, .output_tokens = 1000};
     ld_req_key key = {q, 0, wall};
     ld_req *r = NULL;
     assert_int_equal(ld_req_start_keyed(f->c, &spec, &key, now, &f->rng, &r),

@@ -296,9 +296,15 @@ static void test_parse_rejects_bad_bodies_with_a_message_for_each(void **state)
         {"{\"stream\": \"yes\", \"messages\": [{\"role\": \"user\", "
          "\"content\": \"hi\"}]}",
          "stream: must be a boolean"},
-        {"{\"n\": 2, \"messages\": [{\"role\": \"user\", \"content\": "
+        {"{\"n\": 0, \"messages\": [{\"role\": \"user\", \"content\": "
          "\"hi\"}]}",
-         "n > 1 is not supported"},
+         "n: must be an integer from 1 to 128"},
+        {"{\"n\": 1.5, \"messages\": [{\"role\": \"user\", \"content\": "
+         "\"hi\"}]}",
+         "n: must be an integer from 1 to 128"},
+        {"{\"n\": 1e300, \"messages\": [{\"role\": \"user\", \"content\": "
+         "\"hi\"}]}",
+         "n: must be an integer from 1 to 128"},
         {"{\"max_tokens\": 0, \"messages\": [{\"role\": \"user\", "
          "\"content\": \"hi\"}]}",
          "max_tokens: must be a positive integer"},
@@ -470,6 +476,10 @@ static void test_parse_detects_the_capabilities_a_request_needs(void **state)
                 "\"json_schema\"}, \"messages\": [" USER ", {\"role\": "
                 "\"assistant\", \"content\": \"{\"}]}"),
         LD_CAP_STREAM | LD_CAP_JSON | LD_CAP_PREFILL);
+    /* several choices need a route that gives them; one does not */
+    assert_int_equal(caps_of("{\"n\": 3, \"messages\": [" USER "]}"),
+                     LD_CAP_N);
+    assert_int_equal(caps_of("{\"n\": 1, \"messages\": [" USER "]}"), 0);
 #undef USER
 }
 

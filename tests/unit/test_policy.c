@@ -425,8 +425,8 @@ static void test_unknown_provider_and_capability_are_refused(void **state)
                         "\"output_per_mtok\": 1}}}",
                         "\"w\": {\"ladder\": [\"a\"]}", ""),
                  LD_EINVAL, "routes.a.capabilities[1]: ",
-                 "unknown capability (expected stream, tools, prefill, vision "
-                 "or json)");
+                 "unknown capability (expected stream, tools, prefill, vision, "
+                 "json or n)");
 }
 
 static void test_more_routes_than_the_cap_is_refused(void **state)
@@ -1348,6 +1348,8 @@ static void test_capability_names_parse_to_their_bits_and_list(void **state)
     assert_int_equal(bit, LD_CAP_PREFILL);
     assert_int_equal(ld_cap_parse("json", &bit), LD_OK);
     assert_int_equal(bit, LD_CAP_JSON);
+    assert_int_equal(ld_cap_parse("n", &bit), LD_OK);
+    assert_int_equal(bit, LD_CAP_N);
     bit = 99;
     assert_int_equal(ld_cap_parse("telepathy", &bit), LD_EINVAL);
     assert_int_equal(ld_cap_parse("Stream", &bit), LD_EINVAL);
@@ -1357,10 +1359,10 @@ static void test_capability_names_parse_to_their_bits_and_list(void **state)
 
     char buf[128];
     int n = ld_cap_list(buf, sizeof buf, " or ");
-    assert_string_equal(buf, "stream, tools, prefill, vision or json");
+    assert_string_equal(buf, "stream, tools, prefill, vision, json or n");
     assert_int_equal(n, (int)strlen(buf));
     assert_int_equal(ld_cap_list(buf, sizeof buf, ", "), n - 2);
-    assert_string_equal(buf, "stream, tools, prefill, vision, json");
+    assert_string_equal(buf, "stream, tools, prefill, vision, json, n");
     /* a short buffer is cut and terminated; the length is the whole list */
     char small[10];
     assert_int_equal(ld_cap_list(small, sizeof small, " or "), n);

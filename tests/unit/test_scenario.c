@@ -899,7 +899,7 @@ static void test_bad_values_are_refused(void **state)
                 " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"requires\":"
                 " [\"telepathy\"]}]}}",
                 "traffic.mix[0].requires[0]: unknown capability \"telepathy\" "
-                "(expected one of: stream, tools, prefill, vision, json)");
+                "(expected one of: stream, tools, prefill, vision, json, n)");
     parse_fails("{\"duration_s\": 60, " POISSON ", \"providers\": {\"a\":"
                 " {\"tokens_per_s\": 50}}}",
                 "s.json: providers.a.ttft_ms: missing");

@@ -67,7 +67,7 @@ export async function chat(workload, params = {}, opts = {}) {
   const t0 = Date.now();
   try {
     const { data, response } = await c.chat.completions
-      .create({ model: 'ladder', messages: hello, max_tokens: 5, ...params })
+      .create({ model: 'auto', messages: hello, max_tokens: 5, ...params })
       .withResponse();
     return { status: response.status, headers: response.headers, data,
              ms: Date.now() - t0 };
@@ -85,7 +85,7 @@ export async function stream(workload, params = {}, opts = {}) {
   const out = { chunks: [], text: '', ms: 0 };
   try {
     const { data, response } = await c.chat.completions
-      .create({ model: 'ladder', messages: hello, max_tokens: 5,
+      .create({ model: 'auto', messages: hello, max_tokens: 5,
                 stream: true, ...params })
       .withResponse();
     out.status = response.status;
@@ -120,7 +120,7 @@ export async function raw(body, headers = {}, url = env.url) {
 }
 
 export function rawBody(params = {}) {
-  return { model: 'ladder', messages: hello, max_tokens: 5, ...params };
+  return { model: 'auto', messages: hello, max_tokens: 5, ...params };
 }
 
 // The fake provider's log: one JSON object per finished request.

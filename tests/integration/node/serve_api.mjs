@@ -128,13 +128,13 @@ async function caseModels() {
   const list = [];
   for await (const m of c.models.list()) list.push(m);
   const ids = list.map((m) => m.id);
+  const basic = list.find((m) => m.id === 'basic');
   ok(ids.includes('basic') && ids.includes('anth') && ids.includes('slow') &&
-     list.find((m) => m.id === 'basic')?.ladder_kind === 'workload',
-     'models: GET /v1/models lists the workloads', ids);
-  ok(list.some((m) => m.ladder_kind === 'route' && m.id === 'anth-r' &&
-               m.provider === 'anthropic' && m.model === 'anth/healthy'),
-     'models: ...and the routes with provider and model',
-     list.filter((m) => m.ladder_kind === 'route'));
+     basic?.owned_by === 'ladder' && basic?.ladder?.kind === 'workload' &&
+     basic?.ladder?.target === 'basic',
+     'models: GET /v1/models lists the workloads', list);
+  ok(!ids.includes('anth-r') && list.every((m) => m.ladder?.kind === 'workload'),
+     'models: ...and no route, as the policy pins none', ids);
 }
 
 async function caseFeedback() {
