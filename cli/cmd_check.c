@@ -183,6 +183,112 @@ static cJSON *breaker_json(const char *route, const ld_breaker_cfg *b,
     return o;
 }
 
+/* The names a request's "model" may give and what each selects, as text
+ * or into root (JSON "models", "default_model"). 0 ok, -1 out of memory. */
+static int model_names(const ld_policy *p, cJSON *root)
+{
+    const char *dw = ld_policy_workload_name(p, ld_policy_default_workload(p));
+    const char *dm = ld_policy_default_model(p);
+    cJSON *arr = NULL;
+    if (root != NULL) {
+        if ((arr = cJSON_AddArrayToObject(root, "models")) == NULL ||
+            (dm != NULL ? !cJSON_AddStringToObject(root, "default_model", dm)
+                        : !cJSON_AddNullToObject(root, "default_model")))
+            return -1;
+    } else {
+        printf("\nmodel names (a request's \"model\"; none or \"auto\": "
+               "workload %s; another name: %s%s)\n", dw,
+               dm != NULL ? "as " : "404 model_not_found",
+               dm != NULL ? dm : "");
+    }
+    for (int i = 0; i < ld_policy_model_count(p); i++) {
+        ld_model_name m;
+        if (ld_policy_model_at(p, i, &m) != LD_OK)
+            continue;
+        const char *wl = ld_policy_workload_name(p, m.workload);
+        const char *rt = m.route >= 0 ? ld_policy_route_id(p, m.route) : NULL;
+        if (arr != NULL) {
+            cJSON *e = cJSON_CreateObject();
+            if (e == NULL || !cJSON_AddItemToArray(arr, e)) {
+                cJSON_Delete(e);
+                return -1;
+            }
+            if (!cJSON_AddStringToObject(e, "name", m.name) ||
+                !cJSON_AddStringToObject(e, "kind", ld_name_kind_name(m.kind)) ||
+                !cJSON_AddStringToObject(e, "workload", wl) ||
+                (rt != NULL ? !cJSON_AddStringToObject(e, "route", rt) ||
+                                  !cJSON_AddBoolToObject(e, "fallback", m.fallback)
+                            : !cJSON_AddNullToObject(e, "route")))
+                return -1;
+        } else if (rt != NULL) {
+            printf("  %-20s %-8s -> workload %s, route %s first, %s\n", m.name,
+                   ld_name_kind_name(m.kind), wl, rt,
+                   m.fallback ? "then its ladder" : "alone");
+        } else {
+            printf("  %-20s %-8s -> workload %s\n", m.name,
+                   ld_name_kind_name(m.kind), wl);
+        }
+    }
+    return 0;
+}
+
+/* Workload w's rungs of several routes: strategy and split, as text or
+ * into o (JSON "rungs"). 0 ok, -1 out of memory. */
+static int rung_groups(const ld_policy *p, int w, cJSON *o)
+{
+    int routes[LD_MAX_LADDER], n;
+    double wts[LD_MAX_LADDER];
+    ld_strategy st;
+    cJSON *arr = o != NULL ? cJSON_AddArrayToObject(o, "rungs") : NULL;
+    if (o != NULL && arr == NULL)
+        return -1;
+    for (int g = 0; (n = ld_policy_workload_group(p, w, g, routes, wts,
+                                                  LD_MAX_LADDER, &st)) > 0;
+         g++) {
+        if (n < 2)
+            continue;
+        cJSON *gj = NULL, *members = NULL;
+        if (arr != NULL) {
+            gj = cJSON_CreateObject();
+            if (gj == NULL || !cJSON_AddItemToArray(arr, gj)) {
+                cJSON_Delete(gj);
+                return -1;
+            }
+            if (!cJSON_AddNumberToObject(gj, "rung", g + 1) ||
+                !cJSON_AddStringToObject(gj, "strategy", ld_strategy_name(st)) ||
+                (members = cJSON_AddArrayToObject(gj, "routes")) == NULL)
+                return -1;
+        }
+        char words[512];
+        size_t len = 0;
+        words[0] = '\0';
+        for (int k = 0; k < n; k++) {
+            const char *id = ld_policy_route_id(p, routes[k]);
+            if (members != NULL) {
+                cJSON *mj = cJSON_CreateObject();
+                if (mj == NULL || !cJSON_AddItemToArray(members, mj)) {
+                    cJSON_Delete(mj);
+                    return -1;
+                }
+                if (!cJSON_AddStringToObject(mj, "id", id) ||
+                    !cJSON_AddNumberToObject(mj, "weight", wts[k]))
+                    return -1;
+            }
+            int c = snprintf(words + len, sizeof words - len, "%s%s %.0f%%",
+                             k ? ", " : "", id, wts[k] * 100);
+            if (c > 0 && (size_t)c < sizeof words - len)
+                len += (size_t)c;
+        }
+        if (o == NULL) {
+            char label[16];
+            snprintf(label, sizeof label, "rung %d", g + 1);
+            printf("  %-13s %s: %s (a failed or skipped route: the rest of "
+                   "the rung first)\n", label, ld_strategy_name(st), words);
+        }
+    }
+    return 0;
+}
+
 /* The settings of workload w, as text or into arr (JSON). Adds the
  * wildcard warnings to *warnings. 0 ok, -1 out of memory. */
 static int workload_settings(const ld_policy *p, int w, cJSON *arr,
@@ -287,6 +393,8 @@ static int workload_settings(const ld_policy *p, int w, cJSON *arr,
         printf("  %-13s %s: %s\n", "hedge", ld_setting_source_name(hi.source),
                words);
     }
+    if (rung_groups(p, w, o) < 0)
+        return -1;
     for (int cls = 0; cls < LD_FC_COUNT; cls++) {
         if (!ld_class_has_rules((ld_class)cls) ||
             !ld_policy_wildcard_overrides(p, w, (ld_class)cls))
@@ -353,6 +461,8 @@ int cmd_check(int argc, char **argv)
                ld_policy_route_count(p), ld_policy_workload_count(p),
                ld_policy_tier_count(p));
     }
+    if (model_names(p, root) < 0)
+        goto oom;
     for (int w = 0; w < ld_policy_workload_count(p); w++) {
         if (workload_settings(p, w, settings, &warnings) < 0)
             goto oom;

@@ -409,6 +409,11 @@ static void name_out(const ld_name *n, ld_model_name *out)
     out->fallback = n->route >= 0 ? n->fallback : true;
 }
 
+const char *ld_policy_default_model(const ld_policy *p)
+{
+    return p->default_model >= 0 ? p->names[p->default_model].name : NULL;
+}
+
 int ld_policy_model_at(const ld_policy *p, int i, ld_model_name *out)
 {
     if (i < 0 || i >= p->nnames)

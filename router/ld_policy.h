@@ -249,6 +249,9 @@ int ld_policy_model_at(const ld_policy *p, int i, ld_model_name *out);
 int ld_policy_resolve_model(const ld_policy *p, const char *model,
                             ld_model_name *out, bool *defaulted);
 
+/* The name unknown models fall to ("models.default_model"), or NULL. */
+const char *ld_policy_default_model(const ld_policy *p);
+
 /* The client keys file the policy names ("keys_file", as written: a
  * relative path is the host's to resolve against the policy's directory),
  * or NULL. */

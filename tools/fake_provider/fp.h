@@ -134,6 +134,8 @@ struct fp_call {
     char *model;                /* NULL until a valid model was read */
     bool stream, include_usage, prefill, auth;
     long n_tokens, prompt_tokens;
+    long choices;               /* OpenAI "n": choices in a non-stream
+                                   answer (1 unless asked) */
     long skip;                  /* answer tokens an assistant prefill
                                    already holds: the answer goes on from
                                    there ("tok1 tok2" -> "tok3 ...") */

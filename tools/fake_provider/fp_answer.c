@@ -33,8 +33,9 @@ static cJSON *fp_oa_usage(const fp_call *c, cJSON *parent, bool *ok)
 {
     cJSON *u = fp_put_obj(parent, "usage", ok);
     fp_put_num(u, "prompt_tokens", (double)c->prompt_tokens, ok);
-    fp_put_num(u, "completion_tokens", (double)c->n_tokens, ok);
-    fp_put_num(u, "total_tokens", (double)(c->prompt_tokens + c->n_tokens), ok);
+    fp_put_num(u, "completion_tokens", (double)(c->n_tokens * c->choices), ok);
+    fp_put_num(u, "total_tokens",
+               (double)(c->prompt_tokens + c->n_tokens * c->choices), ok);
     return u;
 }
 
@@ -70,14 +71,16 @@ static char *fp_full_body(const fp_call *c)
         fp_put_num(o, "created", (double)c->created, &ok);
         fp_put_str(o, "model", c->model, &ok);
         arr = fp_put_arr(o, "choices", &ok);
-        ch = fp_push_obj(arr, &ok);
-        fp_put_num(ch, "index", 0, &ok);
-        msg = fp_put_obj(ch, "message", &ok);
-        fp_put_str(msg, "role", "assistant", &ok);
-        fp_put_str(msg, "content", text, &ok);
-        fp_put_null(msg, "refusal", &ok);
-        fp_put_null(ch, "logprobs", &ok);
-        fp_put_str(ch, "finish_reason", "stop", &ok);
+        for (long k = 0; k < c->choices; k++) { /* "n": the same text each */
+            ch = fp_push_obj(arr, &ok);
+            fp_put_num(ch, "index", (double)k, &ok);
+            msg = fp_put_obj(ch, "message", &ok);
+            fp_put_str(msg, "role", "assistant", &ok);
+            fp_put_str(msg, "content", text, &ok);
+            fp_put_null(msg, "refusal", &ok);
+            fp_put_null(ch, "logprobs", &ok);
+            fp_put_str(ch, "finish_reason", "stop", &ok);
+        }
         fp_oa_usage(c, o, &ok);
     }
     o = fp_done(o, ok);

@@ -111,6 +111,8 @@ void fp_log(fp_call *c, const char *outcome, fp_us t_end)
     fp_put_str(o, "path", c->path, &ok);
     fp_put_str_or_null(o, "model", c->model, &ok);
     fp_put_bool(o, "stream", c->stream, &ok);
+    if (c->choices > 1)
+        fp_put_num(o, "n", (double)c->choices, &ok);
     fp_put_str(o, "behaviour", c->label, &ok);
     if (c->status > 0)
         fp_put_num(o, "status", c->status, &ok);

@@ -157,6 +157,17 @@ static int fp_parse_request(fp_call *c)
         c->include_usage =
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "include_usage"));
 
+    c->choices = 1;
+    v = cJSON_GetObjectItemCaseSensitive(root, "n");
+    if (c->api == FP_OPENAI && v != NULL && !cJSON_IsNull(v)) {
+        double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (d < 1 || d > 128 || d != (double)(long)d) {
+            err = "n: must be an integer from 1 to 128";
+            param = "n";
+            goto bad;
+        }
+        c->choices = (long)d;
+    }
     c->n_tokens = s->o.tokens;
     if (c->api == FP_OPENAI &&
         cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens") != NULL)
