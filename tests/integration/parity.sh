@@ -27,9 +27,12 @@
 #   streams    (streamed) cut sends 3 tokens and closes the stream (fake
 #              "cut-3"; sim a stream_cut fault after 3 tokens); the
 #              workload allows one continuation: plain takes no prefill
-#              (skipped), cont (Anthropic) finishes the answer from it.
+#              (skipped), cont (Anthropic) finishes the answer from it;
+#   split      one weighted rung of two healthy routes, sa and sb: each
+#              request's route is drawn from the core's RNG, which both
+#              hosts seed alike (below), so both draw the same routes.
 # The requests of tests/data/parity/arrivals.jsonl (20 chat, 3 transport,
-# 2 refusals, 1 streams) go to `ladder serve` one after another, in the same order,
+# 2 refusals, 1 streams, 8 split) go to `ladder serve` one after another, in the same order,
 # through the openai SDK (tests/integration/node/parity_client.mjs); the
 # simulator runs tests/data/parity/scenario.json on those rows, one second
 # apart, each over long before the next. Both event logs are reduced to their decisions
@@ -73,8 +76,17 @@ if [ "$(cat "$tmp/check.rc")" -ne 0 ]; then
     exit 1
 fi
 
+# the core's RNG as the simulator seeds it for the scenario's seed 1
+# (sim.c: mix64(seed ^ 0xc3); GSL's mt19937 keeps the low 32 bits)
+core_seed=$(node -e '
+const M = (1n << 64n) - 1n;
+let x = 1n ^ 0xc3n;
+x ^= x >> 30n; x = (x * 0xbf58476d1ce4e5b9n) & M;
+x ^= x >> 27n; x = (x * 0x94d049bb133111ebn) & M;
+x ^= x >> 31n;
+console.log(String(x & 0xffffffffn));')
 "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
-    --events "$tmp/live.jsonl" --trace "$tmp/live.trace" --seed 7 \
+    --events "$tmp/live.jsonl" --trace "$tmp/live.trace" --seed "$core_seed" \
     >"$tmp/ladder.out" 2>"$tmp/ladder.err" &
 ladder_pid=$!
 if ! addr=$(wait_line "$tmp/ladder.out" \
@@ -88,10 +100,10 @@ LADDER_URL=http://$addr/v1 node "$NODE_DIR/parity_client.mjs" free $workloads \
     >"$tmp/client.out" 2>&1
 client_rc=$?
 # (a stream's headers name the route it started on: cut)
-answered=$(grep -cE '^[0-9]+ (chat 200 flaky|transport 200 healthy|refusals 400|streams 200 cut) ' \
+answered=$(grep -cE '^[0-9]+ (chat 200 flaky|transport 200 healthy|refusals 400|streams 200 cut|split 200 s[ab]) ' \
     "$tmp/client.out")
 grep -q '^# [0-9]* streams: the continued answer' "$tmp/client.out" && answered=-1
-want_answers="chat 200 from flaky, transport 200 from healthy, refusals 400, streams 200 whole after a continuation"
+want_answers="chat 200 from flaky, transport 200 from healthy, refusals 400, streams 200 whole after a continuation, split 200 from sa or sb"
 if [ "$client_rc" -eq 0 ] && [ "$answered" -eq "$N" ]; then
     ok "ladder serve answers all $N requests ($want_answers)"
 else
@@ -169,6 +181,18 @@ context_length_fallbacks=20 retries=1 retried_first_try_of_1=1 \
 timeout_cancels=3 ttft_timeouts=3 resets=3 limited_429s=1 rate_limited_skips=1 \
 auth_401s=2 content_blocked=2 stream_cuts=1 continued_on_cont=1" \
             "$h: the decisions take the paths the test is about"
+    done
+
+    # the split's 8 requests, one attempt each, went to both of its routes
+    # (the same ones in both logs: the diff above)
+    for h in sim live; do
+        sa=$(grep -c ' attempt #1 sa$' "$tmp/$h.norm")
+        sb=$(grep -c ' attempt #1 sb$' "$tmp/$h.norm")
+        if [ "$((sa + sb))" -eq 8 ] && [ "$sa" -gt 0 ] && [ "$sb" -gt 0 ]; then
+            ok "$h: the weighted rung sends its 8 requests to both routes (sa $sa, sb $sb)"
+        else
+            not_ok "$h: the weighted rung sends its 8 requests to both routes" "sa $sa, sb $sb"
+        fi
     done
 
     # the fake saw one call per attempt of the live log: the same request,
