@@ -34,11 +34,11 @@ const char *ld_name_kind_name(ld_name_kind k)
 
 /* ---- rungs -------------------------------------------------------------- */
 
-/* Route id v (at path) into w's ladder with weight wt; the index or a
- * negative code. */
+/* Route `id` (NULL: not a string; at path) into w's ladder with weight
+ * wt, as a member of the rung being loaded; its index or a negative code. */
 static int add_rung_route(const ld_json *js, const ld_policy *p,
-                          const cJSON *v, const char *path, ld_workload *w,
-                          double wt, const char *id)
+                          const char *path, ld_workload *w, double wt,
+                          const char *id)
 {
     if (id == NULL)
         return ld_json_fail(js, path, NULL, "must be a route id (a string)");
@@ -46,7 +46,6 @@ static int add_rung_route(const ld_json *js, const ld_policy *p,
     if (r < 0)
         return ld_json_fail(js, path, NULL,
                             "unknown route \"%s\" (not in routes)", id);
-    (void)v;
     if (w->nladder == LD_MAX_LADDER) {
         ld_json_fail(js, path, NULL, "ladder longer than %d routes",
                      LD_MAX_LADDER);
@@ -113,7 +112,7 @@ static int load_group(const ld_json *js, const ld_policy *p, const cJSON *v,
             ld_json_index_path(ip, gp, i);
             id = cJSON_IsString(it) ? it->valuestring : NULL;
         }
-        if ((rc = add_rung_route(js, p, it, ip, w, wt, id)) < 0)
+        if ((rc = add_rung_route(js, p, ip, w, wt, id)) < 0)
             return rc;
         total += wt;
     }
@@ -151,7 +150,7 @@ int ld_models_load_ladder(const ld_json *js, ld_policy *p, const cJSON *lad,
         g->first = w->nladder;
         g->n = 1;
         g->strategy = LD_STRAT_WEIGHTED;
-        if ((rc = add_rung_route(js, p, it, ip, w, 1,
+        if ((rc = add_rung_route(js, p, ip, w, 1,
                                  cJSON_IsString(it) ? it->valuestring
                                                     : NULL)) < 0)
             return rc;

@@ -352,6 +352,10 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
         return rc;
     r->context_window = (int64_t)window;
     r->max_concurrency = (int)conc;
+    if (r->provider == LD_PROVIDER_ANTHROPIC && (r->caps & LD_CAP_N))
+        return ld_json_fail(js, path, "capabilities", "\"n\" (several "
+                            "choices in one call) is not something "
+                            "Anthropic's Messages API gives");
 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "timeouts");
     if (t != NULL) {

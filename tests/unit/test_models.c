@@ -246,6 +246,17 @@ static void test_group_rungs_load_weights_and_strategies(void **state)
                  "workloads.w.ladder[0].routes: unknown key for a group rung");
 }
 
+static void test_an_anthropic_route_cannot_offer_n(void **state)
+{
+    (void)state;
+    expect_error("{\"routes\": {\"x\": {\"provider\": \"anthropic\", "
+                 "\"model\": \"m\", \"price\": {\"input_per_mtok\": 1, "
+                 "\"output_per_mtok\": 1}, \"capabilities\": [\"n\"]}}, "
+                 "\"workloads\": {\"w\": {\"ladder\": [\"x\"]}}}",
+                 "p.json: routes.x.capabilities: \"n\" (several choices in "
+                 "one call) is not something Anthropic's Messages API gives");
+}
+
 /* ---- the core ---------------------------------------------------------- */
 
 typedef struct fx {
@@ -512,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_aliases_that_name_nothing_are_refused),
         cmocka_unit_test(test_colliding_names_are_refused),
         cmocka_unit_test(test_group_rungs_load_weights_and_strategies),
+        cmocka_unit_test(test_an_anthropic_route_cannot_offer_n),
         cmocka_unit_test(test_weighted_rung_splits_by_weight),
         cmocka_unit_test(test_the_rest_of_a_rung_comes_before_the_next_rung),
         cmocka_unit_test(test_least_in_flight_picks_the_idle_member),
