@@ -113,7 +113,8 @@ async function caseSplit() {
   await Promise.all(Array.from({ length: 8 }, worker));
   // binomial(400, 0.5): standard deviation 10; 150..250 is 5 of them
   ok(bad === 0 && counts.w1 + counts.w2 === n && counts.w1 >= 150 && counts.w2 >= 150,
-     'split: 400 requests over two equal routes split within 200 +- 50', { counts, bad });
+     `split: 400 requests over two equal routes split within 200 +- 50 (w1 ${counts.w1}, w2 ${counts.w2})`,
+     { counts, bad });
   const w1 = (await seenAtLeast('w1/', before.w1 + counts.w1)).length - before.w1;
   const w2 = (await seenAtLeast('w2/', before.w2 + counts.w2)).length - before.w2;
   ok(w1 === counts.w1 && w2 === counts.w2,
