@@ -95,8 +95,9 @@
 #define FEEDBACK_SLOTS 4096
 #define HEADER_LINE_MAX 512
 #define GRACE_MS 1000                   /* unsent replies at shutdown */
-#define MAX_SENDS 2     /* wire sends per attempt: curl's own resend after
-                           a reused connection died, once, and no more */
+#define MAX_SENDS 1     /* wire sends per attempt: curl's own re-send after
+                           a reused connection died is refused (the core's
+                           rules decide every request on the wire) */
 #define EVENT_LINE_CAP 4096
 
 /* ---- types ----------------------------------------------------------------- */
@@ -131,6 +132,7 @@ struct satt {
     ld_us started, t_first;
     int tokens;          /* content pieces received */
     int sends;           /* times curl put the request on the wire */
+    bool resend_refused; /* curl wanted to send it again (refused) */
     bool in_multi;
     bool retired;        /* cancelled or ended: to be removed and freed */
     bool ended;          /* its end was reported to the core */

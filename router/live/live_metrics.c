@@ -35,6 +35,7 @@ struct live_metrics {
     uint64_t streams[NOUT];
     uint64_t attempts[LD_MAX_ROUTES][NCLS];   /* RESULT events */
     uint64_t started[LD_MAX_ROUTES][2];       /* ATTEMPT events: hedge? */
+    uint64_t wire[LD_MAX_ROUTES][2];          /* sent, re-send refused */
     uint64_t skips[LD_MAX_ROUTES][NCLS];
     uint64_t retries[LD_MAX_ROUTES][NCLS];
     uint64_t cancels[LD_MAX_ROUTES][NCANCEL];
@@ -254,6 +255,12 @@ void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
         histo_add(&m->latency[oi], (double)info->latency / 1000.0);
     if (info->ttft >= 0)
         histo_add(&m->ttft[ri], (double)info->ttft / 1000.0);
+}
+
+void live_metrics_on_wire(live_metrics *m, int route, bool refused)
+{
+    if (route_ok(m, route))
+        m->wire[route][refused ? 1 : 0]++;
 }
 
 void live_metrics_on_reject(live_metrics *m, live_reject why)
@@ -486,6 +493,23 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
                    ld_class_name((ld_class)(c - 1)), NULL, NULL);
             put_u64(&o, m->attempts[r][c]);
         }
+
+    header(&o, "ladder_upstream_requests_total", "counter",
+           "Requests put on the wire to the upstream, by route: one per "
+           "attempt that reached it (curl's own re-sends are refused).");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_upstream_requests_total", "route",
+               ld_policy_route_id(p, r), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->wire[r][0]);
+    }
+    header(&o, "ladder_upstream_resends_refused_total", "counter",
+           "Re-sends curl wanted after a reused connection died before any "
+           "response byte, refused (the attempt ended as a reset).");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_upstream_resends_refused_total", "route",
+               ld_policy_route_id(p, r), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->wire[r][1]);
+    }
 
     header(&o, "ladder_attempts_cancelled_total", "counter",
            "Attempts the router stopped, by route and reason.");

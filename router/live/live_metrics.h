@@ -61,6 +61,9 @@ void live_metrics_on_event(live_metrics *m, const ld_event *ev);
 void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
                           bool stream);
 void live_metrics_on_reject(live_metrics *m, live_reject why);
+/* A request of route `route` put on the wire (refused: curl's own re-send
+ * of it, which was stopped before it was sent). Unknown routes ignored. */
+void live_metrics_on_wire(live_metrics *m, int route, bool refused);
 
 /* What became of a request made with a client key. */
 typedef enum live_key_outcome {

@@ -127,6 +127,7 @@ struct fp_call {
     bool deferred;
     /* the request */
     uint64_t seq;
+    int peer_port;              /* the client's port: its connection */
     fp_us t_start;
     time_t created;
     char path[FP_MAX_PATH];

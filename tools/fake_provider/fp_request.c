@@ -404,6 +404,13 @@ static fp_call *fp_call_new(fp_server *s, struct evhttp_request *req)
     c->srv = s;
     c->req = req;
     c->evcon = evhttp_request_get_connection(req);
+    if (c->evcon != NULL) {
+        char *host = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(c->evcon, &host, &port);
+        c->peer_port = port; /* tells the connections apart: a request
+                                sent twice comes on two of them */
+    }
     c->seq = ++s->seq;
     c->t_start = fp_now();
     c->created = time(NULL);
