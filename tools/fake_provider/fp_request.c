@@ -263,6 +263,12 @@ static void fp_answer(fp_call *c)
 static void fp_run(fp_call *c)
 {
     fp_server *s = c->srv;
+    if (s->o.capacity > 0 && s->n_active >= (size_t)s->o.capacity) {
+        /* a provider at its concurrency limit: 503 at once */
+        snprintf(c->label, sizeof c->label, "over_capacity");
+        fp_error(c, &FP_E_BUSY, -1);
+        return;
+    }
     switch (c->beh.spec->kind) {
     case FP_RATELIMIT:
         fp_error(c, &FP_E_RATELIMIT, c->beh.a);
