@@ -108,8 +108,6 @@ void fp_log(fp_call *c, const char *outcome, fp_us t_end)
     o = cJSON_CreateObject();
     ok = o != NULL;
     fp_put_num(o, "t_ms", (double)((c->t_start - s->t0) / 1000), &ok);
-    fp_put_num(o, "seq", (double)c->seq, &ok);
-    fp_put_num(o, "peer_port", c->peer_port, &ok);
     fp_put_str(o, "path", c->path, &ok);
     fp_put_str_or_null(o, "model", c->model, &ok);
     fp_put_bool(o, "stream", c->stream, &ok);
@@ -129,6 +127,8 @@ void fp_log(fp_call *c, const char *outcome, fp_us t_end)
             ok = false;
     }
     fp_put_bool(o, "auth", c->auth, &ok);
+    fp_put_num(o, "seq", (double)c->seq, &ok);
+    fp_put_num(o, "peer_port", c->peer_port, &ok);
     fp_put_str(o, "outcome", outcome, &ok);
     fp_put_num(o, "end_ms", (double)((t_end - s->t0) / 1000), &ok);
     if (c->prefill)
