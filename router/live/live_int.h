@@ -77,6 +77,7 @@
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define DEFAULT_MAX_HEADERS ((size_t)64 << 10)
 #define DEFAULT_MAX_CONCURRENT 1024
+#define DEFAULT_QUEUE_MAX 4096          /* requests waiting for a slot */
 #define DEFAULT_DRAIN_S 30.0
 #define DEFAULT_IDLE_S 120.0
 #define DEFAULT_READ_S 10.0             /* a request's headers and body */
@@ -104,6 +105,7 @@
 
 typedef struct sreq sreq;
 typedef struct satt satt;
+typedef struct live_held live_held;
 
 struct satt {
     sreq *r;
@@ -239,6 +241,9 @@ struct live_server {
     sreq *reqs;
     int nreqs;
     int in_flight;                      /* accepted, not finished */
+    live_held *held, *held_tail;        /* waiting for a slot (live_queue.c) */
+    int nheld;
+    struct event *held_timer, *held_pump;
     sreq *cur;                          /* request of the running core call */
     satt *work;
     sreq *zombies;
@@ -338,6 +343,17 @@ void live_conn_request(live_server *s, struct evhttp_request *req);
 
 /* A chat request was taken (shed false) or shed for overload. */
 void live_load_note(live_server *s, bool shed);
+
+/* live_queue.c: requests waiting for a slot under --max-concurrent. */
+int live_queue_init(live_server *s); /* LD_ENOMEM; nothing without queue_ms */
+/* Hold req until a slot frees: LD_OK, or LD_ELIMIT (no queue, full) /
+ * LD_ENOMEM, when the caller refuses it as before. */
+int live_queue_hold(live_server *s, struct evhttp_request *req);
+void live_queue_pump(live_server *s); /* a slot may have freed */
+int live_queue_waiting(const live_server *s);
+void live_queue_free(live_server *s);
+/* live_api.c: route a chat request that arrived at `arrived`. */
+void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived);
 
 /* ---- the client API (live_api.c) ----------------------------------------------- */
 

@@ -50,6 +50,7 @@ struct live_metrics {
     histo latency[NOUT];
     histo ttft[NR];
     uint64_t rejects[LIVE_REJ_COUNT];
+    uint64_t queued;
     uint64_t feedback[LIVE_FB_COUNT][2];
     const live_keys *keys;  /* bound by the first live_metrics_on_key */
     uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
@@ -62,7 +63,7 @@ static const char *const key_outcome_names[LIVE_KEY_OUTCOMES] = {
 static const char *const reject_names[LIVE_REJ_COUNT] = {
     "bad_request", "too_large", "overloaded", "draining", "not_found",
     "method_not_allowed", "internal", "unauthorized", "forbidden",
-    "key_limit"};
+    "key_limit", "left_queue"};
 
 static const char *const feedback_names[LIVE_FB_COUNT] = {
     "accepted", "retried", "abandoned"};
@@ -263,6 +264,11 @@ void live_metrics_on_wire(live_metrics *m, int route, bool refused)
         m->wire[route][refused ? 1 : 0]++;
 }
 
+void live_metrics_on_queued(live_metrics *m)
+{
+    m->queued++;
+}
+
 void live_metrics_on_reject(live_metrics *m, live_reject why)
 {
     if ((int)why >= 0 && why < LIVE_REJ_COUNT)
@@ -448,6 +454,13 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
                reject_names[i], NULL, NULL, NULL, NULL);
         put_u64(&o, m->rejects[i]);
     }
+    header(&o, "ladder_requests_queued_total", "counter",
+           "Requests that waited for a slot at --max-concurrent (--queue-ms); "
+           "each was then routed, or rejected as overloaded (waited too "
+           "long), draining or left_queue.");
+    series(&o, "ladder_requests_queued_total", NULL, NULL, NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, m->queued);
 
     if (m->keys != NULL) {
         int nk = live_keys_count(m->keys);
