@@ -78,6 +78,7 @@
 #define DEFAULT_MAX_HEADERS ((size_t)64 << 10)
 #define DEFAULT_MAX_CONCURRENT 1024
 #define DEFAULT_QUEUE_MAX 4096          /* requests waiting for a slot */
+#define LISTEN_BACKLOG 4096             /* connections not yet accepted */
 #define DEFAULT_DRAIN_S 30.0
 #define DEFAULT_IDLE_S 120.0
 #define DEFAULT_READ_S 10.0             /* a request's headers and body */

@@ -428,6 +428,11 @@ static int bind_http(live_server *s, struct evhttp *h, const char *host,
                      port, what, errno != 0 ? strerror(errno) : "bind failed");
         return LD_EINVAL;
     }
+    /* libevent listens with a backlog of 128: thousands of clients
+     * connecting at once overflow it and their dropped SYNs come back only
+     * 1, 3, 7 s later. A second listen() sets the backlog (Linux caps it
+     * at net.core.somaxconn). */
+    (void)listen(evhttp_bound_socket_get_fd(*out), LISTEN_BACKLOG);
     if (getsockname(evhttp_bound_socket_get_fd(*out), (struct sockaddr *)&ss,
                     &sl) == 0) {
         if (ss.ss_family == AF_INET) {

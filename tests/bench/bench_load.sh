@@ -38,6 +38,10 @@ OVER_S=${OVERLOAD_SECONDS:-10}
 CAP_SLOTS=50
 SERVICE_MS=100
 CAPACITY=$((CAP_SLOTS * 1000 / SERVICE_MS))
+# the router's cap in the queued case: a little over the upstream's, for
+# the router's own time per request (a slot is held until the client has
+# its answer, after the upstream's own slot is free)
+QUEUE_SLOTS=${QUEUE_SLOTS:-$CAP_SLOTS}
 
 die() {
     echo "bench_load: $*" >&2
@@ -248,11 +252,31 @@ policy "$tmp/over-capped.json" "slow-ttft-$SERVICE_MS" ", \"max_concurrency\": $
 echo "bench_load: overload, upstream capacity $CAPACITY answers/s ($CAP_SLOTS at once, $SERVICE_MS ms each, 503 over it), wrk $OVER_S s per case"
 printf '  %-10s %6s %8s %9s %9s %9s %8s %9s %7s\n' policy conns capacity \
     goodput "% cap" success att/req "p99 ok" "wrk err"
+# The upstream alone: $CAP_SLOTS connections straight to it (never over its
+# capacity) give what it serves on this machine now, the others' ceiling.
+cat >"$tmp/direct.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"model":"slow-ttft-$SERVICE_MS","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d\n", summary.requests,
+    summary.duration, summary.errors.timeout, summary.errors.status))
+end
+EOF
+timeout 60 wrk -t1 -c"$CAP_SLOTS" -d"${OVER_S}s" --timeout 5s -s "$tmp/direct.lua" \
+    "$fake_url/chat/completions" >"$tmp/wrk-direct.out" 2>&1
+# shellcheck disable=SC2046 # the fields, split on purpose
+set -- $(sed -n 's/^RESULT //p' "$tmp/wrk-direct.out")
+awk -v n="${1:-0}" -v d="${2:-1}" -v bad="${4:-0}" -v cap="$CAPACITY" \
+    -v c="$CAP_SLOTS" 'BEGIN {
+    g = (n - bad) / (d / 1e6)
+    printf "  %-10s %6d %8d %9.0f %8.1f%%   (wrk straight to the upstream: its ceiling here now)\n",
+        "direct", c, cap, g, 100 * g / cap }'
 for c in 1000 5000; do
     overload_case open "$c" open --max-concurrent 20000
     overload_case capped "$c" capped --max-concurrent 20000
-    overload_case queued "$c" open --max-concurrent "$CAP_SLOTS" \
-        --queue-ms 3000 --queue-max 20000
+    overload_case queued "$c" open --max-concurrent "$QUEUE_SLOTS" \
+        --queue-ms 4000 --queue-max 20000
 done
 stop "$fake_pid"
 
