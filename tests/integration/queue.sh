@@ -122,6 +122,28 @@ else not_ok "a client that left while waiting is counted as left_queue" \
 after=$(grep -c . "$tmp/fake.log")
 expect_eq "$((after - before))" 2 "nothing went upstream for it"
 
+# ---- SIGTERM while one waits: it gets the draining 503, the others finish ----
+serve --queue-ms 5000
+burst 2 drain w2 &
+drain_pid=$!
+poll 50 in_flight_2 || not_ok "2 requests in flight before the drain" "$(metric ladder_requests_in_flight)"
+curl -s -o "$tmp/waiter.body" -w '%{http_code}' --max-time 10 -H 'x-ladder-workload: w2' \
+    -H 'content-type: application/json' \
+    -d '{"model":"any","messages":[{"role":"user","content":"hi"}]}' \
+    "http://$listen/v1/chat/completions" >"$tmp/waiter.code" &
+waiter_pid=$!
+queued_1() { [ "$(metric ladder_requests_queued_total)" -eq 1 ]; }
+poll 50 queued_1 || not_ok "a third request waits" "$(metric ladder_requests_queued_total)"
+kill -TERM "$ladder_pid"
+wait "$waiter_pid"
+wait "$drain_pid"
+expect_eq "$(cat "$tmp/waiter.code")" 503 "SIGTERM: the waiting request gets a 503"
+expect_in "$tmp/waiter.body" draining "...that says the router is draining"
+expect_eq "$(statuses drain)" "2 200;" "...and the 2 in flight are answered"
+stop "$ladder_pid"
+ladder_pid=
+expect_eq "$stop_status" 0 "ladder serve exits 0 after the drain"
+
 # ---- without --queue-ms: the 503 at once ----
 serve
 burst 4 none
