@@ -56,6 +56,7 @@ typedef struct serve_args {
     const char *events, *trace, *redis, *redis_prefix, *keys;
     bool no_auth;
     long long max_body, max_concurrent, max_connections, degraded_status, seed;
+    long long queue_ms, queue_max;
     double drain_s, read_s;
 } serve_args;
 
@@ -94,6 +95,13 @@ static const cli_opt serve_opts[] = {
     {"max-concurrent", CLI_INT, "N", "requests in flight (default 1024; over "
      "it: 503 with Retry-After: 1)", .off = AT(max_concurrent), .min = 1,
      .max = 1000000},
+    {"queue-ms", CLI_INT, "MS", "over --max-concurrent, a request waits up "
+     "to MS ms for a slot, first come first served, before its 503 "
+     "(default 0: the 503 at once)", .off = AT(queue_ms), .min = 0,
+     .max = 600000},
+    {"queue-max", CLI_INT, "N", "requests waiting for a slot at most "
+     "(default 4096; over it: the 503 at once)", .off = AT(queue_max),
+     .min = 1, .max = 1000000},
     {"max-connections", CLI_INT, "N", "open client connections (default: the "
      "fd limit, raised to its hard limit, less a quarter and 16; at the cap "
      "the oldest idle connection is closed)", .off = AT(max_connections),
@@ -211,6 +219,8 @@ int cmd_serve(int argc, char **argv)
     o.trace_path = a.trace;
     o.max_body = (size_t)a.max_body;
     o.max_concurrent = (int)a.max_concurrent;
+    o.queue_ms = (int)a.queue_ms;
+    o.queue_max = (int)a.queue_max;
     o.drain_s = a.drain_s;
     o.read_s = a.read_s;
     o.degraded_status = (int)a.degraded_status;

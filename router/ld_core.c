@@ -934,6 +934,13 @@ int ld_req_start_keyed(ld_core *c, const ld_req_spec *spec,
                        const ld_req_key *key, ld_us now, const ld_rng *rng,
                        ld_req **out)
 {
+    return ld_req_start_waited(c, spec, key, now, now, rng, out);
+}
+
+int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
+                        const ld_req_key *key, ld_us arrived, ld_us now,
+                        const ld_rng *rng, ld_req **out)
+{
     const ld_policy *p = c->p;
     *out = NULL;
     int wi = spec->workload < 0 ? p->default_workload : spec->workload;
@@ -972,9 +979,10 @@ int ld_req_start_keyed(ld_core *c, const ld_req_spec *spec,
         r->pin = spec->pin_route;
         r->pin_only = !spec->pin_fallback;
     }
-    r->arrived = now;
-    r->deadline = now + ((r->cons->set & LD_C_TOTAL) ? r->cons->total
-                                                     : DEFAULT_DEADLINE);
+    r->arrived = arrived <= now ? arrived : now;
+    r->deadline = r->arrived + ((r->cons->set & LD_C_TOTAL)
+                                    ? r->cons->total
+                                    : DEFAULT_DEADLINE);
     r->committed = -1;
     r->retry_route = -1;
     r->wait_until = LD_NEVER;

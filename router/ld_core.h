@@ -160,6 +160,13 @@ int ld_req_start_keyed(ld_core *c, const ld_req_spec *spec,
                        const ld_req_key *key, ld_us now, const ld_rng *rng,
                        ld_req **out);
 
+/* As ld_req_start_keyed (key may be NULL), for a request that arrived at
+ * `arrived` (<= now) and waited in the host's admission queue until now:
+ * its deadline, TTFT and latency count from its arrival, so the wait
+ * shortens what is left for its attempts. An `arrived` after now is now. */
+int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
+                        const ld_req_key *key, ld_us arrived, ld_us now,
+                        const ld_rng *rng, ld_req **out);
 /* Take the next action; 1 when *out was filled, 0 when there is none. */
 int ld_req_next(ld_req *r, ld_do *out);
 

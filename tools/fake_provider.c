@@ -139,7 +139,7 @@ static void fp_on_grace(evutil_socket_t fd, short what, void *arg)
 
 typedef struct fp_args {
     fp_opts *o;
-    long long port, tokens, token_ms, max_requests, max_lifetime;
+    long long port, tokens, token_ms, max_requests, max_lifetime, capacity;
     const char *log_path, *expect_key;
 } fp_args;
 
@@ -174,6 +174,10 @@ static const cli_opt fp_opt_table[] = {
      "running)", .off = AT(max_lifetime), .min = 1, .max = 86400},
     {"lifetime-s", CLI_INT, "S", "the same as --max-lifetime",
      .off = AT(max_lifetime), .min = 1, .max = 86400},
+    {"capacity", CLI_INT, "N", "at most N waiting answers (slow first "
+     "tokens, streams) at once; a request over it gets 503 at once and "
+     "\"over_capacity\" in the log (0, default: no limit)",
+     .off = AT(capacity), .min = 0, .max = 1000000},
     {.name = NULL}};
 #undef AT
 
@@ -235,6 +239,7 @@ static int fp_parse_args(int argc, char **argv, fp_opts *o)
     o->token_ms = (long)a.token_ms;
     o->max_requests = (long)a.max_requests;
     o->lifetime_s = (long)a.max_lifetime;
+    o->capacity = (long)a.capacity;
     return 0;
 }
 

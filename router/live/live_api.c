@@ -285,10 +285,6 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
 
 static void on_chat(live_server *s, struct evhttp_request *req)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char msg[512];
-    int workload, tier, key;
 
     if (s->draining) {
         live_reply_error(s, req, 503, "ladder is shutting down; retry on another "
@@ -296,13 +292,26 @@ static void on_chat(live_server *s, struct evhttp_request *req)
                     LIVE_REJ_DRAINING);
         return;
     }
-    if (s->in_flight >= s->o.max_concurrent) {
+    /* behind the waiting ones, if any: first come, first served */
+    if (s->in_flight >= s->o.max_concurrent || s->nheld > 0) {
+        if (live_queue_hold(s, req) == LD_OK)
+            return;
         live_load_note(s, true);
         live_reply_error(s, req, 503, "ladder: too many requests in flight; "
                     "retry shortly", "ladder_overloaded", "overloaded",
                     LIVE_REJ_OVERLOADED);
         return;
     }
+    live_chat_begin(s, req, s->now);
+}
+
+void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char msg[512];
+    int workload, tier, key;
+
     live_load_note(s, false);
     if (len > s->o.max_body) {
         snprintf(msg, sizeof msg, "request body of %zu bytes is over the "
@@ -376,8 +385,8 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     r->workload = workload;
     r->tier = tier;
     r->key = key;
-    r->arrived = s->now;
-    r->wall_ms = live_wall_ms();
+    r->arrived = arrived;
+    r->wall_ms = live_wall_ms() - (double)(s->now - arrived) / 1000.0;
     if (r->tr != NULL)
         ld_trace_init(r->tr, r->arrived);
     r->out_estimate = r->chat.max_tokens;
@@ -392,8 +401,8 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     ld_req_key kspec = {live_keys_quota(s->o.keys), key,
                         (ld_us)(r->wall_ms * 1000.0)};
     s->cur = r;
-    int rc = ld_req_start_keyed(s->core, &spec, key >= 0 ? &kspec : NULL,
-                                s->now, &s->rng, &r->core);
+    int rc = ld_req_start_waited(s->core, &spec, key >= 0 ? &kspec : NULL,
+                                 arrived, s->now, &s->rng, &r->core);
     s->cur = NULL;
     ld_req_info kinfo;
     if (rc == LD_OK && key >= 0 &&

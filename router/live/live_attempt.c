@@ -306,10 +306,15 @@ static size_t att_header(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 /* Before each send on the wire. curl re-sends a request by itself when a
- * reused connection dies before any response byte (a stale keep-alive),
- * and may pick another cached connection each time, up to 5 times: that
- * would hide a resetting upstream from the core and multiply its load. One
- * resend is allowed; a third send aborts the attempt (reported as reset). */
+ * reused connection dies before any response byte (a stale keep-alive, or
+ * an upstream that read the request and reset), and may pick another
+ * cached connection each time, up to 5 times: that hides a resetting
+ * upstream from the core, multiplies its load and can bill a request
+ * twice. Every request on the wire must be an attempt the core decided: a
+ * second send aborts the transfer, which ends as a reset the core's rules
+ * act on (a retry there is an attempt, counted and traced). Connection
+ * reuse is kept. Each send is counted (ladder_upstream_requests_total),
+ * and each refusal (ladder_upstream_resends_refused_total). */
 static int att_prereq(void *ud, char *primary_ip, char *local_ip,
                       int primary_port, int local_port)
 {
@@ -318,7 +323,14 @@ static int att_prereq(void *ud, char *primary_ip, char *local_ip,
     (void)local_ip;
     (void)primary_port;
     (void)local_port;
-    return ++a->sends > MAX_SENDS ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+    if (a->sends >= MAX_SENDS) {
+        a->resend_refused = true;
+        live_metrics_on_wire(a->r->s->m, a->route, true);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    a->sends++;
+    live_metrics_on_wire(a->r->s->m, a->route, false);
+    return CURL_PREREQFUNC_OK;
 }
 
 /* curl finished the transfer (with rc): tell the core what it was. */

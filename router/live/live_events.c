@@ -3,6 +3,7 @@
  * per request (--trace).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,20 @@ void live_on_shared_log(void *ud, const char *msg)
     live_log(ud, "%s", msg);
 }
 
+/* Fields (fmt: ",\"k\":v}") in place of the closing brace of the n-byte
+ * event line; 0 (the line is dropped) when they do not fit. */
+static int line_add(live_server *s, int n, const char *fmt, ...)
+{
+    va_list ap;
+    if (n <= 1 || s->event_line[n - 1] != '}')
+        return n;
+    va_start(ap, fmt);
+    int m = vsnprintf(s->event_line + n - 1,
+                      sizeof s->event_line - (size_t)(n - 1), fmt, ap);
+    va_end(ap);
+    return m > 0 && (size_t)(n - 1 + m) < sizeof s->event_line ? n - 1 + m : 0;
+}
+
 void live_on_core_event(void *ud, const ld_event *ev)
 {
     live_server *s = ud;
@@ -84,15 +99,19 @@ void live_on_core_event(void *ud, const ld_event *ev)
                                  sizeof s->event_line);
         /* the request event names its client key (by id; the request's
          * other events share its request number) */
-        if (n > 1 && ev->type == LD_EV_REQUEST && s->cur != NULL &&
-            s->cur->key >= 0 && ev->req == s->cur->id &&
-            s->event_line[n - 1] == '}') {
-            int m = snprintf(s->event_line + n - 1,
-                             sizeof s->event_line - (size_t)(n - 1),
-                             ",\"key\":\"%s\"}",
-                             live_keys_id(s->o.keys, s->cur->key));
-            n = m > 0 && (size_t)(n - 1 + m) < sizeof s->event_line ? n - 1 + m
-                                                                     : 0;
+        if (ev->type == LD_EV_REQUEST && s->cur != NULL &&
+            s->cur->key >= 0 && ev->req == s->cur->id)
+            n = line_add(s, n, ",\"key\":\"%s\"}",
+                         live_keys_id(s->o.keys, s->cur->key));
+        /* an attempt's end says how often it went on the wire (0: it never
+         * reached the upstream), and whether curl wanted to re-send it */
+        if ((ev->type == LD_EV_RESULT || ev->type == LD_EV_CANCEL) &&
+            ev->attempt > 0 && s->cur != NULL && ev->req == s->cur->id) {
+            const satt *a = live_att_find(s->cur, ev->attempt);
+            n = line_add(s, n, ",\"wire_requests\":%d%s}",
+                         a != NULL ? a->sends : 0,
+                         a != NULL && a->resend_refused
+                             ? ",\"resend_refused\":true" : "");
         }
         if (n > 0 && (fwrite(s->event_line, 1, (size_t)n, s->events) !=
                           (size_t)n ||

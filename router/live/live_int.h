@@ -77,6 +77,8 @@
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define DEFAULT_MAX_HEADERS ((size_t)64 << 10)
 #define DEFAULT_MAX_CONCURRENT 1024
+#define DEFAULT_QUEUE_MAX 4096          /* requests waiting for a slot */
+#define LISTEN_BACKLOG 4096             /* connections not yet accepted */
 #define DEFAULT_DRAIN_S 30.0
 #define DEFAULT_IDLE_S 120.0
 #define DEFAULT_READ_S 10.0             /* a request's headers and body */
@@ -95,14 +97,16 @@
 #define FEEDBACK_SLOTS 4096
 #define HEADER_LINE_MAX 512
 #define GRACE_MS 1000                   /* unsent replies at shutdown */
-#define MAX_SENDS 2     /* wire sends per attempt: curl's own resend after
-                           a reused connection died, once, and no more */
+#define MAX_SENDS 1     /* wire sends per attempt: curl's own re-send after
+                           a reused connection died is refused (the core's
+                           rules decide every request on the wire) */
 #define EVENT_LINE_CAP 4096
 
 /* ---- types ----------------------------------------------------------------- */
 
 typedef struct sreq sreq;
 typedef struct satt satt;
+typedef struct live_held live_held;
 
 struct satt {
     sreq *r;
@@ -131,6 +135,7 @@ struct satt {
     ld_us started, t_first;
     int tokens;          /* content pieces received */
     int sends;           /* times curl put the request on the wire */
+    bool resend_refused; /* curl wanted to send it again (refused) */
     bool in_multi;
     bool retired;        /* cancelled or ended: to be removed and freed */
     bool ended;          /* its end was reported to the core */
@@ -237,6 +242,9 @@ struct live_server {
     sreq *reqs;
     int nreqs;
     int in_flight;                      /* accepted, not finished */
+    live_held *held, *held_tail;        /* waiting for a slot (live_queue.c) */
+    int nheld;
+    struct event *held_timer, *held_pump;
     sreq *cur;                          /* request of the running core call */
     satt *work;
     sreq *zombies;
@@ -336,6 +344,17 @@ void live_conn_request(live_server *s, struct evhttp_request *req);
 
 /* A chat request was taken (shed false) or shed for overload. */
 void live_load_note(live_server *s, bool shed);
+
+/* live_queue.c: requests waiting for a slot under --max-concurrent. */
+int live_queue_init(live_server *s); /* LD_ENOMEM; nothing without queue_ms */
+/* Hold req until a slot frees: LD_OK, or LD_ELIMIT (no queue, full) /
+ * LD_ENOMEM, when the caller refuses it as before. */
+int live_queue_hold(live_server *s, struct evhttp_request *req);
+void live_queue_pump(live_server *s); /* a slot may have freed */
+int live_queue_waiting(const live_server *s);
+void live_queue_free(live_server *s);
+/* live_api.c: route a chat request that arrived at `arrived`. */
+void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived);
 
 /* ---- the client API (live_api.c) ----------------------------------------------- */
 

@@ -35,6 +35,7 @@ struct live_metrics {
     uint64_t streams[NOUT];
     uint64_t attempts[LD_MAX_ROUTES][NCLS];   /* RESULT events */
     uint64_t started[LD_MAX_ROUTES][2];       /* ATTEMPT events: hedge? */
+    uint64_t wire[LD_MAX_ROUTES][2];          /* sent, re-send refused */
     uint64_t skips[LD_MAX_ROUTES][NCLS];
     uint64_t retries[LD_MAX_ROUTES][NCLS];
     uint64_t cancels[LD_MAX_ROUTES][NCANCEL];
@@ -49,6 +50,7 @@ struct live_metrics {
     histo latency[NOUT];
     histo ttft[NR];
     uint64_t rejects[LIVE_REJ_COUNT];
+    uint64_t queued;
     uint64_t feedback[LIVE_FB_COUNT][2];
     const live_keys *keys;  /* bound by the first live_metrics_on_key */
     uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
@@ -61,7 +63,7 @@ static const char *const key_outcome_names[LIVE_KEY_OUTCOMES] = {
 static const char *const reject_names[LIVE_REJ_COUNT] = {
     "bad_request", "too_large", "overloaded", "draining", "not_found",
     "method_not_allowed", "internal", "unauthorized", "forbidden",
-    "key_limit"};
+    "key_limit", "left_queue"};
 
 static const char *const feedback_names[LIVE_FB_COUNT] = {
     "accepted", "retried", "abandoned"};
@@ -256,6 +258,17 @@ void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
         histo_add(&m->ttft[ri], (double)info->ttft / 1000.0);
 }
 
+void live_metrics_on_wire(live_metrics *m, int route, bool refused)
+{
+    if (route_ok(m, route))
+        m->wire[route][refused ? 1 : 0]++;
+}
+
+void live_metrics_on_queued(live_metrics *m)
+{
+    m->queued++;
+}
+
 void live_metrics_on_reject(live_metrics *m, live_reject why)
 {
     if ((int)why >= 0 && why < LIVE_REJ_COUNT)
@@ -441,6 +454,13 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
                reject_names[i], NULL, NULL, NULL, NULL);
         put_u64(&o, m->rejects[i]);
     }
+    header(&o, "ladder_requests_queued_total", "counter",
+           "Requests that waited for a slot at --max-concurrent (--queue-ms); "
+           "each was then routed, or rejected as overloaded (waited too "
+           "long), draining or left_queue.");
+    series(&o, "ladder_requests_queued_total", NULL, NULL, NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, m->queued);
 
     if (m->keys != NULL) {
         int nk = live_keys_count(m->keys);
@@ -486,6 +506,23 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
                    ld_class_name((ld_class)(c - 1)), NULL, NULL);
             put_u64(&o, m->attempts[r][c]);
         }
+
+    header(&o, "ladder_upstream_requests_total", "counter",
+           "Requests put on the wire to the upstream, by route: one per "
+           "attempt that reached it (curl's own re-sends are refused).");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_upstream_requests_total", "route",
+               ld_policy_route_id(p, r), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->wire[r][0]);
+    }
+    header(&o, "ladder_upstream_resends_refused_total", "counter",
+           "Re-sends curl wanted after a reused connection died before any "
+           "response byte, refused (the attempt ended as a reset).");
+    for (int r = 0; r < m->nroutes; r++) {
+        series(&o, "ladder_upstream_resends_refused_total", "route",
+               ld_policy_route_id(p, r), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->wire[r][1]);
+    }
 
     header(&o, "ladder_attempts_cancelled_total", "counter",
            "Attempts the router stopped, by route and reason.");

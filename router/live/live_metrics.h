@@ -36,6 +36,7 @@ typedef enum live_reject {
     LIVE_REJ_UNAUTHORIZED, /* keys configured: no key or an unknown one */
     LIVE_REJ_FORBIDDEN,    /* the key may not use that tier or workload */
     LIVE_REJ_KEY_LIMIT,    /* over the key's rpm, tpm or USD budget */
+    LIVE_REJ_LEFT_QUEUE,   /* the client left while it waited (--queue-ms) */
     LIVE_REJ_COUNT
 } live_reject;
 
@@ -61,6 +62,11 @@ void live_metrics_on_event(live_metrics *m, const ld_event *ev);
 void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
                           bool stream);
 void live_metrics_on_reject(live_metrics *m, live_reject why);
+/* A request waits for a slot (--queue-ms). */
+void live_metrics_on_queued(live_metrics *m);
+/* A request of route `route` put on the wire (refused: curl's own re-send
+ * of it, which was stopped before it was sent). Unknown routes ignored. */
+void live_metrics_on_wire(live_metrics *m, int route, bool refused);
 
 /* What became of a request made with a client key. */
 typedef enum live_key_outcome {

@@ -41,6 +41,7 @@ static void live_req_finish(sreq *r, const ld_do *d)
     ld_req_free(r->core);
     r->core = NULL;
     s->in_flight--;
+    live_queue_pump(s);
     for (satt *a = r->atts; a != NULL; a = a->next) {
         if (!a->retired) {
             a->abort = true;

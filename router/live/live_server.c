@@ -296,7 +296,8 @@ static void live_on_admin(struct evhttp_request *req, void *arg)
 
 void live_maybe_exit(live_server *s)
 {
-    if (!s->draining || s->exiting || s->in_flight > 0 || s->nreqs > 0)
+    if (!s->draining || s->exiting || s->in_flight > 0 || s->nreqs > 0 ||
+        s->nheld > 0)
         return;
     if (s->unsent <= 0) {
         s->exiting = true;
@@ -318,6 +319,7 @@ static void start_drain(live_server *s)
     }
     live_log(s, "draining: %d request%s in flight", s->in_flight,
          s->in_flight == 1 ? "" : "s");
+    live_queue_pump(s); /* the waiting ones get their 503 */
     double d = s->o.drain_s;
     struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
     evtimer_add(s->drain_timer, &tv);
@@ -426,6 +428,11 @@ static int bind_http(live_server *s, struct evhttp *h, const char *host,
                      port, what, errno != 0 ? strerror(errno) : "bind failed");
         return LD_EINVAL;
     }
+    /* libevent listens with a backlog of 128: thousands of clients
+     * connecting at once overflow it and their dropped SYNs come back only
+     * 1, 3, 7 s later. A second listen() sets the backlog (Linux caps it
+     * at net.core.somaxconn). */
+    (void)listen(evhttp_bound_socket_get_fd(*out), LISTEN_BACKLOG);
     if (getsockname(evhttp_bound_socket_get_fd(*out), (struct sockaddr *)&ss,
                     &sl) == 0) {
         if (ss.ss_family == AF_INET) {
@@ -584,7 +591,7 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
         s->sig_int == NULL || s->drain_timer == NULL || s->grace_timer == NULL ||
         s->curl_timer == NULL || s->multi == NULL || s->sig_hup == NULL ||
         s->sweep_timer == NULL || s->accept_timer == NULL ||
-        s->sweep_soon == NULL ||
+        s->sweep_soon == NULL || live_queue_init(s) != LD_OK ||
         event_add(s->sig_term, NULL) != 0 || event_add(s->sig_int, NULL) != 0 ||
         event_add(s->sig_hup, NULL) != 0) {
         ld_error_set(err, NULL, NULL, "cannot set up the event loop");
@@ -705,6 +712,7 @@ void live_server_free(live_server *s)
     if (s->admin != NULL)
         evhttp_free(s->admin);
     s->http = s->admin = NULL;
+    live_queue_free(s);
     for (sreq *r = s->reqs; r != NULL; r = r->next) {
         r->http = NULL;
         r->evcon = NULL;

@@ -49,6 +49,10 @@ typedef struct live_server_opts {
     size_t max_body;          /* client request body cap (0: 1 MiB) */
     size_t max_headers;       /* client request header block cap (0: 64 KiB) */
     int max_concurrent;       /* requests in flight (0: 1024) */
+    int queue_ms;             /* > 0: a request over max_concurrent waits up
+                                 to this long for a slot (first come, first
+                                 served) before its 503; 0: 503 at once */
+    int queue_max;            /* requests waiting at most (0: 4096) */
     double drain_s;           /* SIGTERM: longest wait for requests in
                                  flight (< 0: 30) */
     double idle_s;            /* keep-alive idle limit (<= 0: 120) */

@@ -400,4 +400,8 @@ if [ -n "$mem_why" ]; then
     echo "memory: NOT RUN: $mem_why"
     goal "resident memory < 30 MB with $STREAMS streams open" "NOT JUDGED" "$mem_why"
 fi
+# ---- soak and overload (tests/bench/bench_load.sh) -------------------------------
+
+stop "$fake_pid"
+LADDER=$LADDER TOOLS=$TOOLS sh "$here/bench_load.sh"
 exit 0

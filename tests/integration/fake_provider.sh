@@ -372,6 +372,10 @@ else
 fi
 bad=$(grep -cv '^{"t_ms":[0-9]*,"path":"[^"]*","model":.*"stream":\(true\|false\),"behaviour":"[^"]*","status":\([0-9]*\|null\),"attempt":\([0-9]*\|null\),.*"auth":\(true\|false\)' "$log")
 expect_eq "$bad" 0 "log: every line has t_ms, path, model, stream, behaviour, status, attempt, auth"
+bad=$(grep -cv '"auth":\(true\|false\),"seq":[1-9][0-9]*,"peer_port":[1-9][0-9]*,' "$log")
+expect_eq "$bad" 0 "log: every line names its seq and the client's peer_port (its connection)"
+seqs=$(sed -n 's/.*"seq":\([0-9]*\),.*/\1/p' "$log" | sort -n | uniq | wc -l | tr -d ' ')
+expect_eq "$seqs" "$nreq" "log: each request has its own seq"
 expect_eq "$(grep -c '"model":"healthy".*"headers":{"x-ladder-attempt":"1"},"auth":true' "$log")" 1 \
     "log: x-ladder-attempt header and auth true recorded"
 expect_eq "$(grep -c '"behaviour":"silent".*"outcome":"client_gone"' "$log")" 1 \

@@ -240,6 +240,55 @@ static void test_first_attempt_goes_to_first_rung(void **state)
     fx_free(f);
 }
 
+/* A request that waited in the host's admission queue: its deadline,
+ * TTFT and latency count from its arrival, the wait shortening what its
+ * attempts have left; one that waited past its deadline fails at once with
+ * timeout_total and no attempt. */
+static void test_waited_request_counts_from_its_arrival(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_req_spec spec = {.workload = -1, .tier = T(f, "paid"),
+                        .input_tokens = 100, .output_tokens = 100};
+    ld_req *r = NULL;
+    ld_do d;
+    assert_int_equal(ld_req_start_waited(f->c, &spec, NULL, ld_ms(1000),
+                                         ld_ms(4000), &f->rng, &r), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.kind, LD_DO_START);
+    assert_int_equal(d.deadline, ld_ms(11000));      /* arrival + 10 s */
+    assert_int_equal(d.ttft_deadline, ld_ms(6000));  /* its own 2 s */
+    ld_req_first_token(r, d.attempt, ld_ms(4300));
+    ld_raw_result res = ok(50);
+    assert_int_equal(ld_req_end(r, d.attempt, ld_ms(4900), &res, &f->rng), LD_OK);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_SUCCESS);
+    ld_req_info info;
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.arrived, ld_ms(1000));
+    assert_int_equal(info.ttft, ld_ms(3300));
+    assert_int_equal(info.latency, ld_ms(3900));
+    ld_req_free(r);
+
+    /* waited 12 s of a 10 s deadline */
+    assert_int_equal(ld_req_start_waited(f->c, &spec, NULL, ld_ms(20000),
+                                         ld_ms(32000), &f->rng, &r), LD_OK);
+    fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_int_equal(fin.cls, LD_FC_TIMEOUT_TOTAL);
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.attempts, 0);
+    ld_req_free(r);
+
+    /* an arrival after now is now */
+    assert_int_equal(ld_req_start_waited(f->c, &spec, NULL, ld_ms(50000),
+                                         ld_ms(40000), &f->rng, &r), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.deadline, ld_ms(50000));
+    ld_req_free(r);
+    fx_free(f);
+}
+
 static void test_server_error_retries_then_falls_back(void **state)
 {
     (void)state;
@@ -1753,6 +1802,7 @@ int main(void)
         cmocka_unit_test(test_every_request_ends_in_exactly_one_outcome),
         cmocka_unit_test(test_same_seed_gives_same_decisions),
         cmocka_unit_test(test_pool_reuses_requests_without_growing),
+        cmocka_unit_test(test_waited_request_counts_from_its_arrival),
         cmocka_unit_test(test_explain_follows_runtime_decisions),
         cmocka_unit_test(test_keyed_request_over_its_rpm_fails_before_any_attempt),
         cmocka_unit_test(test_keyed_request_settles_its_cost_into_the_day),

@@ -85,6 +85,7 @@ typedef struct fp_opts {
     fp_behaviour dflt;
     long tokens, token_ms, max_requests;
     long lifetime_s; /* --max-lifetime; 0: none */
+    long capacity;   /* --capacity: calls in service at once; 0: no cap */
 } fp_opts;
 
 typedef struct fp_model {
@@ -127,6 +128,7 @@ struct fp_call {
     bool deferred;
     /* the request */
     uint64_t seq;
+    int peer_port;              /* the client's port: its connection */
     fp_us t_start;
     time_t created;
     char path[FP_MAX_PATH];

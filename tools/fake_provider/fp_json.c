@@ -129,6 +129,8 @@ void fp_log(fp_call *c, const char *outcome, fp_us t_end)
             ok = false;
     }
     fp_put_bool(o, "auth", c->auth, &ok);
+    fp_put_num(o, "seq", (double)c->seq, &ok);
+    fp_put_num(o, "peer_port", c->peer_port, &ok);
     fp_put_str(o, "outcome", outcome, &ok);
     fp_put_num(o, "end_ms", (double)((t_end - s->t0) / 1000), &ok);
     if (c->prefill)

@@ -274,6 +274,12 @@ static void fp_answer(fp_call *c)
 static void fp_run(fp_call *c)
 {
     fp_server *s = c->srv;
+    if (s->o.capacity > 0 && s->n_active >= (size_t)s->o.capacity) {
+        /* a provider at its concurrency limit: 503 at once */
+        snprintf(c->label, sizeof c->label, "over_capacity");
+        fp_error(c, &FP_E_BUSY, -1);
+        return;
+    }
     switch (c->beh.spec->kind) {
     case FP_RATELIMIT:
         fp_error(c, &FP_E_RATELIMIT, c->beh.a);
@@ -415,6 +421,13 @@ static fp_call *fp_call_new(fp_server *s, struct evhttp_request *req)
     c->srv = s;
     c->req = req;
     c->evcon = evhttp_request_get_connection(req);
+    if (c->evcon != NULL) {
+        char *host = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(c->evcon, &host, &port);
+        c->peer_port = port; /* tells the connections apart: a request
+                                sent twice comes on two of them */
+    }
     c->seq = ++s->seq;
     c->t_start = fp_now();
     c->created = time(NULL);
