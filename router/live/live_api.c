@@ -349,6 +349,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
                     "ladder_overloaded", "overloaded", LIVE_REJ_INTERNAL);
         return;
     }
+    live_gen_pin(r);
     r->next = s->reqs;
     if (s->reqs != NULL)
         s->reqs->prev = r;
