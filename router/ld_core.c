@@ -648,12 +648,14 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
      * report is the one that cut it */
     if (outcome != LD_OUT_SUCCESS && r->ttft >= 0)
         mid_stream = true;
-    if (outcome == LD_OUT_FAILED && r->cut_cls != LD_FC_NONE)
+    if (outcome == LD_OUT_FAILED && r->cut_cls != LD_FC_NONE &&
+        cls != LD_FC_SHUTDOWN)
         cls = r->cut_cls;
     for (int i = 0; i < LD_MAX_LIVE; i++)
         if (r->att[i].state == ATT_LIVE)
             cancel_attempt(r, i, now,
                            outcome == LD_OUT_ABANDONED ? LD_CANCEL_ABANDONED
+                           : cls == LD_FC_SHUTDOWN     ? LD_CANCEL_SHUTDOWN
                            : outcome == LD_OUT_SUCCESS ? LD_CANCEL_HEDGE_LOST
                                                         : LD_CANCEL_DEADLINE);
 
@@ -1255,6 +1257,8 @@ int ld_req_shutdown(ld_req *r, ld_us now)
 {
     if (r->outcome != LD_OUT_PENDING)
         return LD_ESTATE;
+    if (r->first_cls == LD_FC_NONE)
+        r->first_cls = LD_FC_SHUTDOWN; /* the trace's first failure */
     finish(r, now, LD_OUT_FAILED, LD_FC_SHUTDOWN, r->committed >= 0);
     return LD_OK;
 }

@@ -164,7 +164,7 @@ int ld_req_tick(ld_req *r, ld_us now, const ld_rng *rng);
 int ld_req_abandon(ld_req *r, ld_us now);
 /* The host is stopping (a drain's limit) and r cannot run to its end: it
  * finishes at once, failed with class shutdown, its attempts cancelled
- * (reason deadline). The client gets status 503 and LD_SHUTDOWN_MESSAGE,
+ * (reason shutdown). The client gets status 503 and LD_SHUTDOWN_MESSAGE,
  * or, when its answer had started, 200 and an error at the end of the
  * stream (mid_stream). LD_ESTATE after the request finished. */
 int ld_req_shutdown(ld_req *r, ld_us now);

@@ -9,7 +9,7 @@
 #define NR (LD_MAX_ROUTES + 1)  /* route index + 1; 0 stands for "none" */
 #define NCLS (LD_FC_COUNT + 1)  /* class + 1; 0 stands for success */
 #define NOUT 3                  /* success, failed, abandoned */
-#define NCANCEL 4
+#define NCANCEL 5
 #define NBREAKER 3
 #define FALLBACK_SLOTS 1024     /* distinct (from, to, class) triples */
 

@@ -279,7 +279,7 @@ void live_reload(live_server *s)
     switch_to(s, g);
     s->reloads_ok++;
     int pinned = old->refs - 1;
-    live_log(s, "reload: generation %llu: routes %d kept, %d added, %d "
+    live_log(s, "SIGHUP: reloaded, generation %llu: routes %d kept, %d added, %d "
              "removed; health carried for %d; %d client key%s; %d request%s "
              "in flight finish%s on generation %llu",
              (unsigned long long)g->no, kept, added, removed, carried,
@@ -294,7 +294,7 @@ fail:
     live_metrics_free(m);
     gen_free(g);
     s->reloads_failed++;
-    live_log(s, "reload refused, generation %llu kept: %s",
+    live_log(s, "SIGHUP: reload refused, generation %llu kept: %s",
              (unsigned long long)old->no,
              err.msg[0] != '\0' ? err.msg : "the configuration did not load");
 }

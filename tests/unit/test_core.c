@@ -1839,7 +1839,10 @@ static void test_shutdown_fails_a_request_in_flight_with_503(void **state)
     assert_int_equal(done->outcome, LD_OUT_FAILED);
     assert_int_equal(done->cls, LD_FC_SHUTDOWN);
     assert_int_equal(done->status, 503);
-    assert_int_equal(last_ev(&f->ev, LD_EV_CANCEL)->reason, LD_CANCEL_DEADLINE);
+    assert_int_equal(last_ev(&f->ev, LD_EV_CANCEL)->reason, LD_CANCEL_SHUTDOWN);
+    ld_req_info first;
+    ld_req_info_get(r, &first);
+    assert_int_equal(first.first_cls, LD_FC_SHUTDOWN); /* the trace's class */
     assert_int_equal(count_ev(&f->ev, LD_EV_DONE), 1);
     assert_int_equal(ld_req_shutdown(r, ld_ms(400)), LD_ESTATE);
     assert_int_equal(ld_req_abandon(r, ld_ms(400)), LD_ESTATE);
