@@ -198,7 +198,7 @@ expect_eq "$(metric 'ladder_config_reloads_total{result="ok"}')" 10 \
 expect_eq "$(metric 'ladder_config_reloads_total{result="error"}')" 2 \
     "ladder_config_reloads_total{result=\"error\"} 2"
 expect_re "$tmp/serve.err" \
-    'SIGHUP: reload refused, generation 6 kept: .*bad_policy|policy\.json.*routes\.extra\.provider' \
+    'SIGHUP: reload refused, generation 6 kept: .*policy\.json: routes\.extra\.provider: unknown provider' \
     "the bad policy is refused, naming its JSON path"
 expect_re "$tmp/serve.err" \
     'SIGHUP: reload refused, generation 6 kept: .*keys\.jsonl:2' \
