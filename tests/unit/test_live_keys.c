@@ -151,7 +151,8 @@ static void test_a_reload_maps_keys_by_id(void **state)
     /* the new file: "two" first, "one" gone, "three" new */
     snprintf(text, sizeof text,
              "{\"id\": \"two\", \"sha256\": \"%s\", \"tier\": \"free\", \"workloads\": \"all\"}\n"
-             "{\"id\": \"three\", \"sha256\": \"%s\", \"tier\": \"paid\", \"workloads\": \"all\"}\n",
+             "{\"id\": \"three\", \"sha256\": \"%s\", \"tier\": \"paid\","
+             " \"workloads\": \"all\"}\n",
              h2, h1);
     assert_int_equal(parse(text, &b, &err), LD_OK);
     bool oom = true;
