@@ -192,7 +192,8 @@ static void fallback_add(live_metrics *m, int from, int to, ld_class cls)
 static int route_in(const live_metrics *m, const live_metrics *old, int ri)
 {
     const char *id = ld_policy_route_id(old->p, ri);
-    return id != NULL ? ld_policy_route_index(m->p, id) : -1;
+    int i = id != NULL ? ld_policy_route_index(m->p, id) : -1;
+    return i >= 0 ? i : -1; /* not found is an error code */
 }
 
 /* The keys' counters by id (old bound to other keys, or none). */

@@ -138,7 +138,7 @@ static int gen_map(live_gen *g, const live_gen *cur)
     for (int i = 0; i < g->nroutes; i++) {
         ld_route_info a, b;
         int j = ld_policy_route_index(cur->p, ld_policy_route_id(g->p, i));
-        g->route_to[i] = j;
+        g->route_to[i] = j = j >= 0 ? j : -1; /* not found: an error code */
         g->health_to[i] = -1;
         if (j >= 0 && ld_policy_route_info(g->p, i, &a) == LD_OK &&
             ld_policy_route_info(cur->p, j, &b) == LD_OK &&
@@ -146,12 +146,15 @@ static int gen_map(live_gen *g, const live_gen *cur)
             same_str(a.base_url, b.base_url))
             g->health_to[i] = j;
     }
-    for (int w = 0; w < ld_policy_workload_count(g->p); w++)
-        g->workload_to[w] = ld_policy_workload_index(
-            cur->p, ld_policy_workload_name(g->p, w));
-    for (int t = 0; t < ld_policy_tier_count(g->p); t++)
-        g->tier_to[t] = ld_policy_tier_index(cur->p,
-                                             ld_policy_tier_name(g->p, t));
+    for (int w = 0; w < ld_policy_workload_count(g->p); w++) {
+        int j = ld_policy_workload_index(cur->p,
+                                         ld_policy_workload_name(g->p, w));
+        g->workload_to[w] = j >= 0 ? j : -1;
+    }
+    for (int t = 0; t < ld_policy_tier_count(g->p); t++) {
+        int j = ld_policy_tier_index(cur->p, ld_policy_tier_name(g->p, t));
+        g->tier_to[t] = j >= 0 ? j : -1;
+    }
     bool oom;
     free(g->key_to);
     g->key_to = live_keys_map(g->keys, cur->keys, &oom);
