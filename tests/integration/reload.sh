@@ -15,7 +15,10 @@
 #   - the drain limit: a stream and a whole answer still running when
 #     --drain-s ends get a clean error (an SSE error event; a 503 JSON),
 #     and the trace and events record them as failed by shutdown, not as
-#     users who left.
+#     users who left;
+#   - shared health through a real redis-server keeps working after a
+#     reload that moved the routes' indices (news go by route id, both
+#     ways).
 # Everything on 127.0.0.1, ports 0; readiness polled, never slept for.
 . "$(dirname "$0")/lib/common.sh"
 require_ladder
@@ -298,4 +301,124 @@ js "the trace and the events say failed by shutdown, never abandoned" '
 ' "$tmp/trace2.jsonl" "$tmp/events2.jsonl"
 expect_in "$tmp/serve2.err" "drain limit reached: 2 requests failed by shutdown" \
     "the log says how many requests failed by shutdown"
+ladder_pid=
+
+# ---- shared health through Redis after a reload that moved the routes -------
+if ! command -v redis-server >/dev/null 2>&1 ||
+    ! command -v redis-cli >/dev/null 2>&1; then
+    not_ok "redis-server and redis-cli are installed (tools/setup.sh)"
+    finish
+fi
+free_port() {
+    node -e 'const s = require("net").createServer();
+             s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+redis_pid=
+a_pid=
+b_pid=
+cleanup_hook() {
+    stop "$load_pid"
+    stop "$ladder_pid"
+    stop "$a_pid"
+    stop "$b_pid"
+    stop "$redis_pid"
+    stop "$fake_pid"
+}
+rport=
+for try in 1 2 3; do
+    p=$(free_port) || break
+    redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no >"$tmp/redis.log" 2>&1 &
+    redis_pid=$!
+    if poll 50 redis-cli -h 127.0.0.1 -p "$p" ping; then
+        rport=$p
+        break
+    fi
+    stop "$redis_pid"
+    redis_pid=
+done
+if [ -z "$rport" ]; then
+    not_ok "redis-server starts" "$(tail -5 "$tmp/redis.log")"
+    finish
+fi
+# shared_policy FILE ROUTE-ID...: the routes in that order
+shared_policy() {
+    f=$1
+    shift
+    {
+        echo '{"version": 1, "health": {"max_retry_after_s": 600}, "routes": {'
+        sep=
+        for r in "$@"; do
+            case $r in
+            rl*) m=$r/ratelimit-ra-300 ;;
+            *) m=$r/healthy ;;
+            esac
+            printf '%s    "%s": {"provider": "openai", "model": "%s", "base_url": "%s", "price": {"input_per_mtok": 1, "output_per_mtok": 1}}\n' \
+                "$sep" "$r" "$m" "$U"
+            sep=,
+        done
+        echo '  }, "workloads": {'
+        echo '    "w1": {"ladder": ["rlx", "x"], "on": {"*": "next"}},'
+        echo '    "w2": {"ladder": ["rly", "x"], "on": {"*": "next"}}'
+        echo '  }, "tiers": {"paid": {}}}'
+    } >"$f"
+}
+shared_policy "$tmp/sa.json" x rlx rly
+shared_policy "$tmp/sb.json" x rlx rly
+shared_policy "$tmp/sa2.json" new rly x rlx
+# serve_shared NAME POLICY: sets NAME_pid, NAME_url, NAME_admin
+serve_shared() {
+    "$LADDER" serve "$2" --listen 127.0.0.1:0 --print-port \
+        --redis "127.0.0.1:$rport" --redis-prefix "rl$$" \
+        >"$tmp/$1.out" 2>"$tmp/$1.err" &
+    eval "$1_pid=$!"
+    if ! _a=$(wait_line "$tmp/$1.out" \
+        's/^listening on \([0-9.]*:[0-9]*\) admin \([0-9.]*:[0-9]*\)$/\1 \2/p' \
+        "$(eval echo \$$1_pid)"); then
+        not_ok "router $1 starts" "$(cat "$tmp/$1.err")"
+        finish
+    fi
+    eval "$1_url=http://${_a% *}"
+    eval "$1_admin=http://${_a#* }"
+}
+serve_shared a "$tmp/sa.json"
+serve_shared b "$tmp/sb.json"
+subs() { [ "$(redis-cli -p "$rport" pubsub numsub "rl$$:health" | tail -1)" = 2 ]; }
+poll 50 subs || not_ok "both routers subscribed" "$(cat "$tmp/a.err" "$tmp/b.err")"
+cp "$tmp/sa2.json" "$tmp/sa.json"
+kill -HUP "$a_pid"
+poll 50 grep -q 'SIGHUP: reloaded, generation 2: routes 3 kept, 1 added' "$tmp/a.err" ||
+    not_ok "router a reloads with its routes in another order" "$(cat "$tmp/a.err")"
+# ask URL WORKLOAD: "STATUS ROUTE FALLBACK" of one chat completion
+ask() {
+    curl -s -o /dev/null -D "$tmp/h" -X POST "$1/v1/chat/completions" \
+        -H 'content-type: application/json' -H "x-ladder-workload: $2" \
+        -d '{"model": "any", "messages": [{"role": "user", "content": "hi"}]}' \
+        --max-time 10
+    st=$(sed -n 's/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$tmp/h" | head -1)
+    rt=$(sed -n 's/^x-ladder-route: \([^\r]*\).*/\1/Ip' "$tmp/h" | head -1)
+    fb=$(sed -n 's/^x-ladder-fallback: \([^\r]*\).*/\1/Ip' "$tmp/h" | head -1)
+    echo "$st $rt $fb"
+}
+blocks_is() {
+    [ "$(curl -s --max-time 2 "$1/metrics" |
+        grep -F "ladder_route_blocks_total{route=\"$2\",source=\"shared\"} " |
+        sed 's/.* //')" = 1 ]
+}
+# b (not reloaded) learns rlx's 429; a, reloaded, must hear it for rlx
+expect_eq "$(ask "$b_url" w1)" "200 x rate_limited" "router b: the 429 on rlx falls back to x"
+poll 50 blocks_is "$a_admin" rlx &&
+    ok "the reloaded router a learns b's block on rlx (by route id)" ||
+    not_ok "the reloaded router a learns b's block on rlx (by route id)" \
+        "$(curl -s "$a_admin/metrics" | grep blocks)"
+expect_eq "$(ask "$a_url" w1)" "200 x rate_limited" "router a skips rlx"
+expect_eq "$(seen rlx/)" 1 "rlx's upstream saw one attempt in all"
+# and the other way: a's news after its reload name the right route for b
+expect_eq "$(ask "$a_url" w2)" "200 x rate_limited" "router a: the 429 on rly falls back to x"
+poll 50 blocks_is "$b_admin" rly &&
+    ok "router b learns the reloaded router's block on rly" ||
+    not_ok "router b learns the reloaded router's block on rly" \
+        "$(curl -s "$b_admin/metrics" | grep blocks)"
+expect_eq "$(ask "$b_url" w2)" "200 x rate_limited" "router b skips rly"
+expect_eq "$(seen rly/)" 1 "rly's upstream saw one attempt in all"
 finish
