@@ -16,6 +16,8 @@
  *                   summary, errors
  *   live_events.c   the core's events out: metrics, events file, shared
  *                   health news, the trace
+ *   live_reload.c   configurations (generations: policy, keys, core,
+ *                   upstream headers) and SIGHUP's reload
  * and the provider tables (live_provider.h), the adapters
  * (live_adapter.h), metrics (live_metrics.h) and shared health
  * (live_shared.h).
