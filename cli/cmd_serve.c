@@ -140,8 +140,10 @@ static const cli_cmd serve_cmd = {
     "come from the x-ladder-workload and x-ladder-tier headers. API keys are\n"
     "read from the environment variables the policy names (api_key_env).\n",
     serve_opts,
-    "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
-    "SIGHUP is logged and ignored (no reload yet).\n"
+    "SIGTERM or SIGINT: stop accepting, finish the requests in flight (at most\n"
+    "--drain-s; those still running then get a 503 or an SSE error), exit 0.\n"
+    "SIGHUP: reload POLICY and its keys file; a file that does not load is\n"
+    "logged and the running configuration kept.\n"
     "Exit: 0 stopped, 1 runtime error, 2 usage or policy error.\n"};
 #undef AT
 
@@ -160,14 +162,13 @@ static bool is_loopback(const char *host)
 }
 
 /* The keys file: --keys, else the policy's "keys_file" (relative to the
- * policy's directory); NULL keys when neither names one. 0, or 2 after a
- * message. */
+ * policy's directory); NULL keys when neither names one. LD_OK, or
+ * negative with err filled (FILE:LINE: field: message). */
 static int load_keys(const char *flag, const char *policy_path,
-                     const ld_policy *p, live_keys **out)
+                     const ld_policy *p, live_keys **out, ld_error *err)
 {
     char path[4096];
     const char *named = ld_policy_keys_file(p);
-    ld_error err = {{0}};
     *out = NULL;
     if (flag != NULL) {
         snprintf(path, sizeof path, "%s", flag);
@@ -179,13 +180,40 @@ static int load_keys(const char *flag, const char *policy_path,
         else
             snprintf(path, sizeof path, "%.*s/%s", dir, policy_path, named);
     } else {
-        return 0;
+        return LD_OK;
     }
-    if (live_keys_load(path, p, out, &err) < 0) {
-        fprintf(stderr, "ladder serve: %s\n", err.msg);
-        return 2;
+    return live_keys_load(path, p, out, err) < 0 ? LD_EINVAL : LD_OK;
+}
+
+/* What SIGHUP reloads: the same files, checked as at start. */
+typedef struct serve_reload {
+    const char *policy_path, *keys_flag;
+    bool open_ok; /* keys may go: loopback, or --no-auth */
+} serve_reload;
+
+static int reload_config(void *ud, ld_policy **p, live_keys **keys,
+                         ld_error *err)
+{
+    const serve_reload *rl = ud;
+    *p = NULL;
+    *keys = NULL;
+    if (cli_load_policy(rl->policy_path, p, err) < 0)
+        return LD_EINVAL;
+    if (load_keys(rl->keys_flag, rl->policy_path, *p, keys, err) != LD_OK) {
+        ld_policy_free(*p);
+        *p = NULL;
+        return LD_EINVAL;
     }
-    return 0;
+    if (*keys == NULL && !rl->open_ok) {
+        ld_error_set(err, rl->policy_path, NULL, "names no client keys "
+                     "(\"keys_file\") any more: this router listens beyond "
+                     "loopback and would serve anyone; restart it with "
+                     "--no-auth to do that on purpose");
+        ld_policy_free(*p);
+        *p = NULL;
+        return LD_EINVAL;
+    }
+    return LD_OK;
 }
 
 static void serve_log(void *ud, const char *msg)
@@ -248,7 +276,8 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     live_keys *keys = NULL;
-    if (load_keys(a.keys, policy_path, p, &keys) != 0) {
+    if (load_keys(a.keys, policy_path, p, &keys, &err) != LD_OK) {
+        fprintf(stderr, "ladder serve: %s\n", err.msg);
         ld_policy_free(p);
         return 2;
     }
@@ -273,6 +302,10 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "ladder serve: --no-auth: serving %s without client "
                 "keys\n", listen_host);
     o.keys = keys;
+    serve_reload rl = {policy_path, a.keys,
+                       a.no_auth || is_loopback(listen_host)};
+    o.reload = reload_config;
+    o.reload_ud = &rl;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;

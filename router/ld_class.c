@@ -42,6 +42,7 @@ static const struct {
     [LD_FC_CAPABILITY_MISSING] = {"capability_missing", LD_FAMILY_POLICY,
                                   false},
     [LD_FC_KEY_LIMIT] = {"key_limit", LD_FAMILY_BUSINESS, false},
+    [LD_FC_SHUTDOWN] = {"shutdown", LD_FAMILY_TECHNICAL, false},
 };
 
 static bool class_valid(ld_class c)
@@ -95,7 +96,8 @@ const char *ld_family_name(ld_family f)
 
 bool ld_class_has_rules(ld_class c)
 {
-    return (int)c >= 0 && c < LD_FC_COUNT && c != LD_FC_KEY_LIMIT;
+    return (int)c >= 0 && c < LD_FC_COUNT && c != LD_FC_KEY_LIMIT &&
+           c != LD_FC_SHUTDOWN;
 }
 
 bool ld_class_counts_for_breaker(ld_class c)

@@ -40,6 +40,9 @@ typedef enum ld_class {
     /* business again (last, so the classes before keep their numbers): a
      * client key's limit (rpm, tpm, usd per day or month) refused it */
     LD_FC_KEY_LIMIT,
+    /* the host stopped before the request could end (a drain's limit):
+     * no route's fault, no rule applies */
+    LD_FC_SHUTDOWN,
     LD_FC_COUNT
 } ld_class;
 
@@ -65,8 +68,8 @@ const char *ld_family_name(ld_family f);
 bool ld_class_counts_for_breaker(ld_class c);
 
 /* Whether a policy's rules ("on") can apply to the class: false for
- * key_limit (and anything out of range), which ends a request before its
- * ladder starts. */
+ * key_limit, which ends a request before its ladder starts, for shutdown,
+ * which the host imposes, and for anything out of range. */
 bool ld_class_has_rules(ld_class c);
 
 /* What the transport saw, before any HTTP status is considered. */

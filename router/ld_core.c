@@ -341,6 +341,45 @@ ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
     return best > c->p->max_retry_after ? c->p->max_retry_after : best;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Same route id, and the same upstream behind it. */
+static bool same_upstream(const ld_route *a, const ld_route *b)
+{
+    return same_str(a->id, b->id) && a->provider == b->provider &&
+           same_str(a->model, b->model) && same_str(a->base_url, b->base_url);
+}
+
+int ld_core_adopt_health(ld_core *dst, const ld_core *src, ld_us now)
+{
+    int kept = 0;
+    if (dst == NULL || src == NULL)
+        return LD_EINVAL;
+    for (int i = 0; i < dst->p->nroutes; i++) {
+        const ld_route *nr = &dst->p->routes[i];
+        for (int j = 0; j < src->p->nroutes; j++) {
+            if (!same_upstream(nr, &src->p->routes[j]))
+                continue;
+            route_state *d = &dst->routes[i];
+            const route_state *o = &src->routes[j];
+            ld_breaker_adopt(d->breaker, o->breaker);
+            ld_latency_adopt(d->ttft, o->ttft);
+            d->tps = o->tps;
+            if (o->blocked_until > now) {
+                d->blocked_until = o->blocked_until;
+                d->blocked_cls = o->blocked_cls;
+            }
+            kept++;
+            break;
+        }
+    }
+    ld_retry_budget_adopt(dst->budget, src->budget);
+    return kept;
+}
+
 int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
                         ld_us now)
 {
@@ -623,12 +662,14 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
      * report is the one that cut it */
     if (outcome != LD_OUT_SUCCESS && r->ttft >= 0)
         mid_stream = true;
-    if (outcome == LD_OUT_FAILED && r->cut_cls != LD_FC_NONE)
+    if (outcome == LD_OUT_FAILED && r->cut_cls != LD_FC_NONE &&
+        cls != LD_FC_SHUTDOWN)
         cls = r->cut_cls;
     for (int i = 0; i < LD_MAX_LIVE; i++)
         if (r->att[i].state == ATT_LIVE)
             cancel_attempt(r, i, now,
                            outcome == LD_OUT_ABANDONED ? LD_CANCEL_ABANDONED
+                           : cls == LD_FC_SHUTDOWN     ? LD_CANCEL_SHUTDOWN
                            : outcome == LD_OUT_SUCCESS ? LD_CANCEL_HEDGE_LOST
                                                         : LD_CANCEL_DEADLINE);
 
@@ -640,12 +681,15 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         r->quota = NULL;
     }
     bool keyed_out = cls == LD_FC_KEY_LIMIT && outcome == LD_OUT_FAILED;
+    bool shut = cls == LD_FC_SHUTDOWN && outcome == LD_OUT_FAILED;
+    int fail_status = keyed_out ? 429
+                      : shut    ? LD_SHUTDOWN_STATUS
+                                : r->w->fail_status;
     int client = outcome == LD_OUT_SUCCESS || (outcome == LD_OUT_FAILED &&
                                                mid_stream)
                      ? 200
                  : outcome == LD_OUT_ABANDONED ? 499
-                 : keyed_out                   ? 429
-                                               : r->w->fail_status;
+                                               : fail_status;
     r->wait_until = LD_NEVER;
     r->hedge_at = LD_NEVER;
     ld_do *d = push_do(r, LD_DO_FINISH);
@@ -654,10 +698,11 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         d->route = r->served_route;
         d->mid_stream = mid_stream;
         d->cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
-        d->status = outcome == LD_OUT_SUCCESS ? 200
-                    : keyed_out ? 429 : r->w->fail_status;
+        d->status = outcome == LD_OUT_SUCCESS ? 200 : fail_status;
         d->client_status = client;
-        d->message = outcome == LD_OUT_SUCCESS ? NULL : r->w->fail_message;
+        d->message = outcome == LD_OUT_SUCCESS ? NULL
+                     : shut                    ? LD_SHUTDOWN_MESSAGE
+                                               : r->w->fail_message;
         d->key_limit = r->key_limit;
         d->retry_after = r->key_retry;
     }
@@ -1313,6 +1358,16 @@ int ld_req_abandon(ld_req *r, ld_us now)
     if (r->outcome != LD_OUT_PENDING)
         return LD_ESTATE;
     finish(r, now, LD_OUT_ABANDONED, LD_FC_NONE, r->committed >= 0);
+    return LD_OK;
+}
+
+int ld_req_shutdown(ld_req *r, ld_us now)
+{
+    if (r->outcome != LD_OUT_PENDING)
+        return LD_ESTATE;
+    if (r->first_cls == LD_FC_NONE)
+        r->first_cls = LD_FC_SHUTDOWN; /* the trace's first failure */
+    finish(r, now, LD_OUT_FAILED, LD_FC_SHUTDOWN, r->committed >= 0);
     return LD_OK;
 }
 

@@ -179,6 +179,14 @@ int ld_req_end(ld_req *r, uint32_t attempt, ld_us now,
                const ld_raw_result *res, const ld_rng *rng);
 int ld_req_tick(ld_req *r, ld_us now, const ld_rng *rng);
 int ld_req_abandon(ld_req *r, ld_us now);
+/* The host is stopping (a drain's limit) and r cannot run to its end: it
+ * finishes at once, failed with class shutdown, its attempts cancelled
+ * (reason shutdown). The client gets status 503 and LD_SHUTDOWN_MESSAGE,
+ * or, when its answer had started, 200 and an error at the end of the
+ * stream (mid_stream). LD_ESTATE after the request finished. */
+int ld_req_shutdown(ld_req *r, ld_us now);
+#define LD_SHUTDOWN_MESSAGE "the router is shutting down; retry the request"
+#define LD_SHUTDOWN_STATUS 503
 
 /* When the core next needs ld_req_tick; LD_NEVER when it waits for
  * reports only (or has finished). */
@@ -207,6 +215,19 @@ void ld_req_info_get(const ld_req *r, ld_req_info *out);
 /* Return the request to the pool. A request freed before it finished has
  * its attempts forgotten (breaker probes released) without events. */
 void ld_req_free(ld_req *r);
+
+/* ---- a policy reload -------------------------------------------------------
+ * A host that loads a new policy makes a new core for it and lets the
+ * requests in flight finish on the old one. What the old core learnt about
+ * the upstreams carries over for every route of `dst` whose id and upstream
+ * (provider, model, base_url) are the same in `src`: its breaker (state,
+ * open time, calls in the window), its Retry-After or quota block while it
+ * lasts, its first-token latency window and its tokens-per-second
+ * estimate. The retry budget carries over when its window is the same. The
+ * new policy's prices and quality scores stand; requests in flight stay
+ * with src. Emits no event. Returns the number of routes that carried
+ * health over; LD_EINVAL for a NULL core. */
+int ld_core_adopt_health(ld_core *dst, const ld_core *src, ld_us now);
 
 /* ---- shared health ---------------------------------------------------------
  * Hosts in front of the same providers can share what they learn: a host

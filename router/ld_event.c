@@ -37,6 +37,7 @@ const char *ld_cancel_reason_name(ld_cancel_reason r)
     case LD_CANCEL_TIMEOUT: return "timeout";
     case LD_CANCEL_ABANDONED: return "abandoned";
     case LD_CANCEL_DEADLINE: return "deadline";
+    case LD_CANCEL_SHUTDOWN: return "shutdown";
     }
     return "?";
 }

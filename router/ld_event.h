@@ -44,7 +44,8 @@ typedef enum ld_cancel_reason {
     LD_CANCEL_HEDGE_LOST,  /* another attempt answered first */
     LD_CANCEL_TIMEOUT,     /* the core's deadline for it passed */
     LD_CANCEL_ABANDONED,   /* the user left */
-    LD_CANCEL_DEADLINE     /* the request's deadline passed */
+    LD_CANCEL_DEADLINE,    /* the request's deadline passed */
+    LD_CANCEL_SHUTDOWN     /* the host stopped (ld_req_shutdown) */
 } ld_cancel_reason;
 
 typedef struct ld_event {

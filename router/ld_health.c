@@ -328,6 +328,24 @@ static bool lat_cache_stale(const ld_latency *l, ld_us now)
            (uint64_t)l->refresh_every;
 }
 
+void ld_latency_adopt(ld_latency *dst, const ld_latency *src)
+{
+    if (dst == NULL || src == NULL || dst == src)
+        return;
+    ld_hist_reset(dst->cur);
+    ld_hist_reset(dst->prev);
+    dst->started = src->started;
+    dst->window_start = src->window_start;
+    dst->cache_valid = false;
+    if (dst->window == src->window) {
+        (void)ld_hist_merge(dst->cur, src->cur);
+        (void)ld_hist_merge(dst->prev, src->prev);
+    } else {
+        (void)ld_hist_merge(dst->cur, src->cur);
+        (void)ld_hist_merge(dst->cur, src->prev);
+    }
+}
+
 ld_us ld_latency_quantile(ld_latency *l, ld_us now, double q)
 {
     if (l == NULL)
@@ -548,6 +566,19 @@ void ld_breaker_trip(ld_breaker *b, ld_us opened_at, ld_us now,
     }
 }
 
+void ld_breaker_adopt(ld_breaker *dst, const ld_breaker *src)
+{
+    if (dst == NULL || src == NULL || dst == src)
+        return;
+    dst->state = src->state;
+    dst->opened_at = src->opened_at;
+    dst->probes = 0;
+    if (dst->w.len == src->w.len)
+        dst->w = src->w;
+    else
+        win_init(&dst->w, dst->cfg.window);
+}
+
 ld_us ld_breaker_open_until(const ld_breaker *b)
 {
     return b->state == LD_BREAKER_OPEN ? b->opened_at + b->cfg.open_for : 0;
@@ -675,4 +706,11 @@ bool ld_retry_budget_try_spend(ld_retry_budget *rb, ld_us now)
         return false;
     win_add(&rb->w, s, RB_RETRIES);
     return true;
+}
+
+void ld_retry_budget_adopt(ld_retry_budget *dst, const ld_retry_budget *src)
+{
+    if (dst == NULL || src == NULL || dst == src || dst->w.len != src->w.len)
+        return;
+    dst->w = src->w;
 }

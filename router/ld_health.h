@@ -51,6 +51,11 @@ void ld_latency_add(ld_latency *l, ld_us now, ld_us value);
 uint64_t ld_latency_count(ld_latency *l, ld_us now);
 /* q-quantile over the window; -1 when there are no samples. */
 ld_us ld_latency_quantile(ld_latency *l, ld_us now, double q);
+/* Replace dst's samples with src's (a policy reload): with the same window
+ * both windows are copied as they are; with another window every sample
+ * src holds goes into dst's current window, which starts where src's does.
+ * dst's window length stays its own. */
+void ld_latency_adopt(ld_latency *dst, const ld_latency *src);
 
 /* ---- ld_breaker: circuit breaker ----------------------------------------
  * Closed: calls go through; outcomes are counted in a sliding window of
@@ -121,6 +126,11 @@ void ld_breaker_release(ld_breaker *b);
  * happens when opened_at plus open_for has passed. */
 void ld_breaker_trip(ld_breaker *b, ld_us opened_at, ld_us now,
                      ld_breaker_transition *tr);
+/* Take src's state (a policy reload): closed, open since the same time, or
+ * half-open, and, when both count over the same window, the calls in it.
+ * dst keeps its own config and has no probe in flight (src's probes end in
+ * src). */
+void ld_breaker_adopt(ld_breaker *dst, const ld_breaker *src);
 
 /* ---- ld_retry_budget -----------------------------------------------------
  * Retries (and hedges) may be at most `ratio` of the requests seen over the
@@ -134,5 +144,8 @@ void ld_retry_budget_free(ld_retry_budget *rb);
 void ld_retry_budget_on_request(ld_retry_budget *rb, ld_us now);
 /* True, and the retry is counted, when the budget allows one more now. */
 bool ld_retry_budget_try_spend(ld_retry_budget *rb, ld_us now);
+/* Take src's counts of requests and retries (a policy reload) when both
+ * count over the same window; nothing otherwise (dst starts afresh). */
+void ld_retry_budget_adopt(ld_retry_budget *dst, const ld_retry_budget *src);
 
 #endif

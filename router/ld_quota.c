@@ -201,3 +201,14 @@ const char *ld_quota_limit_name(int limit)
     default: return "?";
     }
 }
+
+int ld_quota_adopt(ld_quota *dst, int dkey, const ld_quota *src, int skey)
+{
+    if (dst == NULL || src == NULL || dkey < 0 || dkey >= dst->n ||
+        skey < 0 || skey >= src->n)
+        return LD_EINVAL;
+    ld_key_limits lim = dst->k[dkey].lim;
+    dst->k[dkey] = src->k[skey];
+    dst->k[dkey].lim = lim;
+    return LD_OK;
+}

@@ -61,6 +61,11 @@ typedef struct ld_quota_usage {
 int ld_quota_usage_get(const ld_quota *q, int key, ld_us wall,
                        ld_quota_usage *out);
 
+/* A reload: key dkey of dst takes what key skey of src has used in its
+ * windows (requests and tokens this minute, spend this day and month);
+ * dst keeps its own limits. LD_EINVAL for a bad key. */
+int ld_quota_adopt(ld_quota *dst, int dkey, const ld_quota *src, int skey);
+
 /* Name of a limit ("rpm", "tpm", "usd_per_day", "usd_per_month", "ok"). */
 const char *ld_quota_limit_name(int limit);
 

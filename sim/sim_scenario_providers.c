@@ -9,7 +9,8 @@
 static int provider_class(ld_class k)
 {
     return ld_class_family(k) != LD_FAMILY_BUSINESS &&
-           k != LD_FC_CIRCUIT_OPEN && k != LD_FC_CAPABILITY_MISSING;
+           k != LD_FC_CIRCUIT_OPEN && k != LD_FC_CAPABILITY_MISSING &&
+           k != LD_FC_SHUTDOWN;
 }
 
 static int parse_errors(const pctx *c, const cJSON *e, const char *path,

@@ -429,6 +429,7 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
                     "ladder_overloaded", "overloaded", LIVE_REJ_INTERNAL);
         return;
     }
+    live_gen_pin(r);
     r->next = s->reqs;
     if (s->reqs != NULL)
         s->reqs->prev = r;

@@ -397,9 +397,9 @@ static const char *resume_text(sreq *r)
 
 /* Route i's fixed upstream headers, for whole and stream answers, with
  * its API key (NULL: none). They are the only copy of the key kept. */
-int live_route_headers(live_server *s, int i, const char *key)
+int live_route_headers(live_gen *g, int i, const char *key)
 {
-    const live_provider *prov = s->prov[i];
+    const live_provider *prov = g->prov[i];
     char h[1024];
     bool ok = prov != NULL;
     for (int st = 0; st < 2 && ok; st++) {
@@ -413,7 +413,7 @@ int live_route_headers(live_server *s, int i, const char *key)
             snprintf(h, sizeof h, prov->auth_header, key);
             l = hdr_add(l, h, &ok);
         }
-        s->route_hdrs[i][st] = l;
+        g->route_hdrs[i][st] = l;
     }
     memset(h, 0, sizeof h); /* the key does not linger on the stack */
     return ok ? LD_OK : LD_ENOMEM;
@@ -436,7 +436,7 @@ void live_att_start(sreq *r, const ld_do *d)
     bool ok = true;
     satt *a;
 
-    if (ld_policy_route_info(s->p, d->route, &ri) != LD_OK) {
+    if (ld_policy_route_info(r->g->p, d->route, &ri) != LD_OK) {
         live_att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
         return;
     }
@@ -449,7 +449,7 @@ void live_att_start(sreq *r, const ld_do *d)
     a->r = r;
     a->no = d->attempt;
     a->route = d->route;
-    a->prov = s->prov[d->route];
+    a->prov = r->g->prov[d->route];
     a->stream = r->stream;
     a->started = s->now;
     a->t_first = -1;
@@ -509,7 +509,7 @@ void live_att_start(sreq *r, const ld_do *d)
         /* the answer's text is kept only where a cut stream may be
          * continued elsewhere (it is the continuation's prefill) */
         live_stream_keep_text(a->tr,
-                              ld_policy_workload_continues(s->p, r->workload) > 0);
+                              ld_policy_workload_continues(r->g->p, r->workload) > 0);
         if (a->sse == NULL || a->tr == NULL)
             ok = false;
     }
@@ -541,7 +541,7 @@ void live_att_start(sreq *r, const ld_do *d)
         struct curl_slist *tail = a->hdrs;
         while (tail->next != NULL)
             tail = tail->next;
-        tail->next = s->route_hdrs[d->route][r->stream ? 1 : 0];
+        tail->next = r->g->route_hdrs[d->route][r->stream ? 1 : 0];
         a->own_tail = tail;
     }
 

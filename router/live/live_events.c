@@ -20,7 +20,8 @@ static void trace_on_event(sreq *r, const ld_event *ev)
         ld_trace_on_event(r->tr, ev);
 }
 
-/* What this core learnt that the other routers should know. */
+/* What this core learnt that the other routers should know (ev in the
+ * current generation's indices). */
 static void share_event(live_server *s, const ld_event *ev)
 {
     live_shared_msg m;
@@ -34,7 +35,7 @@ static void share_event(live_server *s, const ld_event *ev)
     } else if (ev->type == LD_EV_BREAKER && ev->to == LD_BREAKER_OPEN &&
                ev->from != LD_BREAKER_OPEN) {
         ld_route_info ri;
-        if (ld_policy_route_info(s->p, ev->route, &ri) != LD_OK)
+        if (ld_policy_route_info(s->g->p, ev->route, &ri) != LD_OK)
             return;
         m.kind = LIVE_SHARED_OPEN;
         m.opened_ms = (int64_t)live_wall_ms();
@@ -88,21 +89,49 @@ static int line_add(live_server *s, int n, const char *fmt, ...)
     return m > 0 && (size_t)(n - 1 + m) < sizeof s->event_line ? n - 1 + m : 0;
 }
 
+/* An earlier generation's core learnt about an upstream the current one
+ * also routes to: the current core learns it too (as a peer's news). */
+static void tell_current(live_server *s, const ld_event *now_ev)
+{
+    if (now_ev->type == LD_EV_BLOCK)
+        (void)ld_core_block_route(s->core, now_ev->route, now_ev->cls,
+                                  now_ev->t + now_ev->delay, s->now);
+    else if (now_ev->type == LD_EV_BREAKER && now_ev->to == LD_BREAKER_OPEN &&
+             now_ev->from != LD_BREAKER_OPEN)
+        (void)ld_core_trip_breaker(s->core, now_ev->route, now_ev->t, s->now);
+}
+
 void live_on_core_event(void *ud, const ld_event *ev)
 {
-    live_server *s = ud;
-    live_metrics_on_event(s->m, ev);
-    if (s->shared != NULL && !ev->shared)
-        share_event(s, ev);
+    live_gen *g = ud;
+    live_server *s = g->s;
+    if (g == s->g) {
+        live_metrics_on_event(s->m, ev);
+        if (s->shared != NULL && !ev->shared)
+            share_event(s, ev);
+    } else {
+        /* a request that started before a reload: counted (and shared)
+         * under the route's index now, if the route is still there */
+        ld_event now_ev;
+        if (live_gen_event_now(g, ev, &now_ev)) {
+            live_metrics_on_event(s->m, &now_ev);
+            if (!ev->shared && ev->route >= 0 &&
+                g->health_to[ev->route] >= 0) {
+                if (s->shared != NULL)
+                    share_event(s, &now_ev);
+                tell_current(s, &now_ev);
+            }
+        }
+    }
     if (s->events != NULL) {
-        int n = ld_event_to_json(ev, s->p, s->event_line,
+        int n = ld_event_to_json(ev, g->p, s->event_line,
                                  sizeof s->event_line);
         /* the request event names its client key (by id; the request's
          * other events share its request number) */
         if (ev->type == LD_EV_REQUEST && s->cur != NULL &&
             s->cur->key >= 0 && ev->req == s->cur->id)
             n = line_add(s, n, ",\"key\":\"%s\"}",
-                         live_keys_id(s->o.keys, s->cur->key));
+                         live_keys_id(g->keys, s->cur->key));
         /* an attempt's end says how often it went on the wire (0: it never
          * reached the upstream), and whether curl wanted to re-send it */
         if ((ev->type == LD_EV_RESULT || ev->type == LD_EV_CANCEL) &&
@@ -153,8 +182,8 @@ void live_trace_write(sreq *r, const ld_req_info *info)
         .latency = info->latency, .cost = info->cost,
         .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
         .dropped = r->tr->dropped,
-        .key = r->key >= 0 ? live_keys_id(s->o.keys, r->key) : NULL};
-    char *text = ld_trace_format(s->p, &l);
+        .key = r->key >= 0 ? live_keys_id(r->g->keys, r->key) : NULL};
+    char *text = ld_trace_format(r->g->p, &l);
     if (text == NULL || fputs(text, s->trace) == EOF ||
         fputc('\n', s->trace) == EOF) {
         if (!s->write_failed_logged) {

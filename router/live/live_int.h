@@ -16,6 +16,8 @@
  *                   summary, errors
  *   live_events.c   the core's events out: metrics, events file, shared
  *                   health news, the trace
+ *   live_reload.c   configurations (generations: policy, keys, core,
+ *                   upstream headers) and SIGHUP's reload
  * and the provider tables (live_provider.h), the adapters
  * (live_adapter.h), metrics (live_metrics.h) and shared health
  * (live_shared.h).
@@ -108,6 +110,36 @@ typedef struct sreq sreq;
 typedef struct satt satt;
 typedef struct live_held live_held;
 
+/* One configuration (live_reload.c): a policy, its keys and its core, and
+ * what the server built from them. A request pins the generation current
+ * when it arrives and keeps it to its end (its attempts, events, trace and
+ * metrics use that generation's route indices); SIGHUP makes a new current
+ * one, and a generation no longer current is freed with its last request. */
+typedef struct live_gen {
+    live_server *s;
+    struct live_gen *next_old; /* s->old: retired, still pinned */
+    uint64_t no;               /* 1 for the configuration loaded at start */
+    int refs;                  /* requests pinned, plus one while current */
+    const ld_policy *p;
+    live_keys *keys;           /* NULL: no client keys */
+    bool own;                  /* p and keys are ours (not generation 1's,
+                                  which are the caller's) */
+    ld_core *core;
+    int nroutes;
+    const live_provider *prov[LD_MAX_ROUTES]; /* each route's API */
+    /* each route's fixed upstream headers (content type, accept, version,
+     * credentials), for stream [1] and whole [0] answers: built once, the
+     * tail of every attempt's own list */
+    struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
+    double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
+    char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
+    /* retired: its indices in the current generation (-1: not there);
+     * health_to only where the route's upstream is the same too */
+    int route_to[LD_MAX_ROUTES], health_to[LD_MAX_ROUTES];
+    int workload_to[LD_MAX_WORKLOADS], tier_to[LD_MAX_TIERS];
+    int *key_to;                        /* count(keys) entries, or NULL */
+} live_gen;
+
 struct satt {
     sreq *r;
     satt *next;          /* in r->atts */
@@ -145,6 +177,7 @@ struct satt {
 
 struct sreq {
     live_server *s;
+    live_gen *g;         /* its configuration (pinned from the start) */
     int key;             /* client key index (live_keys.h), -1 none */
     sreq *prev, *next;   /* s->reqs: every request not yet freed */
     sreq *next_zombie;
@@ -212,9 +245,15 @@ typedef struct feedback_slot {
 
 struct live_server {
     live_server_opts o;
+    live_gen *g;         /* the current configuration; new requests pin it */
+    live_gen *old;       /* earlier ones with requests still in flight */
+    uint64_t reloads_ok, reloads_failed;
+    /* the current generation's, for the code that serves new requests: */
     const ld_policy *p;
     ld_core *core;
-    live_metrics *m;
+    const live_provider *const *prov;
+    live_metrics *m;     /* counters across generations, in the current
+                            one's indices */
     struct event_base *base;
     struct evhttp *http, *admin;
     struct evhttp_bound_socket *bound, *admin_bound;
@@ -231,13 +270,6 @@ struct live_server {
     int depth;
     FILE *events, *trace;
     char event_line[EVENT_LINE_CAP];
-    /* each route's fixed upstream headers (content type, accept, version,
-     * credentials), for stream [1] and whole [0] answers: built once, the
-     * tail of every attempt's own list */
-    struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
-    const live_provider *prov[LD_MAX_ROUTES]; /* each route's API, chosen once */
-    double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
-    char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
     int nroutes;
     sreq *reqs;
     int nreqs;
@@ -372,6 +404,9 @@ void live_core_first_token(sreq *r, uint32_t no);
 void live_core_progress(sreq *r, uint32_t no);
 /* The client is gone (or will not read): the core abandons r. */
 void live_core_abandon(sreq *r);
+/* The drain's limit: the core fails r with class shutdown (the client gets
+ * a 503, or an error event ending its stream). */
+void live_core_shutdown(sreq *r);
 void live_on_req_timer(evutil_socket_t fd, short what, void *arg);
 void live_req_free(sreq *r);
 
@@ -390,7 +425,7 @@ void live_att_end(satt *a, const ld_raw_result *res);
 void live_att_transfer_done(satt *a, CURLcode rc);
 void live_att_free(satt *a);
 /* Route i's fixed upstream headers with its API key (NULL: none). */
-int live_route_headers(live_server *s, int i, const char *key);
+int live_route_headers(live_gen *g, int i, const char *key);
 /* Free a header list, wiping its text (it may hold an API key). */
 void live_hdrs_wipe(struct curl_slist *l);
 
@@ -407,8 +442,9 @@ void live_reply_error_param(live_server *s, struct evhttp_request *req,
                             live_reject why);
 /* Retry-After and x-should-retry for a request whose ladder walk failed
  * with `status` (live_reply.c explains). */
-void live_walk_retry_headers(live_server *s, struct evhttp_request *req,
-                             int status, int workload);
+void live_walk_retry_headers(live_server *s, ld_core *core,
+                             struct evhttp_request *req, int status,
+                             int workload);
 /* Hand a whole reply to libevent. body may be NULL; it is emptied. */
 void live_send_whole(live_server *s, struct evhttp_request *req, int status,
                      const char *content_type, struct evbuffer *body);
@@ -423,6 +459,25 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d);
 void live_close_client(sreq *r);
 /* Empty a header list but for a "Connection: close". */
 void live_keep_only_connection(struct evkeyvalq *h);
+
+/* ---- configurations and SIGHUP (live_reload.c) ---------------------------------------- */
+
+/* A generation for p and keys (taken over when own, even on failure): its
+ * core, each route's API and upstream headers (API keys from the
+ * environment). LD_EINVAL naming the route, LD_ENOMEM; err filled. */
+int live_gen_new(live_server *s, const ld_policy *p, live_keys *keys,
+                 bool own, live_gen **out, ld_error *err);
+/* Drop one reference; the last frees it (and unlinks it from s->old). */
+void live_gen_unref(live_gen *g);
+/* r takes the current generation (r->core was started on its core). */
+void live_gen_pin(sreq *r);
+/* SIGHUP: load, check, switch (see live_server.h). */
+void live_reload(live_server *s);
+/* ev (an event of generation g's core) in the current generation's
+ * indices, into *out; false when it names a route no longer there. */
+bool live_gen_event_now(const live_gen *g, const ld_event *ev, ld_event *out);
+/* g's key index in the current keys (-1: gone). */
+int live_gen_key_now(const live_gen *g, int key);
 
 /* ---- the core's events out (live_events.c) ------------------------------------------- */
 

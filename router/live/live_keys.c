@@ -363,3 +363,49 @@ ld_quota *live_keys_quota(live_keys *k)
 {
     return k != NULL ? k->quota : NULL;
 }
+
+/* ---- mapping keys across a reload ---------------------------------------- */
+
+typedef struct id_at {
+    const char *id;
+    int i;
+} id_at;
+
+static int cmp_id_at(const void *a, const void *b)
+{
+    return strcmp(((const id_at *)a)->id, ((const id_at *)b)->id);
+}
+
+int *live_keys_map(const live_keys *from, const live_keys *to, bool *oom)
+{
+    int *map = NULL;
+    id_at *order = NULL;
+    int nto = to != NULL ? to->n : 0;
+    *oom = false;
+    if (from == NULL || from->n <= 0)
+        return NULL;
+    map = malloc((size_t)from->n * sizeof *map);
+    if (nto > 0)
+        order = malloc((size_t)nto * sizeof *order);
+    if (map == NULL || (nto > 0 && order == NULL)) {
+        free(map);
+        free(order);
+        *oom = true;
+        return NULL;
+    }
+    for (int i = 0; i < nto; i++) {
+        order[i].id = to->e[i].id;
+        order[i].i = i;
+    }
+    if (nto > 1)
+        qsort(order, (size_t)nto, sizeof *order, cmp_id_at);
+    for (int j = 0; j < from->n; j++) {
+        id_at want = {from->e[j].id, -1};
+        const id_at *hit = nto > 0 ? bsearch(&want, order, (size_t)nto,
+                                             sizeof *order, cmp_id_at)
+                                   : NULL;
+        map[j] = hit != NULL ? hit->i : -1;
+    }
+    free(order);
+    return map;
+}

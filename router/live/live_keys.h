@@ -50,6 +50,10 @@ int live_keys_tier(const live_keys *k, int i);
 /* The key's tier, or one its "tiers" list. */
 bool live_keys_allows_tier(const live_keys *k, int i, int tier);
 bool live_keys_allows_workload(const live_keys *k, int i, int workload);
+/* For a reload: map[i] is the index in `to` of from's key i (same id), or
+ * -1; count(from) entries, malloc'ed (free it). NULL when from has no key
+ * or out of memory (*oom set then). Sorts: n log n, not n * m. */
+int *live_keys_map(const live_keys *from, const live_keys *to, bool *oom);
 /* The keys' limits, for ld_req_start_keyed (owned by k). */
 ld_quota *live_keys_quota(live_keys *k);
 

@@ -9,7 +9,7 @@
 #define NR (LD_MAX_ROUTES + 1)  /* route index + 1; 0 stands for "none" */
 #define NCLS (LD_FC_COUNT + 1)  /* class + 1; 0 stands for success */
 #define NOUT 3                  /* success, failed, abandoned */
-#define NCANCEL 4
+#define NCANCEL 5
 #define NBREAKER 3
 #define FALLBACK_SLOTS 1024     /* distinct (from, to, class) triples */
 
@@ -163,11 +163,12 @@ static void histo_add(histo *h, double ms)
     h->sum_ms += ms;
 }
 
-static void fallback_add(live_metrics *m, int from, int to, ld_class cls)
+static void fallback_add_n(live_metrics *m, int from, int to, ld_class cls,
+                           uint64_t n)
 {
     int ci = cls_idx(cls);
     if (!route_ok(m, from) || !route_ok(m, to) || ci < 0) {
-        m->fallback_overflow++;
+        m->fallback_overflow += n;
         return;
     }
     uint32_t key = (uint32_t)(from + 1) << 16 | (uint32_t)(to + 1) << 8 |
@@ -177,11 +178,120 @@ static void fallback_add(live_metrics *m, int from, int to, ld_class cls)
         fb_slot *s = &m->fallbacks[(h + (uint32_t)i) % FALLBACK_SLOTS];
         if (s->key == key || s->key == 0) {
             s->key = key;
-            s->n++;
+            s->n += n;
             return;
         }
     }
-    m->fallback_overflow++;
+    m->fallback_overflow += n;
+}
+
+static void fallback_add(live_metrics *m, int from, int to, ld_class cls)
+{
+    fallback_add_n(m, from, to, cls, 1);
+}
+
+/* Index in m's policy of old's route ri (-1: none there). */
+static int route_in(const live_metrics *m, const live_metrics *old, int ri)
+{
+    const char *id = ld_policy_route_id(old->p, ri);
+    int i = id != NULL ? ld_policy_route_index(m->p, id) : -1;
+    return i >= 0 ? i : -1; /* not found is an error code */
+}
+
+/* The keys' counters by id (old bound to other keys, or none). */
+static int adopt_keys(live_metrics *m, const live_metrics *old,
+                      const live_keys *keys)
+{
+    int n = keys != NULL ? live_keys_count(keys) : 0;
+    if (n <= 0)
+        return LD_OK;
+    m->key_req = calloc((size_t)n, sizeof *m->key_req);
+    m->key_usd = calloc((size_t)n, sizeof *m->key_usd);
+    if (m->key_req == NULL || m->key_usd == NULL) {
+        free(m->key_req);
+        free(m->key_usd);
+        m->key_req = NULL;
+        m->key_usd = NULL;
+        return LD_ENOMEM;
+    }
+    m->keys = keys;
+    if (old->keys == NULL || old->key_req == NULL)
+        return LD_OK;
+    bool oom;
+    int *map = live_keys_map(old->keys, keys, &oom);
+    if (oom)
+        return LD_ENOMEM;
+    int on = live_keys_count(old->keys);
+    for (int j = 0; map != NULL && j < on; j++) {
+        int i = map[j];
+        if (i < 0)
+            continue;
+        memcpy(m->key_req[i], old->key_req[j], sizeof m->key_req[i]);
+        m->key_usd[i] = old->key_usd[j];
+    }
+    free(map);
+    return LD_OK;
+}
+
+int live_metrics_adopt(live_metrics *m, const live_metrics *old,
+                       const live_keys *keys)
+{
+    int rmap[NR];
+    rmap[0] = 0; /* "none" stays "none" */
+    for (int r = 0; r < old->nroutes; r++)
+        rmap[r + 1] = route_in(m, old, r) + 1; /* 0 when gone */
+    for (int w = 0; w < old->nworkloads; w++) {
+        const char *name = ld_policy_workload_name(old->p, w);
+        int nw = name != NULL ? ld_policy_workload_index(m->p, name) : -1;
+        if (nw < 0)
+            continue;
+        for (int r = 0; r <= old->nroutes; r++)
+            if (r == 0 || rmap[r] > 0)
+                for (int o = 0; o < NOUT; o++)
+                    m->requests[nw][rmap[r]][o] += old->requests[w][r][o];
+    }
+    memcpy(m->fell_back, old->fell_back, sizeof m->fell_back);
+    memcpy(m->streams, old->streams, sizeof m->streams);
+    memcpy(m->latency, old->latency, sizeof m->latency);
+    memcpy(m->rejects, old->rejects, sizeof m->rejects);
+    memcpy(m->feedback, old->feedback, sizeof m->feedback);
+    m->fallback_overflow = old->fallback_overflow;
+    for (int r = 0; r <= old->nroutes; r++) {
+        if (r > 0 && rmap[r] == 0)
+            continue;
+        int n = rmap[r];
+        for (int b = 0; b <= LIVE_METRICS_NBUCKETS; b++)
+            m->ttft[n].counts[b] += old->ttft[r].counts[b];
+        m->ttft[n].n += old->ttft[r].n;
+        m->ttft[n].sum_ms += old->ttft[r].sum_ms;
+        if (r == 0)
+            continue;
+        int o = r - 1, d = n - 1;
+        memcpy(m->attempts[d], old->attempts[o], sizeof m->attempts[d]);
+        memcpy(m->started[d], old->started[o], sizeof m->started[d]);
+        memcpy(m->skips[d], old->skips[o], sizeof m->skips[d]);
+        memcpy(m->retries[d], old->retries[o], sizeof m->retries[d]);
+        memcpy(m->cancels[d], old->cancels[o], sizeof m->cancels[d]);
+        memcpy(m->breaker_moves[d], old->breaker_moves[o],
+               sizeof m->breaker_moves[d]);
+        memcpy(m->blocks[d], old->blocks[o], sizeof m->blocks[d]);
+        m->hedges[d] = old->hedges[o];
+        m->shared_opens[d] = old->shared_opens[o];
+        m->cost[d] = old->cost[o];
+        m->out_tokens[d] = old->out_tokens[o];
+    }
+    for (int i = 0; i < FALLBACK_SLOTS; i++) {
+        const fb_slot *f = &old->fallbacks[i];
+        if (f->key == 0)
+            continue;
+        int from = rmap[(f->key >> 16) & 0xffff] - 1;
+        int to = rmap[(f->key >> 8) & 0xff] - 1;
+        int ci = (int)(f->key & 0xff);
+        if (from >= 0 && to >= 0)
+            fallback_add_n(m, from, to,
+                           ci == 0 ? LD_FC_NONE : (ld_class)(ci - 1), f->n);
+    }
+    return adopt_keys(m, old, keys);
 }
 
 void live_metrics_on_event(live_metrics *m, const ld_event *ev)

@@ -56,6 +56,16 @@ extern const double live_metrics_buckets_ms[LIVE_METRICS_NBUCKETS];
 live_metrics *live_metrics_new(const ld_policy *p);
 void live_metrics_free(live_metrics *m);
 
+/* A policy reload: m (new, for the new policy, nothing counted yet) takes
+ * old's counters, so that they go on rather than restart. Counters of a
+ * route or workload go to the one of the same name in m's policy (a
+ * removed one's are dropped, as Prometheus series that end); a key's go
+ * to the key of the same id in keys (NULL: none), which m is bound to
+ * from now on (it must outlive m). LD_ENOMEM (m unchanged but for what was
+ * copied). */
+int live_metrics_adopt(live_metrics *m, const live_metrics *old,
+                       const live_keys *keys);
+
 /* One core event (any type; unknown routes are ignored). */
 void live_metrics_on_event(live_metrics *m, const ld_event *ev);
 /* A request the core finished; stream: the client asked for a stream. */

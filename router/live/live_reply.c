@@ -89,9 +89,9 @@ out:
 
 /* Seconds a client should wait before asking again (for Retry-After): the
  * core's answer for the workload, at least 1. */
-static long retry_hint_s(live_server *s, int workload)
+static long retry_hint_s(live_server *s, ld_core *core, int workload)
 {
-    ld_us w = ld_core_retry_hint(s->core, workload, s->now);
+    ld_us w = ld_core_retry_hint(core, workload, s->now);
     long secs = (long)((w + LD_US_PER_S - 1) / LD_US_PER_S);
     return secs < 1 ? 1 : secs;
 }
@@ -103,10 +103,11 @@ static long retry_hint_s(live_server *s, int workload)
  * x-should-retry: false (honoured by the openai and @anthropic-ai/sdk
  * clients) and no Retry-After, so that SDK retries do not walk the whole
  * ladder again for one user call. */
-void live_walk_retry_headers(live_server *s, struct evhttp_request *req,
-                             int status, int workload)
+void live_walk_retry_headers(live_server *s, ld_core *core,
+                             struct evhttp_request *req, int status,
+                             int workload)
 {
-    ld_us hint = ld_core_retry_hint(s->core, workload, s->now);
+    ld_us hint = ld_core_retry_hint(core, workload, s->now);
     if (hint > 0 && (status == 429 || status == 503)) {
         char ra[24];
         snprintf(ra, sizeof ra, "%ld",
@@ -141,7 +142,7 @@ void live_reply_error_param(live_server *s, struct evhttp_request *req,
     }
     if (status == 503 || status == 429) {
         char ra[24];
-        snprintf(ra, sizeof ra, "%ld", retry_hint_s(s, -1));
+        snprintf(ra, sizeof ra, "%ld", retry_hint_s(s, s->core, -1));
         live_add_header(req, "Retry-After", ra);
     }
     live_send_whole(s, req, status, "application/json", b);
@@ -188,9 +189,9 @@ static void fmt_num(char *buf, size_t cap, double v)
     snprintf(buf, cap, "%.8g", v);
 }
 
-static double route_quality(live_server *s, int route)
+static double route_quality(const live_gen *g, int route)
 {
-    double q = ld_core_route_quality(s->core, route);
+    double q = ld_core_route_quality(g->core, route);
     return q >= 0 ? q : 0;
 }
 
@@ -198,23 +199,24 @@ static double route_quality(live_server *s, int route)
 static void ladder_headers(sreq *r, const ld_req_info *info, double cost)
 {
     live_server *s = r->s;
+    live_gen *g = r->g;
     char v[64];
     struct evhttp_request *req = r->http;
     live_add_header(req, "x-ladder-request-id", r->id_str);
     live_add_header(req, "x-ladder-route", info->route >= 0
-                                          ? ld_policy_route_id(s->p, info->route)
+                                          ? ld_policy_route_id(g->p, info->route)
                                           : "none");
     live_fmt_u64(v, info->attempts > 0 ? (uint64_t)info->attempts : 0);
     live_add_header(req, "x-ladder-attempts", v);
     live_add_header(req, "x-ladder-fallback", ld_class_name(info->first_cls));
     if (info->route >= 0) {
         /* a route's quality changes seldom: its text is kept */
-        double q = route_quality(s, info->route);
-        if (q != s->qual_val[info->route]) {
-            s->qual_val[info->route] = q;
-            fmt_num(s->qual_str[info->route], sizeof s->qual_str[0], q);
+        double q = route_quality(g, info->route);
+        if (q != g->qual_val[info->route]) {
+            g->qual_val[info->route] = q;
+            fmt_num(g->qual_str[info->route], sizeof g->qual_str[0], q);
         }
-        live_add_header(req, "x-ladder-quality", s->qual_str[info->route]);
+        live_add_header(req, "x-ladder-quality", g->qual_str[info->route]);
     }
     if (cost >= 0) {
         fmt_num(v, sizeof v, cost);
@@ -281,7 +283,6 @@ void live_commit_stream(sreq *r, satt *a, const ld_req_info *info)
 static void stream_summary(sreq *r, const ld_req_info *info, satt *a,
                            live_buf *b)
 {
-    live_server *s = r->s;
     live_answer ans;
     const char *model = NULL;
     cJSON *o = cJSON_CreateObject();
@@ -296,7 +297,7 @@ static void stream_summary(sreq *r, const ld_req_info *info, satt *a,
     ok = ok && cJSON_AddStringToObject(o, "request_id", r->id_str) != NULL;
     ok = ok && (info->route >= 0
                     ? cJSON_AddStringToObject(o, "route",
-                                              ld_policy_route_id(s->p, info->route))
+                                              ld_policy_route_id(r->g->p, info->route))
                     : cJSON_AddNullToObject(o, "route")) != NULL;
     ok = ok && (model != NULL ? cJSON_AddStringToObject(o, "model", model)
                               : cJSON_AddNullToObject(o, "model")) != NULL;
@@ -304,7 +305,7 @@ static void stream_summary(sreq *r, const ld_req_info *info, satt *a,
     ok = ok && cJSON_AddStringToObject(o, "fallback",
                                        ld_class_name(info->first_cls)) != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "quality",
-                                       route_quality(s, info->route)) != NULL;
+                                       route_quality(r->g, info->route)) != NULL;
     ok = ok && cJSON_AddNumberToObject(o, "cost_usd", info->cost) != NULL;
     if (ans.input_tokens >= 0)
         ok = ok && cJSON_AddNumberToObject(o, "input_tokens",
@@ -387,7 +388,10 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
                 evbuffer_free(b);
             return;
         }
-        snprintf(text, sizeof text, "upstream stream failed: %s", code);
+        if (d->cls == LD_FC_SHUTDOWN)
+            snprintf(text, sizeof text, "%s", d->message);
+        else
+            snprintf(text, sizeof text, "upstream stream failed: %s", code);
         if (b != NULL) {
             n = evbuffer_add(b, "data: ", 6);
             n |= live_error_json(b, text, "ladder_stream_error", NULL, code);
@@ -408,7 +412,7 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
     struct evbuffer *b = evbuffer_new();
     ladder_headers(r, info, info->cost);
     live_add_header(req, "Content-Type", "application/json");
-    live_walk_retry_headers(r->s, req, status, r->workload);
+    live_walk_retry_headers(r->s, r->g->core, req, status, r->workload);
     if (b == NULL ||
         live_error_json(b, d->message != NULL ? d->message : "no route could answer",
                    "ladder_unavailable", NULL, code) != 0)

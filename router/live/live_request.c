@@ -18,6 +18,16 @@ void live_core_progress(sreq *r, uint32_t no)
     (void)ld_req_progress(r->core, no, r->s->now);
 }
 
+void live_core_shutdown(sreq *r)
+{
+    if (r->core == NULL)
+        return;
+    r->s->cur = r;
+    (void)ld_req_shutdown(r->core, r->s->now);
+    r->s->cur = NULL;
+    live_drain(r);
+}
+
 void live_core_abandon(sreq *r)
 {
     if (r->core == NULL)
@@ -61,15 +71,24 @@ static void live_req_finish(sreq *r, const ld_do *d)
         live_close_client(r);
         break;
     }
+    live_trace_write(r, &info);
+    int key = r->key;
+    if (r->g != s->g) {
+        /* it started before a reload: counted under today's indices */
+        info.route = info.route >= 0 ? r->g->route_to[info.route] : -1;
+        info.workload = info.workload >= 0
+                            ? r->g->workload_to[info.workload] : -1;
+        info.tier = info.tier >= 0 ? r->g->tier_to[info.tier] : -1;
+        key = live_gen_key_now(r->g, key);
+    }
     live_metrics_on_done(s->m, &info, r->stream);
-    if (r->key >= 0)
-        live_metrics_on_key(s->m, s->o.keys, r->key,
+    if (key >= 0)
+        live_metrics_on_key(s->m, s->o.keys, key,
                             info.outcome == LD_OUT_SUCCESS ? LIVE_KEY_SUCCESS
                             : info.outcome == LD_OUT_ABANDONED
                                 ? LIVE_KEY_ABANDONED
                                 : LIVE_KEY_FAILED,
                             info.cost);
-    live_trace_write(r, &info);
     feedback_slot *f = &s->fb[r->id % FEEDBACK_SLOTS];
     f->id = r->id;
     f->fell_back = info.fell_back;
@@ -160,5 +179,7 @@ void live_req_free(sreq *r)
     live_buf_cleanup(&r->sent);
     free(r->raw);
     free(r->tr);
+    if (r->g != NULL)
+        live_gen_unref(r->g);
     free(r);
 }

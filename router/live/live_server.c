@@ -271,7 +271,21 @@ static void live_on_admin(struct evhttp_request *req, void *arg)
         }
         live_buf_init(&out, METRICS_CAP);
         if (live_metrics_render(s->m, br, s->in_flight, &out) == LD_OK &&
-            evbuffer_add(b, out.data, out.len) == 0)
+            evbuffer_add(b, out.data, out.len) == 0 &&
+            evbuffer_add_printf(
+                b,
+                "# HELP ladder_config_generation The configuration serving "
+                "new requests (1 at start, one more per reload).\n"
+                "# TYPE ladder_config_generation gauge\n"
+                "ladder_config_generation %llu\n"
+                "# HELP ladder_config_reloads_total SIGHUP reloads, applied "
+                "(ok) or refused (error).\n"
+                "# TYPE ladder_config_reloads_total counter\n"
+                "ladder_config_reloads_total{result=\"ok\"} %llu\n"
+                "ladder_config_reloads_total{result=\"error\"} %llu\n",
+                (unsigned long long)s->g->no,
+                (unsigned long long)s->reloads_ok,
+                (unsigned long long)s->reloads_failed) > 0)
             live_send_whole(s, req, 200, "text/plain; version=0.0.4", b);
         else
             live_send_whole(s, req, 500, NULL, NULL);
@@ -325,21 +339,30 @@ static void start_drain(live_server *s)
     evtimer_add(s->drain_timer, &tv);
 }
 
-/* The live_drain's bound: abandon whatever still runs and stop. */
-static void force_stop(live_server *s)
+/* The drain's bound (now: a second signal): whatever still runs fails
+ * with class shutdown - a 503, or an error event ending its stream - and
+ * the loop stops once those replies are out (at most GRACE_MS). */
+static void force_stop(live_server *s, bool now)
 {
     int n = 0;
     for (sreq *r = s->reqs; r != NULL; r = r->next) {
         if (r->core != NULL) {
             n++;
-            live_core_abandon(r);
+            live_core_shutdown(r);
         }
     }
     if (n > 0)
-        live_log(s, "drain limit reached: %d request%s abandoned", n,
-             n == 1 ? "" : "s");
-    s->exiting = true;
-    event_base_loopexit(s->base, NULL);
+        live_log(s, "%s: %d request%s failed by shutdown",
+                 now ? "second signal" : "drain limit reached", n,
+                 n == 1 ? "" : "s");
+    s->draining = true;
+    if (now || n == 0) {
+        s->exiting = true;
+        event_base_loopexit(s->base, NULL);
+    } else if (!evtimer_pending(s->grace_timer, NULL)) {
+        struct timeval tv = {GRACE_MS / 1000, (GRACE_MS % 1000) * 1000};
+        evtimer_add(s->grace_timer, &tv);
+    }
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -351,7 +374,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         live_log(s, "signal %d: stopping", (int)sig);
         start_drain(s);
     } else {
-        force_stop(s);
+        force_stop(s, true);
     }
     live_leave(s);
 }
@@ -363,8 +386,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     live_enter(s);
-    live_log(s, "SIGHUP: policy reload is not supported yet; serving on "
-             "with the policy loaded at start");
+    live_reload(s);
     live_leave(s);
 }
 
@@ -374,7 +396,7 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     live_enter(s);
-    force_stop(s);
+    force_stop(s, false);
     live_leave(s);
 }
 
@@ -498,8 +520,6 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
     s->read_tv.tv_sec = (time_t)s->o.read_s;
     s->read_tv.tv_usec = (suseconds_t)((s->o.read_s - floor(s->o.read_s)) * 1e6);
     live_conn_limits(s);
-    s->p = p;
-    s->nroutes = ld_policy_route_count(p);
     s->next_id = 1;
     s->now = live_clock_us();
 
@@ -515,52 +535,24 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
     }
     gsl_set_error_handler_off();
     s->gsl = gsl_rng_alloc(gsl_rng_mt19937);
-    s->core = ld_core_new(p);
     s->m = live_metrics_new(p);
     s->scratch = evbuffer_new();
     cfg = event_config_new();
-    if (s->gsl == NULL || s->core == NULL || s->m == NULL ||
-        s->scratch == NULL || cfg == NULL) {
+    if (s->gsl == NULL || s->m == NULL || s->scratch == NULL || cfg == NULL) {
         ld_error_set(err, NULL, NULL, "out of memory");
         goto fail;
     }
     gsl_rng_set(s->gsl, (unsigned long)s->o.seed);
     s->rng.uniform = rng_uniform;
     s->rng.ctx = s->gsl;
-    ld_core_set_sink(s->core, live_on_core_event, s);
-
-    /* API keys, by route, into each route's fixed headers: the
-     * variable's name may be logged, its value never */
-    const char *(*get)(const char *) = s->o.getenv_fn;
-    for (int i = 0; i < s->nroutes; i++) {
-        ld_route_info ri;
-        const char *v = NULL;
-        s->qual_val[i] = -1;
-        if (ld_policy_route_info(p, i, &ri) != LD_OK ||
-            (s->prov[i] = live_provider_for(ri.provider)) == NULL) {
-            ld_error_set(err, NULL, NULL, "route %d: no such provider", i);
-            rc = LD_EINVAL;
-            goto fail;
-        }
-        if (ri.api_key_env != NULL) {
-            v = get != NULL ? get(ri.api_key_env) : getenv(ri.api_key_env);
-            if (v == NULL || v[0] == '\0') {
-                live_log(s, "warning: route %s: environment variable %s is not "
-                     "set; its requests go out without credentials", ri.id,
-                     ri.api_key_env);
-                v = NULL;
-            } else if (strlen(v) > 512 || strpbrk(v, "\r\n") != NULL) {
-                live_log(s, "warning: route %s: the value of %s is not a usable "
-                     "API key (too long or has a line break); ignored", ri.id,
-                     ri.api_key_env);
-                v = NULL;
-            }
-        }
-        if (live_route_headers(s, i, v) != LD_OK) {
-            ld_error_set(err, NULL, NULL, "out of memory");
-            goto fail;
-        }
-    }
+    /* generation 1: the caller's policy and keys */
+    if ((rc = live_gen_new(s, p, s->o.keys, false, &s->g, err)) != LD_OK)
+        goto fail;
+    s->g->no = 1;
+    s->p = p;
+    s->core = s->g->core;
+    s->prov = s->g->prov;
+    s->nroutes = s->g->nroutes;
 
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     /* epoll changes made within one loop turn are applied together at
@@ -767,11 +759,9 @@ void live_server_free(live_server *s)
         live_log(s, "closing the events file: %s", strerror(errno));
     if (s->trace != NULL && fclose(s->trace) != 0)
         live_log(s, "closing the trace file: %s", strerror(errno));
-    for (int i = 0; i < LD_MAX_ROUTES; i++) {
-        live_hdrs_wipe(s->route_hdrs[i][0]);
-        live_hdrs_wipe(s->route_hdrs[i][1]);
-    }
-    ld_core_free(s->core);
+    live_gen_unref(s->g);
+    while (s->old != NULL) /* only after a failed live_settle */
+        live_gen_unref(s->old);
     live_metrics_free(s->m);
     if (s->gsl != NULL)
         gsl_rng_free(s->gsl);

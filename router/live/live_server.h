@@ -77,6 +77,14 @@ typedef struct live_server_opts {
      * keys, every chat request needs one (Authorization: Bearer or
      * x-api-key), which sets its tier, workloads and limits. NULL: none. */
     live_keys *keys;
+    /* SIGHUP: load the configuration again, fully checked (the policy and
+     * its keys file). LD_OK with *p and *keys (NULL: no keys) now the
+     * server's (it frees them with the generation they make); else a
+     * negative code and err naming the file and the place (FILE:LINE or
+     * the JSON path), and the server keeps its configuration. NULL: SIGHUP
+     * is logged and ignored. */
+    int (*reload)(void *ud, ld_policy **p, live_keys **keys, ld_error *err);
+    void *reload_ud;
     /* Environment lookup for API keys (NULL: getenv). */
     const char *(*getenv_fn)(const char *name);
     /* Warnings (a missing API key variable, a file write failure, the
@@ -100,9 +108,19 @@ const char *live_server_listen_addr(const live_server *s);
 const char *live_server_admin_addr(const live_server *s);
 
 /* Serve until SIGTERM or SIGINT, then stop accepting, let the requests in
- * flight finish (at most drain_s; requests still running then are
- * abandoned) and return LD_OK. A second signal stops at once. Negative on
- * a loop failure (err filled). */
+ * flight finish (at most drain_s; requests still running then fail with
+ * class shutdown: a 503, or an error event when their stream had started)
+ * and return LD_OK. A second signal does the same at once.
+ *
+ * SIGHUP reloads (opts.reload): a configuration that does not load, or
+ * that this process cannot apply, is refused with one log line and the old
+ * one kept. Otherwise new requests start under the new policy and keys
+ * while those in flight finish under the old ones; route health (breaker,
+ * Retry-After and quota blocks, latency estimates, the retry budget) and
+ * client keys' usage carry over for routes whose id and upstream, and keys
+ * whose id, stay; metrics go on; one log line says what changed. GET
+ * /metrics shows ladder_config_generation and ladder_config_reloads_total.
+ * Negative on a loop failure (err filled). */
 int live_server_run(live_server *s, ld_error *err);
 
 /* Ask a running server to drain and stop, as SIGTERM does. */

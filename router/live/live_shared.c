@@ -422,3 +422,9 @@ void live_shared_free(live_shared *sh)
     event_free(sh->retry);
     free(sh);
 }
+
+void live_shared_set_policy(live_shared *sh, const ld_policy *p)
+{
+    if (sh != NULL)
+        sh->p = p;
+}

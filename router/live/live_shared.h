@@ -70,6 +70,11 @@ void live_shared_publish(live_shared *sh, const live_shared_msg *m);
 
 void live_shared_stats_get(const live_shared *sh, live_shared_stats *out);
 
+/* A policy reload: messages are read and written against p from now on
+ * (routes by id, so a route's news reaches it whatever its new index). p
+ * must outlive the link or the next call. NULL sh: nothing. */
+void live_shared_set_policy(live_shared *sh, const ld_policy *p);
+
 /* Close the links (pending replies are dropped). */
 void live_shared_free(live_shared *sh);
 

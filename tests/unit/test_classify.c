@@ -619,7 +619,7 @@ static const char *const expected_names[LD_FC_COUNT] = {
     "bad_request",     "circuit_open",   "budget_exceeded",
     "latency_ceiling", "quality_floor",  "content_blocked",
     "region_restricted", "context_length", "capability_missing",
-    "key_limit",
+    "key_limit",       "shutdown",
 };
 
 static void test_key_limit_is_business_and_takes_no_rule(void **state)

@@ -1746,6 +1746,189 @@ static void test_explain_follows_runtime_decisions(void **state)
     fx_free(f);
 }
 
+/* ---- a policy reload: health carried to the new core ----------------------- */
+
+/* The base policy with its routes replaced (same workloads and settings). */
+static ld_core *core_for(const char *routes, ld_policy **p, cap *ev)
+{
+    char text[8192];
+    snprintf(text, sizeof text, "{%s%s%s}", routes, chat_workload, base_rest);
+    ld_error err;
+    if (ld_policy_parse(text, strlen(text), "new.json", p, &err) != LD_OK)
+        fail_msg("policy: %s", err.msg);
+    ld_core *c = ld_core_new(*p);
+    assert_non_null(c);
+    ld_core_set_sink(c, cap_sink, ev);
+    return c;
+}
+
+/* The same routes in another order, B on another model, E new. */
+static const char reload_routes[] =
+    "\"routes\": {"
+    " \"D\": {\"provider\": \"openai\", \"model\": \"d\","
+    "  \"price\": {\"input_per_mtok\": 0.5, \"output_per_mtok\": 1},"
+    "  \"quality\": 0.7, \"regions\": [\"us\"], \"context_window\": 16000},"
+    " \"E\": {\"provider\": \"openai\", \"model\": \"e\","
+    "  \"price\": {\"input_per_mtok\": 0.5, \"output_per_mtok\": 1},"
+    "  \"quality\": 0.7, \"regions\": [\"us\"], \"context_window\": 16000},"
+    " \"C\": {\"provider\": \"openai\", \"model\": \"c\","
+    "  \"price\": {\"input_per_mtok\": 0.1, \"output_per_mtok\": 0.2},"
+    "  \"quality\": 0.6, \"regions\": [\"us\"], \"context_window\": 32000},"
+    " \"B\": {\"provider\": \"anthropic\", \"model\": \"b-next\","
+    "  \"price\": {\"input_per_mtok\": 3, \"output_per_mtok\": 15},"
+    "  \"quality\": 0.85, \"regions\": [\"eu\"], \"context_window\": 200000,"
+    "  \"capabilities\": [\"stream\", \"tools\"]},"
+    " \"A\": {\"provider\": \"openai\", \"model\": \"a\","
+    "  \"price\": {\"input_per_mtok\": 10, \"output_per_mtok\": 30},"
+    "  \"quality\": 0.9, \"regions\": [\"us\", \"eu\"], \"context_window\": 8000,"
+    "  \"capabilities\": [\"stream\", \"tools\"]}"
+    "},";
+
+static void test_reload_carries_health_by_route_id_and_upstream(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    /* the old core learnt: A is rate limited until 20 s, B's and C's
+     * breakers are open */
+    assert_int_equal(ld_core_block_route(f->c, R(f, "A"), LD_FC_RATE_LIMITED,
+                                         ld_s(20), ld_s(1)), LD_OK);
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "B"), ld_s(1), ld_s(1)),
+                     LD_OK);
+    assert_int_equal(ld_core_trip_breaker(f->c, R(f, "C"), ld_s(1), ld_s(1)),
+                     LD_OK);
+    ld_policy *np = NULL;
+    cap nev = {.n = 0};
+    ld_core *nc = core_for(reload_routes, &np, &nev);
+    int nA = ld_policy_route_index(np, "A"), nB = ld_policy_route_index(np, "B"),
+        nC = ld_policy_route_index(np, "C"), nE = ld_policy_route_index(np, "E");
+    assert_int_not_equal(nA, R(f, "A")); /* indices moved */
+    /* A, C and D kept id and upstream; B changed model; E is new */
+    assert_int_equal(ld_core_adopt_health(nc, f->c, ld_s(2)), 3);
+    assert_int_equal(nev.n, 0); /* no event: nothing happened to a route */
+    ld_route_health h;
+    assert_int_equal(ld_core_route_health(nc, nA, ld_s(2), &h), LD_OK);
+    assert_int_equal(h.blocked_until, ld_s(20));
+    assert_int_equal(ld_core_route_health(nc, nC, ld_s(2), &h), LD_OK);
+    assert_int_equal(h.breaker, LD_BREAKER_OPEN);
+    assert_int_equal(ld_core_route_health(nc, nB, ld_s(2), &h), LD_OK);
+    assert_int_equal(h.breaker, LD_BREAKER_CLOSED); /* another upstream */
+    assert_int_equal(h.blocked_until, 0);
+    assert_int_equal(ld_core_route_health(nc, nE, ld_s(2), &h), LD_OK);
+    assert_int_equal(h.breaker, LD_BREAKER_CLOSED);
+    /* a new request on the new core skips A (blocked) and goes to B, whose
+     * new upstream has no history */
+    ld_req_spec spec = {.workload = -1, .tier = ld_policy_tier_index(np, "paid"),
+                        .input_tokens = 10, .output_tokens = 10};
+    ld_req *r = NULL;
+    assert_int_equal(ld_req_start(nc, &spec, ld_s(2), &f->rng, &r), LD_OK);
+    ld_do d;
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.kind, LD_DO_START);
+    assert_int_equal(d.route, nB);
+    assert_int_equal(last_ev(&nev, LD_EV_SKIP)->cls, LD_FC_RATE_LIMITED);
+    ld_req_free(r);
+    /* C's breaker turns half-open on the old schedule: 1 s + 10 s */
+    assert_int_equal(ld_core_route_health(nc, nC, ld_s(10), &h), LD_OK);
+    assert_int_equal(h.breaker, LD_BREAKER_OPEN);
+    assert_int_equal(ld_core_route_health(nc, nC, ld_s(11), &h), LD_OK);
+    assert_int_equal(h.breaker, LD_BREAKER_HALF_OPEN);
+    /* the old core is untouched and still serves its own requests */
+    assert_int_equal(ld_core_route_health(f->c, R(f, "A"), ld_s(2), &h), LD_OK);
+    assert_int_equal(h.blocked_until, ld_s(20));
+    assert_int_equal(ld_core_adopt_health(NULL, f->c, 0), LD_EINVAL);
+    ld_core_free(nc);
+    ld_policy_free(np);
+    fx_free(f);
+}
+
+static void test_reload_carries_latency_estimates_and_expired_blocks_not(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    for (int i = 0; i < 8; i++)
+        succeed_once(f, "paid", ld_s(1) + i, ld_ms(400));
+    assert_int_equal(ld_core_block_route(f->c, R(f, "C"), LD_FC_QUOTA_EXHAUSTED,
+                                         ld_s(3), ld_s(1)), LD_OK);
+    ld_route_health h;
+    assert_int_equal(ld_core_route_health(f->c, R(f, "A"), ld_s(2), &h), LD_OK);
+    assert_true(h.ttft_p50 > ld_ms(350) && h.ttft_p50 < ld_ms(450));
+    ld_us p50 = h.ttft_p50;
+    ld_policy *np = NULL;
+    cap nev = {.n = 0};
+    ld_core *nc = core_for(reload_routes, &np, &nev);
+    /* at 5 s C's block (until 3 s) is over: not carried */
+    assert_int_equal(ld_core_adopt_health(nc, f->c, ld_s(5)), 3);
+    assert_int_equal(ld_core_route_health(nc, ld_policy_route_index(np, "A"),
+                                          ld_s(5), &h), LD_OK);
+    assert_int_equal(h.ttft_p50, p50);
+    assert_int_equal(ld_core_route_health(nc, ld_policy_route_index(np, "C"),
+                                          ld_s(5), &h), LD_OK);
+    assert_int_equal(h.blocked_until, 0);
+    assert_int_equal(h.ttft_p50, -1);
+    ld_core_free(nc);
+    ld_policy_free(np);
+    fx_free(f);
+}
+
+/* ---- shutdown ---------------------------------------------------------------- */
+
+static void test_shutdown_fails_a_request_in_flight_with_503(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_do d;
+    ld_req *r = start(f, "paid", 10, 10, 0, &d);
+    assert_int_equal(d.kind, LD_DO_START);
+    assert_int_equal(ld_req_shutdown(r, ld_ms(300)), LD_OK);
+    ld_do c = expect(r, LD_DO_CANCEL);
+    assert_int_equal(c.attempt, d.attempt);
+    ld_do fin = expect(r, LD_DO_FINISH);
+    assert_int_equal(fin.outcome, LD_OUT_FAILED);
+    assert_int_equal(fin.cls, LD_FC_SHUTDOWN);
+    assert_false(fin.mid_stream);
+    assert_int_equal(fin.status, 503);
+    assert_int_equal(fin.client_status, 503);
+    assert_string_equal(fin.message, LD_SHUTDOWN_MESSAGE);
+    const ld_event *done = last_ev(&f->ev, LD_EV_DONE);
+    assert_int_equal(done->outcome, LD_OUT_FAILED);
+    assert_int_equal(done->cls, LD_FC_SHUTDOWN);
+    assert_int_equal(done->status, 503);
+    assert_int_equal(last_ev(&f->ev, LD_EV_CANCEL)->reason, LD_CANCEL_SHUTDOWN);
+    ld_req_info first;
+    ld_req_info_get(r, &first);
+    assert_int_equal(first.first_cls, LD_FC_SHUTDOWN); /* the trace's class */
+    assert_int_equal(count_ev(&f->ev, LD_EV_DONE), 1);
+    assert_int_equal(ld_req_shutdown(r, ld_ms(400)), LD_ESTATE);
+    assert_int_equal(ld_req_abandon(r, ld_ms(400)), LD_ESTATE);
+    ld_req_info info;
+    ld_req_info_get(r, &info);
+    assert_int_equal(info.outcome, LD_OUT_FAILED);
+    assert_int_equal(info.latency, ld_ms(300));
+    /* the route did nothing wrong: its breaker window holds no failure */
+    ld_route_health h;
+    ld_core_route_health(f->c, R(f, "A"), ld_ms(400), &h);
+    assert_int_equal(h.in_flight, 0);
+    assert_int_equal(breaker_events(&f->ev, R(f, "A"), LD_BREAKER_OPEN), 0);
+    ld_req_free(r);
+    fx_free(f);
+}
+
+static void test_shutdown_after_the_first_token_ends_the_stream_with_an_error(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_do d;
+    ld_req *r = start(f, "paid", 10, 10, 0, &d);
+    ld_req_first_token(r, d.attempt, ld_ms(200));
+    assert_int_equal(ld_req_shutdown(r, ld_ms(300)), LD_OK);
+    expect(r, LD_DO_CANCEL);
+    expect_mid_stream_failure(r, LD_FC_SHUTDOWN);
+    assert_false(ld_class_has_rules(LD_FC_SHUTDOWN));
+    assert_string_equal(ld_class_name(LD_FC_SHUTDOWN), "shutdown");
+    ld_req_free(r);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1804,6 +1987,10 @@ int main(void)
         cmocka_unit_test(test_pool_reuses_requests_without_growing),
         cmocka_unit_test(test_waited_request_counts_from_its_arrival),
         cmocka_unit_test(test_explain_follows_runtime_decisions),
+        cmocka_unit_test(test_reload_carries_health_by_route_id_and_upstream),
+        cmocka_unit_test(test_reload_carries_latency_estimates_and_expired_blocks_not),
+        cmocka_unit_test(test_shutdown_fails_a_request_in_flight_with_503),
+        cmocka_unit_test(test_shutdown_after_the_first_token_ends_the_stream_with_an_error),
         cmocka_unit_test(test_keyed_request_over_its_rpm_fails_before_any_attempt),
         cmocka_unit_test(test_keyed_request_settles_its_cost_into_the_day),
     };

@@ -137,12 +137,54 @@ static void test_bad_entries_name_the_line_and_field(void **state)
     expect_error("# nothing\n", "no keys");
 }
 
+static void test_a_reload_maps_keys_by_id(void **state)
+{
+    (void)state;
+    char text[1024];
+    live_keys *a = NULL, *b = NULL;
+    ld_error err;
+    snprintf(text, sizeof text,
+             "{\"id\": \"one\", \"sha256\": \"%s\", \"tier\": \"paid\", \"workloads\": \"all\"}\n"
+             "{\"id\": \"two\", \"sha256\": \"%s\", \"tier\": \"paid\", \"workloads\": \"all\"}\n",
+             h1, h2);
+    assert_int_equal(parse(text, &a, &err), LD_OK);
+    /* the new file: "two" first, "one" gone, "three" new */
+    snprintf(text, sizeof text,
+             "{\"id\": \"two\", \"sha256\": \"%s\", \"tier\": \"free\", \"workloads\": \"all\"}\n"
+             "{\"id\": \"three\", \"sha256\": \"%s\", \"tier\": \"paid\","
+             " \"workloads\": \"all\"}\n",
+             h2, h1);
+    assert_int_equal(parse(text, &b, &err), LD_OK);
+    bool oom = true;
+    int *map = live_keys_map(a, b, &oom);
+    assert_false(oom);
+    assert_non_null(map);
+    assert_int_equal(map[0], -1);
+    assert_int_equal(map[1], 0);
+    free(map);
+    map = live_keys_map(b, a, &oom);
+    assert_non_null(map);
+    assert_int_equal(map[0], 1);
+    assert_int_equal(map[1], -1);
+    free(map);
+    /* no keys on either side */
+    assert_null(live_keys_map(NULL, a, &oom));
+    assert_false(oom);
+    map = live_keys_map(a, NULL, &oom);
+    assert_non_null(map);
+    assert_int_equal(map[0], -1);
+    free(map);
+    live_keys_free(a);
+    live_keys_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_matches_the_known_digest),
         cmocka_unit_test(test_keys_are_found_by_their_secret_only),
         cmocka_unit_test(test_bad_entries_name_the_line_and_field),
+        cmocka_unit_test(test_a_reload_maps_keys_by_id),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -238,6 +238,65 @@ static void test_fallbacks_past_the_table_are_counted_untracked(void **state)
     assert_near(value(t, "ladder_fallbacks_untracked_total"), 1, 0);
 }
 
+/* A reload: the new policy has the routes in another order, drops none
+ * of chat's but b, adds c; the counters go on under the same names. */
+static void test_a_reload_carries_the_counters_by_name(void **state)
+{
+    fx *f = *state;
+    ld_event a = ev(LD_EV_ATTEMPT, 0, -1, LD_FC_NONE);
+    ld_event fb = ev(LD_EV_FALLBACK, 1, 0, LD_FC_OVERLOADED);
+    ld_event hb = ev(LD_EV_HEDGE, 1, 0, LD_FC_NONE);
+    for (int i = 0; i < 3; i++) {
+        live_metrics_on_event(f->m, &a);
+        live_metrics_on_event(f->m, &fb);
+    }
+    live_metrics_on_event(f->m, &hb);
+    ld_req_info ok = {0};
+    ok.outcome = LD_OUT_SUCCESS;
+    ok.route = 0;
+    ok.ttft = ld_ms(70);
+    ok.latency = ld_ms(80);
+    live_metrics_on_done(f->m, &ok, true);
+    live_metrics_on_done(f->m, &ok, false);
+    live_metrics_on_reject(f->m, LIVE_REJ_TOO_LARGE);
+    static const char p2_text[] =
+        "{\"routes\": {"
+        " \"c\": {\"provider\": \"openai\", \"model\": \"c\","
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2}},"
+        " \"a\": {\"provider\": \"openai\", \"model\": \"a\","
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2}}},"
+        " \"workloads\": {\"other\": {\"ladder\": [\"c\"]},"
+        "                 \"chat\": {\"ladder\": [\"a\", \"c\"]}}}";
+    ld_policy *p2 = NULL;
+    ld_error err;
+    assert_int_equal(ld_policy_parse(p2_text, strlen(p2_text), "p2.json", &p2,
+                                     &err), LD_OK);
+    live_metrics *m2 = live_metrics_new(p2);
+    assert_non_null(m2);
+    assert_int_equal(live_metrics_adopt(m2, f->m, NULL), LD_OK);
+    live_metrics_free(f->m);
+    f->m = m2; /* rendered, and freed by teardown */
+    /* one more success after the reload, on a (index 1 now) */
+    ok.route = 1;
+    ok.workload = 1;
+    live_metrics_on_done(f->m, &ok, false);
+    const char *t = render(f);
+    assert_near(value(t, "ladder_attempts_started_total{route=\"a\",kind=\"first\"}"),
+                3, 0);
+    assert_near(value(t, "ladder_requests_total{workload=\"chat\",route=\"a\","
+                         "outcome=\"success\"}"), 3, 0);
+    assert_near(value(t, "ladder_requests_rejected_total{reason=\"too_large\"}"),
+                1, 0);
+    assert_near(value(t, "ladder_stream_requests_total{outcome=\"success\"}"),
+                1, 0);
+    /* b is gone: its fallbacks and hedges went with it */
+    assert_null(strstr(t, "route=\"b\""));
+    assert_null(strstr(t, "from=\"b\""));
+    assert_near(value(t, "ladder_fallbacks_untracked_total"), 0, 0);
+    assert_int_equal(live_metrics_requests(f->m, LD_OUT_SUCCESS), 3);
+    ld_policy_free(p2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -250,6 +309,7 @@ int main(void)
         T(test_every_event_type_has_its_series),
         T(test_an_abandoned_request_is_counted_as_such),
         T(test_fallbacks_past_the_table_are_counted_untracked),
+        T(test_a_reload_carries_the_counters_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

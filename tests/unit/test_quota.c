@@ -121,6 +121,33 @@ static void test_bad_arguments_are_refused(void **state)
     ld_quota_free(NULL);
 }
 
+static void test_a_reload_carries_a_key_s_spend_under_its_new_limits(void **state)
+{
+    (void)state;
+    ld_quota *old = one(0, 0, 1.0, 0);
+    ld_us t = JAN15 + ld_s(3600), reopen = 0;
+    assert_int_equal(ld_quota_take(old, 0, t, 0, 0.7, &reopen), LD_QUOTA_OK);
+    assert_int_equal(ld_quota_settle(old, 0, t, 0, 0.7, 0, 0.7), LD_OK);
+    /* the reloaded file has another key first, and raises the day to $2 */
+    ld_key_limits l[2] = {{0, 0, 0, 0}, {0, 0, 2.0, 0}};
+    ld_quota *nq = ld_quota_new(2, l);
+    assert_non_null(nq);
+    assert_int_equal(ld_quota_adopt(nq, 1, old, 0), LD_OK);
+    ld_quota_usage u;
+    assert_int_equal(ld_quota_usage_get(nq, 1, t, &u), LD_OK);
+    assert_near(u.usd_day, 0.7, 1e-9);
+    assert_int_equal(u.requests, 1);
+    /* $0.7 spent + $1.0 fits the new $2; + $1.5 does not */
+    assert_int_equal(ld_quota_take(nq, 1, t, 0, 1.0, &reopen), LD_QUOTA_OK);
+    assert_int_equal(ld_quota_take(nq, 1, t, 0, 0.5, &reopen), LD_QUOTA_USD_DAY);
+    assert_int_equal(ld_quota_usage_get(nq, 0, t, &u), LD_OK);
+    assert_int_equal(u.requests, 0);
+    assert_int_equal(ld_quota_adopt(nq, 2, old, 0), LD_EINVAL);
+    assert_int_equal(ld_quota_adopt(nq, 0, old, 1), LD_EINVAL);
+    ld_quota_free(nq);
+    ld_quota_free(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_next_month_handles_december_and_leap_february),
         cmocka_unit_test(test_a_settle_after_the_window_closed_keeps_the_estimate),
         cmocka_unit_test(test_bad_arguments_are_refused),
+        cmocka_unit_test(test_a_reload_carries_a_key_s_spend_under_its_new_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
