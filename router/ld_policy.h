@@ -28,8 +28,24 @@ typedef struct ld_policy ld_policy;
 
 typedef enum ld_provider {
     LD_PROVIDER_OPENAI,    /* any OpenAI-compatible chat completions API */
-    LD_PROVIDER_ANTHROPIC  /* Anthropic's Messages API */
+    LD_PROVIDER_ANTHROPIC, /* Anthropic's Messages API */
+    LD_PROVIDER_AZURE,     /* Azure OpenAI: deployment URLs, api-key */
+    LD_PROVIDER_BEDROCK,   /* AWS Bedrock Converse, signed with SigV4 */
+    LD_PROVIDER_GEMINI     /* Google Gemini generateContent */
 } ld_provider;
+
+/* The policy's name of a provider ("azure"), "?" out of range. */
+const char *ld_provider_name(ld_provider p);
+
+/* One extra upstream header or query parameter of a route: a literal
+ * value, or an environment variable's value (read by the host) after a
+ * prefix. Names of headers are HTTP tokens; no value holds CR or LF. */
+typedef struct ld_route_param {
+    const char *name;
+    const char *value;  /* literal; NULL when env names the value */
+    const char *env;    /* environment variable; NULL for a literal */
+    const char *prefix; /* before the variable's value; "" when none */
+} ld_route_param;
 
 /* Capabilities a route offers and a request may need. */
 enum {
@@ -97,6 +113,10 @@ typedef struct ld_route_info {
     unsigned caps;
     int max_concurrency; /* 0: no cap */
     ld_us open_for;      /* how long its breaker stays open */
+    /* extra upstream headers and query parameters, in policy order */
+    const ld_route_param *headers, *query;
+    int nheaders, nquery;
+    const char *aws_region; /* bedrock: the signing region; NULL other */
 } ld_route_info;
 
 int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);

@@ -10,6 +10,8 @@
 #include "ld_health.h"
 #include "ld_policy.h"
 
+#include <cjson/cJSON.h>
+
 typedef struct ld_route {
     char *id, *model, *base_url, *api_key_env, *upstream;
     ld_provider provider;
@@ -23,6 +25,9 @@ typedef struct ld_route {
     ld_us stall_timeout; /* 0: the workload's */
     ld_breaker_cfg breaker;
     ld_setting_source breaker_src; /* its own block, the policy's, default */
+    ld_route_param *headers, *query; /* owned, with their strings */
+    int nheaders, nquery;
+    char *aws_region;
 } ld_route;
 
 typedef struct ld_rule {
@@ -122,6 +127,17 @@ struct ld_policy {
     int64_t default_output_tokens;
     char *keys_file;          /* "keys_file" as written, or NULL */
 };
+
+struct ld_json;
+/* A route's provider-specific fields (ld_policy_route.c): "headers",
+ * "query", "aws_region", and what each provider requires (azure and
+ * bedrock a base_url or region). Errors name path and field. */
+int ld_policy_load_route_ext(const struct ld_json *js, const cJSON *v,
+                             const char *path, ld_route *r);
+/* Parse a provider name; LD_ENOENT when unknown. */
+int ld_provider_parse(const char *s, ld_provider *out);
+/* Frees what ld_policy_load_route_ext allocated in r. */
+void ld_policy_route_ext_free(ld_route *r);
 
 /* Effective constraints of a workload for a tier (tier may be -1: none). */
 const ld_constraints *ld_policy_eff(const ld_policy *p, int workload,

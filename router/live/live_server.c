@@ -549,8 +549,9 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
                 v = NULL;
             }
         }
-        if (live_route_headers(s, i, v) != LD_OK) {
-            ld_error_set(err, NULL, NULL, "out of memory");
+        int hrc = live_route_headers(s, i, v, err);
+        if (hrc != LD_OK) {
+            rc = hrc;
             goto fail;
         }
     }
@@ -759,10 +760,8 @@ void live_server_free(live_server *s)
         live_log(s, "closing the events file: %s", strerror(errno));
     if (s->trace != NULL && fclose(s->trace) != 0)
         live_log(s, "closing the trace file: %s", strerror(errno));
-    for (int i = 0; i < LD_MAX_ROUTES; i++) {
-        live_hdrs_wipe(s->route_hdrs[i][0]);
-        live_hdrs_wipe(s->route_hdrs[i][1]);
-    }
+    for (int i = 0; i < LD_MAX_ROUTES; i++)
+        live_route_free(s, i);
     ld_core_free(s->core);
     live_metrics_free(s->m);
     if (s->gsl != NULL)

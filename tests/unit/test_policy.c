@@ -413,12 +413,13 @@ static void test_regions_must_be_an_array(void **state)
 static void test_unknown_provider_and_capability_are_refused(void **state)
 {
     (void)state;
-    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"azure\", "
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"cohere\", "
                         "\"model\": \"m\", \"price\": {\"input_per_mtok\": 1, "
                         "\"output_per_mtok\": 1}}}",
                         "\"w\": {\"ladder\": [\"a\"]}", ""),
                  LD_EINVAL, "routes.a.provider: ",
-                 "unknown provider \"azure\"");
+                 "unknown provider \"cohere\" (expected openai, anthropic, "
+                 "azure, bedrock or gemini)");
     expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"openai\", "
                         "\"model\": \"m\", \"capabilities\": [\"stream\", "
                         "\"telepathy\"], \"price\": {\"input_per_mtok\": 1, "
