@@ -140,6 +140,7 @@ struct fp_call {
     fp_us t_start;
     time_t created;
     char path[FP_MAX_PATH];
+    char query[FP_MAX_PATH];    /* the URL's query as sent ("" none) */
     fp_api api;
     fp_cloud cloud;
     char *model;                /* NULL until a valid model was read */

@@ -302,8 +302,10 @@ static void fp_stream_tick(fp_call *c)
         rc = fp_sse_preamble(c, b);
         c->phase = FP_PH_TOKENS;
         delay = 0;
-        /* Bedrock's throttling in a stream: one exception frame, the end */
-        if (c->cloud == FP_CLOUD_BEDROCK && kind == FP_RATELIMIT) {
+        /* Bedrock's throttling in a stream (one exception frame) and
+         * Gemini's blocked prompt (one blockReason event) end it */
+        if ((c->cloud == FP_CLOUD_BEDROCK && kind == FP_RATELIMIT) ||
+            (c->cloud == FP_CLOUD_GEMINI && kind == FP_CONTENT)) {
             c->n_tokens = 0;
             end = true;
         }

@@ -7,7 +7,8 @@
  *   Gemini   POST {base}/models/{model}:generateContent and
  *            :streamGenerateContent?alt=sse (SSE data-only events, the
  *            last with finishReason and usageMetadata); content: 200 with
- *            promptFeedback.blockReason SAFETY; errors
+ *            promptFeedback.blockReason SAFETY (a stream: that one
+ *            event); errors
  *            {"error":{"code","message","status"}}; x-goog-api-key for auth
  *   Bedrock  POST /model/{modelId}/converse and /converse-stream (AWS
  *            event-stream frames with both CRCs: messageStart,
@@ -359,6 +360,8 @@ int fp_cloud_preamble(fp_call *c, struct evbuffer *b)
 {
     bool ok;
     cJSON *o;
+    if (c->cloud == FP_CLOUD_GEMINI && c->beh.spec->kind == FP_CONTENT)
+        return gem_sse(c, b, gem_response(c, NULL, NULL, true, true));
     if (c->cloud == FP_CLOUD_GEMINI)
         return 0; /* Gemini's first event carries the first text */
     if (c->beh.spec->kind == FP_RATELIMIT) {

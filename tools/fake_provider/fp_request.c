@@ -425,6 +425,10 @@ static fp_call *fp_call_new(fp_server *s, struct evhttp_request *req)
     c->created = time(NULL);
     c->api = FP_OPENAI;
     snprintf(c->path, sizeof c->path, "%s", path != NULL ? path : "");
+    {
+        const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+        snprintf(c->query, sizeof c->query, "%s", q != NULL ? q : "");
+    }
     snprintf(c->label, sizeof c->label, "none");
     if (fp_capture_headers(c) != 0) {
         fp_call_free(c);
