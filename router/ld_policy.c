@@ -329,7 +329,10 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
     if (price == NULL)
         return ld_json_fail(js, p, NULL, "missing (give input_per_mtok and "
                             "output_per_mtok)");
-    if ((rc = ld_json_want_object(js, price, p)) < 0 ||
+    if (cJSON_IsString(price) || ld_json_has(price, "from")) {
+        if ((rc = ld_policy_load_route_price(js, price, p, r)) < 0)
+            return rc;
+    } else if ((rc = ld_json_want_object(js, price, p)) < 0 ||
         (rc = ld_json_check_keys(js, price, p, pkeys, NULL)) < 0 ||
         (rc = ld_json_num(js, price, p, "input_per_mtok", true, 0, 1e6,
                           &r->price_in)) < 0 ||
@@ -1021,7 +1024,8 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     static const char *const keys[] = {"version", "name", "routes",
                                        "workloads", "tiers", "breaker",
                                        "retry", "retry_budget", "health",
-                                       "defaults", "keys_file", NULL};
+                                       "defaults", "keys_file", "prices",
+                                       NULL};
     ld_policy *p = NULL;
     cJSON *root = NULL;
     int rc;
@@ -1079,6 +1083,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
         goto fail;
     if ((rc = load_globals(&c, root)) < 0 ||
         (rc = load_routes(&c, root, &breaker)) < 0 ||
+        (rc = ld_policy_load_prices(&c.j, root, p)) < 0 ||
         (rc = load_tiers(&c, root)) < 0 ||
         (rc = load_workloads(&c, root)) < 0 ||
         (rc = load_defaults(&c, root)) < 0 ||
@@ -1117,6 +1122,7 @@ void ld_policy_free(ld_policy *p)
     free(p->eff);
     free(p->name);
     free(p->keys_file);
+    free(p->prices_file);
     free(p);
 }
 

@@ -99,6 +99,33 @@ const char *ld_policy_route_id(const ld_policy *p, int route);
 const char *ld_policy_workload_name(const ld_policy *p, int workload);
 const char *ld_policy_tier_name(const ld_policy *p, int tier);
 
+/* ---- price lists (genai-prices) ------------------------------------------
+ * A route's "price" may be "genai-prices" (the list's entry for the
+ * route's provider and model) or {"from": "genai-prices", "provider"?,
+ * "model"?} (another provider id or model name in the list), when the
+ * policy names the list: "prices": {"from": "genai-prices", "file": F}.
+ * The core reads no file: a host that loads such a policy reads the list
+ * and hands its entries to ld_policy_apply_prices before any other use. */
+typedef struct ld_price_entry {
+    const char *provider, *model; /* genai-prices provider_id, model_id */
+    double input_per_mtok, output_per_mtok; /* < 0: not in the list */
+    bool conditional; /* the entry holds only under a constraint (a date) */
+} ld_price_entry;
+
+/* The price list the policy names ("prices".file as written), NULL when
+ * none. */
+const char *ld_policy_prices_file(const ld_policy *p);
+/* The list's id of a provider ("aws" for bedrock, "google" for gemini). */
+const char *ld_price_provider_id(ld_provider p);
+/* Give every route that takes its price from the list its input and
+ * output prices: the entry with its provider and model (an unconditional
+ * one first). LD_ENOENT naming the route, the provider and the model when
+ * the list has no such entry (or no output price for it); err names
+ * `list` (the file) then. Routes with prices of their own are left as
+ * they are. */
+int ld_policy_apply_prices(ld_policy *p, const ld_price_entry *entries,
+                           size_t n, const char *list, ld_error *err);
+
 /* Route properties the hosts need (adapters, price display). */
 typedef struct ld_route_info {
     const char *id;

@@ -26,6 +26,10 @@ typedef struct ld_route {
     ld_breaker_cfg breaker;
     ld_setting_source breaker_src; /* its own block, the policy's, default */
     ld_route_param *headers, *query; /* owned, with their strings */
+    /* "price": "genai-prices" or {"from": ...}: the list's provider and
+     * model (owned), prices set by ld_policy_apply_prices */
+    char *price_provider, *price_model;
+    bool price_pending;
     int nheaders, nquery;
     char *aws_region;
 } ld_route;
@@ -126,6 +130,7 @@ struct ld_policy {
     ld_us default_stall;      /* when no workload or route sets one */
     int64_t default_output_tokens;
     char *keys_file;          /* "keys_file" as written, or NULL */
+    char *prices_file;        /* "prices": {"file"} as written, or NULL */
 };
 
 struct ld_json;
@@ -136,6 +141,13 @@ int ld_policy_load_route_ext(const struct ld_json *js, const cJSON *v,
                              const char *path, ld_route *r);
 /* Parse a provider name; LD_ENOENT when unknown. */
 int ld_provider_parse(const char *s, ld_provider *out);
+/* A route's "price" that names a price list (ld_policy_route.c). */
+int ld_policy_load_route_price(const struct ld_json *js, const cJSON *price,
+                               const char *path, ld_route *r);
+/* The top-level "prices" block (after the routes: a route that names the
+ * list needs it). */
+int ld_policy_load_prices(const struct ld_json *js, const cJSON *root,
+                          ld_policy *p);
 /* Frees what ld_policy_load_route_ext allocated in r. */
 void ld_policy_route_ext_free(ld_route *r);
 

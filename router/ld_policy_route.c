@@ -14,6 +14,7 @@
  * CR or LF (checked again by the host for a variable's value). Query names
  * are non-empty; names and values are URL-encoded by the host.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -205,7 +206,141 @@ void ld_policy_route_ext_free(ld_route *r)
     free(r->headers);
     free(r->query);
     free(r->aws_region);
+    free(r->price_provider);
+    free(r->price_model);
+    r->price_provider = r->price_model = NULL;
     r->headers = r->query = NULL;
     r->nheaders = r->nquery = 0;
     r->aws_region = NULL;
+}
+
+/* ---- price lists ---------------------------------------------------------- */
+
+#define GENAI_PRICES "genai-prices"
+
+const char *ld_price_provider_id(ld_provider p)
+{
+    switch (p) {
+    case LD_PROVIDER_OPENAI:
+        return "openai";
+    case LD_PROVIDER_ANTHROPIC:
+        return "anthropic";
+    case LD_PROVIDER_AZURE:
+        return "azure";
+    case LD_PROVIDER_BEDROCK:
+        return "aws";
+    case LD_PROVIDER_GEMINI:
+        return "google";
+    }
+    return "?";
+}
+
+int ld_policy_load_route_price(const ld_json *js, const cJSON *price,
+                               const char *path, ld_route *r)
+{
+    static const char *const keys[] = {"from", "provider", "model", NULL};
+    const char *from = NULL, *prov = NULL, *model = NULL;
+    int rc;
+    if (cJSON_IsString(price)) {
+        from = price->valuestring;
+    } else if ((rc = ld_json_want_object(js, price, path)) < 0 ||
+               (rc = ld_json_check_keys(js, price, path, keys, NULL)) < 0 ||
+               (rc = ld_json_str(js, price, path, "from", true, &from)) < 0 ||
+               (rc = ld_json_str(js, price, path, "provider", false, &prov)) <
+                   0 ||
+               (rc = ld_json_str(js, price, path, "model", false, &model)) < 0) {
+        return rc;
+    }
+    if (strcmp(from, GENAI_PRICES) != 0)
+        return ld_json_fail(js, path, cJSON_IsString(price) ? NULL : "from",
+                            "unknown price list \"%s\" (expected "
+                            GENAI_PRICES ", or input_per_mtok and "
+                            "output_per_mtok)", from);
+    r->price_provider = strdup(prov != NULL ? prov
+                                            : ld_price_provider_id(r->provider));
+    r->price_model = strdup(model != NULL ? model : r->model);
+    if (r->price_provider == NULL || r->price_model == NULL)
+        return ld_json_oom(js);
+    r->price_pending = true;
+    return LD_OK;
+}
+
+int ld_policy_load_prices(const ld_json *js, const cJSON *root, ld_policy *p)
+{
+    static const char *const keys[] = {"from", "file", NULL};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "prices");
+    const char *from = NULL;
+    int rc;
+    if (v != NULL) {
+        if ((rc = ld_json_want_object(js, v, "prices")) < 0 ||
+            (rc = ld_json_check_keys(js, v, "prices", keys, NULL)) < 0 ||
+            (rc = ld_json_str(js, v, "prices", "from", true, &from)) < 0)
+            return rc;
+        if (strcmp(from, GENAI_PRICES) != 0)
+            return ld_json_fail(js, "prices", "from", "unknown price list "
+                                "\"%s\" (expected " GENAI_PRICES ")", from);
+        if ((rc = ld_json_str(js, v, "prices", "file", true, &from)) < 0)
+            return rc;
+        if ((p->prices_file = strdup(from)) == NULL)
+            return ld_json_oom(js);
+        return LD_OK;
+    }
+    for (int i = 0; i < p->nroutes; i++) {
+        if (p->routes[i].price_pending) {
+            char path[LD_JSON_PATH_MAX];
+            ld_json_child_path(path, "routes", p->routes[i].id);
+            return ld_json_fail(js, path, "price", "takes its price from "
+                                GENAI_PRICES ": the policy needs \"prices\": "
+                                "{\"from\": \"" GENAI_PRICES "\", \"file\": "
+                                "\"traces/genai_prices/"
+                                "genai_prices_current.csv\"}");
+        }
+    }
+    return LD_OK;
+}
+
+const char *ld_policy_prices_file(const ld_policy *p)
+{
+    return p != NULL ? p->prices_file : NULL;
+}
+
+int ld_policy_apply_prices(ld_policy *p, const ld_price_entry *entries,
+                           size_t n, const char *list, ld_error *err)
+{
+    for (int i = 0; i < p->nroutes; i++) {
+        ld_route *r = &p->routes[i];
+        const ld_price_entry *best = NULL;
+        if (!r->price_pending)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            const ld_price_entry *e = &entries[k];
+            if (e->provider == NULL || e->model == NULL ||
+                strcmp(e->provider, r->price_provider) != 0 ||
+                strcmp(e->model, r->price_model) != 0)
+                continue;
+            if (best == NULL || (best->conditional && !e->conditional))
+                best = e;
+        }
+        char where[LD_JSON_PATH_MAX];
+        snprintf(where, sizeof where, "routes.%s.price", r->id);
+        if (best == NULL) {
+            ld_error_set(err, list, where, "no entry for provider \"%s\", "
+                         "model \"%s\" in the " GENAI_PRICES " list (give "
+                         "{\"from\": \"" GENAI_PRICES "\", \"provider\", "
+                         "\"model\"} as the list names them, or the prices)",
+                         r->price_provider, r->price_model);
+            return LD_ENOENT;
+        }
+        if (!(best->input_per_mtok >= 0) || !(best->output_per_mtok >= 0) ||
+            best->input_per_mtok > 1e6 || best->output_per_mtok > 1e6) {
+            ld_error_set(err, list, where, "the " GENAI_PRICES " entry for "
+                         "\"%s\", \"%s\" has no input and output price per "
+                         "million tokens", r->price_provider, r->price_model);
+            return LD_ENOENT;
+        }
+        r->price_in = best->input_per_mtok;
+        r->price_out = best->output_per_mtok;
+        r->price_pending = false;
+    }
+    return LD_OK;
 }

@@ -71,6 +71,29 @@ else
     exit 1
 fi
 
+# prices from the genai-prices list shipped in traces/
+cat >"$tmp/prices.json" <<EOF
+{"version": 1,
+ "prices": {"from": "genai-prices", "file": "$root/traces/genai_prices/genai_prices_current.csv"},
+ "routes": {"flash": {"provider": "gemini", "model": "gemini-2.0-flash", "price": "genai-prices"},
+            "nova": {"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "aws_region": "us-east-1", "price": "genai-prices"}},
+ "workloads": {"w": {"ladder": ["flash", "nova"]}}}
+EOF
+if out=$("$LADDER" check "$tmp/prices.json" 2>&1) &&
+    printf '%s' "$out" | grep -q 'primary: flash (estimated \$0\.00020 per request)'; then
+    ok "a policy takes gemini and bedrock prices from genai-prices"
+else
+    not_ok "a policy takes gemini and bedrock prices from genai-prices" "$out"
+fi
+sed 's/amazon.nova-lite-v1:0/amazon.nova-nano-v9/' "$tmp/prices.json" >"$tmp/prices_bad.json"
+"$LADDER" check "$tmp/prices_bad.json" >"$tmp/pb.out" 2>&1
+rc=$?
+if [ $rc = 2 ] && grep -q 'routes.nova.price: no entry for provider "aws", model "amazon.nova-nano-v9"' "$tmp/pb.out"; then
+    ok "a model the list does not hold is an error naming the route"
+else
+    not_ok "a model the list does not hold is an error naming the route" "exit $rc: $(cat "$tmp/pb.out")"
+fi
+
 # serve SECRET: ladder serve with the AWS secret SECRET; sets listen
 serve() {
     AZ_KEY=az-key GM_KEY=gm-key TENANT=blue AWS_ACCESS_KEY_ID=AKIDLADDERTEST \

@@ -1456,6 +1456,77 @@ static void test_cloud_routes_need_their_address(void **state)
                  LD_EINVAL, "routes.a.aws_region: ", "only a bedrock");
 }
 
+static void test_prices_come_from_the_list(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "{\"version\": 1, \"prices\": {\"from\": \"genai-prices\", \"file\": "
+        "\"list.csv\"}, \"routes\": {"
+        "\"g\": {\"provider\": \"gemini\", \"model\": \"flash\", "
+        "\"price\": \"genai-prices\"}, "
+        "\"q\": {\"provider\": \"openai\", \"model\": \"x\", \"price\": "
+        "{\"from\": \"genai-prices\", \"provider\": \"groq\", \"model\": "
+        "\"llama\"}}, "
+        "\"own\": {\"provider\": \"bedrock\", \"model\": \"flash\", "
+        "\"aws_region\": \"us-east-1\", \"price\": {\"input_per_mtok\": 7, "
+        "\"output_per_mtok\": 8}}}, "
+        "\"workloads\": {\"w\": {\"ladder\": [\"g\", \"q\", \"own\"]}}}";
+    ld_policy *p = parse_ok(text);
+    assert_string_equal(ld_policy_prices_file(p), "list.csv");
+    const ld_price_entry list[] = {
+        {"google", "flash", 0.5, 2.0, true},  /* a dated price: second choice */
+        {"google", "flash", 0.1, 0.4, false},
+        {"groq", "llama", 0.59, 0.79, false},
+        {"aws", "flash", 99, 99, false},
+    };
+    ld_error err = {{0}};
+    assert_int_equal(ld_policy_apply_prices(p, list, 4, "list.csv", &err),
+                     LD_OK);
+    ld_route_info ri;
+    assert_int_equal(ld_policy_route_info(p, 0, &ri), LD_OK);
+    assert_near(ri.input_per_mtok, 0.1, 1e-12);
+    assert_near(ri.output_per_mtok, 0.4, 1e-12);
+    assert_int_equal(ld_policy_route_info(p, 1, &ri), LD_OK);
+    assert_near(ri.input_per_mtok, 0.59, 1e-12);
+    assert_int_equal(ld_policy_route_info(p, 2, &ri), LD_OK);
+    assert_near(ri.input_per_mtok, 7, 1e-12); /* its own price stays */
+    ld_policy_free(p);
+
+    /* a model the list does not hold: the error names the route */
+    p = parse_ok(text);
+    assert_int_equal(ld_policy_apply_prices(p, list + 2, 2, "list.csv", &err),
+                     LD_ENOENT);
+    assert_non_null(strstr(err.msg, "list.csv: routes.g.price: no entry for "
+                                    "provider \"google\", model \"flash\""));
+    ld_policy_free(p);
+    /* an entry without an output price */
+    const ld_price_entry half[] = {{"google", "flash", 0.1, -1, false},
+                                   {"groq", "llama", 1, 1, false}};
+    p = parse_ok(text);
+    assert_int_equal(ld_policy_apply_prices(p, half, 2, "list.csv", &err),
+                     LD_ENOENT);
+    assert_non_null(strstr(err.msg, "routes.g.price: "));
+    ld_policy_free(p);
+}
+
+static void test_a_price_list_route_needs_the_list(void **state)
+{
+    (void)state;
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"gemini\", "
+                        "\"model\": \"m\", \"price\": \"genai-prices\"}}",
+                        "\"w\": {\"ladder\": [\"a\"]}", ""),
+                 LD_EINVAL, "routes.a.price: ", "needs \"prices\"");
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"gemini\", "
+                        "\"model\": \"m\", \"price\": \"litellm\"}}",
+                        "\"w\": {\"ladder\": [\"a\"]}", ""),
+                 LD_EINVAL, "routes.a.price: ", "unknown price list");
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"gemini\", "
+                        "\"model\": \"m\", " PRICE1 "}}",
+                        "\"w\": {\"ladder\": [\"a\"]}",
+                        ", \"prices\": {\"from\": \"genai-prices\"}"),
+                 LD_EINVAL, "prices.file: ", "missing");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1488,6 +1559,8 @@ int main(void)
         cmocka_unit_test(test_route_headers_query_and_region_load),
         cmocka_unit_test(test_bad_route_headers_and_query_name_the_field),
         cmocka_unit_test(test_cloud_routes_need_their_address),
+        cmocka_unit_test(test_prices_come_from_the_list),
+        cmocka_unit_test(test_a_price_list_route_needs_the_list),
         cmocka_unit_test(test_more_routes_than_the_cap_is_refused),
         cmocka_unit_test(test_exactly_the_route_cap_loads),
         /* ladder and roles */
