@@ -1,7 +1,8 @@
 /* live_attempt.c - one upstream attempt: a curl easy handle on the multi
  * handle, the upstream body from the route's provider table, the route's
- * fixed headers, what curl's header and write callbacks and the SSE reader
- * see, and the attempt's end reported to the core.
+ * fixed headers, URL and SigV4 signing (made once, at start), what curl's
+ * header and write callbacks and the SSE (or AWS event-stream) reader see,
+ * and the attempt's end reported to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -554,7 +555,6 @@ void live_att_start(sreq *r, const ld_do *d)
 {
     live_server *s = r->s;
     ld_route_info ri;
-    const char *path = NULL;
     char h[1024];
     bool ok = true;
     satt *a;
@@ -607,7 +607,7 @@ void live_att_start(sreq *r, const ld_do *d)
         chat = &again;
     }
     int rc = live_provider_build(a->prov, chat, ri.model, r->stream,
-                                 prefill, &a->body, &path);
+                                 prefill, &a->body, NULL);
     if (chat == &again) {
         live_chat_cleanup(&again);
     } else if (r->raw != NULL) {
@@ -640,7 +640,6 @@ void live_att_start(sreq *r, const ld_do *d)
             ok = false;
     }
     const char *url = s->route_url[d->route][r->stream ? 1 : 0];
-    (void)path;
     if (url == NULL)
         ok = false;
 
