@@ -494,6 +494,16 @@ int live_route_headers(live_server *s, int i, const char *key, ld_error *err)
         ld_error_set(err, NULL, NULL, "route %d: no such provider", i);
         return LD_EINVAL;
     }
+    /* the route's own headers, each variable read (and warned about)
+     * once */
+    struct curl_slist *own = NULL;
+    for (int k = 0; k < ri.nheaders && ok; k++) {
+        const char *val = param_value(s, ri.id, &ri.headers[k], v, sizeof v);
+        if (val == NULL)
+            continue;
+        snprintf(h, sizeof h, "%s: %s", ri.headers[k].name, val);
+        own = hdr_add(own, h, &ok);
+    }
     for (int st = 0; st < 2 && ok; st++) {
         l[st] = hdr_add(l[st], "Content-Type: application/json", &ok);
         snprintf(h, sizeof h, "Accept: %s",
@@ -507,15 +517,10 @@ int live_route_headers(live_server *s, int i, const char *key, ld_error *err)
             snprintf(h, sizeof h, prov->auth_header, key);
             l[st] = hdr_add(l[st], h, &ok);
         }
-        for (int k = 0; k < ri.nheaders; k++) {
-            const char *val = param_value(s, ri.id, &ri.headers[k], v,
-                                          sizeof v);
-            if (val == NULL)
-                continue;
-            snprintf(h, sizeof h, "%s: %s", ri.headers[k].name, val);
-            l[st] = hdr_add(l[st], h, &ok);
-        }
+        for (struct curl_slist *n = own; n != NULL; n = n->next)
+            l[st] = hdr_add(l[st], n->data, &ok);
     }
+    live_hdrs_wipe(own);
     int rc = ok ? route_sigv4(s, i, &ri, l, &ok) : LD_ENOMEM;
     s->route_hdrs[i][0] = l[0];
     s->route_hdrs[i][1] = l[1];
