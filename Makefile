@@ -21,14 +21,14 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libcjson gsl libevent hiredis libcurl libcrypto
+PKGS := libcjson gsl libevent hiredis libcurl libcrypto zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # The ladder binary takes GSL, libevent and hiredis from their static
 # archives (Debian's -dev packages ship them): `serve` uses a sliver of
 # each, and as shared libraries their symbol tables and relocations alone
 # kept 0.9 MB resident in every router. Tests link the shared ones.
-LADDER_LIBS = $(shell pkg-config --libs libcjson libcurl libcrypto 2>/dev/null) \
+LADDER_LIBS = $(shell pkg-config --libs libcjson libcurl libcrypto zlib 2>/dev/null) \
               -Wl,-Bstatic -lgsl -lgslcblas -levent -lhiredis -Wl,-Bdynamic -lm
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Werror

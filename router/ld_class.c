@@ -179,7 +179,9 @@ static const char *const context_types[] = {
     NULL};
 static const char *const context_phrases[] = {
     "prompt is too long", "maximum context length", "context length",
-    "too many tokens", "context window", NULL};
+    "too many tokens", "context window", "input is too long",
+    "too many input tokens", "exceeds the maximum number of tokens",
+    "input token count", NULL};
 
 static const char *const content_codes[] = {
     "content_policy_violation", "content_filter", "content_filtered", "safety",
@@ -190,7 +192,7 @@ static const char *const region_codes[] = {
     "unsupported_country_region_territory", NULL};
 static const char *const region_phrases[] = {
     "not available in your region", "country, region, or territory",
-    "country, region or territory", NULL};
+    "country, region or territory", "user location is not supported", NULL};
 
 static const char *const quota_codes[] = {
     "insufficient_quota", "billing_hard_limit_reached",
@@ -205,13 +207,29 @@ static const char *const quota_phrases[] = {
 
 static const char *const rate_codes[] = {"rate_limit_exceeded", NULL};
 static const char *const rate_types[] = {
-    "rate_limit_error", "tokens", "requests", NULL};
+    "rate_limit_error", "tokens", "requests",
+    "RESOURCE_EXHAUSTED",                     /* Gemini */
+    "throttlingException", NULL};             /* Bedrock */
 
-static const char *const overloaded_types[] = {"overloaded_error", NULL};
+static const char *const overloaded_types[] = {
+    "overloaded_error", "UNAVAILABLE", "serviceUnavailableException", NULL};
 
 static const char *const auth_codes[] = {"invalid_api_key", NULL};
 static const char *const auth_types[] = {
-    "authentication_error", "permission_error", NULL};
+    "authentication_error", "permission_error", "UNAUTHENTICATED",
+    "PERMISSION_DENIED", "accessDeniedException",
+    "UnrecognizedClientException", "InvalidSignatureException",
+    "IncompleteSignatureException", "ExpiredTokenException", NULL};
+
+/* Types that name a class only when no phrase of the message named a
+ * more precise one: a Bedrock validationException or a Gemini
+ * INVALID_ARGUMENT is bad_request unless it says the input is too long;
+ * an error event saying the server failed is server_error. */
+static const char *const late_bad_types[] = {
+    "validationException", "INVALID_ARGUMENT", "FAILED_PRECONDITION", NULL};
+static const char *const late_server_types[] = {
+    "internalServerException", "modelStreamErrorException",
+    "modelTimeoutException", "INTERNAL", NULL};
 
 static const provider_rule provider_rules[] = {
     {LD_FC_CONTEXT_LENGTH, context_codes, context_types, context_phrases},
@@ -240,16 +258,19 @@ static ld_class classify_provider(const ld_raw_result *r)
             str_ieq(r->finish_reason, "content_filter"))
             return p->cls;
     }
-    if (r->error_message == NULL || r->error_message[0] == '\0')
-        return LD_FC_NONE;
     char lower[MSG_SCAN + 1];
     size_t n = 0;
-    for (; n < MSG_SCAN && r->error_message[n] != '\0'; n++)
+    for (; r->error_message != NULL && n < MSG_SCAN &&
+           r->error_message[n] != '\0'; n++)
         lower[n] = (char)ascii_lower((unsigned char)r->error_message[n]);
     lower[n] = '\0';
     for (size_t i = 0; i < N_PROVIDER_RULES; i++)
         if (any_phrase(lower, provider_rules[i].phrases))
             return provider_rules[i].cls;
+    if (in_list(r->error_type, late_bad_types))
+        return LD_FC_BAD_REQUEST;
+    if (in_list(r->error_type, late_server_types))
+        return LD_FC_SERVER_ERROR;
     return LD_FC_NONE;
 }
 
@@ -320,10 +341,25 @@ static ld_class classify_status(int s)
  *                         balance is too low", "reached your specified
  *                         (workspace) API usage limits"
  *      rate_limited       code rate_limit_exceeded; type rate_limit_error,
- *                         tokens, requests
- *      overloaded         type overloaded_error
- *      auth_error         type authentication_error, permission_error; code
- *                         invalid_api_key
+ *                         tokens, requests, RESOURCE_EXHAUSTED (Gemini),
+ *                         throttlingException (Bedrock)
+ *      overloaded         type overloaded_error, UNAVAILABLE,
+ *                         serviceUnavailableException
+ *      auth_error         type authentication_error, permission_error,
+ *                         UNAUTHENTICATED, PERMISSION_DENIED,
+ *                         accessDeniedException, UnrecognizedClient-,
+ *                         InvalidSignature-, IncompleteSignature-,
+ *                         ExpiredTokenException; code invalid_api_key
+ *    then, when no phrase matched:
+ *      bad_request        type validationException, INVALID_ARGUMENT,
+ *                         FAILED_PRECONDITION
+ *      server_error       type internalServerException,
+ *                         modelStreamErrorException, modelTimeoutException,
+ *                         INTERNAL
+ *    (codes and types compare case-insensitively; the context_length
+ *    phrases also hold "input is too long", "too many input tokens",
+ *    "exceeds the maximum number of tokens", "input token count", and
+ *    region_restricted "user location is not supported")
  *
  * 3. The HTTP status:
  *      2xx -> success    408 -> timeout_total     401, 403 -> auth_error
@@ -362,6 +398,28 @@ static ld_class classify_status(int s)
  *   Azure OpenAI
  *              400 code content_filter      -> content_blocked
  *              200 finish_reason content_filter -> content_blocked
+ *              429 (Retry-After, retry-after-ms) -> rate_limited
+ *   Gemini     429 RESOURCE_EXHAUSTED       -> rate_limited
+ *              400 INVALID_ARGUMENT         -> bad_request, but "input
+ *                  token count ... exceeds the maximum number of tokens"
+ *                                           -> context_length
+ *              400 FAILED_PRECONDITION "User location is not supported"
+ *                                           -> region_restricted
+ *              403 PERMISSION_DENIED        -> auth_error
+ *              500 INTERNAL                 -> server_error
+ *              503 UNAVAILABLE              -> overloaded
+ *              finishReason SAFETY, PROHIBITED_CONTENT, ... (translated
+ *              to finish_reason content_filter) -> content_blocked
+ *   Bedrock    429 / throttlingException    -> rate_limited
+ *              400 / validationException    -> bad_request, but "Input is
+ *                  too long", "too many input tokens" -> context_length
+ *              403 accessDenied-, InvalidSignature-, UnrecognizedClient-
+ *                                           -> auth_error
+ *              503 / serviceUnavailableException -> overloaded
+ *              500 / internalServerException, modelStreamErrorException
+ *                                           -> server_error
+ *              stopReason guardrail_intervened, content_filtered
+ *              (translated to content_filter) -> content_blocked
  */
 ld_class ld_classify(const ld_raw_result *r)
 {
@@ -446,6 +504,21 @@ static void copy_field(char *dst, size_t cap, const cJSON *item)
     }
 }
 
+/* An AWS error type names a shape, maybe with a namespace before '#' and a
+ * URL after ':' ("com.amazon.coral#ThrottlingException:http://..."):
+ * keep the name. */
+static void aws_type_trim(char *type)
+{
+    if (type == NULL)
+        return;
+    char *hash = strchr(type, '#');
+    if (hash != NULL)
+        memmove(type, hash + 1, strlen(hash + 1) + 1);
+    char *colon = strchr(type, ':');
+    if (colon != NULL)
+        *colon = '\0';
+}
+
 static bool is_text(const cJSON *item)
 {
     return (cJSON_IsString(item) && item->valuestring != NULL) ||
@@ -491,6 +564,8 @@ int ld_parse_error_body(const char *body, size_t len, char *type,
         t = cJSON_GetObjectItemCaseSensitive(err, "type");
         c = cJSON_GetObjectItemCaseSensitive(err, "code");
         m = cJSON_GetObjectItemCaseSensitive(err, "message");
+        if (!is_text(t)) /* Google: {"code":429,"status":"RESOURCE_..."} */
+            t = cJSON_GetObjectItemCaseSensitive(err, "status");
         if (!is_text(c)) {
             /* Anthropic: "details":{"error_code":"..."} on some 429s */
             const cJSON *d = cJSON_GetObjectItemCaseSensitive(err, "details");
@@ -510,11 +585,16 @@ int ld_parse_error_body(const char *body, size_t len, char *type,
         t = cJSON_GetObjectItemCaseSensitive(root, "type");
         c = cJSON_GetObjectItemCaseSensitive(root, "code");
         m = cJSON_GetObjectItemCaseSensitive(root, "message");
+        if (!is_text(t)) /* AWS: {"__type":"...#ThrottlingException"} */
+            t = cJSON_GetObjectItemCaseSensitive(root, "__type");
+        if (!is_text(m))
+            m = cJSON_GetObjectItemCaseSensitive(root, "Message");
         if (!cJSON_IsString(m) || m->valuestring == NULL ||
             (!is_text(t) && !is_text(c)))
             goto out;
     }
     copy_field(type, type_cap, t);
+    aws_type_trim(type);
     copy_field(code, code_cap, c);
     copy_field(message, message_cap, m);
     rc = LD_OK;

@@ -116,10 +116,12 @@ void ld_raw_result_init(ld_raw_result *r);
 ld_class ld_classify(const ld_raw_result *r);
 
 /* Read a provider error body (OpenAI: {"error":{"message","type","code"}},
- * Anthropic: {"type":"error","error":{"type","message"}}) into the given
- * buffers, each NUL-terminated and truncated to its size. Returns LD_OK when
- * the body is a recognised error object, LD_EINVAL otherwise (buffers are
- * then empty strings). */
+ * Anthropic: {"type":"error","error":{"type","message"}}, Google:
+ * {"error":{"code","message","status"}} with status as the type, AWS:
+ * {"__type":"ns#Name:url","message"|"Message"} with Name as the type)
+ * into the given buffers, each NUL-terminated and truncated to its size.
+ * Returns LD_OK when the body is a recognised error object, LD_EINVAL
+ * otherwise (buffers are then empty strings). */
 int ld_parse_error_body(const char *body, size_t len, char *type,
                         size_t type_cap, char *code, size_t code_cap,
                         char *message, size_t message_cap);

@@ -292,7 +292,8 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
     static const char *const keys[] = {
         "provider", "model", "base_url", "api_key_env", "price", "quality",
         "regions", "context_window", "capabilities", "max_concurrency",
-        "timeouts", "breaker", "upstream", NULL};
+        "timeouts", "breaker", "upstream", "headers", "query", "aws_region",
+        NULL};
     const ld_json *js = &c->j;
     int rc;
     const char *s = NULL;
@@ -302,13 +303,10 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
         (rc = ld_json_check_keys(js, v, path, keys, NULL)) < 0 ||
         (rc = ld_json_str(js, v, path, "provider", true, &s)) < 0)
         return rc;
-    if (strcmp(s, "openai") == 0)
-        r->provider = LD_PROVIDER_OPENAI;
-    else if (strcmp(s, "anthropic") == 0)
-        r->provider = LD_PROVIDER_ANTHROPIC;
-    else
+    if (ld_provider_parse(s, &r->provider) != LD_OK)
         return ld_json_fail(js, path, "provider", "unknown provider \"%s\" "
-                            "(expected openai or anthropic)", s);
+                            "(expected openai, anthropic, azure, bedrock or "
+                            "gemini)", s);
     if ((rc = ld_json_str(js, v, path, "model", true, &s)) < 0)
         return rc;
     if ((r->model = strdup(s)) == NULL)
@@ -320,7 +318,8 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
         return ld_json_fail(js, path, "base_url",
                             "must start with http:// or https://");
     if ((rc = ld_json_dup(js, v, path, "api_key_env", &r->api_key_env)) < 0 ||
-        (rc = ld_json_dup(js, v, path, "upstream", &r->upstream)) < 0)
+        (rc = ld_json_dup(js, v, path, "upstream", &r->upstream)) < 0 ||
+        (rc = ld_policy_load_route_ext(js, v, path, r)) < 0)
         return rc;
 
     static const char *const pkeys[] = {"input_per_mtok", "output_per_mtok",
@@ -330,7 +329,10 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
     if (price == NULL)
         return ld_json_fail(js, p, NULL, "missing (give input_per_mtok and "
                             "output_per_mtok)");
-    if ((rc = ld_json_want_object(js, price, p)) < 0 ||
+    if (cJSON_IsString(price) || ld_json_has(price, "from")) {
+        if ((rc = ld_policy_load_route_price(js, price, p, r)) < 0)
+            return rc;
+    } else if ((rc = ld_json_want_object(js, price, p)) < 0 ||
         (rc = ld_json_check_keys(js, price, p, pkeys, NULL)) < 0 ||
         (rc = ld_json_num(js, price, p, "input_per_mtok", true, 0, 1e6,
                           &r->price_in)) < 0 ||
@@ -1006,6 +1008,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
                                        "workloads", "tiers", "breaker",
                                        "retry", "retry_budget", "health",
                                        "defaults", "keys_file", "models",
+                                       "prices",
                                        NULL};
     ld_policy *p = NULL;
     cJSON *root = NULL;
@@ -1064,6 +1067,7 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
         goto fail;
     if ((rc = load_globals(&c, root)) < 0 ||
         (rc = load_routes(&c, root, &breaker)) < 0 ||
+        (rc = ld_policy_load_prices(&c.j, root, p)) < 0 ||
         (rc = load_tiers(&c, root)) < 0 ||
         (rc = load_workloads(&c, root)) < 0 ||
         (rc = load_defaults(&c, root)) < 0 ||
@@ -1090,6 +1094,7 @@ void ld_policy_free(ld_policy *p)
         free(r->base_url);
         free(r->api_key_env);
         free(r->upstream);
+        ld_policy_route_ext_free(r);
     }
     for (int i = 0; i < p->nworkloads; i++) {
         free(p->workloads[i].name);
@@ -1103,6 +1108,7 @@ void ld_policy_free(ld_policy *p)
     free(p->eff);
     free(p->name);
     free(p->keys_file);
+    free(p->prices_file);
     free(p);
 }
 
@@ -1178,6 +1184,11 @@ int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out)
     out->caps = r->caps;
     out->max_concurrency = r->max_concurrency;
     out->open_for = r->breaker.open_for;
+    out->headers = r->headers;
+    out->nheaders = r->nheaders;
+    out->query = r->query;
+    out->nquery = r->nquery;
+    out->aws_region = r->aws_region;
     return LD_OK;
 }
 

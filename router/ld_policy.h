@@ -29,8 +29,24 @@ typedef struct ld_policy ld_policy;
 
 typedef enum ld_provider {
     LD_PROVIDER_OPENAI,    /* any OpenAI-compatible chat completions API */
-    LD_PROVIDER_ANTHROPIC  /* Anthropic's Messages API */
+    LD_PROVIDER_ANTHROPIC, /* Anthropic's Messages API */
+    LD_PROVIDER_AZURE,     /* Azure OpenAI: deployment URLs, api-key */
+    LD_PROVIDER_BEDROCK,   /* AWS Bedrock Converse, signed with SigV4 */
+    LD_PROVIDER_GEMINI     /* Google Gemini generateContent */
 } ld_provider;
+
+/* The policy's name of a provider ("azure"), "?" out of range. */
+const char *ld_provider_name(ld_provider p);
+
+/* One extra upstream header or query parameter of a route: a literal
+ * value, or an environment variable's value (read by the host) after a
+ * prefix. Names of headers are HTTP tokens; no value holds CR or LF. */
+typedef struct ld_route_param {
+    const char *name;
+    const char *value;  /* literal; NULL when env names the value */
+    const char *env;    /* environment variable; NULL for a literal */
+    const char *prefix; /* before the variable's value; "" when none */
+} ld_route_param;
 
 /* Capabilities a route offers and a request may need. */
 enum {
@@ -85,6 +101,33 @@ const char *ld_policy_route_id(const ld_policy *p, int route);
 const char *ld_policy_workload_name(const ld_policy *p, int workload);
 const char *ld_policy_tier_name(const ld_policy *p, int tier);
 
+/* ---- price lists (genai-prices) ------------------------------------------
+ * A route's "price" may be "genai-prices" (the list's entry for the
+ * route's provider and model) or {"from": "genai-prices", "provider"?,
+ * "model"?} (another provider id or model name in the list), when the
+ * policy names the list: "prices": {"from": "genai-prices", "file": F}.
+ * The core reads no file: a host that loads such a policy reads the list
+ * and hands its entries to ld_policy_apply_prices before any other use. */
+typedef struct ld_price_entry {
+    const char *provider, *model; /* genai-prices provider_id, model_id */
+    double input_per_mtok, output_per_mtok; /* < 0: not in the list */
+    bool conditional; /* the entry holds only under a constraint (a date) */
+} ld_price_entry;
+
+/* The price list the policy names ("prices".file as written), NULL when
+ * none. */
+const char *ld_policy_prices_file(const ld_policy *p);
+/* The list's id of a provider ("aws" for bedrock, "google" for gemini). */
+const char *ld_price_provider_id(ld_provider p);
+/* Give every route that takes its price from the list its input and
+ * output prices: the entry with its provider and model (an unconditional
+ * one first). LD_ENOENT naming the route, the provider and the model when
+ * the list has no such entry (or no output price for it); err names
+ * `list` (the file) then. Routes with prices of their own are left as
+ * they are. */
+int ld_policy_apply_prices(ld_policy *p, const ld_price_entry *entries,
+                           size_t n, const char *list, ld_error *err);
+
 /* Route properties the hosts need (adapters, price display). */
 typedef struct ld_route_info {
     const char *id;
@@ -99,6 +142,10 @@ typedef struct ld_route_info {
     unsigned caps;
     int max_concurrency; /* 0: no cap */
     ld_us open_for;      /* how long its breaker stays open */
+    /* extra upstream headers and query parameters, in policy order */
+    const ld_route_param *headers, *query;
+    int nheaders, nquery;
+    const char *aws_region; /* bedrock: the signing region; NULL other */
 } ld_route_info;
 
 int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);

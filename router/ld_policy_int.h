@@ -26,6 +26,13 @@ typedef struct ld_route {
     ld_us stall_timeout; /* 0: the workload's */
     ld_breaker_cfg breaker;
     ld_setting_source breaker_src; /* its own block, the policy's, default */
+    ld_route_param *headers, *query; /* owned, with their strings */
+    /* "price": "genai-prices" or {"from": ...}: the list's provider and
+     * model (owned), prices set by ld_policy_apply_prices */
+    char *price_provider, *price_model;
+    bool price_pending;
+    int nheaders, nquery;
+    char *aws_region;
 } ld_route;
 
 typedef struct ld_rule {
@@ -151,6 +158,7 @@ struct ld_policy {
     ld_name *names;
     int nnames;
     int default_model;        /* index in names for unknown ones; -1 */
+    char *prices_file;        /* "prices": {"file"} as written, or NULL */
 };
 
 /* ld_models.c: the "models" block (aliases, pinning, default_model), a
@@ -162,6 +170,24 @@ int ld_models_load_ladder(const ld_json *js, ld_policy *p, const cJSON *lad,
                           const char *path, ld_workload *w);
 int ld_models_load(const ld_json *js, ld_policy *p, const cJSON *root);
 void ld_models_free(ld_policy *p);
+
+struct ld_json;
+/* A route's provider-specific fields (ld_policy_route.c): "headers",
+ * "query", "aws_region", and what each provider requires (azure and
+ * bedrock a base_url or region). Errors name path and field. */
+int ld_policy_load_route_ext(const struct ld_json *js, const cJSON *v,
+                             const char *path, ld_route *r);
+/* Parse a provider name; LD_ENOENT when unknown. */
+int ld_provider_parse(const char *s, ld_provider *out);
+/* A route's "price" that names a price list (ld_policy_route.c). */
+int ld_policy_load_route_price(const struct ld_json *js, const cJSON *price,
+                               const char *path, ld_route *r);
+/* The top-level "prices" block (after the routes: a route that names the
+ * list needs it). */
+int ld_policy_load_prices(const struct ld_json *js, const cJSON *root,
+                          ld_policy *p);
+/* Frees what ld_policy_load_route_ext allocated in r. */
+void ld_policy_route_ext_free(ld_route *r);
 
 /* Effective constraints of a workload for a tier (tier may be -1: none). */
 const ld_constraints *ld_policy_eff(const ld_policy *p, int workload,

@@ -38,12 +38,12 @@ int sim_scenario_provider_for(const sim_scenario *sc, int route)
 }
 
 /* The upstream a route is served by: its own `upstream`, else its adapter's
- * name ("openai", "anthropic"). */
+ * name ("openai", "anthropic", "azure", "bedrock", "gemini"). */
 static const char *route_upstream(const ld_route_info *ri)
 {
     if (ri->upstream != NULL)
         return ri->upstream;
-    return ri->provider == LD_PROVIDER_ANTHROPIC ? "anthropic" : "openai";
+    return ld_provider_name(ri->provider);
 }
 
 static int provider_index(const sim_scenario *sc, const char *name)

@@ -140,7 +140,7 @@ static void fp_on_grace(evutil_socket_t fd, short what, void *arg)
 typedef struct fp_args {
     fp_opts *o;
     long long port, tokens, token_ms, max_requests, max_lifetime, capacity;
-    const char *log_path, *expect_key;
+    const char *log_path, *expect_key, *aws_secret;
 } fp_args;
 
 static int fp_take_behaviour(void *opts, const char *v, char *why, size_t cap)
@@ -163,6 +163,9 @@ static const cli_opt fp_opt_table[] = {
     {"behavior", CLI_CALL, "NAME", "the same", .fn = fp_take_behaviour},
     {"expect-key", CLI_STR, "KEY", "the key the auth behaviour wants",
      .off = AT(expect_key)},
+    {"aws-secret", CLI_STR, "SECRET", "Bedrock calls must carry an AWS SigV4 "
+     "signature made with this secret access key (403 otherwise)",
+     .off = AT(aws_secret)},
     {"tokens", CLI_INT, "N", "default answer length (20; at most 16384)",
      .off = AT(tokens), .min = 1, .max = FP_MAX_TOKENS},
     {"token-ms", CLI_INT, "MS", "pause between streamed tokens (0)",
@@ -186,6 +189,9 @@ static const cli_cmd fp_cmd = {
     {NULL, CLI_FLAG, NULL, NULL, .off = 0},
 "A fake LLM provider on 127.0.0.1 for tests and demos: OpenAI\n"
 "POST /v1/chat/completions and GET /v1/models, Anthropic POST /v1/messages,\n"
+"Azure OpenAI POST /openai/deployments/D/chat/completions?api-version=V,\n"
+"Gemini POST .../models/M:generateContent and :streamGenerateContent,\n"
+"Bedrock POST /model/M/converse and /converse-stream (AWS event-stream),\n"
 "streaming or not. Prints \"port N\" as its first line on stdout.\n"
 "\n"
 "The request's model picks the behaviour (its last '/'-separated part, so\n"
@@ -216,6 +222,12 @@ static const cli_cmd fp_cmd = {
 "                     matches --expect-key (any key when not given)\n"
 "  overloaded         Anthropic 529 overloaded_error; OpenAI 503\n"
 "\n"
+"  Gemini and Bedrock answer \"content\" with a safety block in a 200\n"
+"  (promptFeedback.blockReason SAFETY; stopReason guardrail_intervened),\n"
+"  Azure with 400 code content_filter; a Bedrock stream answers \"ratelimit\"\n"
+"  with a throttlingException frame and \"malformed-K\" with a frame whose\n"
+"  CRC is wrong. Errors take each API's shape.\n"
+"\n"
 "  An assistant prefill that starts with the answer's own tokens (\"tok1\n"
 "  tok2 \") is continued from the next one; the log line says how many\n"
 "  tokens it held (prefill_tokens).\n",
@@ -235,6 +247,7 @@ static int fp_parse_args(int argc, char **argv, fp_opts *o)
     o->port = (int)a.port;
     o->log_path = a.log_path;
     o->expect_key = a.expect_key;
+    o->aws_secret = a.aws_secret;
     o->tokens = (long)a.tokens;
     o->token_ms = (long)a.token_ms;
     o->max_requests = (long)a.max_requests;

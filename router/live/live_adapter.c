@@ -63,7 +63,8 @@
 
 #define BUF_DEFAULT_MAX ((size_t)64 * 1024 * 1024)
 
-extern const live_provider live_provider_openai, live_provider_anthropic;
+extern const live_provider live_provider_openai, live_provider_anthropic,
+    live_provider_azure, live_provider_bedrock, live_provider_gemini;
 
 /* ---- a growable byte buffer with a cap ----------------------------------- */
 
@@ -424,6 +425,12 @@ const live_provider *live_provider_for(ld_provider p)
         return &live_provider_openai;
     case LD_PROVIDER_ANTHROPIC:
         return &live_provider_anthropic;
+    case LD_PROVIDER_AZURE:
+        return &live_provider_azure;
+    case LD_PROVIDER_BEDROCK:
+        return &live_provider_bedrock;
+    case LD_PROVIDER_GEMINI:
+        return &live_provider_gemini;
     }
     return NULL;
 }

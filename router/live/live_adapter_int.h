@@ -89,6 +89,15 @@ static inline bool live_is_space(char c)
 /* Usage unknown, no finish reason, no model. */
 void live_answer_clear(live_answer *info);
 
+/* ---- OpenAI's operations, shared by the APIs that speak its format
+ * (prov_openai.c; Azure OpenAI's table uses them) ---------------------- */
+int live_openai_build(const live_chat_req *req, const char *model,
+                      bool stream, const char *prefill, live_buf *out);
+int live_openai_answer(const cJSON *root, const char *body, size_t len,
+                       live_buf *out, live_answer *info);
+int live_openai_feed(live_stream *s, const char *event, const char *data,
+                     size_t len, live_buf *out, live_chunk_info *info);
+
 /* ---- the stream translator's state (live_adapter.c) ----------------------- */
 
 struct live_stream {
@@ -120,5 +129,37 @@ struct live_stream {
 int live_stream_set_model(live_stream *s, const char *model);
 /* Keep answer text for live_stream_text, up to its cap. LD_ENOMEM. */
 int live_stream_text_add(live_stream *s, const char *t);
+
+/* ---- output of translators that make their own chunks (prov_chunks.c)
+ * Each LD_OK or LD_ENOMEM. */
+
+/* An OpenAI tool call; `index` for stream deltas when >= 0. NULL: no
+ * memory. */
+cJSON *live_tool_call_new(int index, const char *id, const char *name,
+                          const char *args);
+/* A whole chat.completion into out: content text (NULL: null), tool calls
+ * (consumed; NULL: none), finish reason (NULL: null), usage. */
+int live_completion_print(const char *id, const char *model, const char *text,
+                          cJSON *calls, const char *finish, int64_t in,
+                          int64_t out_tokens, live_buf *out);
+/* The role chunk (once per stream). */
+int live_chunk_role(live_stream *s, live_buf *out);
+/* A text delta (role first; the text kept for a continuation). */
+int live_chunk_text(live_stream *s, const char *text, live_buf *out);
+/* A tool-call delta: its start when id is not NULL (with name and the
+ * first arguments), else a piece of its arguments. */
+int live_chunk_tool(live_stream *s, int index, const char *id,
+                    const char *name, const char *args, live_buf *out);
+/* The finish chunk (and s->finish_reason). */
+int live_chunk_finish(live_stream *s, const char *finish, live_buf *out);
+/* The usage chunk, when the client asked for it (once). */
+int live_chunk_usage(live_stream *s, live_buf *out);
+/* The OpenAI tool index of upstream content block `block`, a new one for a
+ * new block; LD_ELIMIT past STREAM_MAX_TOOLS, LD_ENOMEM. */
+int live_chunk_tool_slot(live_stream *s, int64_t block);
+/* A data:MEDIA;base64,DATA URL's media type (into media) and data
+ * (pointing into url). LD_EINVAL for anything else. */
+int live_data_url_split(const char *url, char *media, size_t cap,
+                        const char **data);
 
 #endif

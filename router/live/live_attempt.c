@@ -1,7 +1,8 @@
 /* live_attempt.c - one upstream attempt: a curl easy handle on the multi
  * handle, the upstream body from the route's provider table, the route's
- * fixed headers, what curl's header and write callbacks and the SSE reader
- * see, and the attempt's end reported to the core.
+ * fixed headers, URL and SigV4 signing (made once, at start), what curl's
+ * header and write callbacks and the SSE (or AWS event-stream) reader see,
+ * and the attempt's end reported to the core.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -128,6 +129,7 @@ void live_att_free(satt *a)
     live_buf_cleanup(&a->out);
     live_buf_cleanup(&a->answer);
     live_sse_free(a->sse);
+    live_evs_free(a->evs);
     live_stream_free(a->tr);
     free(a);
 }
@@ -239,7 +241,8 @@ static size_t att_write(char *p, size_t size, size_t nmemb, void *ud)
         }
         return n;
     }
-    int rc = live_sse_feed(a->sse, p, n, att_on_sse, a);
+    int rc = a->evs != NULL ? live_evs_feed_events(a->evs, p, n, att_on_sse, a)
+                            : live_sse_feed(a->sse, p, n, att_on_sse, a);
     if (rc != LD_OK && !a->retired && !a->ended) {
         live_seen seen; /* an SSE line over its cap */
         a->abort = true;
@@ -395,28 +398,169 @@ static const char *resume_text(sreq *r)
     return r->sent.data != NULL ? r->sent.data : "";
 }
 
-/* Route i's fixed upstream headers, for whole and stream answers, with
- * its API key (NULL: none). They are the only copy of the key kept. */
-int live_route_headers(live_gen *g, int i, const char *key)
+/* The value of a route parameter: its literal, or its variable's value
+ * after the prefix (into buf); NULL when the variable is unset or unusable
+ * (a warning says so). */
+static const char *param_value(live_server *s, const char *route,
+                               const ld_route_param *p, char *buf,
+                               size_t cap)
 {
-    const live_provider *prov = g->prov[i];
-    char h[1024];
-    bool ok = prov != NULL;
-    for (int st = 0; st < 2 && ok; st++) {
-        struct curl_slist *l = NULL;
-        l = hdr_add(l, "Content-Type: application/json", &ok);
-        l = hdr_add(l, st ? "Accept: text/event-stream"
-                          : "Accept: application/json", &ok);
-        if (prov->version_header != NULL)
-            l = hdr_add(l, prov->version_header, &ok);
-        if (key != NULL) {
-            snprintf(h, sizeof h, prov->auth_header, key);
-            l = hdr_add(l, h, &ok);
-        }
-        g->route_hdrs[i][st] = l;
+    if (p->env == NULL)
+        return p->value;
+    const char *(*get)(const char *) = s->o.getenv_fn;
+    const char *v = get != NULL ? get(p->env) : getenv(p->env);
+    if (v == NULL || v[0] == '\0') {
+        live_log(s, "warning: route %s: environment variable %s is not set; "
+                 "%s goes out without it", route, p->env, p->name);
+        return NULL;
     }
+    int w = snprintf(buf, cap, "%s%s", p->prefix, v);
+    if (w < 0 || (size_t)w >= cap || strpbrk(buf, "\r\n") != NULL) {
+        live_log(s, "warning: route %s: the value of %s is not usable for %s "
+                 "(too long or has a line break); ignored", route, p->env,
+                 p->name);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The route's two URLs (curl's URL API, live_url.c). */
+static int route_urls(live_gen *g, int i, const ld_route_info *ri,
+                      ld_error *err)
+{
+    live_server *s = g->s;
+    const char *names[32], *values[32];
+    char vbuf[32][512];
+    int n = ri->nquery < 32 ? ri->nquery : 32, rc = LD_OK;
+    for (int k = 0; k < n; k++) {
+        names[k] = ri->query[k].name;
+        values[k] = param_value(s, ri->id, &ri->query[k], vbuf[k],
+                                sizeof vbuf[k]);
+    }
+    for (int st = 0; st < 2 && rc == LD_OK; st++) {
+        const char *why = NULL;
+        rc = live_url_make(g->prov[i], ri->base_url, ri->aws_region,
+                           ri->model, st == 1, names, values, n,
+                           &g->route_url[i][st], &why);
+        if (rc == LD_EINVAL)
+            ld_error_set(err, NULL, NULL, "route %s: %s: cannot make an "
+                         "upstream URL of it", ri->id, why);
+        else if (rc != LD_OK)
+            ld_error_set(err, NULL, NULL, "out of memory");
+    }
+    memset(vbuf, 0, sizeof vbuf); /* values may be secrets */
+    return rc;
+}
+
+/* SigV4 signing for a provider that asks for it: the credentials from
+ * the standard AWS variables, and the session token as a header. */
+static int route_sigv4(live_gen *g, int i, const ld_route_info *ri,
+                       struct curl_slist **hdrs, bool *ok)
+{
+    live_server *s = g->s;
+    const live_provider *prov = g->prov[i];
+    const char *(*get)(const char *) = s->o.getenv_fn;
+    const char *id, *secret, *token;
+    char h[1200];
+    if (prov->sigv4_service == NULL)
+        return LD_OK;
+    id = get != NULL ? get("AWS_ACCESS_KEY_ID") : getenv("AWS_ACCESS_KEY_ID");
+    secret = get != NULL ? get("AWS_SECRET_ACCESS_KEY")
+                         : getenv("AWS_SECRET_ACCESS_KEY");
+    token = get != NULL ? get("AWS_SESSION_TOKEN") : getenv("AWS_SESSION_TOKEN");
+    if (id == NULL || id[0] == '\0' || secret == NULL || secret[0] == '\0' ||
+        strlen(id) > 256 || strlen(secret) > 256 || strchr(id, ':') != NULL ||
+        strpbrk(id, "\r\n") != NULL || strpbrk(secret, "\r\n") != NULL) {
+        live_log(s, "warning: route %s: AWS_ACCESS_KEY_ID and "
+                 "AWS_SECRET_ACCESS_KEY are not set (or not usable); its "
+                 "requests go out unsigned", ri->id);
+        return LD_OK;
+    }
+    snprintf(h, sizeof h, "aws:amz:%s:%s",
+             ri->aws_region != NULL ? ri->aws_region : "us-east-1",
+             prov->sigv4_service);
+    g->route_sigv4[i] = strdup(h);
+    snprintf(h, sizeof h, "%s:%s", id, secret);
+    g->route_userpwd[i] = strdup(h);
+    if (token != NULL && token[0] != '\0' && strlen(token) < 1100 &&
+        strpbrk(token, "\r\n") == NULL) {
+        snprintf(h, sizeof h, "x-amz-security-token: %s", token);
+        for (int st = 0; st < 2; st++)
+            hdrs[st] = hdr_add(hdrs[st], h, ok);
+    }
+    memset(h, 0, sizeof h);
+    return g->route_sigv4[i] != NULL && g->route_userpwd[i] != NULL
+               ? LD_OK
+               : LD_ENOMEM;
+}
+
+/* Route i's fixed upstream headers, for whole and stream answers, with
+ * its API key (NULL: none), its own headers, its URLs and its signing.
+ * They are the only copy of the secrets kept. */
+int live_route_headers(live_gen *g, int i, const char *key, ld_error *err)
+{
+    live_server *s = g->s;
+    const live_provider *prov = g->prov[i];
+    ld_route_info ri;
+    char h[1024], v[600];
+    bool ok = prov != NULL;
+    struct curl_slist *l[2] = {NULL, NULL};
+    if (!ok || ld_policy_route_info(g->p, i, &ri) != LD_OK) {
+        ld_error_set(err, NULL, NULL, "route %d: no such provider", i);
+        return LD_EINVAL;
+    }
+    /* the route's own headers, each variable read (and warned about)
+     * once */
+    struct curl_slist *own = NULL;
+    for (int k = 0; k < ri.nheaders && ok; k++) {
+        const char *val = param_value(s, ri.id, &ri.headers[k], v, sizeof v);
+        if (val == NULL)
+            continue;
+        snprintf(h, sizeof h, "%s: %s", ri.headers[k].name, val);
+        own = hdr_add(own, h, &ok);
+    }
+    for (int st = 0; st < 2 && ok; st++) {
+        l[st] = hdr_add(l[st], "Content-Type: application/json", &ok);
+        snprintf(h, sizeof h, "Accept: %s",
+                 !st ? "application/json"
+                 : prov->stream_accept != NULL ? prov->stream_accept
+                                               : "text/event-stream");
+        l[st] = hdr_add(l[st], h, &ok);
+        if (prov->version_header != NULL)
+            l[st] = hdr_add(l[st], prov->version_header, &ok);
+        if (key != NULL && prov->auth_header != NULL) {
+            snprintf(h, sizeof h, prov->auth_header, key);
+            l[st] = hdr_add(l[st], h, &ok);
+        }
+        for (struct curl_slist *n = own; n != NULL; n = n->next)
+            l[st] = hdr_add(l[st], n->data, &ok);
+    }
+    live_hdrs_wipe(own);
+    int rc = ok ? route_sigv4(g, i, &ri, l, &ok) : LD_ENOMEM;
+    g->route_hdrs[i][0] = l[0];
+    g->route_hdrs[i][1] = l[1];
     memset(h, 0, sizeof h); /* the key does not linger on the stack */
-    return ok ? LD_OK : LD_ENOMEM;
+    memset(v, 0, sizeof v);
+    if (rc != LD_OK || !ok) {
+        ld_error_set(err, NULL, NULL, "out of memory");
+        return LD_ENOMEM;
+    }
+    return route_urls(g, i, &ri, err);
+}
+
+void live_route_free(live_gen *g, int i)
+{
+    live_hdrs_wipe(g->route_hdrs[i][0]);
+    live_hdrs_wipe(g->route_hdrs[i][1]);
+    g->route_hdrs[i][0] = g->route_hdrs[i][1] = NULL;
+    curl_free(g->route_url[i][0]);
+    curl_free(g->route_url[i][1]);
+    g->route_url[i][0] = g->route_url[i][1] = NULL;
+    if (g->route_userpwd[i] != NULL)
+        memset(g->route_userpwd[i], 0, strlen(g->route_userpwd[i]));
+    free(g->route_userpwd[i]);
+    free(g->route_sigv4[i]);
+    g->route_userpwd[i] = g->route_sigv4[i] = NULL;
 }
 
 /* Free a list, wiping its text (it may hold an API key). */
@@ -431,8 +575,7 @@ void live_att_start(sreq *r, const ld_do *d)
 {
     live_server *s = r->s;
     ld_route_info ri;
-    const char *path = NULL;
-    char url[2048], h[1024];
+    char h[1024];
     bool ok = true;
     satt *a;
 
@@ -484,7 +627,7 @@ void live_att_start(sreq *r, const ld_do *d)
         chat = &again;
     }
     int rc = live_provider_build(a->prov, chat, ri.model, r->stream,
-                                 prefill, &a->body, &path);
+                                 prefill, &a->body, NULL);
     if (chat == &again) {
         live_chat_cleanup(&again);
     } else if (r->raw != NULL) {
@@ -503,29 +646,22 @@ void live_att_start(sreq *r, const ld_do *d)
     if (r->stream) {
         char cid[48];
         snprintf(cid, sizeof cid, "chatcmpl-ladder-%" PRIu64, r->id);
-        a->sse = live_sse_new(SSE_LINE_CAP);
+        if (a->prov->event_stream)
+            a->evs = live_evs_new(SSE_LINE_CAP);
+        else
+            a->sse = live_sse_new(SSE_LINE_CAP);
         a->tr = live_provider_stream_new(a->prov, cid, (int64_t)(r->wall_ms / 1000),
                                 r->chat.include_usage);
         /* the answer's text is kept only where a cut stream may be
          * continued elsewhere (it is the continuation's prefill) */
         live_stream_keep_text(a->tr,
                               ld_policy_workload_continues(r->g->p, r->workload) > 0);
-        if (a->sse == NULL || a->tr == NULL)
+        if ((a->sse == NULL && a->evs == NULL) || a->tr == NULL)
             ok = false;
     }
-    const char *base = ri.base_url != NULL ? ri.base_url
-                                           : a->prov->default_base_url;
-    size_t blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/')
-        blen--;
-    size_t plen = path != NULL ? strlen(path) : 0;
-    if (blen + plen < sizeof url) {
-        memcpy(url, base, blen);
-        memcpy(url + blen, path != NULL ? path : "", plen);
-        url[blen + plen] = '\0';
-    } else {
+    const char *url = r->g->route_url[d->route][r->stream ? 1 : 0];
+    if (url == NULL)
         ok = false;
-    }
 
     if (a->body.len > ((size_t)1 << 20))
         a->hdrs = hdr_add(a->hdrs, "Expect:", &ok); /* no 100-continue
@@ -576,6 +712,11 @@ void live_att_start(sreq *r, const ld_do *d)
               curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L) == CURLE_OK) &&
              curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+        if (ok && r->g->route_sigv4[d->route] != NULL)
+            ok = curl_easy_setopt(e, CURLOPT_AWS_SIGV4,
+                                  r->g->route_sigv4[d->route]) == CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_USERPWD,
+                                  r->g->route_userpwd[d->route]) == CURLE_OK;
     }
     if (!ok) {
         live_log(s, "out of memory or bad URL starting an attempt on route %s",

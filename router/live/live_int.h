@@ -68,6 +68,7 @@
 #include "ld_core.h"
 #include "ld_trace.h"
 #include "live_adapter.h"
+#include "live_evs.h"
 #include "live_metrics.h"
 #include "live_provider.h"
 #include "live_result.h"
@@ -131,6 +132,12 @@ typedef struct live_gen {
      * credentials), for stream [1] and whole [0] answers: built once, the
      * tail of every attempt's own list */
     struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
+    /* each route's upstream URL, whole [0] and stream [1] (curl_free),
+     * and its SigV4 signing (NULL: none): "aws:amz:REGION:SERVICE" and
+     * the "KEY_ID:SECRET" credentials (wiped when freed) */
+    char *route_url[LD_MAX_ROUTES][2];
+    char *route_sigv4[LD_MAX_ROUTES];
+    char *route_userpwd[LD_MAX_ROUTES];
     double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
     char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
     /* retired: its indices in the current generation (-1: not there);
@@ -158,6 +165,7 @@ struct satt {
     live_buf answer;     /* the translated non-stream answer */
     int64_t ans_in, ans_out; /* a whole answer's usage; -1 unknown */
     live_sse *sse;
+    live_evs *evs;       /* instead of sse: an event-stream provider's */
     live_stream *tr;
     int status;          /* 0 until a status line arrived */
     bool got_headers;
@@ -424,8 +432,13 @@ void live_att_end(satt *a, const ld_raw_result *res);
 /* curl finished the transfer (with rc): tell the core what it was. */
 void live_att_transfer_done(satt *a, CURLcode rc);
 void live_att_free(satt *a);
-/* Route i's fixed upstream headers with its API key (NULL: none). */
-int live_route_headers(live_gen *g, int i, const char *key);
+/* Route i's fixed upstream headers with its API key (NULL: none), its
+ * extra headers (values of variables read now), its URLs and its SigV4
+ * credentials, into generation g. LD_EINVAL (err says which route and
+ * field) or LD_ENOMEM. */
+int live_route_headers(live_gen *g, int i, const char *key, ld_error *err);
+/* Free what live_route_headers made for route i (secrets wiped). */
+void live_route_free(live_gen *g, int i);
 /* Free a header list, wiping its text (it may hold an API key). */
 void live_hdrs_wipe(struct curl_slist *l);
 

@@ -21,10 +21,29 @@
 
 typedef struct live_provider {
     const char *name;             /* as in the policy: "openai" */
-    const char *default_base_url; /* when the route names none */
-    const char *path;             /* after base_url: "/chat/completions" */
+    /* When the route names none; a %s in it is the route's aws_region
+     * (NULL: the route must name one). */
+    const char *default_base_url;
+    /* After base_url: "/chat/completions"; a %s is the route's model, one
+     * path segment, URL-escaped ("/models/%s:generateContent").
+     * stream_path for streams (NULL: path). */
+    const char *path, *stream_path;
+    /* Query parameters of every request, "name=value" joined by '&'
+     * ("api-version=2024-10-21"), then stream_query's for streams (NULL:
+     * none); a route's own "query" replaces one of the same name. */
+    const char *query, *stream_query;
+    /* Requests signed with AWS SigV4 for this service ("bedrock"; NULL:
+     * none): credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+     * and AWS_SESSION_TOKEN instead of auth_header. */
+    const char *sigv4_service;
+    /* The stream's framing is AWS event-stream (live_evs.h), not SSE;
+     * stream_accept is the Accept header of a stream (NULL:
+     * text/event-stream). */
+    bool event_stream;
+    const char *stream_accept;
     /* Fixed upstream headers: the credentials line as a printf format
-     * with one %s for the API key ("Authorization: Bearer %s"), and a
+     * with one %s for the API key ("Authorization: Bearer %s"; NULL:
+     * none), and a
      * version line sent with every request (NULL: none). */
     const char *auth_header;
     const char *version_header;
@@ -60,6 +79,19 @@ typedef struct live_provider {
 /* The table for a policy's provider; NULL for an unknown value. The one
  * place a provider is chosen by its enum. */
 const live_provider *live_provider_for(ld_provider p);
+
+/* A route's upstream URL (curl's URL API: no string is pasted into it):
+ * base_url (NULL: the provider's default, with region), the provider's
+ * path for model and stream (model URL-escaped), the provider's query
+ * and then the route's parameters (names[i]=values[i], URL-encoded; a
+ * NULL value is skipped; a route parameter replaces the provider's of
+ * the same name). *out is the caller's, freed with curl_free. LD_EINVAL
+ * for a base_url curl refuses (why, if not NULL, names the part),
+ * LD_ENOMEM. */
+int live_url_make(const live_provider *p, const char *base_url,
+                  const char *region, const char *model, bool stream,
+                  const char *const *names, const char *const *values,
+                  int n, char **out, const char **why);
 
 /* live_build_upstream, live_translate_answer and live_stream_new with the
  * table already chosen (path_out, if not NULL, gets p->path). */

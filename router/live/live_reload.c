@@ -23,10 +23,8 @@ static void gen_free(live_gen *g)
 {
     if (g == NULL)
         return;
-    for (int i = 0; i < LD_MAX_ROUTES; i++) {
-        live_hdrs_wipe(g->route_hdrs[i][0]);
-        live_hdrs_wipe(g->route_hdrs[i][1]);
-    }
+    for (int i = 0; i < LD_MAX_ROUTES; i++)
+        live_route_free(g, i);
     ld_core_free(g->core);
     free(g->key_to);
     if (g->own) {
@@ -92,10 +90,8 @@ int live_gen_new(live_server *s, const ld_policy *p, live_keys *keys,
                 v = NULL;
             }
         }
-        if (live_route_headers(g, i, v) != LD_OK) {
-            ld_error_set(err, NULL, NULL, "out of memory");
+        if ((rc = live_route_headers(g, i, v, err)) != LD_OK)
             goto fail;
-        }
     }
     *out = g;
     return LD_OK;

@@ -20,7 +20,7 @@
 #include "ld_class.h"
 #include "live_adapter_int.h"
 
-static int build_openai(const live_chat_req *req, const char *model,
+int live_openai_build(const live_chat_req *req, const char *model,
                         bool stream, const char *prefill, live_buf *out)
 {
     int rc = LD_ENOMEM;
@@ -118,7 +118,7 @@ static bool is_done_marker(const char *data, size_t len)
     return len == 6 && memcmp(data, "[DONE]", 6) == 0;
 }
 
-static int openai_feed(live_stream *s, const char *event, const char *data,
+int live_openai_feed(live_stream *s, const char *event, const char *data,
                        size_t len, live_buf *out, live_chunk_info *info)
 {
     cJSON *root = NULL;
@@ -202,7 +202,7 @@ done:
 }
 
 
-static int openai_answer(const cJSON *root, const char *body, size_t len,
+int live_openai_answer(const cJSON *root, const char *body, size_t len,
                          live_buf *out, live_answer *info)
 {
     const cJSON *choices = live_jget(root, "choices");
@@ -225,8 +225,8 @@ const live_provider live_provider_openai = {
     .auth_header = "Authorization: Bearer %s",
     .version_header = NULL,
     .makes_chunks = false,
-    .build = build_openai,
-    .answer = openai_answer,
-    .stream_event = openai_feed,
+    .build = live_openai_build,
+    .answer = live_openai_answer,
+    .stream_event = live_openai_feed,
     .error_words = ld_parse_error_body,
 };

@@ -1,6 +1,7 @@
 /* fuzz_sse.c - an upstream stream: the SSE reader fed in arbitrary
  * chunkings, each event through the provider's stream translation. The
- * first byte picks the provider, the second seeds the chunk sizes. */
+ * first byte picks the provider (bit 0 Anthropic, else bit 3 Gemini, else
+ * OpenAI) and the options, the second seeds the chunk sizes. */
 #include "fuzz.h"
 
 #include "live_adapter.h"
@@ -22,7 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    ld_provider p = data[0] & 1 ? LD_PROVIDER_ANTHROPIC : LD_PROVIDER_OPENAI;
+    ld_provider p = data[0] & 1   ? LD_PROVIDER_ANTHROPIC
+                    : data[0] & 8 ? LD_PROVIDER_GEMINI
+                                  : LD_PROVIDER_OPENAI;
     unsigned seed = data[1];
     ctx c;
     c.st = live_stream_new(p, "chatcmpl-fuzz", 1, (data[0] & 2) != 0);

@@ -1013,11 +1013,92 @@ static void test_parse_ignores_param_and_extra_fields(void **state)
     assert_string_equal(p.message, "m");
 }
 
+
+/* ---- Gemini and Bedrock words -------------------------------------------- */
+
+static void test_google_status_is_read_as_the_type(void **state)
+{
+    (void)state;
+    parsed_body p = parse_str("{\"error\":{\"code\":429,\"message\":"
+                              "\"Resource has been exhausted\",\"status\":"
+                              "\"RESOURCE_EXHAUSTED\"}}");
+    assert_int_equal(p.rc, LD_OK);
+    assert_string_equal(p.type, "RESOURCE_EXHAUSTED");
+    assert_string_equal(p.code, "429");
+    /* the quota phrase in Google's message does not beat its status */
+    assert_class(classify_body(429, "{\"error\":{\"code\":429,\"message\":"
+                                    "\"You exceeded your current quota\","
+                                    "\"status\":\"RESOURCE_EXHAUSTED\"}}"),
+                 LD_FC_RATE_LIMITED);
+    assert_class(classify_body(503, "{\"error\":{\"code\":503,\"message\":"
+                                    "\"overloaded\",\"status\":"
+                                    "\"UNAVAILABLE\"}}"),
+                 LD_FC_OVERLOADED);
+    assert_class(classify_body(401, "{\"error\":{\"code\":401,\"message\":"
+                                    "\"no\",\"status\":\"UNAUTHENTICATED\"}}"),
+                 LD_FC_AUTH_ERROR);
+}
+
+static void test_aws_type_is_read_without_its_namespace(void **state)
+{
+    (void)state;
+    parsed_body p = parse_str("{\"__type\":\"com.amazon.coral.validate#"
+                              "ValidationException:http://x\",\"Message\":"
+                              "\"Malformed input request\"}");
+    assert_int_equal(p.rc, LD_OK);
+    assert_string_equal(p.type, "ValidationException");
+    assert_string_equal(p.message, "Malformed input request");
+    /* a bare {"message"} is not an error body: the status decides */
+    assert_int_equal(parse_str("{\"message\":\"Too many requests\"}").rc,
+                     LD_EINVAL);
+}
+
+static void test_late_types_yield_to_message_phrases(void **state)
+{
+    (void)state;
+    /* validationException is bad_request unless the input is too long */
+    assert_class(classify_body(400, "{\"__type\":\"validationException\","
+                                    "\"message\":\"Input is too long for "
+                                    "requested model.\"}"),
+                 LD_FC_CONTEXT_LENGTH);
+    assert_class(classify_body(400, "{\"__type\":\"ValidationException\","
+                                    "\"message\":\"too many input tokens\"}"),
+                 LD_FC_CONTEXT_LENGTH);
+    assert_class(classify_body(400, "{\"__type\":\"validationException\","
+                                    "\"message\":\"bad field\"}"),
+                 LD_FC_BAD_REQUEST);
+    /* inside a 200 stream, where the status says nothing */
+    static const struct {
+        const char *type;
+        ld_class want;
+    } ev[] = {
+        {"throttlingException", LD_FC_RATE_LIMITED},
+        {"validationException", LD_FC_BAD_REQUEST},
+        {"modelStreamErrorException", LD_FC_SERVER_ERROR},
+        {"serviceUnavailableException", LD_FC_OVERLOADED},
+        {"internalServerException", LD_FC_SERVER_ERROR},
+        {"accessDeniedException", LD_FC_AUTH_ERROR},
+        {"INVALID_ARGUMENT", LD_FC_BAD_REQUEST},
+    };
+    for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {
+        ld_raw_result r;
+        ld_raw_result_init(&r);
+        r.transport = LD_TR_STREAM_ERROR;
+        r.http_status = 200;
+        r.error_type = ev[i].type;
+        r.error_message = "something";
+        assert_class(ld_classify(&r), ev[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         /* real provider bodies */
         cmocka_unit_test(test_openai_context_length_is_context_length),
+        cmocka_unit_test(test_google_status_is_read_as_the_type),
+        cmocka_unit_test(test_aws_type_is_read_without_its_namespace),
+        cmocka_unit_test(test_late_types_yield_to_message_phrases),
         cmocka_unit_test(test_openai_string_above_max_length_is_context_length),
         cmocka_unit_test(test_openai_rate_limit_exceeded_is_rate_limited),
         cmocka_unit_test(test_openai_requests_rate_limit_is_rate_limited),

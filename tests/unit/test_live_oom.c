@@ -58,6 +58,58 @@ static const char request[] =
     "\"stop\":[\"END\"],\"temperature\":1.5,\"top_p\":0.9,\"max_tokens\":50,"
     "\"response_format\":{\"type\":\"json_object\"}}";
 
+/* Gemini and Bedrock take images as data only */
+static const char cloud_request[] =
+    "{\"model\":\"auto\",\"stream\":true,"
+    "\"stream_options\":{\"include_usage\":true},"
+    "\"messages\":["
+    "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is this?\"},"
+    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]},"
+    "{\"role\":\"assistant\",\"content\":\"Checking.\",\"tool_calls\":["
+    "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"look\","
+    "\"arguments\":\"{\\\"q\\\":\\\"png\\\"}\"}}]},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"an image\"},"
+    "{\"role\":\"assistant\",\"content\":\"It is \"}],"
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"look\","
+    "\"description\":\"Look it up\",\"parameters\":{\"type\":\"object\"}}}],"
+    "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"look\"}},"
+    "\"stop\":[\"END\"],\"temperature\":1.5,\"top_p\":0.9,\"max_tokens\":50,"
+    "\"response_format\":{\"type\":\"json_object\"}}";
+
+static const char gm_answer[] =
+    "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":["
+    "{\"text\":\"Hi\"},{\"functionCall\":{\"name\":\"look\",\"args\":"
+    "{\"q\":\"x\"}}}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":"
+    "{\"promptTokenCount\":4,\"candidatesTokenCount\":2},"
+    "\"modelVersion\":\"g\"}";
+
+static const char br_answer[] =
+    "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
+    "{\"text\":\"Hi\"},{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":"
+    "\"look\",\"input\":{\"q\":1}}}]}},\"stopReason\":\"tool_use\","
+    "\"usage\":{\"inputTokens\":3,\"outputTokens\":2}}";
+
+static const char *const gm_events[][2] = {
+    {NULL, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}],"
+           "\"modelVersion\":\"g\"}"},
+    {NULL, "{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":"
+           "{\"name\":\"look\",\"args\":{\"q\":1}}}]},\"finishReason\":"
+           "\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":3,"
+           "\"candidatesTokenCount\":2}}"},
+};
+
+static const char *const br_events[][2] = {
+    {"messageStart", "{\"role\":\"assistant\"}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}"},
+    {"contentBlockStart", "{\"contentBlockIndex\":1,\"start\":{\"toolUse\":"
+                          "{\"toolUseId\":\"t1\",\"name\":\"look\"}}}"},
+    {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":"
+                          "{\"input\":\"{}\"}}}"},
+    {"messageStop", "{\"stopReason\":\"tool_use\"}"},
+    {"metadata", "{\"usage\":{\"inputTokens\":3,\"outputTokens\":2}}"},
+};
+
 static const char an_answer[] =
     "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
     "\"model\":\"claude-x\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"},"
@@ -118,7 +170,9 @@ static bool run_provider(ld_provider which, long n)
     bool whole = true;
     live_buf_init(&b, 0);
     arm(n);
-    int rc = live_chat_parse(request, sizeof request - 1, &r, msg, sizeof msg);
+    bool cloud = which == LD_PROVIDER_GEMINI || which == LD_PROVIDER_BEDROCK;
+    const char *req = cloud ? cloud_request : request;
+    int rc = live_chat_parse(req, strlen(req), &r, msg, sizeof msg);
     assert_true(clean(rc));
     if (rc == LD_OK) {
         rc = live_provider_build(p, &r, "model-x", true, "more", &b, NULL);
@@ -135,21 +189,31 @@ static bool run_provider(ld_provider which, long n)
         whole = false;
     }
     b.len = 0;
-    const char *ans = which == LD_PROVIDER_ANTHROPIC ? an_answer : oa_answer;
+    const char *ans = which == LD_PROVIDER_ANTHROPIC ? an_answer
+                      : which == LD_PROVIDER_GEMINI  ? gm_answer
+                      : which == LD_PROVIDER_BEDROCK ? br_answer
+                                                     : oa_answer;
     rc = live_provider_answer(p, ans, strlen(ans), &b, &info);
     assert_true(clean(rc));
     whole = whole && rc == LD_OK;
 
     live_stream *s = live_provider_stream_new(p, "chatcmpl-1", 1, true);
     assert_non_null(s); /* no cJSON there */
+    const char *const(*pairs)[2] = which == LD_PROVIDER_ANTHROPIC ? an_events
+                                   : which == LD_PROVIDER_GEMINI  ? gm_events
+                                   : which == LD_PROVIDER_BEDROCK ? br_events
+                                                                  : NULL;
     size_t count = which == LD_PROVIDER_ANTHROPIC
                        ? sizeof an_events / sizeof an_events[0]
+                   : which == LD_PROVIDER_GEMINI
+                       ? sizeof gm_events / sizeof gm_events[0]
+                   : which == LD_PROVIDER_BEDROCK
+                       ? sizeof br_events / sizeof br_events[0]
                        : sizeof oa_events / sizeof oa_events[0];
     for (size_t i = 0; i < count; i++) {
         live_chunk_info ci;
-        const char *ev = which == LD_PROVIDER_ANTHROPIC ? an_events[i][0] : NULL;
-        const char *data = which == LD_PROVIDER_ANTHROPIC ? an_events[i][1]
-                                                          : oa_events[i];
+        const char *ev = pairs != NULL ? pairs[i][0] : NULL;
+        const char *data = pairs != NULL ? pairs[i][1] : oa_events[i];
         b.len = 0;
         rc = live_stream_feed(s, ev, data, strlen(data), &b, &ci);
         assert_true(clean(rc));
@@ -189,9 +253,23 @@ static void test_anthropic_operations_survive_each_failed_allocation(void **stat
     every_failure(LD_PROVIDER_ANTHROPIC);
 }
 
+static void test_gemini_operations_survive_each_failed_allocation(void **state)
+{
+    (void)state;
+    every_failure(LD_PROVIDER_GEMINI);
+}
+
+static void test_bedrock_operations_survive_each_failed_allocation(void **state)
+{
+    (void)state;
+    every_failure(LD_PROVIDER_BEDROCK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemini_operations_survive_each_failed_allocation),
+        cmocka_unit_test(test_bedrock_operations_survive_each_failed_allocation),
         cmocka_unit_test(test_openai_operations_survive_each_failed_allocation),
         cmocka_unit_test(test_anthropic_operations_survive_each_failed_allocation),
     };

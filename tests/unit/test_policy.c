@@ -413,12 +413,13 @@ static void test_regions_must_be_an_array(void **state)
 static void test_unknown_provider_and_capability_are_refused(void **state)
 {
     (void)state;
-    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"azure\", "
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"cohere\", "
                         "\"model\": \"m\", \"price\": {\"input_per_mtok\": 1, "
                         "\"output_per_mtok\": 1}}}",
                         "\"w\": {\"ladder\": [\"a\"]}", ""),
                  LD_EINVAL, "routes.a.provider: ",
-                 "unknown provider \"azure\"");
+                 "unknown provider \"cohere\" (expected openai, anthropic, "
+                 "azure, bedrock or gemini)");
     expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"openai\", "
                         "\"model\": \"m\", \"capabilities\": [\"stream\", "
                         "\"telepathy\"], \"price\": {\"input_per_mtok\": 1, "
@@ -1376,6 +1377,158 @@ static void test_free_accepts_null(void **state)
     ld_policy_free(NULL);
 }
 
+
+/* ---- provider-specific route fields (ld_policy_route.c) ---------------- */
+
+#define PRICE1 "\"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}"
+#define ONE_ROUTE(fields)                                                   \
+    POLICY("\"routes\": {\"a\": {" fields ", " PRICE1 "}}",                 \
+           "\"w\": {\"ladder\": [\"a\"]}", "")
+
+static void test_route_headers_query_and_region_load(void **state)
+{
+    (void)state;
+    ld_policy *p = parse_ok(ONE_ROUTE(
+        "\"provider\": \"bedrock\", \"model\": \"m\", \"aws_region\": "
+        "\"eu-west-3\", \"headers\": {\"X-Org\": \"acme\", \"Authorization\": "
+        "{\"env\": \"MY_KEY\", \"prefix\": \"Bearer \"}}, \"query\": "
+        "{\"v\": \"1\", \"k\": {\"env\": \"Q\"}}"));
+    ld_route_info ri;
+    assert_int_equal(ld_policy_route_info(p, 0, &ri), LD_OK);
+    assert_int_equal(ri.provider, LD_PROVIDER_BEDROCK);
+    assert_string_equal(ld_provider_name(ri.provider), "bedrock");
+    assert_string_equal(ri.aws_region, "eu-west-3");
+    assert_int_equal(ri.nheaders, 2);
+    assert_string_equal(ri.headers[0].name, "X-Org");
+    assert_string_equal(ri.headers[0].value, "acme");
+    assert_null(ri.headers[0].env);
+    assert_string_equal(ri.headers[1].name, "Authorization");
+    assert_null(ri.headers[1].value);
+    assert_string_equal(ri.headers[1].env, "MY_KEY");
+    assert_string_equal(ri.headers[1].prefix, "Bearer ");
+    assert_int_equal(ri.nquery, 2);
+    assert_string_equal(ri.query[1].env, "Q");
+    assert_string_equal(ri.query[1].prefix, "");
+    ld_policy_free(p);
+    p = parse_ok(ONE_ROUTE("\"provider\": \"gemini\", \"model\": \"m\""));
+    assert_int_equal(ld_policy_route_info(p, 0, &ri), LD_OK);
+    assert_int_equal(ri.provider, LD_PROVIDER_GEMINI);
+    assert_int_equal(ri.nheaders, 0);
+    assert_null(ri.headers);
+    assert_null(ri.aws_region);
+    ld_policy_free(p);
+}
+
+static void test_bad_route_headers_and_query_name_the_field(void **state)
+{
+    (void)state;
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"headers\": {\"X Org\": \"a\"}"),
+                 LD_EINVAL, "routes.a.headers.X Org: ", "HTTP token");
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"headers\": {\"Host\": \"a\"}"),
+                 LD_EINVAL, "routes.a.headers.Host: ", "writes this header");
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"headers\": {\"X-A\": {\"env\": \"V\", "
+                           "\"prefix\": 3}}"),
+                 LD_EINVAL, "routes.a.headers.X-A.prefix: ", "string");
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"headers\": {\"X-A\": {\"name\": \"V\"}}"),
+                 LD_EINVAL, "routes.a.headers.X-A.name: ", "unknown key");
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"headers\": {\"X-A\": 5}"),
+                 LD_EINVAL, "routes.a.headers.X-A: ", "a string or");
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"query\": []"),
+                 LD_EINVAL, "routes.a.query: ", "object");
+}
+
+static void test_cloud_routes_need_their_address(void **state)
+{
+    (void)state;
+    expect_error(ONE_ROUTE("\"provider\": \"azure\", \"model\": \"dep\""),
+                 LD_EINVAL, "routes.a.base_url: ", "azure route needs");
+    expect_error(ONE_ROUTE("\"provider\": \"bedrock\", \"model\": \"m\""),
+                 LD_EINVAL, "routes.a.aws_region: ", "us-east-1");
+    expect_error(ONE_ROUTE("\"provider\": \"bedrock\", \"model\": \"m\", "
+                           "\"aws_region\": \"EU/1\""),
+                 LD_EINVAL, "routes.a.aws_region: ", "region name");
+    expect_error(ONE_ROUTE("\"provider\": \"openai\", \"model\": \"m\", "
+                           "\"aws_region\": \"us-east-1\""),
+                 LD_EINVAL, "routes.a.aws_region: ", "only a bedrock");
+}
+
+static void test_prices_come_from_the_list(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "{\"version\": 1, \"prices\": {\"from\": \"genai-prices\", \"file\": "
+        "\"list.csv\"}, \"routes\": {"
+        "\"g\": {\"provider\": \"gemini\", \"model\": \"flash\", "
+        "\"price\": \"genai-prices\"}, "
+        "\"q\": {\"provider\": \"openai\", \"model\": \"x\", \"price\": "
+        "{\"from\": \"genai-prices\", \"provider\": \"groq\", \"model\": "
+        "\"llama\"}}, "
+        "\"own\": {\"provider\": \"bedrock\", \"model\": \"flash\", "
+        "\"aws_region\": \"us-east-1\", \"price\": {\"input_per_mtok\": 7, "
+        "\"output_per_mtok\": 8}}}, "
+        "\"workloads\": {\"w\": {\"ladder\": [\"g\", \"q\", \"own\"]}}}";
+    ld_policy *p = parse_ok(text);
+    assert_string_equal(ld_policy_prices_file(p), "list.csv");
+    const ld_price_entry list[] = {
+        {"google", "flash", 0.5, 2.0, true},  /* a dated price: second choice */
+        {"google", "flash", 0.1, 0.4, false},
+        {"groq", "llama", 0.59, 0.79, false},
+        {"aws", "flash", 99, 99, false},
+    };
+    ld_error err = {{0}};
+    assert_int_equal(ld_policy_apply_prices(p, list, 4, "list.csv", &err),
+                     LD_OK);
+    ld_route_info ri;
+    assert_int_equal(ld_policy_route_info(p, 0, &ri), LD_OK);
+    assert_near(ri.input_per_mtok, 0.1, 1e-12);
+    assert_near(ri.output_per_mtok, 0.4, 1e-12);
+    assert_int_equal(ld_policy_route_info(p, 1, &ri), LD_OK);
+    assert_near(ri.input_per_mtok, 0.59, 1e-12);
+    assert_int_equal(ld_policy_route_info(p, 2, &ri), LD_OK);
+    assert_near(ri.input_per_mtok, 7, 1e-12); /* its own price stays */
+    ld_policy_free(p);
+
+    /* a model the list does not hold: the error names the route */
+    p = parse_ok(text);
+    assert_int_equal(ld_policy_apply_prices(p, list + 2, 2, "list.csv", &err),
+                     LD_ENOENT);
+    assert_non_null(strstr(err.msg, "list.csv: routes.g.price: no entry for "
+                                    "provider \"google\", model \"flash\""));
+    ld_policy_free(p);
+    /* an entry without an output price */
+    const ld_price_entry half[] = {{"google", "flash", 0.1, -1, false},
+                                   {"groq", "llama", 1, 1, false}};
+    p = parse_ok(text);
+    assert_int_equal(ld_policy_apply_prices(p, half, 2, "list.csv", &err),
+                     LD_ENOENT);
+    assert_non_null(strstr(err.msg, "routes.g.price: "));
+    ld_policy_free(p);
+}
+
+static void test_a_price_list_route_needs_the_list(void **state)
+{
+    (void)state;
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"gemini\", "
+                        "\"model\": \"m\", \"price\": \"genai-prices\"}}",
+                        "\"w\": {\"ladder\": [\"a\"]}", ""),
+                 LD_EINVAL, "routes.a.price: ", "needs \"prices\"");
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"gemini\", "
+                        "\"model\": \"m\", \"price\": \"litellm\"}}",
+                        "\"w\": {\"ladder\": [\"a\"]}", ""),
+                 LD_EINVAL, "routes.a.price: ", "unknown price list");
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"gemini\", "
+                        "\"model\": \"m\", " PRICE1 "}}",
+                        "\"w\": {\"ladder\": [\"a\"]}",
+                        ", \"prices\": {\"from\": \"genai-prices\"}"),
+                 LD_EINVAL, "prices.file: ", "missing");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1405,6 +1558,11 @@ int main(void)
         cmocka_unit_test(test_quality_outside_zero_to_one_is_refused),
         cmocka_unit_test(test_regions_must_be_an_array),
         cmocka_unit_test(test_unknown_provider_and_capability_are_refused),
+        cmocka_unit_test(test_route_headers_query_and_region_load),
+        cmocka_unit_test(test_bad_route_headers_and_query_name_the_field),
+        cmocka_unit_test(test_cloud_routes_need_their_address),
+        cmocka_unit_test(test_prices_come_from_the_list),
+        cmocka_unit_test(test_a_price_list_route_needs_the_list),
         cmocka_unit_test(test_more_routes_than_the_cap_is_refused),
         cmocka_unit_test(test_exactly_the_route_cap_loads),
         /* ladder and roles */

@@ -12,6 +12,9 @@
  *                        answers
  * fp_request.c           reading a request (body, model, prefill, headers)
  *                        and choosing what the behaviour answers
+ * fp_cloud.c             Azure OpenAI, Gemini and Bedrock: their paths,
+ *                        bodies, answers, stream events and errors
+ * fp_sigv4.c             checking a request's AWS SigV4 signature
  */
 #ifndef FP_H
 #define FP_H
@@ -82,6 +85,8 @@ typedef struct fp_opts {
     int port;
     const char *log_path;
     const char *expect_key;
+    const char *aws_secret;   /* --aws-secret: Bedrock calls must be signed
+                                 with it (NULL: not checked) */
     fp_behaviour dflt;
     long tokens, token_ms, max_requests;
     long lifetime_s; /* --max-lifetime; 0: none */
@@ -114,6 +119,11 @@ typedef struct fp_server {
 } fp_server;
 
 typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC } fp_api;
+/* A cloud's flavour of the API: Azure speaks OpenAI's (api FP_OPENAI);
+ * Gemini and Bedrock have formats of their own (fp_cloud.c). */
+typedef enum fp_cloud {
+    FP_CLOUD_NONE, FP_CLOUD_AZURE, FP_CLOUD_GEMINI, FP_CLOUD_BEDROCK
+} fp_cloud;
 
 typedef enum fp_phase {
     FP_PH_NONE, FP_PH_PRE, FP_PH_TOKENS, FP_PH_NS_FULL, FP_PH_NS_REST
@@ -132,7 +142,9 @@ struct fp_call {
     fp_us t_start;
     time_t created;
     char path[FP_MAX_PATH];
+    char query[FP_MAX_PATH];    /* the URL's query as sent ("" none) */
     fp_api api;
+    fp_cloud cloud;
     char *model;                /* NULL until a valid model was read */
     bool stream, include_usage, prefill, auth;
     long n_tokens, prompt_tokens;
@@ -242,7 +254,39 @@ void fp_send_full(fp_call *c);
 void fp_send_half(fp_call *c);
 void fp_on_timer(evutil_socket_t fd, short what, void *arg);
 
+/* ---- fp_cloud.c ----------------------------------------------------------- */
+
+/* Whether the path is an Azure, Gemini or Bedrock call (c->cloud, c->api,
+ * and for Gemini and Bedrock c->model and c->stream set from it). */
+bool fp_cloud_match(fp_call *c);
+/* A Gemini or Bedrock body into c (as fp_request.c reads the others). 0
+ * ok; -1 when it answered an error already. */
+int fp_cloud_parse(fp_call *c);
+/* A Gemini or Bedrock whole answer, printed (cJSON_free); NULL: no
+ * memory. blocked: the safety block of the content behaviour. */
+char *fp_cloud_full_body(const fp_call *c, const char *text, bool blocked);
+/* Stream pieces in the cloud's format (Gemini SSE, Bedrock event-stream).
+ * 0 ok, -1 out of memory. */
+int fp_cloud_preamble(fp_call *c, struct evbuffer *b);
+int fp_cloud_token(fp_call *c, struct evbuffer *b, const char *tok);
+int fp_cloud_malformed(fp_call *c, struct evbuffer *b);
+int fp_cloud_tail(fp_call *c, struct evbuffer *b, bool nodone, bool blocked);
+/* An error reply in the cloud's shape (Azure's content filter included). */
+void fp_cloud_error(fp_call *c, const fp_err *e, long retry_after);
+/* The stream's content type. */
+const char *fp_cloud_stream_type(const fp_call *c);
+
+/* ---- fp_sigv4.c ----------------------------------------------------------- */
+
+/* Whether the request carries a valid AWS SigV4 signature made with
+ * secret (the key id is not checked: any). why gets the reason when not. */
+bool fp_sigv4_ok(fp_call *c, const char *secret, char *why, size_t cap);
+
 /* ---- fp_request.c --------------------------------------------------------- */
+
+/* The behaviour and the attempt count of a parsed request. 0 ok; -1 when
+ * it answered an error already. */
+int fp_request_finish(fp_call *c);
 
 void fp_on_request(struct evhttp_request *req, void *arg);
 

@@ -47,6 +47,14 @@ static char *fp_full_body(const fp_call *c)
     bool ok = o != NULL && text != NULL;
     char id[48];
 
+    if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK) {
+        cJSON_Delete(o);
+        out = text != NULL ? fp_cloud_full_body(
+                                 c, text, c->beh.spec->kind == FP_CONTENT)
+                           : NULL;
+        free(text);
+        return out;
+    }
     if (c->api == FP_ANTHROPIC) {
         cJSON *arr, *blk, *u;
         snprintf(id, sizeof id, "msg_fake_%" PRIu64, c->seq);
@@ -173,6 +181,8 @@ static int fp_sse_preamble(fp_call *c, struct evbuffer *b)
     bool ok;
     char id[48];
 
+    if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
+        return fp_cloud_preamble(c, b);
     if (c->api == FP_OPENAI)
         return fp_sse(c, b, NULL, fp_oa_chunk(c, "assistant", "", NULL, false));
 
@@ -211,6 +221,8 @@ static int fp_sse_token(fp_call *c, struct evbuffer *b, long i)
     bool ok;
 
     fp_token(c->skip + i, tok, sizeof tok);
+    if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
+        return fp_cloud_token(c, b, tok);
     if (c->api == FP_OPENAI)
         return fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, tok, NULL, false));
     o = fp_an_event("content_block_delta", &ok);
@@ -223,6 +235,8 @@ static int fp_sse_token(fp_call *c, struct evbuffer *b, long i)
 
 static int fp_sse_malformed(fp_call *c, struct evbuffer *b)
 {
+    if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
+        return fp_cloud_malformed(c, b);
     return fp_sse_raw(c, b, c->api == FP_ANTHROPIC ? "content_block_delta"
                                                    : NULL, "{not json");
 }
@@ -235,6 +249,8 @@ static int fp_sse_tail(fp_call *c, struct evbuffer *b)
     cJSON *o, *d, *u;
     bool ok;
 
+    if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
+        return fp_cloud_tail(c, b, nodone, c->beh.spec->kind == FP_CONTENT);
     if (c->api == FP_OPENAI) {
         if (fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, NULL, "stop", false)) != 0)
             return -1;
@@ -289,6 +305,13 @@ static void fp_stream_tick(fp_call *c)
         rc = fp_sse_preamble(c, b);
         c->phase = FP_PH_TOKENS;
         delay = 0;
+        /* Bedrock's throttling in a stream (one exception frame) and
+         * Gemini's blocked prompt (one blockReason event) end it */
+        if ((c->cloud == FP_CLOUD_BEDROCK && kind == FP_RATELIMIT) ||
+            (c->cloud == FP_CLOUD_GEMINI && kind == FP_CONTENT)) {
+            c->n_tokens = 0;
+            end = true;
+        }
     } else if (rc == 0 && c->sent < c->n_tokens) {
         rc = fp_sse_token(c, b, c->sent);
         c->sent++;
@@ -304,7 +327,7 @@ static void fp_stream_tick(fp_call *c)
             stalled = true;
         }
     }
-    if (rc == 0 && !cut && !stalled && c->sent == c->n_tokens) {
+    if (rc == 0 && !cut && !stalled && !end && c->sent == c->n_tokens) {
         rc = fp_sse_tail(c, b);
         end = true;
     }
@@ -342,7 +365,8 @@ void fp_stream_begin(fp_call *c)
         fp_error(c, &FP_E_BUSY, -1);
         return;
     }
-    if (fp_headers(c, "text/event-stream") != 0 ||
+    if (fp_headers(c, c->cloud != FP_CLOUD_NONE ? fp_cloud_stream_type(c)
+                                                : "text/event-stream") != 0 ||
         evhttp_add_header(h, "Cache-Control", "no-cache") != 0 ||
         (kind == FP_NODONE && evhttp_add_header(h, "Connection", "close") != 0)) {
         fp_respond_internal(c);

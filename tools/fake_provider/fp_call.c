@@ -150,6 +150,7 @@ static const char *fp_reason(int status)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 429: return "Too Many Requests";
@@ -239,6 +240,10 @@ const fp_err FP_E_BUSY = {
 /* An error reply in the API's own shape; retry_after < 0: no Retry-After. */
 void fp_error(fp_call *c, const fp_err *e, long retry_after)
 {
+    if (c->cloud != FP_CLOUD_NONE) {
+        fp_cloud_error(c, e, retry_after);
+        return;
+    }
     struct evbuffer *b = evbuffer_new();
     cJSON *o = cJSON_CreateObject(), *err;
     bool ok = o != NULL && b != NULL;

@@ -109,6 +109,8 @@ void fp_log(fp_call *c, const char *outcome, fp_us t_end)
     ok = o != NULL;
     fp_put_num(o, "t_ms", (double)((c->t_start - s->t0) / 1000), &ok);
     fp_put_str(o, "path", c->path, &ok);
+    if (c->query[0] != '\0')
+        fp_put_str(o, "query", c->query, &ok);
     fp_put_str_or_null(o, "model", c->model, &ok);
     fp_put_bool(o, "stream", c->stream, &ok);
     if (c->choices > 1)

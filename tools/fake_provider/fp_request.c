@@ -191,7 +191,22 @@ static int fp_parse_request(fp_call *c)
         c->n_tokens -= c->skip;
     }
     cJSON_Delete(root);
+    return fp_request_finish(c);
 
+bad:
+    cJSON_Delete(root);
+    snprintf(c->label, sizeof c->label, "invalid");
+    {
+        fp_err e = {400, "invalid_request_error", NULL, param,
+                    "invalid_request_error", err, NULL};
+        fp_error(c, &e, -1);
+    }
+    return -1;
+}
+
+int fp_request_finish(fp_call *c)
+{
+    fp_server *s = c->srv;
     {
         const char *slash = strrchr(c->model, '/');
         if (fp_behaviour_parse(slash ? slash + 1 : c->model, &c->beh) != 0)
@@ -205,16 +220,6 @@ static int fp_parse_request(fp_call *c)
         return -1;
     }
     return 0;
-
-bad:
-    cJSON_Delete(root);
-    snprintf(c->label, sizeof c->label, "invalid");
-    {
-        fp_err e = {400, "invalid_request_error", NULL, param,
-                    "invalid_request_error", err, NULL};
-        fp_error(c, &e, -1);
-    }
-    return -1;
 }
 
 /* Whether the request carries the key --expect-key asks for (any key when
@@ -225,6 +230,10 @@ static bool fp_auth_ok(const fp_call *c)
     const char *want = c->srv->o.expect_key;
     const char *a = evhttp_find_header(h, "Authorization");
     const char *k = evhttp_find_header(h, "x-api-key");
+    if (k == NULL)
+        k = evhttp_find_header(h, "api-key"); /* Azure */
+    if (k == NULL)
+        k = evhttp_find_header(h, "x-goog-api-key"); /* Gemini */
     if (want == NULL)
         return (a != NULL && a[0] != '\0') || (k != NULL && k[0] != '\0');
     if (k != NULL && strcmp(k, want) == 0)
@@ -282,6 +291,8 @@ static void fp_run(fp_call *c)
     }
     switch (c->beh.spec->kind) {
     case FP_RATELIMIT:
+        if (c->cloud == FP_CLOUD_BEDROCK && c->stream)
+            break; /* a throttlingException frame in the stream */
         fp_error(c, &FP_E_RATELIMIT, c->beh.a);
         return;
     case FP_FLAKY_ONCE:
@@ -316,6 +327,8 @@ static void fp_run(fp_call *c)
         fp_error(c, &FP_E_CONTEXT, -1);
         return;
     case FP_CONTENT:
+        if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
+            break; /* a safety block in a 200 answer */
         fp_error(c, &FP_E_CONTENT, -1);
         return;
     case FP_NOPREFILL:
@@ -331,8 +344,9 @@ static void fp_run(fp_call *c)
         }
         break;
     case FP_OVERLOADED:
-        fp_error(c, c->api == FP_ANTHROPIC ? &FP_E_OVERLOADED_AN
-                                           : &FP_E_OVERLOADED_OA, -1);
+        fp_error(c, c->api == FP_ANTHROPIC && c->cloud == FP_CLOUD_NONE
+                        ? &FP_E_OVERLOADED_AN
+                        : &FP_E_OVERLOADED_OA, -1);
         return;
     default:
         break;
@@ -385,7 +399,9 @@ static int fp_capture_headers(fp_call *c)
         char name[64], value[FP_MAX_LOG_VALUE + 1];
         size_t len = strlen(kv->key);
         if (strcasecmp(kv->key, "authorization") == 0 ||
-            strcasecmp(kv->key, "x-api-key") == 0) {
+            strcasecmp(kv->key, "x-api-key") == 0 ||
+            strcasecmp(kv->key, "api-key") == 0 ||
+            strcasecmp(kv->key, "x-goog-api-key") == 0) {
             if (kv->value[0] != '\0')
                 c->auth = true;
             continue;
@@ -433,6 +449,10 @@ static fp_call *fp_call_new(fp_server *s, struct evhttp_request *req)
     c->created = time(NULL);
     c->api = FP_OPENAI;
     snprintf(c->path, sizeof c->path, "%s", path != NULL ? path : "");
+    {
+        const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+        snprintf(c->query, sizeof c->query, "%s", q != NULL ? q : "");
+    }
     snprintf(c->label, sizeof c->label, "none");
     if (fp_capture_headers(c) != 0) {
         fp_call_free(c);
@@ -448,6 +468,35 @@ static void fp_start_drain(fp_server *s)
         evhttp_del_accept_socket(s->http, s->bound);
         s->bound = NULL;
     }
+}
+
+/* What a cloud checks before reading the body: POST, Azure's api-version,
+ * Bedrock's signature. 0 go on; -1 answered. */
+static int fp_cloud_check(fp_call *c, enum evhttp_cmd_type m)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
+    const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    char why[160];
+    if (m != EVHTTP_REQ_POST) {
+        snprintf(c->label, sizeof c->label, "invalid");
+        fp_bad_request(c, 405, "method_not_allowed", "use POST");
+        return -1;
+    }
+    if (c->cloud == FP_CLOUD_AZURE &&
+        (q == NULL || strstr(q, "api-version=") == NULL)) {
+        snprintf(c->label, sizeof c->label, "not_found");
+        fp_bad_request(c, 404, "404", "Resource not found (no api-version)");
+        return -1;
+    }
+    if (c->cloud == FP_CLOUD_BEDROCK && c->srv->o.aws_secret != NULL &&
+        !fp_sigv4_ok(c, c->srv->o.aws_secret, why, sizeof why)) {
+        fp_err e = {403, "InvalidSignatureException", NULL, NULL, NULL, why,
+                    NULL};
+        snprintf(c->label, sizeof c->label, "bad_signature");
+        fp_error(c, &e, -1);
+        return -1;
+    }
+    return 0;
 }
 
 void fp_on_request(struct evhttp_request *req, void *arg)
@@ -478,6 +527,14 @@ void fp_on_request(struct evhttp_request *req, void *arg)
         c->api = FP_OPENAI;
     } else if (strcmp(c->path, "/v1/messages") == 0) {
         c->api = FP_ANTHROPIC;
+    } else if (fp_cloud_match(c)) {
+        if (fp_cloud_check(c, m) != 0)
+            return;
+        if (c->cloud != FP_CLOUD_AZURE) {
+            if (fp_cloud_parse(c) == 0)
+                fp_run(c);
+            return;
+        }
     } else {
         snprintf(c->label, sizeof c->label, "not_found");
         fp_bad_request(c, 404, "unknown_url", "Unknown request URL");
