@@ -51,7 +51,7 @@ int live_keys_tier(const live_keys *k, int i);
 bool live_keys_allows_tier(const live_keys *k, int i, int tier);
 bool live_keys_allows_workload(const live_keys *k, int i, int workload);
 /* The keys' limits, for ld_req_start_keyed (owned by k). */
-ld_quota *live_keys_quota(live_keys *k);
+ld_quota *live_keys_quota(const live_keys *k);
 
 /* SHA-256 of data as 64 lowercase hex digits and a NUL. LD_ENOMEM when
  * OpenSSL fails. */
