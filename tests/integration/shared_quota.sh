@@ -6,7 +6,9 @@
 # other router's view has caught up: the consistency bound is one sync
 # interval), the spend a budget key made is still there when a router
 # restarts, and with Redis stopped each router enforces its share
-# (--fleet-size 2) and says so once, then shares again when Redis is back.
+# (--fleet-size 2) and says so once, then shares again when Redis is back
+# (with what it counted meanwhile); without --redis, --fleet-size alone
+# gives a router its share.
 #
 # Starts redis-server, tools/fake_provider and the routers on 127.0.0.1;
 # every wait is a bounded poll; everything started is stopped on exit.
@@ -89,14 +91,17 @@ newkey rpm --id rpm-6 --rpm 6
 newkey budget --id budget-1 --usd-per-day 0.0003
 newkey solo --id solo-1 --usd-per-day 0.0003
 newkey local --id local-4 --rpm 4
+newkey alone --id alone-4 --rpm 4
 
 P="t$$"
-# serve NAME: start a router on Redis; sets NAME_url, NAME_admin, NAME_pid
+# serve NAME [ARGS]: start a router (on Redis unless ARGS say otherwise);
+# sets NAME_url, NAME_admin, NAME_pid
 serve() {
     name=$1
+    shift
+    [ $# -gt 0 ] || set -- --redis "127.0.0.1:$rport" --redis-prefix "$P"
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
-        --redis "127.0.0.1:$rport" --redis-prefix "$P" --fleet-size 2 \
-        --quota-sync-ms 50 >"$tmp/$name.out" 2>>"$tmp/$name.err" &
+        --fleet-size 2 --quota-sync-ms 50 "$@" >"$tmp/$name.out" 2>>"$tmp/$name.err" &
     pid=$!
     pids="$pids $pid"
     if ! poll 50 grep -q '^listening on ' "$tmp/$name.out"; then
@@ -248,7 +253,18 @@ else
     skip "Redis back: its port $rport was taken meanwhile"
 fi
 
-for n in a b; do
+# ---- without Redis, --fleet-size alone gives each router its share ----------
+
+serve c --seed 1
+not_near_minute_end
+codes=
+for n in 1 2 3; do
+    codes="$codes $(ask "$c_url" alone)"
+done
+expect_eq "$codes" " 200 200 429" "without --redis, rpm 4 and --fleet-size 2: 2 served, then 429"
+expect_eq "$(metric "$c_admin" "$shared_limits")" 0 "...gauge $shared_limits 0"
+
+for n in a b c; do
     eval "p=\$${n}_pid"
     stop "$p"
     expect_eq "$stop_status" 0 "router $n exits 0 on SIGTERM"
