@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "cli_opt.h"
+#include "compare_tenants.h"
 #include "sim.h"
 #include "sim_stats.h"
 
@@ -82,6 +83,7 @@ typedef struct cmp {
     cli_list binds, map_workload, map_tier;
     /* values[scenario][policy][seed][metric] */
     double *v;
+    cmp_tenants *tenants; /* per-tenant figures (compare_tenants.h) */
     char scen_name[MAX_SCENARIOS][128];
 } cmp;
 
@@ -610,6 +612,7 @@ static int run_scenario(cmp *c, int si, ld_error *err)
             } else {
                 for (size_t k = 0; k < NMETRICS; k++)
                     *val(c, si, p, seed, k) = metric_of(sum, k);
+                cmp_tenants_record(c->tenants, si, p, seed, sum);
                 if (seed == 0 && c->out != NULL) {
                     char dir[4096], sl[128];
                     cli_slug(c->scen_name[si], sl, sizeof sl);
@@ -806,6 +809,13 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
             printf("\n");
         }
     }
+    if (s1 == s0 + 1) {
+        const char *labels[MAX_POLICIES];
+        for (int p = 0; p < c->npol; p++)
+            labels[p] = c->pol[p].label;
+        if (cmp_tenants_report(c->tenants, s0, order, labels, o, print) < 0)
+            goto oom;
+    }
     free(a);
     free(b);
     return o;
@@ -850,7 +860,8 @@ int cmd_compare(int argc, char **argv)
     }
     c.v = malloc(sizeof(double) * (size_t)c.nscen * (size_t)c.npol *
                  (size_t)c.seeds * NMETRICS);
-    if (c.v == NULL) {
+    c.tenants = cmp_tenants_new(c.nscen, c.npol, c.seeds);
+    if (c.v == NULL || c.tenants == NULL) {
         fprintf(stderr, "ladder compare: out of memory\n");
         goto done;
     }
@@ -939,5 +950,6 @@ done:
     for (int s = 0; s < c.nscen; s++)
         free(c.scen_store[s]);
     free(c.v);
+    cmp_tenants_free(c.tenants);
     return rc;
 }

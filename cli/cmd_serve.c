@@ -57,6 +57,7 @@ typedef struct serve_args {
     bool no_auth;
     long long max_body, max_concurrent, max_connections, degraded_status, seed;
     long long queue_ms, queue_max;
+    long long fleet_size, quota_sync_ms;
     double drain_s, read_s;
 } serve_args;
 
@@ -122,6 +123,13 @@ static const cli_opt serve_opts[] = {
      .off = AT(redis)},
     {"redis-prefix", CLI_STR, "P", "its channel and key prefix (default "
      "\"ladder\")", .off = AT(redis_prefix)},
+    {"fleet-size", CLI_INT, "N", "routers sharing the keys' limits: while "
+     "Redis is away (or without --redis) each enforces 1/N of every limit "
+     "(default 1)", .off = AT(fleet_size), .min = 1, .max = 100000},
+    {"quota-sync-ms", CLI_INT, "MS", "how often key limits and spend are "
+     "synced with Redis; a router's view of the others lags by this and a "
+     "round trip at most (default 100)", .off = AT(quota_sync_ms), .min = 1,
+     .max = 60000},
     {"keys", CLI_STR, "FILE", "client API keys (JSON lines; `ladder key new` "
      "makes an entry): every request needs one; overrides the policy's "
      "\"keys_file\"", .off = AT(keys)},
@@ -257,6 +265,8 @@ int cmd_serve(int argc, char **argv)
         o.redis_addr = a.redis;
     if (a.redis_prefix != NULL)
         o.redis_prefix = a.redis_prefix;
+    o.fleet_size = (int)a.fleet_size;
+    o.quota_sync_ms = (int)a.quota_sync_ms;
     if (seed_set)
         o.seed = (uint64_t)a.seed;
     const char *listen_host = a.listen_host, *admin_host = a.admin_host;

@@ -157,6 +157,8 @@ static void finish_req(sim *s, sim_req *r, const ld_do *d)
     sim_metrics_on_done(s->m, &info, s->now,
                         r->slo_set ? r->slo_ttft : info.limit_ttft,
                         r->slo_set ? r->slo_total : info.limit_total);
+    if (r->tenant >= 0)
+        sim_metrics_on_tenant_done(s->m, r->tenant, &info);
     if (s->o->trace != NULL)
         trace_write(s, r, &info, d);
     for (int i = 0; i < MAX_LIVE; i++)
@@ -278,16 +280,36 @@ static ld_us next_arrival(sim *s, ld_us t)
     return LD_NEVER;
 }
 
-static int pick_mix(sim *s)
+/* The request's mix entry: over the whole mix, or over the entries its
+ * tenant draws from. */
+static int pick_mix(sim *s, int tenant)
 {
     const sim_traffic *tr = &s->sc->traffic;
     if (tr->nmix <= 1)
         return 0;
+    const double *cdf = tenant >= 0 ? s->tenant_mix_cdf[tenant] : s->mix_cdf;
     double u = gsl_rng_uniform(s->traffic);
-    for (int i = 0; i < tr->nmix; i++)
-        if (u < s->mix_cdf[i])
+    int last = tr->nmix - 1;
+    for (int i = 0; i < tr->nmix; i++) {
+        if (u < cdf[i])
             return i;
-    return tr->nmix - 1;
+        if (i == 0 || cdf[i] > cdf[i - 1])
+            last = i; /* the last entry the tenant can have */
+    }
+    return last;
+}
+
+/* The request's tenant by share, -1 without tenants. */
+static int pick_tenant(sim *s)
+{
+    const sim_traffic *tr = &s->sc->traffic;
+    if (tr->ntenants == 0)
+        return -1;
+    double u = gsl_rng_uniform(s->tenants);
+    for (int i = 0; i < tr->ntenants; i++)
+        if (u < s->tenant_cdf[i])
+            return i;
+    return tr->ntenants - 1;
 }
 
 static void schedule_next_arrival(sim *s)
@@ -377,7 +399,8 @@ static void describe_request(sim *s, sim_req *r, const sim_trace_row *row,
 /* row: a trace's row, NULL for synthetic traffic */
 static void arrive(sim *s, const sim_trace_row *row)
 {
-    int mi = pick_mix(s);
+    int tenant = pick_tenant(s);
+    int mi = pick_mix(s, tenant);
     sim_req *r = req_get(s);
     if (r == NULL) {
         ld_error_set(s->err, NULL, NULL, "simulator: out of memory");
@@ -386,17 +409,22 @@ static void arrive(sim *s, const sim_trace_row *row)
     }
     ld_us pt_at, pa_at;
     describe_request(s, r, row, mi, &pt_at, &pa_at);
+    r->tenant = tenant;
+    if (tenant >= 0 && s->tenant_tier[tenant] >= 0)
+        r->tier = s->tenant_tier[tenant];
     ld_req_spec spec = {.workload = r->workload, .tier = r->tier,
                         .input_tokens = r->in_tok,
                         .output_tokens = r->out_tok > 0 ? r->out_tok : 1,
                         .caps = r->caps, .id = r->id};
+    ld_req_key key = {s->quota, tenant, s->now};
     s->arrived++;
     s->in_flight++;
     if (s->in_flight > s->stats.max_in_flight)
         s->stats.max_in_flight = s->in_flight;
     sim_metrics_on_arrival(s->m, s->now);
     s->cur = r;
-    int rc = ld_req_start(s->core, &spec, s->now, &s->rng, &r->core);
+    int rc = ld_req_start_keyed(s->core, &spec, tenant >= 0 ? &key : NULL,
+                                s->now, &s->rng, &r->core);
     if (rc < 0) {
         ld_error_set(s->err, NULL, NULL, "simulator: the core refused a "
                      "request (code %d)", rc);
@@ -623,6 +651,9 @@ static void sim_cleanup(sim *s)
     gsl_rng_free(s->traffic);
     gsl_rng_free(s->attempt);
     gsl_rng_free(s->core_rng);
+    if (s->tenants != NULL)
+        gsl_rng_free(s->tenants);
+    ld_quota_free(s->quota);
     sim_trace_close(s->trace);
     for (int i = 0; i < 2 * LD_MAX_ROUTES; i++)
         free(s->models[i].q);
@@ -633,6 +664,51 @@ static void sim_cleanup(sim *s)
     }
     free(s->chunks);
     free(s->line);
+}
+
+/* The tenants' draw (their shares, the mix entries each draws from),
+ * tiers, limits and metrics. LD_OK, or negative with err set. */
+static int setup_tenants(sim *sp, ld_error *err)
+{
+    const sim_traffic *tr = &sp->sc->traffic;
+    int n = tr->ntenants;
+    if (n == 0)
+        return LD_OK;
+    ld_key_limits lim[SIM_MAX_TENANTS];
+    const char *ids[SIM_MAX_TENANTS];
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+        const sim_tenant *t = &tr->tenants[i];
+        acc += t->share;
+        sp->tenant_cdf[i] = acc;
+        lim[i] = t->lim;
+        ids[i] = t->id;
+        sp->tenant_tier[i] = -1;
+        if (t->tier != NULL &&
+            (sp->tenant_tier[i] = ld_policy_tier_index(sp->p, t->tier)) < 0) {
+            ld_error_set(err, NULL, NULL, "traffic.tenants[%d].tier: unknown "
+                         "tier \"%s\" (not in the policy)", i, t->tier);
+            return LD_EINVAL;
+        }
+        double total = 0, run = 0;
+        for (int k = 0; k < tr->nmix; k++)
+            if (t->mix_mask >> k & 1)
+                total += tr->mix[k].share;
+        for (int k = 0; k < tr->nmix; k++) {
+            if (t->mix_mask >> k & 1)
+                run += tr->mix[k].share;
+            sp->tenant_mix_cdf[i][k] = total > 0 ? run / total : 1;
+        }
+    }
+    sp->tenants = gsl_rng_alloc(gsl_rng_mt19937);
+    sp->quota = ld_quota_new(n, lim);
+    if (sp->tenants == NULL || sp->quota == NULL ||
+        sim_metrics_set_tenants(sp->m, n, ids) < 0) {
+        ld_error_set(err, NULL, NULL, "simulator: out of memory");
+        return LD_ENOMEM;
+    }
+    gsl_rng_set(sp->tenants, mix64(sp->o->seed ^ 0xd4));
+    return LD_OK;
 }
 
 /* The run's state for o: its core, queue, random streams (seeded from
@@ -682,8 +758,10 @@ static int sim_setup(sim *sp, const sim_options *o, ld_error *err)
         acc += sc->traffic.mix[i].share;
         sp->mix_cdf[i] = acc;
     }
-    sp->arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
     int rc;
+    if ((rc = setup_tenants(sp, err)) < 0)
+        return rc;
+    sp->arrivals_end = sc->duration_s > 0 ? (ld_us)(sc->duration_s * 1e6) : LD_NEVER;
     if (sc->traffic.kind == SIM_ARR_TRACE &&
         (rc = sim_trace_open(sc, o->p, &sp->trace, err)) < 0)
         return rc;

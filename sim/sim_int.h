@@ -76,6 +76,7 @@ struct sim_req {
     uint8_t tries[LD_MAX_ROUTES]; /* attempts per route, for the streams */
     sim_att att[MAX_LIVE];
     int64_t key;          /* its trace row's key (`ladder replay`), -1 none */
+    int tenant;           /* traffic.tenants index, -1 none */
     /* --trace: its record (ld_trace.h), allocated once per pool entry and
      * kept across reuse */
     ld_trace *tr;
@@ -116,6 +117,14 @@ typedef struct sim {
     route_model models[2 * LD_MAX_ROUTES];
     route_model *rmod[LD_MAX_ROUTES];
     double mix_cdf[SIM_MAX_MIX];
+    /* tenants (traffic.tenants): drawn by share from their own stream;
+     * their limits in the core's ld_quota, its windows on the simulated
+     * clock (0 is 1970-01-01 00:00 UTC) */
+    gsl_rng *tenants;
+    ld_quota *quota;
+    double tenant_cdf[SIM_MAX_TENANTS];
+    double tenant_mix_cdf[SIM_MAX_TENANTS][SIM_MAX_MIX];
+    int tenant_tier[SIM_MAX_TENANTS]; /* policy index, -1: the mix's */
     sim_req *free_reqs;
     sim_req **chunks;
     size_t nchunks;

@@ -241,6 +241,7 @@ void sim_metrics_free(sim_metrics *m)
         free(m->names[i]);
     free(m->names);
     free(m->faults);
+    sim_mx_tenants_free(m);
     free(m);
 }
 

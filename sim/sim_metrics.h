@@ -168,6 +168,19 @@ int sim_metrics_write_cdf(const sim_metrics *m, FILE *f);
  * the end of the run ends at the run's end). */
 int sim_metrics_write_faults(const sim_metrics *m, FILE *f);
 
+/* Tenants (scenario traffic.tenants): n ids (copied), before the first
+ * request. LD_EINVAL for n < 1 or a second call, LD_ENOMEM. */
+int sim_metrics_set_tenants(sim_metrics *m, int n, const char *const *ids);
+/* A request of tenant `tenant` ended (after sim_metrics_on_done): counted
+ * by outcome, key_limited (by which limit) when its limits refused it,
+ * and its cost. The summary then has "tenants": {id: {requests,
+ * succeeded, failed, abandoned, key_limited, key_limited_by {rpm, tpm,
+ * usd_per_day, usd_per_month}, spend_usd}} (requests: those that ended;
+ * key_limited ones are among the failed), and the table a line per
+ * tenant. */
+void sim_metrics_on_tenant_done(sim_metrics *m, int tenant,
+                                const ld_req_info *info);
+
 /* A readable table for people. */
 void sim_metrics_print_table(const sim_metrics *m, FILE *f);
 

@@ -18,6 +18,7 @@
 
 #include "ld_class.h"
 #include "ld_health.h"
+#include "ld_quota.h"
 #include "sim_metrics.h"
 
 /* A quantile read from a histogram of S = 2^sub_bits buckets per power of
@@ -76,9 +77,19 @@ typedef struct fault_win {
     size_t name; /* index in names */
 } fault_win;
 
+/* One tenant's requests (traffic.tenants). */
+typedef struct tenant_stats {
+    char *id;
+    uint64_t requests, succeeded, failed, abandoned;
+    uint64_t key_limited, by_limit[LD_QUOTA_USD_MONTH + 1];
+    double cost;
+} tenant_stats;
+
 struct sim_metrics {
     const ld_policy *p;
     int nroutes;
+    tenant_stats *tenants; /* NULL: none */
+    int ntenants;
 
     /* totals */
     uint64_t arrivals, succeeded, failed, abandoned;
@@ -181,5 +192,13 @@ rec_status sim_mx_rec_window(const sim_metrics *m, const rec_eval *ev,
 /* ---- summary (sim_metrics_summary.c) -------------------------------------- */
 
 const char *sim_mx_route_name(const sim_metrics *m, size_t r);
+
+/* ---- tenants (sim_metrics_tenants.c) ---------------------------------------- */
+
+/* "tenants": {id: {requests, succeeded, failed, abandoned, key_limited,
+ * key_limited_by {rpm, tpm, usd_per_day, usd_per_month}, spend_usd}}. */
+cJSON *sim_mx_tenants_json(const sim_metrics *m);
+void sim_mx_tenants_print(const sim_metrics *m, FILE *f);
+void sim_mx_tenants_free(sim_metrics *m);
 
 #endif

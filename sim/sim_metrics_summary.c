@@ -316,7 +316,9 @@ cJSON *sim_metrics_summary(const sim_metrics *m, uint64_t seed)
         add_item(o, "littles_law", littles_json(m)) != LD_OK ||
         add_item(o, "seed", seed_json(seed)) != LD_OK ||
         add_num(o, "simulated_s",
-                (double)sim_mx_run_end(m) / (double)LD_US_PER_S) != LD_OK)
+                (double)sim_mx_run_end(m) / (double)LD_US_PER_S) != LD_OK ||
+        (m->ntenants > 0 &&
+         add_item(o, "tenants", sim_mx_tenants_json(m)) != LD_OK))
         goto fail;
     return o;
 fail:

@@ -329,6 +329,8 @@ void sim_metrics_print_table(const sim_metrics *m, FILE *f)
                 rs->breaker_opens, rs->cost);
     }
 
+    sim_mx_tenants_print(m, f);
+
     fputs("user impact\n", f);
     print_group(f, "fell back", &m->fb);
     print_group(f, "did not fall back", &m->nfb);

@@ -366,6 +366,10 @@ void sim_scenario_free(sim_scenario *sc)
         sim_dist_free(tr->mix[i].input_tokens);
         sim_dist_free(tr->mix[i].output_tokens);
     }
+    for (int i = 0; i < tr->ntenants; i++) {
+        free(tr->tenants[i].id);
+        free(tr->tenants[i].tier);
+    }
     sim_dist_free(tr->patience_ttft);
     sim_dist_free(tr->patience_total);
     for (int i = 0; i < sc->nproviders; i++) {

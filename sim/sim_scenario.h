@@ -19,6 +19,7 @@
 #include "ld.h"
 #include "ld_class.h"
 #include "ld_policy.h"
+#include "ld_quota.h"
 #include "sim_dist.h"
 
 #define SIM_MAX_MIX 64
@@ -102,6 +103,20 @@ typedef struct sim_trace_cfg {
     size_t nrows;
 } sim_trace_cfg;
 
+/* A tenant (a client key) of the traffic: its share of the requests, the
+ * tier its requests get (NULL: the mix's), the mix entries its requests
+ * are drawn from (mix_mask: bit per entry; all ones: every entry) and its
+ * limits, enforced by the core (ld_quota.h) as the live router does. */
+#define SIM_MAX_TENANTS 64
+#define SIM_TENANT_ID_MAX 64
+typedef struct sim_tenant {
+    char *id;
+    double share;          /* normalised to sum 1 by the parser */
+    char *tier;            /* the policy's tier name; NULL: the mix's */
+    uint64_t mix_mask;
+    ld_key_limits lim;
+} sim_tenant;
+
 typedef struct sim_traffic {
     sim_arrival_kind kind;
     double rate;          /* requests per second (poisson, gamma) */
@@ -112,6 +127,8 @@ typedef struct sim_traffic {
     sim_trace_cfg trace;
     sim_mix mix[SIM_MAX_MIX];
     int nmix;
+    sim_tenant tenants[SIM_MAX_TENANTS]; /* none: requests carry no key */
+    int ntenants;
     sim_dist *patience_ttft;  /* ms until the user gives up waiting for
                                  the first token; NULL: infinite */
     sim_dist *patience_total; /* ms until the user gives up on the whole

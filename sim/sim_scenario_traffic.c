@@ -310,9 +310,127 @@ static int parse_mix(const pctx *c, const cJSON *mix, const char *path,
     return LD_OK;
 }
 
+static bool tenant_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SIM_TENANT_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* A tenant's "workloads": names of the mix's workloads; its requests are
+ * drawn from those entries only. */
+static int parse_tenant_workloads(const pctx *c, const cJSON *w,
+                                  const char *path, const sim_traffic *tr,
+                                  uint64_t *mask)
+{
+    char ep[LD_JSON_PATH_MAX];
+    if (!cJSON_IsArray(w) || w->child == NULL)
+        return ld_json_fail(&c->j, path, NULL,
+                            "must be a non-empty array of the mix's workload "
+                            "names");
+    *mask = 0;
+    int i = 0;
+    for (const cJSON *it = w->child; it != NULL; it = it->next, i++) {
+        ld_json_index_path(ep, path, i);
+        if (!cJSON_IsString(it))
+            return ld_json_fail(&c->j, ep, NULL, "must be a workload name");
+        uint64_t bits = 0;
+        for (int k = 0; k < tr->nmix; k++)
+            if (tr->mix[k].workload != NULL &&
+                strcmp(tr->mix[k].workload, it->valuestring) == 0)
+                bits |= (uint64_t)1 << k;
+        if (bits == 0)
+            return ld_json_fail(&c->j, ep, NULL,
+                                "workload \"%s\" is in no entry of "
+                                "traffic.mix", it->valuestring);
+        *mask |= bits;
+    }
+    return LD_OK;
+}
+
+/* "tenants": [{id, share, tier?, workloads?, rpm?, tpm?, usd_per_day?,
+ * usd_per_month?}], after the mix. */
+static int parse_tenants(const pctx *c, const cJSON *ts, const char *path,
+                         sim_traffic *tr)
+{
+    static const char *const keys[] = {"id", "share", "tier", "workloads",
+                                       "rpm", "tpm", "usd_per_day",
+                                       "usd_per_month", NULL};
+    int rc;
+    if (!cJSON_IsArray(ts))
+        return ld_json_fail(&c->j, path, NULL,
+                            "must be an array of {id, share, tier, workloads, "
+                            "rpm, tpm, usd_per_day, usd_per_month}");
+    int n = cJSON_GetArraySize(ts);
+    if (n == 0)
+        return ld_json_fail(&c->j, path, NULL, "must have at least one entry");
+    if (n > SIM_MAX_TENANTS)
+        return ld_json_fail(&c->j, path, NULL, "has %d entries (at most %d)",
+                            n, SIM_MAX_TENANTS);
+    double total = 0;
+    int i = 0;
+    for (const cJSON *e = ts->child; e != NULL; e = e->next, i++) {
+        char p[LD_JSON_PATH_MAX], wp[LD_JSON_PATH_MAX];
+        ld_json_index_path(p, path, i);
+        sim_tenant *t = &tr->tenants[tr->ntenants++];
+        t->mix_mask = ~(uint64_t)0;
+        double share = 0;
+        if ((rc = ld_json_want_object(&c->j, e, p)) < 0 ||
+            (rc = ld_json_check_keys(&c->j, e, p, keys, NULL)) < 0 ||
+            (rc = ld_json_dup(&c->j, e, p, "id", &t->id)) < 0 ||
+            (rc = ld_json_dup(&c->j, e, p, "tier", &t->tier)) < 0)
+            return rc;
+        if (t->id == NULL)
+            return ld_json_fail(&c->j, p, "id", "missing (the tenant's name)");
+        if (!tenant_id_ok(t->id))
+            return ld_json_fail(&c->j, p, "id",
+                                "\"%s\": 1 to %d of A-Z a-z 0-9 . _ -",
+                                t->id, SIM_TENANT_ID_MAX);
+        for (int k = 0; k < tr->ntenants - 1; k++)
+            if (strcmp(tr->tenants[k].id, t->id) == 0)
+                return ld_json_fail(&c->j, p, "id",
+                                    "\"%s\" is also tenant %d's", t->id, k);
+        if ((rc = opt_pos(c, e, p, "share", MAX_COUNT, &share)) < 0)
+            return rc;
+        if (rc == 0)
+            return ld_json_fail(&c->j, p, "share",
+                                "missing (its part of the requests, > 0)");
+        t->share = share;
+        if ((rc = opt_int(c, e, p, "rpm", 1, 1e12, &t->lim.rpm)) < 0 ||
+            (rc = opt_int(c, e, p, "tpm", 1, 1e15, &t->lim.tpm)) < 0 ||
+            (rc = opt_pos(c, e, p, "usd_per_day", 1e12,
+                          &t->lim.usd_per_day)) < 0 ||
+            (rc = opt_pos(c, e, p, "usd_per_month", 1e12,
+                          &t->lim.usd_per_month)) < 0)
+            return rc;
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(e, "workloads");
+        ld_json_child_path(wp, p, "workloads");
+        if (w != NULL) {
+            if (tr->kind == SIM_ARR_TRACE)
+                return ld_json_fail(&c->j, p, "workloads",
+                                    "the trace gives each request's workload "
+                                    "with trace arrivals");
+            if ((rc = parse_tenant_workloads(c, w, wp, tr, &t->mix_mask)) < 0)
+                return rc;
+        }
+        total += share;
+    }
+    for (i = 0; i < tr->ntenants; i++)
+        tr->tenants[i].share /= total;
+    return LD_OK;
+}
+
 int sim_sc_traffic_parse(const pctx *c, const cJSON *t, sim_traffic *tr)
 {
-    static const char *const keys[] = {"arrivals", "mix", "patience", NULL};
+    static const char *const keys[] = {"arrivals", "mix", "tenants",
+                                       "patience", NULL};
     static const char *const pkeys[] = {"ttft_ms", "total_ms", NULL};
     int rc;
     if ((rc = ld_json_want_object(&c->j, t, "traffic")) < 0 ||
@@ -336,6 +454,9 @@ int sim_sc_traffic_parse(const pctx *c, const cJSON *t, sim_traffic *tr)
         if ((rc = set_default_tokens(c, m)) < 0)
             return rc;
     }
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(t, "tenants");
+    if (ts != NULL && (rc = parse_tenants(c, ts, "traffic.tenants", tr)) < 0)
+        return rc;
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(t, "patience");
     if (pat != NULL) {
         if ((rc = ld_json_want_object(&c->j, pat, "traffic.patience")) < 0 ||

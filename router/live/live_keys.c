@@ -359,7 +359,7 @@ bool live_keys_allows_workload(const live_keys *k, int i, int workload)
            (k->e[i].all_workloads || k->e[i].workloads[workload]);
 }
 
-ld_quota *live_keys_quota(live_keys *k)
+ld_quota *live_keys_quota(const live_keys *k)
 {
     return k != NULL ? k->quota : NULL;
 }

@@ -55,7 +55,7 @@ bool live_keys_allows_workload(const live_keys *k, int i, int workload);
  * or out of memory (*oom set then). Sorts: n log n, not n * m. */
 int *live_keys_map(const live_keys *from, const live_keys *to, bool *oom);
 /* The keys' limits, for ld_req_start_keyed (owned by k). */
-ld_quota *live_keys_quota(live_keys *k);
+ld_quota *live_keys_quota(const live_keys *k);
 
 /* SHA-256 of data as 64 lowercase hex digits and a NUL. LD_ENOMEM when
  * OpenSSL fails. */

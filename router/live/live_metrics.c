@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NR (LD_MAX_ROUTES + 1)  /* route index + 1; 0 stands for "none" */
 #define NCLS (LD_FC_COUNT + 1)  /* class + 1; 0 stands for success */
@@ -464,6 +465,49 @@ static void header(out *o, const char *name, const char *type,
 /* name{k1="v1",k2="v2",...} with up to three labels (NULL key ends). */
 static void series(out *o, const char *name, const char *k1, const char *v1,
                    const char *k2, const char *v2, const char *k3,
+                   const char *v3);
+static void put_num(out *o, double v);
+
+/* Whether key limits are judged on the fleet's totals (Redis) or on this
+ * router's share, and how much of each limit is used as this router sees
+ * it. */
+static void key_limit_gauges(out *o, const live_keys *keys)
+{
+    ld_quota *q = live_keys_quota(keys);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ld_us wall = (ld_us)ts.tv_sec * LD_US_PER_S + ts.tv_nsec / 1000;
+    bool shared = ld_quota_is_shared(q);
+    header(o, "ladder_key_limits_shared", "gauge",
+           "1 while client key limits are enforced across the fleet through "
+           "Redis, 0 while each router enforces its own share.");
+    series(o, "ladder_key_limits_shared", NULL, NULL, NULL, NULL, NULL, NULL);
+    put_num(o, shared ? 1 : 0);
+    header(o, "ladder_key_limit_used", "gauge",
+           "What each limited client key has used of each of its limits in "
+           "the current window (rpm, tpm: requests and tokens this minute; "
+           "usd_per_day, usd_per_month: USD), across the fleet as this "
+           "router last saw it, or this router's own while limits are "
+           "local.");
+    for (int k = 0; k < live_keys_count(keys); k++) {
+        ld_quota_usage u;
+        if (!ld_quota_limited(q, k) ||
+            (shared ? ld_quota_fleet_get(q, k, wall, &u)
+                    : ld_quota_usage_get(q, k, wall, &u)) != LD_OK)
+            continue;
+        const char *id = live_keys_id(keys, k);
+        double v[4] = {(double)u.requests, (double)u.tokens, u.usd_day,
+                       u.usd_month};
+        for (int i = 0; i < 4; i++) {
+            series(o, "ladder_key_limit_used", "key", id, "limit",
+                   ld_quota_limit_name(LD_QUOTA_RPM + i), NULL, NULL);
+            put_num(o, v[i]);
+        }
+    }
+}
+
+static void series(out *o, const char *name, const char *k1, const char *v1,
+                   const char *k2, const char *v2, const char *k3,
                    const char *v3)
 {
     const char *k[3] = {k1, k2, k3}, *v[3] = {v1, v2, v3};
@@ -592,6 +636,7 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
                    live_keys_id(m->keys, k), NULL, NULL, NULL, NULL);
             put_num(&o, m->key_usd[k]);
         }
+        key_limit_gauges(&o, m->keys);
     }
 
     header(&o, "ladder_attempts_started_total", "counter",

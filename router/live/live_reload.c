@@ -276,6 +276,13 @@ void live_reload(live_server *s)
     live_metrics_free(s->m);
     s->m = m;
     switch_to(s, g);
+    /* the new keys' limits: shared through Redis as the old ones were, or
+     * this router's share of them */
+    if (s->shared != NULL)
+        live_shared_set_keys(s->shared, g->keys, s->o.quota_sync_ms,
+                             s->o.fleet_size);
+    else if (g->keys != NULL)
+        ld_quota_set_mode(live_keys_quota(g->keys), false, s->o.fleet_size);
     s->reloads_ok++;
     int pinned = old->refs - 1;
     live_log(s, "SIGHUP: reloaded, generation %llu: routes %d kept, %d added, %d "

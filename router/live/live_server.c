@@ -594,6 +594,13 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
                         s->o.redis_prefix != NULL ? s->o.redis_prefix : "ladder",
                         live_on_shared_news, s, live_on_shared_log, &s->shared, err) != LD_OK)
         goto fail;
+    if (s->shared != NULL && s->o.keys != NULL)
+        live_shared_set_keys(s->shared, s->o.keys, s->o.quota_sync_ms,
+                             s->o.fleet_size);
+    else if (s->o.keys != NULL)
+        ld_quota_set_mode(live_keys_quota(s->o.keys), false, s->o.fleet_size);
+    if (s->o.keys != NULL) /* the keys' series from the start (key -1: none counted) */
+        live_metrics_on_key(s->m, s->o.keys, -1, LIVE_KEY_SUCCESS, 0);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);

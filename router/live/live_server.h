@@ -73,6 +73,11 @@ typedef struct live_server_opts {
     const char *redis_addr;   /* HOST:PORT to share route health with other
                                  routers (live_shared.h); NULL: none */
     const char *redis_prefix; /* channel and key prefix (NULL: "ladder") */
+    int fleet_size;           /* routers sharing the keys' limits: while
+                                 Redis is away (or without it) each takes
+                                 1/fleet_size of every limit (<= 0: 1) */
+    int quota_sync_ms;        /* key limits' sync interval with Redis
+                                 (live_shared.h; <= 0: 100) */
     /* Client keys (live_keys.h; not owned, must outlive the server): with
      * keys, every chat request needs one (Authorization: Bearer or
      * x-api-key), which sets its tier, workloads and limits. NULL: none. */

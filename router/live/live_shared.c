@@ -19,6 +19,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "ld_quota.h"
+#include "live_keys.h"
 #include "live_shared.h"
 
 #define RETRY_MAX_S 10
@@ -42,6 +44,15 @@ struct live_shared {
     int backoff_s;
     bool closing;
     live_shared_stats st;
+    /* client key limits (live_shared_set_keys) */
+    live_keys *keys;
+    ld_quota *quota;
+    struct event *qtimer;
+    int fleet;
+    int q_batches;        /* EVALs of this round not answered yet */
+    bool q_failed;        /* one of them was lost or refused */
+    bool q_local_logged;  /* said that limits are local; quiet until shared */
+    uint64_t q_gen;       /* bumped by set_keys: late answers are dropped */
 };
 
 static void sh_log(live_shared *sh, const char *fmt, ...)
@@ -324,6 +335,264 @@ static void schedule_retry(live_shared *sh)
                                                     : sh->backoff_s * 2;
 }
 
+/* ---- client key limits ------------------------------------------------------ */
+
+#define Q_BATCH 128
+#define Q_TTL_MINUTE_MS 120000LL
+#define Q_TTL_DAY_MS (3LL * 86400 * 1000)
+#define Q_TTL_MONTH_MS (63LL * 86400 * 1000)
+
+/* KEYS: per key its minute hash, day and month counters; ARGV: the three
+ * TTLs, then per key its four deltas. Returns the four totals per key. */
+static const char q_script[] =
+    "local out = {}\n"
+    "for i = 0, #KEYS / 3 - 1 do\n"
+    "  local m, d, mo = KEYS[3*i+1], KEYS[3*i+2], KEYS[3*i+3]\n"
+    "  local a = 3 + 4 * i\n"
+    "  out[4*i+1] = redis.call('HINCRBY', m, 'r', ARGV[a+1])\n"
+    "  out[4*i+2] = redis.call('HINCRBY', m, 't', ARGV[a+2])\n"
+    "  out[4*i+3] = redis.call('INCRBY', d, ARGV[a+3])\n"
+    "  out[4*i+4] = redis.call('INCRBY', mo, ARGV[a+4])\n"
+    "  redis.call('PEXPIRE', m, ARGV[1])\n"
+    "  redis.call('PEXPIRE', d, ARGV[2])\n"
+    "  redis.call('PEXPIRE', mo, ARGV[3])\n"
+    "end\n"
+    "return out\n";
+
+/* One EVAL: the keys it carries and what it sent for each. */
+typedef struct q_batch {
+    live_shared *sh;
+    uint64_t gen;
+    int n;
+    int key[Q_BATCH];
+    ld_quota_counts sent[Q_BATCH];
+} q_batch;
+
+static ld_us wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (ld_us)ts.tv_sec * LD_US_PER_S + ts.tv_nsec / 1000;
+}
+
+static void q_mode(live_shared *sh, bool shared)
+{
+    if (sh->quota == NULL)
+        return;
+    if (shared && !ld_quota_is_shared(sh->quota)) {
+        sh_log(sh, "redis: client key limits are shared across the fleet "
+                   "(totals from %s:%d)", sh->host, sh->port);
+        sh->q_local_logged = false;
+    } else if (!shared && !sh->q_local_logged) {
+        sh_log(sh, "redis: away; client key limits are enforced locally: "
+                   "this router takes 1/%d of each (--fleet-size) until "
+                   "Redis is back", sh->fleet);
+        sh->q_local_logged = true;
+    }
+    ld_quota_set_mode(sh->quota, shared, sh->fleet);
+    sh->st.quota_shared = shared;
+}
+
+static bool reply_int(const redisReply *r, int64_t *out)
+{
+    if (r->type != REDIS_REPLY_INTEGER)
+        return false;
+    *out = r->integer;
+    return true;
+}
+
+static void q_round_end(live_shared *sh)
+{
+    if (sh->q_batches > 0)
+        return;
+    if (sh->q_failed) {
+        if (sh->down_logged)
+            q_mode(sh, false);
+    } else {
+        sh->st.quota_rounds++;
+        q_mode(sh, true);
+    }
+}
+
+static void on_quota(redisAsyncContext *ac, void *reply, void *priv)
+{
+    q_batch *b = priv;
+    live_shared *sh = b->sh;
+    const redisReply *r = reply;
+    (void)ac;
+    if (b->gen != sh->q_gen || sh->quota == NULL) {
+        free(b);
+        return; /* for keys replaced since */
+    }
+    bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY &&
+              r->elements == (size_t)b->n * 4;
+    for (int i = 0; ok && i < b->n; i++) {
+        ld_quota_counts tot;
+        tot.w = b->sent[i].w;
+        if (!reply_int(r->element[4 * i], &tot.requests) ||
+            !reply_int(r->element[4 * i + 1], &tot.tokens) ||
+            !reply_int(r->element[4 * i + 2], &tot.uusd_day) ||
+            !reply_int(r->element[4 * i + 3], &tot.uusd_month)) {
+            ok = false;
+            break;
+        }
+        (void)ld_quota_synced(sh->quota, b->key[i], &b->sent[i], &tot);
+    }
+    if (!ok) {
+        /* NULL: the link went; else Redis refused the script. Either way
+         * the counts go again with the next round (an error reply means
+         * nothing was added: the script fails before its first call) */
+        for (int i = 0; i < b->n; i++)
+            (void)ld_quota_unsent(sh->quota, b->key[i], &b->sent[i]);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR && sh->st.quota_lost == 0)
+            sh_log(sh, "redis: key limits: EVAL refused (%s)", r->str);
+        sh->st.quota_lost++;
+        sh->q_failed = true;
+    }
+    sh->q_batches--;
+    free(b);
+    q_round_end(sh);
+}
+
+/* Send one batch; false when it could not go (its counts are back). */
+static bool q_send(live_shared *sh, q_batch *b)
+{
+    /* EVAL script numkeys, 3 keys and 4 numbers per key, 3 TTLs */
+    enum { ARGS = 3 + 3 + 7 * Q_BATCH, KEY_CAP = PREFIX_MAX + LIVE_KEY_ID_MAX + 32 };
+    const char *argv[ARGS];
+    size_t len[ARGS];
+    char (*text)[KEY_CAP] = malloc((size_t)(7 * Q_BATCH + 4) * KEY_CAP);
+    int argc = 0, t = 0;
+    if (text == NULL) {
+        for (int i = 0; i < b->n; i++)
+            (void)ld_quota_unsent(sh->quota, b->key[i], &b->sent[i]);
+        return false;
+    }
+    argv[argc] = "EVAL";
+    len[argc++] = 4;
+    argv[argc] = q_script;
+    len[argc++] = sizeof q_script - 1;
+    len[argc] = (size_t)snprintf(text[t], KEY_CAP, "%d", 3 * b->n);
+    argv[argc++] = text[t++];
+    for (int i = 0; i < b->n; i++) {
+        const char *id = live_keys_id(sh->keys, b->key[i]);
+        const ld_quota_counts *c = &b->sent[i];
+        long long w[3] = {(long long)c->w.minute, (long long)c->w.day,
+                          (long long)c->w.month};
+        const char *tag[3] = {"m", "d", "mo"};
+        for (int j = 0; j < 3; j++) {
+            len[argc] = (size_t)snprintf(text[t], KEY_CAP, "%s:q:%s:%s:%lld",
+                                         sh->prefix, id, tag[j], w[j]);
+            argv[argc++] = text[t++];
+        }
+    }
+    long long ttl[3] = {Q_TTL_MINUTE_MS, Q_TTL_DAY_MS, Q_TTL_MONTH_MS};
+    for (int j = 0; j < 3; j++) {
+        len[argc] = (size_t)snprintf(text[t], KEY_CAP, "%lld", ttl[j]);
+        argv[argc++] = text[t++];
+    }
+    for (int i = 0; i < b->n; i++) {
+        const ld_quota_counts *c = &b->sent[i];
+        long long v[4] = {(long long)c->requests, (long long)c->tokens,
+                          (long long)c->uusd_day, (long long)c->uusd_month};
+        for (int j = 0; j < 4; j++) {
+            len[argc] = (size_t)snprintf(text[t], KEY_CAP, "%lld", v[j]);
+            argv[argc++] = text[t++];
+        }
+    }
+    /* hiredis copies the arguments into its output buffer */
+    int rc = redisAsyncCommandArgv(sh->pub, on_quota, b, argc, argv, len);
+    free(text);
+    if (rc != REDIS_OK) {
+        for (int i = 0; i < b->n; i++)
+            (void)ld_quota_unsent(sh->quota, b->key[i], &b->sent[i]);
+        return false;
+    }
+    return true;
+}
+
+/* A round: every limited key's counts out, the fleet's totals back. */
+static void on_quota_tick(evutil_socket_t fd, short what, void *arg)
+{
+    live_shared *sh = arg;
+    (void)fd;
+    (void)what;
+    if (sh->quota == NULL || sh->q_batches > 0)
+        return; /* the last round is still out */
+    if (!sh->pub_up) {
+        if (sh->down_logged)
+            q_mode(sh, false);
+        return;
+    }
+    ld_us wall = wall_now();
+    int n = live_keys_count(sh->keys);
+    q_batch *b = NULL;
+    sh->q_failed = false;
+    for (int k = 0; k < n; k++) {
+        if (!ld_quota_limited(sh->quota, k))
+            continue;
+        if (b == NULL) {
+            if ((b = malloc(sizeof *b)) == NULL) {
+                sh->q_failed = true;
+                break;
+            }
+            b->sh = sh;
+            b->gen = sh->q_gen;
+            b->n = 0;
+        }
+        (void)ld_quota_drain(sh->quota, k, wall, &b->sent[b->n]);
+        b->key[b->n++] = k;
+        if (b->n == Q_BATCH || k == n - 1) {
+            if (q_send(sh, b))
+                sh->q_batches++;
+            else {
+                free(b);
+                sh->q_failed = true;
+            }
+            b = NULL;
+        }
+    }
+    if (b != NULL) {
+        if (q_send(sh, b))
+            sh->q_batches++;
+        else {
+            free(b);
+            sh->q_failed = true;
+        }
+    }
+    q_round_end(sh);
+}
+
+void live_shared_set_keys(live_shared *sh, live_keys *k, int sync_ms,
+                          int fleet_size)
+{
+    if (sh->quota != NULL)
+        ld_quota_set_mode(sh->quota, false, 1);
+    sh->q_gen++;
+    sh->q_batches = 0;
+    sh->keys = k;
+    sh->quota = k != NULL ? live_keys_quota(k) : NULL;
+    sh->fleet = fleet_size < 1 ? 1 : fleet_size;
+    sh->st.quota_shared = 0;
+    if (sh->qtimer != NULL) {
+        event_free(sh->qtimer);
+        sh->qtimer = NULL;
+    }
+    if (sh->quota == NULL)
+        return;
+    /* local until the first totals come back */
+    ld_quota_set_mode(sh->quota, false, sh->fleet);
+    if (sync_ms <= 0)
+        sync_ms = 100;
+    struct timeval tv = {sync_ms / 1000, (sync_ms % 1000) * 1000};
+    sh->qtimer = event_new(sh->base, -1, EV_PERSIST, on_quota_tick, sh);
+    if (sh->qtimer == NULL || event_add(sh->qtimer, &tv) != 0)
+        sh_log(sh, "redis: key limits: cannot set the sync timer; limits "
+                   "stay local");
+    else
+        on_quota_tick(-1, 0, sh);
+}
+
 /* ---- API ------------------------------------------------------------------------ */
 
 static bool prefix_ok(const char *s)
@@ -415,6 +684,10 @@ void live_shared_free(live_shared *sh)
     if (sh == NULL)
         return;
     sh->closing = true;
+    sh->q_gen++; /* answers dropped with the links are not ours to count */
+    sh->quota = NULL;
+    if (sh->qtimer != NULL)
+        event_free(sh->qtimer);
     if (sh->pub != NULL)
         redisAsyncFree(sh->pub);
     if (sh->sub != NULL)

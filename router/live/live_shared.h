@@ -16,6 +16,22 @@
  * "until_ms": EPOCH_MS (block), "opened_ms": EPOCH_MS (open)}. A message
  * naming a route the policy does not have, or out of its bounds, is
  * ignored and counted.
+ *
+ * Client key limits (live_shared_set_keys). Every sync interval (default
+ * 100 ms) each key with a limit has its counts since the last sync
+ * (ld_quota_drain: requests, tokens, micro-dollars) added in Redis by one
+ * EVAL of a Lua script per 128 keys, which returns the fleet's new totals
+ * (ld_quota_synced). Keys: PREFIX:q:ID:m:MINUTE (a hash: r, t; expires
+ * after 120 s), PREFIX:q:ID:d:DAY (micro-dollars; 3 days) and
+ * PREFIX:q:ID:mo:MONTH (63 days), window numbers as in ld_quota.h. The
+ * core judges each request on the last totals plus what this router took
+ * since, so a router's view of the others lags by one interval and one
+ * round trip at most. At most one round of EVALs is in flight. While
+ * Redis is away the counts wait (a round lost with the link goes with the
+ * next one), each router enforces its share (limits / fleet size) and
+ * says so once; the first totals after it is back make the limits shared
+ * again (logged). Spend in Redis outlives the routers: one that starts
+ * reads its keys' day and month totals with its first round.
  */
 #ifndef LIVE_SHARED_H
 #define LIVE_SHARED_H
@@ -50,6 +66,9 @@ typedef void (*live_shared_fn)(void *ud, const live_shared_msg *m);
 typedef struct live_shared_stats {
     uint64_t published, received, ignored, dropped; /* dropped: while away */
     int connected;                                  /* 1 when both links are up */
+    int quota_shared;   /* 1 while key limits are judged on fleet totals */
+    uint64_t quota_rounds, quota_lost; /* key-limit rounds answered, and
+                                          lost with the link or refused */
 } live_shared_stats;
 
 /* Connect to Redis at addr ("HOST:PORT") on base; channel and keys are
@@ -74,6 +93,16 @@ void live_shared_stats_get(const live_shared *sh, live_shared_stats *out);
  * (routes by id, so a route's news reaches it whatever its new index). p
  * must outlive the link or the next call. NULL sh: nothing. */
 void live_shared_set_policy(live_shared *sh, const ld_policy *p);
+
+struct live_keys;
+
+/* Share the client keys' limits (k's ld_quota, which stays in k) through
+ * this Redis: a round every sync_ms (<= 0: 100), each router's share while
+ * Redis is away 1 / fleet_size of every limit (< 1: 1). k must outlive sh
+ * or be replaced by another call (NULL: stop sharing; the quota goes back
+ * to local mode). */
+void live_shared_set_keys(live_shared *sh, struct live_keys *k, int sync_ms,
+                          int fleet_size);
 
 /* Close the links (pending replies are dropped). */
 void live_shared_free(live_shared *sh);

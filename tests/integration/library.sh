@@ -41,7 +41,21 @@ for s in scenarios/*.json; do
                          " was attempted but is bound to nothing");'
     done
 done
-expect_eq "$n" 11 "the library has eleven scenarios"
+expect_eq "$n" 12 "the library has twelve scenarios"
+
+# the tenants' scenario: per-tenant counts, the limits bind
+tag=12-noisy-tenant-rate-limit-storm-policy
+json_js "the noisy-tenant storm counts each tenant and its limits bind" "$tmp/$tag.out" '
+    const t = j.tenants || {};
+    want(Object.keys(t).join() === "batch-bot,startup,enterprise-co", "tenants " + Object.keys(t));
+    let n = 0;
+    for (const v of Object.values(t)) n += v.requests;
+    want(n === j.requests, "tenants add up to " + n + " of " + j.requests);
+    want(t["batch-bot"].key_limited_by.rpm > 0, "no rpm refusal for the bot");
+    want(t.startup.spend_usd <= 40 + 0.01, "startup spent " + t.startup.spend_usd);
+    want(t.startup.key_limited_by.usd_per_day > 0, "the startup budget never bound");
+    want(t["enterprise-co"].key_limited === 0, "the unlimited tenant was refused");'
+expect_re "$tmp/$tag.out" '"tenants"' "sim --json has the tenants"
 
 # the team's routes bound by (upstream, model), its traffic noted
 tag=01-primary-outage-multi-hour-team-ladder
@@ -77,7 +91,9 @@ run cmp compare scenarios/ --policy "mine=$mine" \
     --policy tuned=scenarios/policies/tuned.json --seeds 2 --no-progress
 expect_rc cmp 0 "compare scenarios/ --policy mine --policy tuned exits 0"
 tables=$(grep -c ' seeds per policy; baseline' "$tmp/cmp.out")
-expect_eq "$tables" 12 "compare prints a table per scenario and the overall one"
+expect_eq "$tables" 13 "compare prints a table per scenario and the overall one"
+expect_re "$tmp/cmp.out" '^startup$' "compare shows the tenants of the noisy-tenant storm"
+expect_re "$tmp/cmp.out" '^  key_limit %' "...with the share their limits refused"
 
 # a copied scenario: paths resolve against its own directory
 mkdir -p "$tmp/copy"

@@ -450,6 +450,164 @@ static void test_every_provider_class_can_be_produced(void **state)
     assert_true(tested >= 16);
 }
 
+/* ---- tenants ------------------------------------------------------------ */
+
+static const char tenant_policy[] =
+    "{\"routes\": {\"s\": {\"provider\": \"openai\", \"model\": \"m\","
+    "   \"price\": {\"input_per_mtok\": 1000, \"output_per_mtok\": 0}}},"
+    " \"workloads\": {\"w\": {\"ladder\": [\"s\"], \"on\": {\"*\": \"fail\"}},"
+    "               \"v\": {\"ladder\": [\"s\"], \"on\": {\"*\": \"fail\"}}},"
+    " \"tiers\": {\"free\": {}, \"paid\": {}},"
+    " \"breaker\": {\"min_requests\": 1000000000, \"failure_rate\": 1},"
+    " \"retry_budget\": {\"ratio\": 0, \"min_per_s\": 0}}";
+
+/* 2 requests/s for 10 minutes of $1 each (1000 tokens at $1000 per
+ * million, nothing out): a $50 a day tenant, a hot one over its rpm 30
+ * (about 60 a minute) and a cold one far under its rpm 100 (about 24). */
+static const char tenant_scenario[] =
+    "{\"duration_s\": 600, \"seed\": 3,"
+    " \"traffic\": {\"arrivals\": {\"process\": \"poisson\", \"rate_per_s\": 2},"
+    "  \"mix\": [{\"workload\": \"w\", \"tier\": \"paid\", \"share\": 0.5,"
+    "            \"input_tokens\": 1000, \"output_tokens\": 0},"
+    "           {\"workload\": \"v\", \"tier\": \"paid\", \"share\": 0.5,"
+    "            \"input_tokens\": 1000, \"output_tokens\": 0}],"
+    "  \"tenants\": [{\"id\": \"budget\", \"share\": 3, \"usd_per_day\": 50},"
+    "               {\"id\": \"hot\", \"share\": 5, \"rpm\": 30, \"tier\": \"free\","
+    "                \"workloads\": [\"v\"]},"
+    "               {\"id\": \"cold\", \"share\": 2, \"rpm\": 100}]},"
+    " \"providers\": {\"s\": {\"ttft_ms\": 100, \"tokens_per_s\": 100,"
+    "  \"concurrency\": 1000}}}";
+
+static const cJSON *tenant(const cJSON *s, const char *id)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(s, "tenants"), id);
+    if (t == NULL)
+        fail_msg("summary has no tenants.%s", id);
+    return t;
+}
+
+static void test_tenant_limits_bind_through_the_core(void **state)
+{
+    (void)state;
+    run r;
+    load(&r, tenant_policy, tenant_scenario);
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        cJSON *s = run_seed(&r, seed);
+        const cJSON *b = tenant(s, "budget"), *h = tenant(s, "hot"),
+                    *c = tenant(s, "cold");
+        /* every request is one tenant's */
+        assert_near(num(b, "requests") + num(h, "requests") + num(c, "requests"),
+                    num(s, "requests"), 0);
+        /* the day budget binds: spend reaches it and never passes it (the
+         * estimate is the cost here), the rest refused by usd_per_day */
+        assert_near(num(b, "spend_usd"), 50, 1e-6);
+        assert_true(num(b, "key_limited") > 50);
+        assert_near(num(b, "key_limited_by.usd_per_day"), num(b, "key_limited"), 0);
+        assert_near(num(b, "succeeded"), 50, 0);
+        /* rpm refusals only for the hot tenant, at most 30 served a minute */
+        assert_true(num(h, "key_limited_by.rpm") > 0);
+        assert_near(num(h, "key_limited_by.rpm"), num(h, "key_limited"), 0);
+        assert_true(num(h, "succeeded") <= 30 * 10);
+        assert_near(num(c, "key_limited"), 0, 0);
+        assert_near(num(c, "succeeded"), num(c, "requests"), 0);
+        /* refusals are failures the user sees, and cost nothing */
+        assert_near(num(s, "failed"),
+                    num(b, "key_limited") + num(h, "key_limited"), 0);
+        assert_near(num(s, "cost_usd"), num(b, "spend_usd") +
+                    num(h, "spend_usd") + num(c, "spend_usd"), 1e-6);
+        /* the hot tenant draws only from workload v: no w in its tier.
+         * Shares 0.3 / 0.5 / 0.2 within four standard errors */
+        double n = num(s, "requests");
+        assert_true(fabs(num(h, "requests") / n - 0.5) < 4 * sqrt(0.25 / n));
+        cJSON_Delete(s);
+    }
+    unload(&r);
+}
+
+static void test_tenants_change_no_other_draw(void **state)
+{
+    (void)state;
+    /* a scenario with tenants without limits is the scenario without
+     * tenants: the tenants' draw has its own random stream */
+    static const char base[] =
+        "{\"duration_s\": 300, \"seed\": 5,"
+        " \"traffic\": {\"arrivals\": {\"process\": \"poisson\", \"rate_per_s\": 3},"
+        "  \"mix\": [{\"workload\": \"w\", \"share\": 1,"
+        "            \"input_tokens\": {\"dist\": \"exponential\", \"mean\": 500}}]%s},"
+        " \"providers\": {\"s\": {\"ttft_ms\": {\"dist\": \"exponential\", \"mean\": 200},"
+        "  \"tokens_per_s\": 50, \"concurrency\": 4, \"queue\": 10}}}";
+    char with[1024], without[1024];
+    snprintf(without, sizeof without, base, "");
+    snprintf(with, sizeof with, base,
+             ", \"tenants\": [{\"id\": \"a\", \"share\": 1}, {\"id\": \"b\", \"share\": 2}]");
+    run r1, r2;
+    load(&r1, tenant_policy, without);
+    load(&r2, tenant_policy, with);
+    cJSON *s1 = run_seed(&r1, 9), *s2 = run_seed(&r2, 9);
+    assert_near(num(s1, "succeeded"), num(s2, "succeeded"), 0);
+    assert_near(num(s1, "latency_ms.p99"), num(s2, "latency_ms.p99"), 0);
+    assert_near(num(s1, "cost_usd"), num(s2, "cost_usd"), 1e-9);
+    assert_near(num(tenant(s2, "a"), "requests") + num(tenant(s2, "b"), "requests"),
+                num(s2, "requests"), 0);
+    assert_null(cJSON_GetObjectItemCaseSensitive(s1, "tenants"));
+    cJSON_Delete(s1);
+    cJSON_Delete(s2);
+    unload(&r1);
+    unload(&r2);
+}
+
+static void test_tenant_parse_errors_name_the_field(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tenants, *msg;
+    } bad[] = {
+        {"[{\"id\": \"a\"}]", "traffic.tenants[0].share: missing"},
+        {"[{\"id\": \"a\", \"share\": 1}, {\"id\": \"a\", \"share\": 1}]",
+         "traffic.tenants[1].id: \"a\" is also tenant 0's"},
+        {"[{\"id\": \"a\", \"share\": 1, \"rpm\": 2.5}]",
+         "traffic.tenants[0].rpm: must be a whole number"},
+        {"[{\"id\": \"a\", \"share\": 1, \"workloads\": [\"w\", \"x\"]}]",
+         "traffic.tenants[0].workloads[1]: workload \"x\" is in no entry"},
+        {"[{\"id\": \"a b\", \"share\": 1}]", "traffic.tenants[0].id: \"a b\""},
+        {"[{\"id\": \"a\", \"share\": 1, \"usd_per_week\": 1}]",
+         "traffic.tenants[0]"},
+        {"{}", "traffic.tenants: must be an array"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"duration_s\": 10, \"traffic\": {\"arrivals\": {\"process\":"
+                 " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\": \"w\"}],"
+                 " \"tenants\": %s}}", bad[i].tenants);
+        sim_scenario *sc = NULL;
+        ld_error err;
+        memset(&err, 0, sizeof err);
+        assert_true(sim_scenario_parse(text, strlen(text), "scenario.json", ".",
+                                       &sc, &err) < 0);
+        if (strstr(err.msg, bad[i].msg) == NULL)
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err.msg,
+                     bad[i].msg);
+        assert_null(sc);
+    }
+    /* a tier the policy lacks is named when the run starts */
+    run r;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"duration_s\": 10, \"traffic\": {\"arrivals\": {\"process\":"
+             " \"poisson\", \"rate_per_s\": 1}, \"mix\": [{\"workload\": \"w\"}],"
+             " \"tenants\": [{\"id\": \"a\", \"share\": 1, \"tier\": \"gold\"}]},"
+             " \"providers\": {\"s\": {\"ttft_ms\": 100, \"tokens_per_s\": 100}}}");
+    load(&r, tenant_policy, text);
+    sim_options o = {.sc = r.sc, .p = r.p, .seed = 1, .events_sample = 1.0};
+    sim_metrics *m = NULL;
+    ld_error err;
+    assert_true(sim_run(&o, &m, NULL, &err) < 0);
+    assert_non_null(strstr(err.msg, "traffic.tenants[0].tier: unknown tier \"gold\""));
+    unload(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +619,9 @@ int main(void)
         cmocka_unit_test(test_same_seed_gives_byte_identical_output),
         cmocka_unit_test(test_minutes_over_ceiling_judge_every_policy_alike),
         cmocka_unit_test(test_every_provider_class_can_be_produced),
+        cmocka_unit_test(test_tenant_limits_bind_through_the_core),
+        cmocka_unit_test(test_tenants_change_no_other_draw),
+        cmocka_unit_test(test_tenant_parse_errors_name_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
