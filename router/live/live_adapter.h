@@ -54,6 +54,8 @@ typedef struct live_chat_req {
                                 message is the assistant's, VISION if any
                                 image part, JSON if response_format */
     const char *model;       /* the client's "model" (points into body) */
+    bool embed;              /* an embeddings request (live_embed_parse):
+                                body is the client's embeddings body */
 } live_chat_req;
 
 /* Parse a POST /v1/chat/completions body. On failure returns LD_EINVAL and

@@ -222,12 +222,57 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
     cJSON_Delete(o);
 }
 
+/* The request's body as the ladder takes it: the chat body, or another
+ * API's body through its face (live_face.h): translated to a chat body
+ * (kept in raw, NUL-terminated, for a stream's later attempts), or parsed
+ * by the face. */
+static int parse_body(const live_face *face, const char *body, size_t len,
+                      live_chat_req *out, live_buf *raw, char *msg, size_t cap)
+{
+    if (face == NULL)
+        return live_chat_parse(body, len, out, msg, cap);
+    if (face->to_chat == NULL)
+        return face->parse(body, len, out, msg, cap);
+    int rc = face->to_chat(body, len, raw, msg, cap);
+    if (rc == LD_ELIMIT)
+        snprintf(msg, cap, "the request is too large once translated");
+    if (rc != LD_OK)
+        return rc == LD_ELIMIT ? LD_EINVAL : rc;
+    return live_chat_parse(raw->data, raw->len, out, msg, cap);
+}
+
+/* The workload a request of that face may use: the named one (*workload
+ * >= 0) or the default of its kind. 0, or -1 when a 400 was sent. */
+static int workload_kind(live_server *s, struct evhttp_request *req,
+                         const live_face *face, int *workload)
+{
+    bool embed = face != NULL && face->embedding;
+    char msg[256];
+    if (*workload < 0)
+        *workload = ld_policy_default_workload_of(s->p, embed);
+    if (*workload >= 0 && ld_policy_workload_embedding(s->p, *workload) == embed)
+        return 0;
+    if (*workload < 0)
+        snprintf(msg, sizeof msg, "the policy has no %s workload (see README, "
+                 "Other client APIs)", embed ? "embedding" : "chat");
+    else
+        snprintf(msg, sizeof msg, "x-ladder-workload: workload \"%s\" is of "
+                 "kind %s; %s", ld_policy_workload_name(s->p, *workload),
+                 embed ? "chat" : "embedding",
+                 embed ? "POST /v1/embeddings needs an embedding workload"
+                       : "it serves POST /v1/embeddings only");
+    live_reply_error(s, req, 400, msg, "invalid_request_error",
+                     "wrong_workload_kind", LIVE_REJ_BAD_REQUEST);
+    return -1;
+}
+
 static void on_chat(live_server *s, struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     char msg[512];
     int workload, tier, key;
+    const live_face *face = live_face_for_path(live_req_path(req));
 
     if (s->draining) {
         live_reply_error(s, req, 503, "ladder is shutting down; retry on another "
@@ -252,10 +297,18 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     }
     if (auth_key(s, req, &key) != 0)
         return;
+    if (face != NULL && face->required_header != NULL &&
+        header_in(req, face->required_header) == NULL) {
+        snprintf(msg, sizeof msg, "%s: header required",
+                 face->required_header);
+        live_reply_error(s, req, 400, msg, "invalid_request_error", NULL,
+                         LIVE_REJ_BAD_REQUEST);
+        return;
+    }
     if (pick_named(s, req, "x-ladder-workload", true, &workload) != 0)
         return;
-    if (workload < 0)
-        workload = ld_policy_default_workload(s->p);
+    if (workload_kind(s, req, face, &workload) != 0)
+        return;
     if (pick_named(s, req, "x-ladder-tier", false, &tier) != 0)
         return;
     if (key_scope(s, req, key, workload, &tier) != 0)
@@ -268,13 +321,22 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         return;
     }
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-    int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
+    live_buf face_raw;
+    live_buf_init(&face_raw, s->o.max_body * 4 + ((size_t)64 << 10));
+    int prc = body != NULL ? parse_body(face, body, len, &r->chat, &face_raw,
+                                        msg, sizeof msg)
                            : LD_ENOMEM;
+    if (face_raw.len > 0) {
+        body = face_raw.data;
+        len = face_raw.len;
+    }
     if (prc == LD_OK && r->chat.stream && len > 0 &&
         (r->raw = malloc(len)) != NULL) {
         memcpy(r->raw, body, len);
         r->raw_len = len;
     }
+    live_buf_cleanup(&face_raw);
+    len = evbuffer_get_length(in);
     evbuffer_drain(in, len);
     if (prc == LD_OK && r->chat.stream)
         live_keep_only_connection(evhttp_request_get_input_headers(req));
@@ -289,9 +351,18 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     r->timer = evtimer_new(s->base, live_on_req_timer, r);
     if (s->trace != NULL)
         r->tr = malloc(sizeof *r->tr);
-    if (r->timer == NULL || (s->trace != NULL && r->tr == NULL)) {
+    r->face = face;
+    if (face != NULL && face->ev != NULL && r->chat.stream) {
+        char fid[64];
+        snprintf(fid, sizeof fid, "%s%llu", face->id_prefix,
+                 (unsigned long long)s->next_id);
+        r->fs = live_face_stream_new(face, fid, (int64_t)(live_wall_ms() / 1000));
+    }
+    if (r->timer == NULL || (s->trace != NULL && r->tr == NULL) ||
+        (r->chat.stream && face != NULL && face->ev != NULL && r->fs == NULL)) {
         if (r->timer != NULL)
             event_free(r->timer);
+        live_face_stream_free(r->fs);
         free(r->tr);
         free(r->raw);
         live_chat_cleanup(&r->chat);
@@ -332,6 +403,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
             ;
         ld_req_free(r->core);
         event_free(r->timer);
+        live_face_stream_free(r->fs);
         free(r->tr);
         free(r->raw);
         live_chat_cleanup(&r->chat);
@@ -341,6 +413,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     }
     if (rc != LD_OK) {
         event_free(r->timer);
+        live_face_stream_free(r->fs);
         free(r->tr);
         free(r->raw);
         live_chat_cleanup(&r->chat);
@@ -485,6 +558,19 @@ static void on_feedback(live_server *s, struct evhttp_request *req)
         evbuffer_free(b);
 }
 
+#define LIVE_API_LIST                                                    \
+    "POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "   \
+    "POST /v1/embeddings, GET /v1/models, POST /v1/feedback"
+
+/* The legacy completions API is not served: a 404 that says what is. */
+static void on_legacy_completions(live_server *s, struct evhttp_request *req)
+{
+    live_reply_error(s, req, 404, "POST /v1/completions (the legacy "
+                     "completions API) is not served; ladder serves "
+                     LIVE_API_LIST, "invalid_request_error",
+                     "unsupported_endpoint", LIVE_REJ_NOT_FOUND);
+}
+
 const char *live_req_path(struct evhttp_request *req)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -501,6 +587,12 @@ static const struct {
 } api[] = {
     {"/v1/chat/completions", EVHTTP_REQ_POST, on_chat,
      "use POST /v1/chat/completions"},
+    /* the other client APIs: on_chat through their faces (live_face.h) */
+    {"/v1/messages", EVHTTP_REQ_POST, on_chat, "use POST /v1/messages"},
+    {"/v1/responses", EVHTTP_REQ_POST, on_chat, "use POST /v1/responses"},
+    {"/v1/embeddings", EVHTTP_REQ_POST, on_chat, "use POST /v1/embeddings"},
+    {"/v1/completions", EVHTTP_REQ_POST, on_legacy_completions,
+     "use POST /v1/chat/completions"},
     {"/v1/models", EVHTTP_REQ_GET, on_models, "use GET /v1/models"},
     {"/v1/feedback", EVHTTP_REQ_POST, on_feedback, "use POST /v1/feedback"},
 };
@@ -515,9 +607,8 @@ void live_on_request(struct evhttp_request *req, void *arg)
     while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
         i++;
     if (i == sizeof api / sizeof api[0])
-        live_reply_error(s, req, 404, "unknown URL (ladder serves POST "
-                    "/v1/chat/completions, GET /v1/models, POST "
-                    "/v1/feedback)", "invalid_request_error", "unknown_url",
+        live_reply_error(s, req, 404, "unknown URL (ladder serves " LIVE_API_LIST
+                    ")", "invalid_request_error", "unknown_url",
                     LIVE_REJ_NOT_FOUND);
     else if (evhttp_request_get_command(req) != api[i].method)
         live_reply_error(s, req, 405, api[i].use, "invalid_request_error",

@@ -338,8 +338,12 @@ void live_att_transfer_done(satt *a, CURLcode rc)
         seen.finish_reason = ans.finish_reason;
     } else if (a->got_headers && rc == CURLE_OK) {
         /* a whole answer: translated for the client now */
-        seen.answer_rc = live_provider_answer(a->prov, a->resp.data,
-                                              a->resp.len, &a->answer, &ans);
+        seen.answer_rc =
+            a->r->chat.embed
+                ? live_provider_embed_answer(a->prov, a->resp.data,
+                                             a->resp.len, &a->answer, &ans)
+                : live_provider_answer(a->prov, a->resp.data, a->resp.len,
+                                       &a->answer, &ans);
         seen.usage_tokens = ans.output_tokens;
         seen.finish_reason = ans.finish_reason;
     }

@@ -66,6 +66,7 @@
 #include "ld_core.h"
 #include "ld_trace.h"
 #include "live_adapter.h"
+#include "live_face.h"
 #include "live_metrics.h"
 #include "live_provider.h"
 #include "live_result.h"
@@ -169,6 +170,9 @@ struct sreq {
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
     ld_trace *tr;        /* its trace record; NULL without --trace */
+    const live_face *face; /* the client's API when not chat completions
+                              (live_face.h); NULL for chat */
+    live_face_stream *fs;  /* its stream in the face's shape; NULL none */
 };
 
 typedef struct sock_ctx {

@@ -55,6 +55,15 @@ typedef struct live_provider {
     int (*error_words)(const char *body, size_t len, char *type,
                        size_t type_cap, char *code, size_t code_cap,
                        char *message, size_t message_cap);
+    /* Embeddings (NULL: the API has none; a route of it cannot serve
+     * them): the path after base_url, the upstream body for an embeddings
+     * request (req->embed) and its 2xx answer (passed to the client as
+     * the OpenAI list; usage into info, output tokens 0). */
+    const char *embed_path;
+    int (*embed_build)(const live_chat_req *req, const char *model,
+                       live_buf *out);
+    int (*embed_answer)(const cJSON *root, const char *body, size_t len,
+                        live_buf *out, live_answer *info);
 } live_provider;
 
 /* The table for a policy's provider; NULL for an unknown value. The one
@@ -68,6 +77,9 @@ int live_provider_build(const live_provider *p, const live_chat_req *req,
                         live_buf *body_out, const char **path_out);
 int live_provider_answer(const live_provider *p, const char *body, size_t len,
                          live_buf *out, live_answer *info);
+/* An embeddings answer through p's embed_answer (LD_EINVAL without one). */
+int live_provider_embed_answer(const live_provider *p, const char *body,
+                               size_t len, live_buf *out, live_answer *info);
 live_stream *live_provider_stream_new(const live_provider *p, const char *id,
                                       int64_t created, bool include_usage);
 

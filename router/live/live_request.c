@@ -157,6 +157,7 @@ void live_req_free(sreq *r)
         event_free(r->timer);
     live_chat_cleanup(&r->chat);
     live_buf_cleanup(&r->sent);
+    live_face_stream_free(r->fs);
     free(r->raw);
     free(r->tr);
     free(r);

@@ -112,7 +112,8 @@ typedef struct fp_server {
     bool draining, exiting, stopping;
 } fp_server;
 
-typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC } fp_api;
+/* FP_EMBED: OpenAI's POST /v1/embeddings (answers in the OpenAI shape) */
+typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC, FP_EMBED } fp_api;
 
 typedef enum fp_phase {
     FP_PH_NONE, FP_PH_PRE, FP_PH_TOKENS, FP_PH_NS_FULL, FP_PH_NS_REST
@@ -134,6 +135,7 @@ struct fp_call {
     char *model;                /* NULL until a valid model was read */
     bool stream, include_usage, prefill, auth;
     long n_tokens, prompt_tokens;
+    long n_inputs, dims;        /* embeddings: inputs and vector size */
     long skip;                  /* answer tokens an assistant prefill
                                    already holds: the answer goes on from
                                    there ("tok1 tok2" -> "tok3 ...") */
@@ -233,6 +235,9 @@ void fp_bad_request(fp_call *c, int status, const char *code,
 void fp_stream_begin(fp_call *c);
 /* A non-stream answer now: the whole body, 200. */
 void fp_send_full(fp_call *c);
+/* An embeddings answer: per input a vector of c->dims numbers (input i's
+ * element k is i + k / 10), usage from c->prompt_tokens. */
+void fp_send_embeddings(fp_call *c);
 /* Non-stream cut and stall: Content-Length of the whole body, then the first
  * half; the rest never comes (cut) or comes after a pause (stall). */
 void fp_send_half(fp_call *c);

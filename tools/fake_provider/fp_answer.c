@@ -439,3 +439,47 @@ void fp_on_timer(evutil_socket_t fd, short what, void *arg)
         fp_reply_end(c);
     }
 }
+
+void fp_send_embeddings(fp_call *c)
+{
+    struct evbuffer *b = evbuffer_new();
+    cJSON *o = cJSON_CreateObject(), *data = NULL, *u = NULL;
+    bool ok = o != NULL && b != NULL;
+    char *body = NULL;
+    fp_put_str(o, "object", "list", &ok);
+    ok = ok && (data = cJSON_AddArrayToObject(o, "data")) != NULL;
+    for (long i = 0; ok && i < c->n_inputs; i++) {
+        cJSON *e = cJSON_CreateObject(), *v = NULL;
+        ok = e != NULL && cJSON_AddItemToArray(data, e);
+        if (!ok) {
+            cJSON_Delete(e);
+            break;
+        }
+        fp_put_str(e, "object", "embedding", &ok);
+        fp_put_num(e, "index", (double)i, &ok);
+        ok = ok && (v = cJSON_AddArrayToObject(e, "embedding")) != NULL;
+        for (long k = 0; ok && k < c->dims; k++) {
+            cJSON *n = cJSON_CreateNumber((double)i + (double)k / 10.0);
+            ok = n != NULL && cJSON_AddItemToArray(v, n);
+            if (!ok)
+                cJSON_Delete(n);
+        }
+    }
+    fp_put_str(o, "model", c->model, &ok);
+    ok = ok && (u = cJSON_AddObjectToObject(o, "usage")) != NULL;
+    fp_put_num(u, "prompt_tokens", (double)c->prompt_tokens, &ok);
+    fp_put_num(u, "total_tokens", (double)c->prompt_tokens, &ok);
+    if (ok)
+        body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (body == NULL || evbuffer_add(b, body, strlen(body)) != 0 ||
+        fp_headers(c, "application/json") != 0) {
+        cJSON_free(body);
+        if (b != NULL)
+            evbuffer_free(b);
+        fp_respond_internal(c);
+        return;
+    }
+    cJSON_free(body);
+    fp_respond(c, 200, b, "ok");
+}
