@@ -52,6 +52,7 @@ static const fp_kind_spec fp_kinds[] = {
     {"noprefill", FP_NOPREFILL, 0, 0, 0},
     {"auth", FP_AUTH, 0, 0, 0},
     {"overloaded", FP_OVERLOADED, 0, 0, 0},
+    {"tool", FP_TOOL, 0, 0, 0},
 };
 
 /* Reads "-<digits>" at *p, at most max; advances *p. 0 ok, -1 not a number. */

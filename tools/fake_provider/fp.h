@@ -60,7 +60,7 @@ typedef int64_t fp_us;
 typedef enum fp_kind {
     FP_HEALTHY, FP_RATELIMIT, FP_FLAKY_ONCE, FP_DOWN, FP_DOWN_FOR, FP_RESET,
     FP_SILENT, FP_SLOW_TTFT, FP_CUT, FP_STALL, FP_MALFORMED, FP_NODONE,
-    FP_CONTEXT, FP_CONTENT, FP_NOPREFILL, FP_AUTH, FP_OVERLOADED
+    FP_CONTEXT, FP_CONTENT, FP_NOPREFILL, FP_AUTH, FP_OVERLOADED, FP_TOOL
 } fp_kind;
 
 /* A behaviour name is NAME or NAME-<n> or NAME-<n>-<m>. */
@@ -142,6 +142,7 @@ struct fp_call {
     long attempt;               /* 0: not counted */
     fp_behaviour beh;
     char label[64];             /* "behaviour" in the log */
+    char tool[64];              /* the request's first tool's name, "" none */
     cJSON *hdrs;                /* x-ladder-* request headers, or NULL */
     /* the answer */
     int status;                 /* 0 while no status line was sent */
@@ -235,6 +236,10 @@ void fp_bad_request(fp_call *c, int status, const char *code,
 void fp_stream_begin(fp_call *c);
 /* A non-stream answer now: the whole body, 200. */
 void fp_send_full(fp_call *c);
+/* "tool" (OpenAI API): a call of the request's first tool with arguments
+ * {"city":"Paris"}, whole or as one SSE body (the call's id and name, the
+ * arguments in two pieces, finish_reason tool_calls, usage, [DONE]). */
+void fp_send_tool(fp_call *c);
 /* An embeddings answer: per input a vector of c->dims numbers (input i's
  * element k is i + k / 10), usage from c->prompt_tokens. */
 void fp_send_embeddings(fp_call *c);

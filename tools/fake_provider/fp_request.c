@@ -217,6 +217,14 @@ static int fp_parse_request(fp_call *c)
         goto bad;
     }
     c->stream = cJSON_IsTrue(v);
+    {
+        const cJSON *t0 = cJSON_GetArrayItem(
+            cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t0, "function");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        if (cJSON_IsString(nm))
+            snprintf(c->tool, sizeof c->tool, "%s", nm->valuestring);
+    }
     v = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (cJSON_IsObject(v))
         c->include_usage =
@@ -292,6 +300,10 @@ static void fp_answer(fp_call *c)
     fp_kind kind = c->beh.spec->kind;
     if (c->api == FP_EMBED) {
         fp_send_embeddings(c); /* every other behaviour answers whole */
+        return;
+    }
+    if (kind == FP_TOOL && c->api == FP_OPENAI && c->tool[0] != '\0') {
+        fp_send_tool(c);
         return;
     }
     if (c->stream) {
