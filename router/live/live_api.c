@@ -205,10 +205,21 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
               cJSON_AddStringToObject(e, "limit",
                                       ld_quota_limit_name(d->key_limit));
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    struct evbuffer *b = text != NULL ? evbuffer_new() : NULL;
-    if (b == NULL || evbuffer_add(b, text, strlen(text)) != 0) {
+    const live_face *face = live_face_for_path(live_req_path(req));
+    const char *send = text;
+    live_buf ft; /* the other APIs' error shape (live_face.h) */
+    live_buf_init(&ft, 0);
+    if (text != NULL && face != NULL && face->error_body != NULL &&
+        face->error_body(429, msg, spend ? "insufficient_quota"
+                                         : "rate_limit_error",
+                         spend ? "insufficient_quota" : "rate_limit_exceeded",
+                         &ft) == LD_OK)
+        send = ft.data;
+    struct evbuffer *b = send != NULL ? evbuffer_new() : NULL;
+    if (b == NULL || evbuffer_add(b, send, strlen(send)) != 0) {
         if (b != NULL)
             evbuffer_free(b);
+        live_buf_cleanup(&ft);
         cJSON_free(text);
         cJSON_Delete(o);
         live_send_whole(s, req, 500, NULL, NULL);
@@ -218,6 +229,7 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
     live_send_whole(s, req, 429, "application/json", b);
     evbuffer_free(b);
+    live_buf_cleanup(&ft);
     cJSON_free(text);
     cJSON_Delete(o);
 }
