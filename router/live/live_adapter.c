@@ -445,6 +445,11 @@ int live_provider_build(const live_provider *p, const live_chat_req *req,
         rc = p->embed_build != NULL && !stream && prefill == NULL
                  ? p->embed_build(req, model, body_out)
                  : LD_EINVAL;
+    else if (req->native != NULL && req->native_api != NULL &&
+             p->native_build != NULL && p->native_api != NULL &&
+             strcmp(req->native_api, p->native_api) == 0)
+        rc = p->native_build(req->native, req->native_len, model, stream,
+                             prefill, body_out);
     else
         rc = p->build(req, model, stream, prefill, body_out);
     live_json_arena_close();

@@ -338,6 +338,14 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     int prc = body != NULL ? parse_body(face, body, len, &r->chat, &face_raw,
                                         msg, sizeof msg)
                            : LD_ENOMEM;
+    if (prc == LD_OK && face != NULL && face->native_api != NULL &&
+        len > 0 && (r->native = malloc(len)) != NULL) {
+        /* without the copy every route gets the translation */
+        memcpy(r->native, body, len);
+        r->chat.native = r->native;
+        r->chat.native_len = len;
+        r->chat.native_api = face->native_api;
+    }
     if (face_raw.len > 0) {
         body = face_raw.data;
         len = face_raw.len;
@@ -376,6 +384,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
             event_free(r->timer);
         live_face_stream_free(r->fs);
         free(r->tr);
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
@@ -417,6 +426,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         event_free(r->timer);
         live_face_stream_free(r->fs);
         free(r->tr);
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
@@ -427,6 +437,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         event_free(r->timer);
         live_face_stream_free(r->fs);
         free(r->tr);
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);

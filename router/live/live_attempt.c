@@ -473,6 +473,9 @@ void live_att_start(sreq *r, const ld_do *d)
             live_att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
             return;
         }
+        again.native = r->chat.native; /* not owned: r->native */
+        again.native_len = r->chat.native_len;
+        again.native_api = r->chat.native_api;
         chat = &again;
     }
     int rc = live_provider_build(a->prov, chat, ri.model, r->stream,

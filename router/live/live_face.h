@@ -50,6 +50,10 @@ typedef struct live_face {
     const char *name;             /* "messages" */
     const char *id_prefix;        /* of the answer's id: "msg_ladder_" */
     const char *required_header;  /* the request must carry it; NULL none */
+    /* The API's name for providers that speak it natively (their table's
+     * native_api): such routes get the client's own body (live_chat_req's
+     * native). NULL: every route gets the chat translation. */
+    const char *native_api;
     bool embedding;               /* routed through embedding workloads */
     /* The client's body -> the chat completions body text (appended to
      * chat). LD_EINVAL with msg naming the field; LD_ENOMEM. NULL: the

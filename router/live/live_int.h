@@ -173,6 +173,8 @@ struct sreq {
     const live_face *face; /* the client's API when not chat completions
                               (live_face.h); NULL for chat */
     live_face_stream *fs;  /* its stream in the face's shape; NULL none */
+    char *native;          /* the client's own body, for routes that speak
+                              its API (chat.native points here); NULL none */
 };
 
 typedef struct sock_ctx {

@@ -779,6 +779,7 @@ const live_face live_face_messages = {
     .name = "messages",
     .id_prefix = "msg_ladder_",
     .required_header = "anthropic-version",
+    .native_api = "messages",
     .embedding = false,
     .to_chat = msg_to_chat,
     .parse = NULL,

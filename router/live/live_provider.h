@@ -59,6 +59,12 @@ typedef struct live_provider {
      * them): the path after base_url, the upstream body for an embeddings
      * request (req->embed) and its 2xx answer (passed to the client as
      * the OpenAI list; usage into info, output tokens 0). */
+    /* A client body in this API's own shape (req->native, when
+     * req->native_api names native_api): the upstream body made from it
+     * instead of build's translation, with build's contract. NULL: none. */
+    const char *native_api;
+    int (*native_build)(const char *body, size_t len, const char *model,
+                        bool stream, const char *prefill, live_buf *out);
     const char *embed_path;
     int (*embed_build)(const live_chat_req *req, const char *model,
                        live_buf *out);

@@ -158,6 +158,7 @@ void live_req_free(sreq *r)
     live_chat_cleanup(&r->chat);
     live_buf_cleanup(&r->sent);
     live_face_stream_free(r->fs);
+    free(r->native);
     free(r->raw);
     free(r->tr);
     free(r);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "live_face.h"
+#include "live_provider.h"
 
 /* f's chat body for body (asserting success), parsed. */
 static cJSON *to_chat(const live_face *f, const char *body)
@@ -430,6 +431,70 @@ static void test_embeddings_bodies(void **state)
     }
 }
 
+/* A Messages request as the live host makes it: the chat translation,
+ * and the client's own body for the routes that speak Messages. */
+static void messages_req(const char *body, live_chat_req *req)
+{
+    live_buf chat;
+    char msg[256] = "";
+    live_buf_init(&chat, 0);
+    assert_int_equal(live_face_messages.to_chat(body, strlen(body), &chat, msg,
+                                                sizeof msg), LD_OK);
+    assert_int_equal(live_chat_parse(chat.data, chat.len, req, msg, sizeof msg),
+                     LD_OK);
+    live_buf_cleanup(&chat);
+    req->native = body;
+    req->native_len = strlen(body);
+    req->native_api = live_face_messages.native_api;
+}
+
+static void test_anthropic_routes_get_the_messages_body_itself(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"model\":\"c\",\"max_tokens\":5,\"metadata\":{\"user_id\":\"u\"},"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"hi\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}";
+    live_chat_req req;
+    live_buf out;
+    const char *path = NULL;
+    messages_req(body, &req);
+    live_buf_init(&out, 0);
+    assert_int_equal(live_provider_build(live_provider_for(LD_PROVIDER_ANTHROPIC),
+                                         &req, "claude-r", true, NULL, &out,
+                                         &path), LD_OK);
+    assert_string_equal(path, "/messages");
+    cJSON *o = cJSON_Parse(out.data);
+    assert_string_equal(jstr(o, "model"), "claude-r");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "stream")));
+    assert_string_equal(jstr(o, "messages.0.content.0.cache_control.type"),
+                        "ephemeral");
+    assert_string_equal(jstr(o, "metadata.user_id"), "u");
+    cJSON_Delete(o);
+    /* a continuation: the cut text as the final assistant turn, trimmed */
+    out.len = 0;
+    assert_int_equal(live_provider_build(live_provider_for(LD_PROVIDER_ANTHROPIC),
+                                         &req, "claude-r", true, "tok1 tok2 ",
+                                         &out, &path), LD_OK);
+    o = cJSON_Parse(out.data);
+    assert_string_equal(jstr(o, "messages.1.role"), "assistant");
+    assert_string_equal(jstr(o, "messages.1.content.0.text"), "tok1 tok2");
+    cJSON_Delete(o);
+    /* an OpenAI route gets the chat translation */
+    out.len = 0;
+    assert_int_equal(live_provider_build(live_provider_for(LD_PROVIDER_OPENAI),
+                                         &req, "gpt-r", false, NULL, &out, &path),
+                     LD_OK);
+    assert_string_equal(path, "/chat/completions");
+    o = cJSON_Parse(out.data);
+    assert_string_equal(jstr(o, "messages.0.content.0.text"), "hi");
+    assert_null(strstr(out.data, "cache_control"));
+    assert_string_equal(jstr(o, "user"), "u");
+    cJSON_Delete(o);
+    live_buf_cleanup(&out);
+    live_chat_cleanup(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_responses_refuse_stored_state),
         cmocka_unit_test(test_a_chat_answer_becomes_a_response),
         cmocka_unit_test(test_embeddings_bodies),
+        cmocka_unit_test(test_anthropic_routes_get_the_messages_body_itself),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
