@@ -47,7 +47,7 @@ static const char *jstr(const cJSON *o, const char *path)
     snprintf(buf, sizeof buf, "%s", path);
     const cJSON *v = o;
     for (char *t = strtok(buf, "."); t != NULL && v != NULL; t = strtok(NULL, "."))
-        v = (t[0] >= '0' && t[0] <= '9') ? cJSON_GetArrayItem(v, atoi(t))
+        v = (t[0] >= '0' && t[0] <= '9') ? cJSON_GetArrayItem(v, (int)strtol(t, NULL, 10))
                                          : cJSON_GetObjectItemCaseSensitive(v, t);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
