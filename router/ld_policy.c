@@ -770,6 +770,38 @@ static int load_hedge(load_ctx *c, const cJSON *v, const char *path,
     return LD_OK;
 }
 
+/* "kind": "chat" (the default) or "embedding": a workload that answers
+ * POST /v1/embeddings, and only that. Embeddings are billed by their
+ * input: its routes must have an output price of 0, and it takes no
+ * streams, hedges or continuations. */
+static int load_workload_kind(load_ctx *c, const cJSON *v, const char *path,
+                              ld_workload *w)
+{
+    const ld_json *js = &c->j;
+    const char *kind = NULL;
+    int rc;
+    if ((rc = ld_json_str(js, v, path, "kind", false, &kind)) < 0)
+        return rc;
+    w->embedding = kind != NULL && strcmp(kind, "embedding") == 0;
+    if (kind != NULL && !w->embedding && strcmp(kind, "chat") != 0)
+        return ld_json_fail(js, path, "kind", "must be \"chat\" or "
+                            "\"embedding\", not \"%s\"", kind);
+    if (!w->embedding)
+        return LD_OK;
+    if (w->hedge_set || w->continue_max > 0)
+        return ld_json_fail(js, path, "kind", "an embedding workload takes "
+                            "no hedge and no continue_streams");
+    for (int i = 0; i < w->ncand; i++) {
+        const ld_route *r = &c->p->routes[w->cand[i]];
+        if (r->price_out != 0)
+            return ld_json_fail(js, path, "kind", "route \"%s\" has an output "
+                                "price: an embedding workload's routes are "
+                                "billed by input tokens (output_per_mtok 0)",
+                                r->id);
+    }
+    return LD_OK;
+}
+
 static int load_workload(load_ctx *c, const cJSON *v, const char *path,
                          ld_workload *w)
 {
@@ -777,7 +809,7 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
                                        "hedge", "safe_failure", "requires",
                                        "default_tier", "continue_streams",
                                        "pin_routes", "pinned_fallback",
-                                       NULL};
+                                       "kind", NULL};
     const ld_json *js = &c->j;
     ld_policy *p = c->p;
     int rc;
@@ -900,7 +932,7 @@ static int load_workload(load_ctx *c, const cJSON *v, const char *path,
     if (tier != NULL && w->default_tier < 0)
         return ld_json_fail(js, path, "default_tier", "unknown tier \"%s\"",
                             tier);
-    return LD_OK;
+    return load_workload_kind(c, v, path, w);
 }
 
 static int load_workloads(load_ctx *c, const cJSON *root)
@@ -1363,4 +1395,22 @@ void ld_policy_describe_constraints(const ld_policy *p, int workload,
     if (n == 0)
         ADD("no constraints");
 #undef ADD
+}
+
+bool ld_policy_workload_embedding(const ld_policy *p, int workload)
+{
+    return p != NULL && workload >= 0 && workload < p->nworkloads &&
+           p->workloads[workload].embedding;
+}
+
+int ld_policy_default_workload_of(const ld_policy *p, bool embedding)
+{
+    if (p == NULL)
+        return LD_ENOENT;
+    if (ld_policy_workload_embedding(p, p->default_workload) == embedding)
+        return p->default_workload;
+    for (int i = 0; i < p->nworkloads; i++)
+        if (p->workloads[i].embedding == embedding)
+            return i;
+    return LD_ENOENT;
 }

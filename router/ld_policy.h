@@ -166,6 +166,14 @@ int ld_policy_workload_role(const ld_policy *p, int workload, ld_role r);
  * host keeps the text it sent only when this is positive. */
 int ld_policy_workload_continues(const ld_policy *p, int workload);
 
+/* Whether a workload is of kind "embedding" (it serves POST
+ * /v1/embeddings, and chat requests never use it); false for a bad index. */
+bool ld_policy_workload_embedding(const ld_policy *p, int workload);
+/* The default workload for chat (embedding false) or embedding requests:
+ * the policy's default when it is of that kind, else the first of that
+ * kind; LD_ENOENT when there is none. */
+int ld_policy_default_workload_of(const ld_policy *p, bool embedding);
+
 /* The rule a workload applies to a class, in words ("retry x1 after 200 ms
  * backoff, else next"), and whether a rule (1) or the wildcard (2) names
  * it; 0 when the class falls to the built-in default. */

@@ -103,6 +103,7 @@ typedef struct ld_workload {
     char *fail_message;
     unsigned requires; /* capabilities every request of it needs */
     int default_tier;
+    bool embedding;    /* "kind": "embedding" (POST /v1/embeddings) */
     /* candidates: ladder then role routes not in it, in that order */
     int cand[LD_MAX_LADDER + LD_ROLE_COUNT];
     int ncand;

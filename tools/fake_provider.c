@@ -3,7 +3,8 @@
  *
  * One single-threaded libevent HTTP server on 127.0.0.1 that speaks enough of
  * OpenAI's chat completions API (POST /v1/chat/completions, GET /v1/models)
- * and of Anthropic's Messages API (POST /v1/messages), streaming or not, for a
+ * and of Anthropic's Messages API (POST /v1/messages), streaming or not, and
+ * OpenAI's embeddings (POST /v1/embeddings), for a
  * router to talk to it. The request's "model" picks how the fake behaves, so
  * one process can play every route of a ladder; fp_usage() lists the
  * behaviours. Answers are deterministic: N "tokens" "tok1 tok2 ... tokN ",
@@ -52,6 +53,7 @@ static const fp_kind_spec fp_kinds[] = {
     {"noprefill", FP_NOPREFILL, 0, 0, 0},
     {"auth", FP_AUTH, 0, 0, 0},
     {"overloaded", FP_OVERLOADED, 0, 0, 0},
+    {"tool", FP_TOOL, 0, 0, 0},
 };
 
 /* Reads "-<digits>" at *p, at most max; advances *p. 0 ok, -1 not a number. */
@@ -221,6 +223,11 @@ static const cli_cmd fp_cmd = {
 "  auth               401 unless Authorization: Bearer KEY or x-api-key: KEY\n"
 "                     matches --expect-key (any key when not given)\n"
 "  overloaded         Anthropic 529 overloaded_error; OpenAI 503\n"
+"  tool               OpenAI: a call of the request's first tool, arguments\n"
+"                     {\"city\":\"Paris\"} (Anthropic, or no tools: text)\n"
+"\n"
+"  POST /v1/embeddings answers a vector of `dimensions` (default 4) numbers\n"
+"  per input; error behaviours apply as for chat.\n"
 "\n"
 "  Gemini and Bedrock answer \"content\" with a safety block in a 200\n"
 "  (promptFeedback.blockReason SAFETY; stopReason guardrail_intervened),\n"

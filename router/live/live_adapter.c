@@ -447,10 +447,21 @@ int live_provider_build(const live_provider *p, const live_chat_req *req,
     if (body_out->data != NULL)
         body_out->data[0] = '\0';
     live_json_arena_open();
-    int rc = p->build(req, model, stream, prefill, body_out);
+    int rc;
+    if (req->embed)
+        rc = p->embed_build != NULL && !stream && prefill == NULL
+                 ? p->embed_build(req, model, body_out)
+                 : LD_EINVAL;
+    else if (req->native != NULL && req->native_api != NULL &&
+             p->native_build != NULL && p->native_api != NULL &&
+             strcmp(req->native_api, p->native_api) == 0)
+        rc = p->native_build(req->native, req->native_len, model, stream,
+                             prefill, body_out);
+    else
+        rc = p->build(req, model, stream, prefill, body_out);
     live_json_arena_close();
     if (path_out != NULL)
-        *path_out = p->path;
+        *path_out = req->embed ? p->embed_path : p->path;
     if (rc != LD_OK) {
         body_out->len = 0;
         if (body_out->data != NULL)
@@ -482,6 +493,27 @@ int live_provider_answer(const live_provider *p, const char *body, size_t len,
     rc = live_json_parse(body, len, &root, NULL);
     if (rc == LD_OK)
         rc = cJSON_IsObject(root) ? p->answer(root, body, len, out, info)
+                                  : LD_EINVAL;
+    cJSON_Delete(root);
+    live_json_arena_close();
+    return rc;
+}
+
+int live_provider_embed_answer(const live_provider *p, const char *body,
+                               size_t len, live_buf *out, live_answer *info)
+{
+    live_answer local;
+    cJSON *root = NULL;
+    int rc;
+    if (info == NULL)
+        info = &local;
+    live_answer_clear(info);
+    if (p == NULL || p->embed_answer == NULL || body == NULL || out == NULL)
+        return LD_EINVAL;
+    live_json_arena_open();
+    rc = live_json_parse(body, len, &root, NULL);
+    if (rc == LD_OK)
+        rc = cJSON_IsObject(root) ? p->embed_answer(root, body, len, out, info)
                                   : LD_EINVAL;
     cJSON_Delete(root);
     live_json_arena_close();

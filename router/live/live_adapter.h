@@ -56,6 +56,14 @@ typedef struct live_chat_req {
     const char *model;       /* the client's "model" (points into body) */
     int n;                   /* choices asked for ("n"): 1 unless given;
                                 above 1 the request needs LD_CAP_N */
+    bool embed;              /* an embeddings request (live_embed_parse):
+                                body is the client's embeddings body */
+    /* The client's own body when it spoke another API (live_face.h), for
+     * the routes whose provider speaks that API natively (the provider
+     * table's native_api): not owned, not NUL-terminated; NULL none. */
+    const char *native;
+    size_t native_len;
+    const char *native_api;  /* its API: "messages" */
 } live_chat_req;
 
 /* Parse a POST /v1/chat/completions body. On failure returns LD_EINVAL and

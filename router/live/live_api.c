@@ -111,11 +111,17 @@ static int pick_named(live_server *s, struct evhttp_request *req,
  * route; absent or "auto": the default workload). 0, or -1 when an error
  * reply was sent (a 404 model_not_found for an unknown model). */
 static int resolve_model(live_server *s, struct evhttp_request *req,
-                         int header_workload, const char *model,
+                         int header_workload, const char *model, bool embed,
                          ld_model_name *out)
 {
-    if (header_workload >= 0) {
-        out->name = ld_policy_workload_name(s->p, header_workload);
+    bool automatic = model == NULL || model[0] == '\0' ||
+                     strcmp(model, "auto") == 0;
+    if (header_workload < 0 && automatic)
+        header_workload = ld_policy_default_workload_of(s->p, embed);
+    if (header_workload >= 0 || automatic) {
+        out->name = header_workload >= 0
+                        ? ld_policy_workload_name(s->p, header_workload)
+                        : "auto";
         out->kind = LD_NAME_WORKLOAD;
         out->workload = header_workload;
         out->route = -1;
@@ -266,10 +272,21 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
               cJSON_AddStringToObject(e, "limit",
                                       ld_quota_limit_name(d->key_limit));
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    struct evbuffer *b = text != NULL ? evbuffer_new() : NULL;
-    if (b == NULL || evbuffer_add(b, text, strlen(text)) != 0) {
+    const live_face *face = live_face_for_path(live_req_path(req));
+    const char *send = text;
+    live_buf ft; /* the other APIs' error shape (live_face.h) */
+    live_buf_init(&ft, 0);
+    if (text != NULL && face != NULL && face->error_body != NULL &&
+        face->error_body(429, msg, spend ? "insufficient_quota"
+                                         : "rate_limit_error",
+                         spend ? "insufficient_quota" : "rate_limit_exceeded",
+                         &ft) == LD_OK)
+        send = ft.data;
+    struct evbuffer *b = send != NULL ? evbuffer_new() : NULL;
+    if (b == NULL || evbuffer_add(b, send, strlen(send)) != 0) {
         if (b != NULL)
             evbuffer_free(b);
+        live_buf_cleanup(&ft);
         cJSON_free(text);
         cJSON_Delete(o);
         live_send_whole(s, req, 500, NULL, NULL);
@@ -279,13 +296,56 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
     live_send_whole(s, req, 429, "application/json", b);
     evbuffer_free(b);
+    live_buf_cleanup(&ft);
     cJSON_free(text);
     cJSON_Delete(o);
 }
 
+/* The request's body as the ladder takes it: the chat body, or another
+ * API's body through its face (live_face.h): translated to a chat body
+ * (kept in raw, NUL-terminated, for a stream's later attempts), or parsed
+ * by the face. */
+static int parse_body(const live_face *face, const char *body, size_t len,
+                      live_chat_req *out, live_buf *raw, char *msg, size_t cap)
+{
+    if (face == NULL)
+        return live_chat_parse(body, len, out, msg, cap);
+    if (face->to_chat == NULL)
+        return face->parse(body, len, out, msg, cap);
+    int rc = face->to_chat(body, len, raw, msg, cap);
+    if (rc == LD_ELIMIT)
+        snprintf(msg, cap, "the request is too large once translated");
+    if (rc != LD_OK)
+        return rc == LD_ELIMIT ? LD_EINVAL : rc;
+    return live_chat_parse(raw->data, raw->len, out, msg, cap);
+}
+
+/* Whether the request's workload (from the header or "model") is of the
+ * kind its API needs (an embedding workload for POST /v1/embeddings, a
+ * chat one for the others). 0, or -1 when a 400 was sent. */
+static int check_kind(live_server *s, struct evhttp_request *req,
+                      const live_face *face, int workload)
+{
+    bool embed = face != NULL && face->embedding;
+    char msg[256];
+    if (workload >= 0 && ld_policy_workload_embedding(s->p, workload) == embed)
+        return 0;
+    if (workload < 0)
+        snprintf(msg, sizeof msg, "the policy has no %s workload (see README, "
+                 "Other client APIs)", embed ? "embedding" : "chat");
+    else
+        snprintf(msg, sizeof msg, "workload \"%s\" is of kind %s; %s",
+                 ld_policy_workload_name(s->p, workload),
+                 embed ? "chat" : "embedding",
+                 embed ? "POST /v1/embeddings needs an embedding workload"
+                       : "it serves POST /v1/embeddings only");
+    live_reply_error(s, req, 400, msg, "invalid_request_error",
+                     "wrong_workload_kind", LIVE_REJ_BAD_REQUEST);
+    return -1;
+}
+
 static void on_chat(live_server *s, struct evhttp_request *req)
 {
-
     if (s->draining) {
         live_reply_error(s, req, 503, "ladder is shutting down; retry on another "
                     "instance", "ladder_overloaded", "draining",
@@ -311,6 +371,7 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     size_t len = evbuffer_get_length(in);
     char msg[512];
     int workload, tier, key;
+    const live_face *face = live_face_for_path(live_req_path(req));
 
     live_load_note(s, false);
     if (len > s->o.max_body) {
@@ -322,6 +383,14 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     }
     if (auth_key(s, req, &key) != 0)
         return;
+    if (face != NULL && face->required_header != NULL &&
+        header_in(req, face->required_header) == NULL) {
+        snprintf(msg, sizeof msg, "%s: header required",
+                 face->required_header);
+        live_reply_error(s, req, 400, msg, "invalid_request_error", NULL,
+                         LIVE_REJ_BAD_REQUEST);
+        return;
+    }
     if (pick_named(s, req, "x-ladder-workload", true, &workload) != 0)
         return;
     if (pick_named(s, req, "x-ladder-tier", false, &tier) != 0)
@@ -334,13 +403,30 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         return;
     }
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-    int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
+    live_buf face_raw;
+    live_buf_init(&face_raw, s->o.max_body * 4 + ((size_t)64 << 10));
+    int prc = body != NULL ? parse_body(face, body, len, &r->chat, &face_raw,
+                                        msg, sizeof msg)
                            : LD_ENOMEM;
+    if (prc == LD_OK && face != NULL && face->native_api != NULL &&
+        len > 0 && (r->native = malloc(len)) != NULL) {
+        /* without the copy every route gets the translation */
+        memcpy(r->native, body, len);
+        r->chat.native = r->native;
+        r->chat.native_len = len;
+        r->chat.native_api = face->native_api;
+    }
+    if (face_raw.len > 0) {
+        body = face_raw.data;
+        len = face_raw.len;
+    }
     if (prc == LD_OK && r->chat.stream && len > 0 &&
         (r->raw = malloc(len)) != NULL) {
         memcpy(r->raw, body, len);
         r->raw_len = len;
     }
+    live_buf_cleanup(&face_raw);
+    len = evbuffer_get_length(in);
     evbuffer_drain(in, len);
     if (prc == LD_OK && r->chat.stream)
         live_keep_only_connection(evhttp_request_get_input_headers(req));
@@ -353,7 +439,9 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         return;
     }
     ld_model_name target;
-    if (resolve_model(s, req, workload, r->chat.model, &target) != 0 ||
+    if (resolve_model(s, req, workload, r->chat.model,
+                      face != NULL && face->embedding, &target) != 0 ||
+        check_kind(s, req, face, target.workload) != 0 ||
         check_choices(s, req, &target, r->chat.n) != 0 ||
         key_scope(s, req, key, target.workload, &tier) != 0) {
         free(r->raw);
@@ -365,10 +453,20 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     r->timer = evtimer_new(s->base, live_on_req_timer, r);
     if (s->trace != NULL)
         r->tr = malloc(sizeof *r->tr);
-    if (r->timer == NULL || (s->trace != NULL && r->tr == NULL)) {
+    r->face = face;
+    if (face != NULL && face->ev != NULL && r->chat.stream) {
+        char fid[64];
+        snprintf(fid, sizeof fid, "%s%llu", face->id_prefix,
+                 (unsigned long long)s->next_id);
+        r->fs = live_face_stream_new(face, fid, (int64_t)(live_wall_ms() / 1000));
+    }
+    if (r->timer == NULL || (s->trace != NULL && r->tr == NULL) ||
+        (r->chat.stream && face != NULL && face->ev != NULL && r->fs == NULL)) {
         if (r->timer != NULL)
             event_free(r->timer);
+        live_face_stream_free(r->fs);
         free(r->tr);
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
@@ -412,7 +510,9 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
             ;
         ld_req_free(r->core);
         event_free(r->timer);
+        live_face_stream_free(r->fs);
         free(r->tr);
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
@@ -421,7 +521,9 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     }
     if (rc != LD_OK) {
         event_free(r->timer);
+        live_face_stream_free(r->fs);
         free(r->tr);
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);
@@ -582,6 +684,19 @@ static void on_feedback(live_server *s, struct evhttp_request *req)
         evbuffer_free(b);
 }
 
+#define LIVE_API_LIST                                                    \
+    "POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "   \
+    "POST /v1/embeddings, GET /v1/models, POST /v1/feedback"
+
+/* The legacy completions API is not served: a 404 that says what is. */
+static void on_legacy_completions(live_server *s, struct evhttp_request *req)
+{
+    live_reply_error(s, req, 404, "POST /v1/completions (the legacy "
+                     "completions API) is not served; ladder serves "
+                     LIVE_API_LIST, "invalid_request_error",
+                     "unsupported_endpoint", LIVE_REJ_NOT_FOUND);
+}
+
 const char *live_req_path(struct evhttp_request *req)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -598,6 +713,12 @@ static const struct {
 } api[] = {
     {"/v1/chat/completions", EVHTTP_REQ_POST, on_chat,
      "use POST /v1/chat/completions"},
+    /* the other client APIs: on_chat through their faces (live_face.h) */
+    {"/v1/messages", EVHTTP_REQ_POST, on_chat, "use POST /v1/messages"},
+    {"/v1/responses", EVHTTP_REQ_POST, on_chat, "use POST /v1/responses"},
+    {"/v1/embeddings", EVHTTP_REQ_POST, on_chat, "use POST /v1/embeddings"},
+    {"/v1/completions", EVHTTP_REQ_POST, on_legacy_completions,
+     "use POST /v1/chat/completions"},
     {"/v1/models", EVHTTP_REQ_GET, on_models, "use GET /v1/models"},
     {"/v1/feedback", EVHTTP_REQ_POST, on_feedback, "use POST /v1/feedback"},
 };
@@ -612,9 +733,8 @@ void live_on_request(struct evhttp_request *req, void *arg)
     while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
         i++;
     if (i == sizeof api / sizeof api[0])
-        live_reply_error(s, req, 404, "unknown URL (ladder serves POST "
-                    "/v1/chat/completions, GET /v1/models, POST "
-                    "/v1/feedback)", "invalid_request_error", "unknown_url",
+        live_reply_error(s, req, 404, "unknown URL (ladder serves " LIVE_API_LIST
+                    ")", "invalid_request_error", "unknown_url",
                     LIVE_REJ_NOT_FOUND);
     else if (evhttp_request_get_command(req) != api[i].method)
         live_reply_error(s, req, 405, api[i].use, "invalid_request_error",

@@ -353,8 +353,12 @@ void live_att_transfer_done(satt *a, CURLcode rc)
         seen.finish_reason = ans.finish_reason;
     } else if (a->got_headers && rc == CURLE_OK) {
         /* a whole answer: translated for the client now */
-        seen.answer_rc = live_provider_answer(a->prov, a->resp.data,
-                                              a->resp.len, &a->answer, &ans);
+        seen.answer_rc =
+            a->r->chat.embed
+                ? live_provider_embed_answer(a->prov, a->resp.data,
+                                             a->resp.len, &a->answer, &ans)
+                : live_provider_answer(a->prov, a->resp.data, a->resp.len,
+                                       &a->answer, &ans);
         seen.usage_tokens = ans.output_tokens;
         seen.finish_reason = ans.finish_reason;
     }
@@ -437,11 +441,15 @@ static int route_urls(live_gen *g, int i, const ld_route_info *ri,
         values[k] = param_value(s, ri->id, &ri->query[k], vbuf[k],
                                 sizeof vbuf[k]);
     }
-    for (int st = 0; st < 2 && rc == LD_OK; st++) {
+    for (int st = 0; st < 3 && rc == LD_OK; st++) {
         const char *why = NULL;
-        rc = live_url_make(g->prov[i], ri->base_url, ri->aws_region,
-                           ri->model, st == 1, names, values, n,
-                           &g->route_url[i][st], &why);
+        rc = st < 2 ? live_url_make(g->prov[i], ri->base_url, ri->aws_region,
+                                    ri->model, st == 1, names, values, n,
+                                    &g->route_url[i][st], &why)
+                    : live_url_make_embed(g->prov[i], ri->base_url,
+                                          ri->aws_region, ri->model, names,
+                                          values, n, &g->route_url[i][2],
+                                          &why);
         if (rc == LD_EINVAL)
             ld_error_set(err, NULL, NULL, "route %s: %s: cannot make an "
                          "upstream URL of it", ri->id, why);
@@ -553,9 +561,10 @@ void live_route_free(live_gen *g, int i)
     live_hdrs_wipe(g->route_hdrs[i][0]);
     live_hdrs_wipe(g->route_hdrs[i][1]);
     g->route_hdrs[i][0] = g->route_hdrs[i][1] = NULL;
-    curl_free(g->route_url[i][0]);
-    curl_free(g->route_url[i][1]);
-    g->route_url[i][0] = g->route_url[i][1] = NULL;
+    for (int k = 0; k < 3; k++) {
+        curl_free(g->route_url[i][k]);
+        g->route_url[i][k] = NULL;
+    }
     if (g->route_userpwd[i] != NULL)
         memset(g->route_userpwd[i], 0, strlen(g->route_userpwd[i]));
     free(g->route_userpwd[i]);
@@ -624,6 +633,9 @@ void live_att_start(sreq *r, const ld_do *d)
             live_att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
             return;
         }
+        again.native = r->chat.native; /* not owned: r->native */
+        again.native_len = r->chat.native_len;
+        again.native_api = r->chat.native_api;
         chat = &again;
     }
     int rc = live_provider_build(a->prov, chat, ri.model, r->stream,
@@ -659,7 +671,8 @@ void live_att_start(sreq *r, const ld_do *d)
         if ((a->sse == NULL && a->evs == NULL) || a->tr == NULL)
             ok = false;
     }
-    const char *url = r->g->route_url[d->route][r->stream ? 1 : 0];
+    const char *url = r->g->route_url[d->route][r->chat.embed ? 2
+                                                : r->stream ? 1 : 0];
     if (url == NULL)
         ok = false;
 

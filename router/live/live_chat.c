@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "live_adapter_int.h"
+#include "live_face.h"
 
 static int64_t utf8_chars(const char *s)
 {
@@ -476,3 +477,27 @@ void live_chat_cleanup(live_chat_req *r)
 }
 
 
+
+/* ---- the same checks for the other client APIs' bodies (live_face.h) ---- */
+
+int live_body_check(const cJSON *root, const char *const *fields, char *msg,
+                    size_t cap)
+{
+    char path[256] = "";
+    if (!cJSON_IsObject(root))
+        return bad(msg, cap, "body must be a JSON object");
+    int rc = check_tree(root, path, 0, sizeof path, msg, cap, 0);
+    if (rc != LD_OK)
+        return rc;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, root) {
+        size_t i = 0;
+        while (fields[i] != NULL && strcmp(c->string, fields[i]) != 0)
+            i++;
+        if (fields[i] == NULL)
+            return bad(msg, cap, "%.60s: unknown field (ladder forwards only "
+                       "the fields it checks; see README, Other client APIs)",
+                       c->string);
+    }
+    return LD_OK;
+}

@@ -69,6 +69,7 @@
 #include "ld_trace.h"
 #include "live_adapter.h"
 #include "live_evs.h"
+#include "live_face.h"
 #include "live_metrics.h"
 #include "live_provider.h"
 #include "live_result.h"
@@ -132,10 +133,11 @@ typedef struct live_gen {
      * credentials), for stream [1] and whole [0] answers: built once, the
      * tail of every attempt's own list */
     struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
-    /* each route's upstream URL, whole [0] and stream [1] (curl_free),
+    /* each route's upstream URL, whole [0], stream [1] and embeddings [2]
+     * (NULL: the provider has none) (curl_free),
      * and its SigV4 signing (NULL: none): "aws:amz:REGION:SERVICE" and
      * the "KEY_ID:SECRET" credentials (wiped when freed) */
-    char *route_url[LD_MAX_ROUTES][2];
+    char *route_url[LD_MAX_ROUTES][3];
     char *route_sigv4[LD_MAX_ROUTES];
     char *route_userpwd[LD_MAX_ROUTES];
     double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
@@ -215,6 +217,11 @@ struct sreq {
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
     ld_trace *tr;        /* its trace record; NULL without --trace */
+    const live_face *face; /* the client's API when not chat completions
+                              (live_face.h); NULL for chat */
+    live_face_stream *fs;  /* its stream in the face's shape; NULL none */
+    char *native;          /* the client's own body, for routes that speak
+                              its API (chat.native points here); NULL none */
 };
 
 typedef struct sock_ctx {

@@ -74,6 +74,21 @@ typedef struct live_provider {
     int (*error_words)(const char *body, size_t len, char *type,
                        size_t type_cap, char *code, size_t code_cap,
                        char *message, size_t message_cap);
+    /* Embeddings (NULL: the API has none; a route of it cannot serve
+     * them): the path after base_url, the upstream body for an embeddings
+     * request (req->embed) and its 2xx answer (passed to the client as
+     * the OpenAI list; usage into info, output tokens 0). */
+    /* A client body in this API's own shape (req->native, when
+     * req->native_api names native_api): the upstream body made from it
+     * instead of build's translation, with build's contract. NULL: none. */
+    const char *native_api;
+    int (*native_build)(const char *body, size_t len, const char *model,
+                        bool stream, const char *prefill, live_buf *out);
+    const char *embed_path;
+    int (*embed_build)(const live_chat_req *req, const char *model,
+                       live_buf *out);
+    int (*embed_answer)(const cJSON *root, const char *body, size_t len,
+                        live_buf *out, live_answer *info);
 } live_provider;
 
 /* The table for a policy's provider; NULL for an unknown value. The one
@@ -92,6 +107,12 @@ int live_url_make(const live_provider *p, const char *base_url,
                   const char *region, const char *model, bool stream,
                   const char *const *names, const char *const *values,
                   int n, char **out, const char **why);
+/* The route's embeddings URL, the same way with the provider's embed_path;
+ * *out NULL (and LD_OK) when the provider has no embeddings. */
+int live_url_make_embed(const live_provider *p, const char *base_url,
+                        const char *region, const char *model,
+                        const char *const *names, const char *const *values,
+                        int n, char **out, const char **why);
 
 /* live_build_upstream, live_translate_answer and live_stream_new with the
  * table already chosen (path_out, if not NULL, gets p->path). */
@@ -100,6 +121,9 @@ int live_provider_build(const live_provider *p, const live_chat_req *req,
                         live_buf *body_out, const char **path_out);
 int live_provider_answer(const live_provider *p, const char *body, size_t len,
                          live_buf *out, live_answer *info);
+/* An embeddings answer through p's embed_answer (LD_EINVAL without one). */
+int live_provider_embed_answer(const live_provider *p, const char *body,
+                               size_t len, live_buf *out, live_answer *info);
 live_stream *live_provider_stream_new(const live_provider *p, const char *id,
                                       int64_t created, bool include_usage);
 

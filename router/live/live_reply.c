@@ -119,7 +119,26 @@ void live_walk_retry_headers(live_server *s, ld_core *core,
     }
 }
 
-/* An OpenAI-style error reply to a request we do not route. */
+/* The error body in the shape of the client's API: its face's when it
+ * has one (live_face.h), else OpenAI's. */
+static int face_error_json(const live_face *face, struct evbuffer *b,
+                           int status, const char *message, const char *type,
+                           const char *param, const char *code)
+{
+    if (face == NULL || face->error_body == NULL)
+        return live_error_json(b, message, type, param, code);
+    live_buf t;
+    live_buf_init(&t, 0);
+    int rc = face->error_body(status, message, type, code, &t) == LD_OK &&
+                     evbuffer_add(b, t.data, t.len) == 0
+                 ? 0
+                 : -1;
+    live_buf_cleanup(&t);
+    return rc;
+}
+
+/* An OpenAI-style error reply to a request we do not route (in the shape
+ * of the client's API for the other APIs). */
 void live_reply_error(live_server *s, struct evhttp_request *req, int status,
                         const char *message, const char *type,
                         const char *code, live_reject why)
@@ -133,8 +152,10 @@ void live_reply_error_param(live_server *s, struct evhttp_request *req,
                             live_reject why)
 {
     struct evbuffer *b = evbuffer_new();
+    const live_face *face = live_face_for_path(live_req_path(req));
     live_metrics_on_reject(s->m, why);
-    if (b == NULL || live_error_json(b, message, type, param, code) != 0) {
+    if (b == NULL ||
+        face_error_json(face, b, status, message, type, param, code) != 0) {
         if (b != NULL)
             evbuffer_free(b);
         live_send_whole(s, req, 500, NULL, NULL);
@@ -152,6 +173,20 @@ void live_reply_error_param(live_server *s, struct evhttp_request *req,
 /* ---- entering and leaving the loop's callbacks ------------------------------ */
 
 
+/* The client's stream in its face's shape: chunks p..n translated. */
+static void send_face_chunk(sreq *r, const char *p, size_t n)
+{
+    live_buf t;
+    live_buf_init(&t, CLIENT_OUT_CAP);
+    if (live_face_stream_feed(r->fs, p, n, &t) != LD_OK) {
+        live_buf_cleanup(&t);
+        live_core_abandon(r); /* cannot say it in the client's shape */
+        return;
+    }
+    live_send_chunk(r, t.data, t.len);
+    live_buf_cleanup(&t);
+}
+
 void live_flush_out(satt *a)
 {
     sreq *r = a->r;
@@ -159,7 +194,10 @@ void live_flush_out(satt *a)
         return;
     size_t n = a->out.len;
     a->out.len = 0;
-    live_send_chunk(r, a->out.data, n);
+    if (r->fs != NULL)
+        send_face_chunk(r, a->out.data, n);
+    else
+        live_send_chunk(r, a->out.data, n);
     /* a stream may wait minutes for its next piece: hold no buffer */
     live_buf_cleanup(&a->out);
 }
@@ -339,9 +377,15 @@ void live_respond_success(sreq *r, const ld_req_info *info)
             live_flush_out(a);
         if (r->http == NULL)
             return;
-        live_buf_init(&tail, 64 << 10);
+        /* a face's closing events repeat the answer (Responses' .done
+         * events and response.completed) */
+        live_buf_init(&tail, r->fs != NULL ? 4 * FACE_TEXT_CAP + (64 << 10)
+                                           : 64 << 10);
+        if (r->fs != NULL)
+            (void)live_face_stream_end(r->fs, &tail);
         stream_summary(r, info, a, &tail);
-        (void)live_buf_append(&tail, "data: [DONE]\n\n", 14);
+        if (r->fs == NULL)
+            (void)live_buf_append(&tail, "data: [DONE]\n\n", 14);
         live_send_chunk(r, tail.data, tail.len);
         live_buf_cleanup(&tail);
         if (r->http == NULL)
@@ -358,9 +402,22 @@ void live_respond_success(sreq *r, const ld_req_info *info)
     ladder_headers(r, info, info->cost);
     live_add_header(req, "Content-Type", "application/json");
     r->status_sent = 200;
-    if (b == NULL || a == NULL ||
-        evbuffer_add(b, a->answer.data != NULL ? a->answer.data : "",
-                     a->answer.len) != 0) {
+    if (b == NULL || a == NULL) {
+        r->status_sent = 500;
+    } else if (r->face != NULL && r->face->answer != NULL) {
+        /* the chat answer in the client's API */
+        live_buf t;
+        char id[64];
+        snprintf(id, sizeof id, "%s%s", r->face->id_prefix, r->id_str + 2);
+        live_buf_init(&t, ANSWER_CAP * 2);
+        if (r->face->answer(a->answer.data != NULL ? a->answer.data : "",
+                            a->answer.len, id, (int64_t)(r->wall_ms / 1000),
+                            &t) != LD_OK ||
+            evbuffer_add(b, t.data, t.len) != 0)
+            r->status_sent = 500;
+        live_buf_cleanup(&t);
+    } else if (evbuffer_add(b, a->answer.data != NULL ? a->answer.data : "",
+                            a->answer.len) != 0) {
         r->status_sent = 500;
     }
     live_release_http(r);
@@ -392,7 +449,15 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
             snprintf(text, sizeof text, "%s", d->message);
         else
             snprintf(text, sizeof text, "upstream stream failed: %s", code);
-        if (b != NULL) {
+        if (b != NULL && r->fs != NULL) {
+            live_buf t;
+            live_buf_init(&t, 0);
+            if (live_face_stream_error(r->fs, text, code, &t) == LD_OK &&
+                evbuffer_add(b, t.data, t.len) == 0)
+                evhttp_send_reply_chunk(r->http, b);
+            live_buf_cleanup(&t);
+            evbuffer_free(b);
+        } else if (b != NULL) {
             n = evbuffer_add(b, "data: ", 6);
             n |= live_error_json(b, text, "ladder_stream_error", NULL, code);
             n |= evbuffer_add(b, "\n\n", 2);
@@ -414,8 +479,9 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
     live_add_header(req, "Content-Type", "application/json");
     live_walk_retry_headers(r->s, r->g->core, req, status, r->workload);
     if (b == NULL ||
-        live_error_json(b, d->message != NULL ? d->message : "no route could answer",
-                   "ladder_unavailable", NULL, code) != 0)
+        face_error_json(r->face, b, status,
+                        d->message != NULL ? d->message : "no route could answer",
+                        "ladder_unavailable", NULL, code) != 0)
         status = 500;
     r->status_sent = status;
     live_release_http(r);

@@ -177,6 +177,8 @@ void live_req_free(sreq *r)
         event_free(r->timer);
     live_chat_cleanup(&r->chat);
     live_buf_cleanup(&r->sent);
+    live_face_stream_free(r->fs);
+    free(r->native);
     free(r->raw);
     free(r->tr);
     if (r->g != NULL)

@@ -119,10 +119,12 @@ done:
     return rc;
 }
 
-int live_url_make(const live_provider *p, const char *base_url,
-                  const char *region, const char *model, bool stream,
-                  const char *const *names, const char *const *values,
-                  int n, char **out, const char **why)
+/* live_url_make, with the path format given (fmt: NULL none). */
+static int url_make(const live_provider *p, const char *base_url,
+                    const char *region, const char *model, const char *fmt,
+                    bool stream, const char *const *names,
+                    const char *const *values, int n, char **out,
+                    const char **why)
 {
     char base[URL_PART_MAX];
     const char *whyv = "base_url";
@@ -158,8 +160,6 @@ int live_url_make(const live_provider *p, const char *base_url,
     whyv = "base_url";
     if (curl_url_set(u, CURLUPART_URL, base_url, 0) != CURLUE_OK)
         goto done;
-    const char *fmt = stream && p->stream_path != NULL ? p->stream_path
-                                                       : p->path;
     whyv = "model";
     if ((rc = set_path(u, fmt != NULL ? fmt : "", model)) != LD_OK)
         goto done;
@@ -176,4 +176,30 @@ done:
         *why = rc == LD_OK ? NULL : whyv;
     curl_url_cleanup(u);
     return rc;
+}
+
+int live_url_make(const live_provider *p, const char *base_url,
+                  const char *region, const char *model, bool stream,
+                  const char *const *names, const char *const *values,
+                  int n, char **out, const char **why)
+{
+    const char *fmt = p == NULL ? NULL
+                      : stream && p->stream_path != NULL ? p->stream_path
+                                                         : p->path;
+    return url_make(p, base_url, region, model, fmt, stream, names, values,
+                    n, out, why);
+}
+
+int live_url_make_embed(const live_provider *p, const char *base_url,
+                        const char *region, const char *model,
+                        const char *const *names, const char *const *values,
+                        int n, char **out, const char **why)
+{
+    *out = NULL;
+    if (why != NULL)
+        *why = NULL;
+    if (p == NULL || p->embed_path == NULL)
+        return LD_OK;
+    return url_make(p, base_url, region, model, p->embed_path, false, names,
+                    values, n, out, why);
 }

@@ -508,6 +508,67 @@ done:
 }
 
 
+/* The client's own Messages body (live_face_messages checked it): "model"
+ * replaced, "stream" set, a prefill (a cut answer's text) appended to the
+ * final assistant turn (the client's own, or a new one) as a text block,
+ * whose trailing white space goes as in build_anthropic. */
+static int native_anthropic(const char *body, size_t len, const char *model,
+                            bool stream, const char *prefill, live_buf *out)
+{
+    cJSON *root = NULL;
+    int rc = live_json_parse(body, len, &root, NULL);
+    if (rc != LD_OK)
+        return rc == LD_ENOMEM ? rc : LD_EINVAL;
+    rc = LD_ENOMEM;
+    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    if (!cJSON_IsObject(root) || !cJSON_IsArray(msgs) ||
+        (model == NULL && live_jstr(root, "model") == NULL)) {
+        rc = LD_EINVAL;
+        goto done;
+    }
+    if (model != NULL && !live_jset(root, "model", cJSON_CreateString(model)))
+        goto done;
+    if (!live_jset(root, "stream", cJSON_CreateBool(stream)))
+        goto done;
+    if (prefill != NULL && prefill[0] != '\0') {
+        int n = cJSON_GetArraySize(msgs);
+        cJSON *last = n > 0 ? cJSON_GetArrayItem(msgs, n - 1) : NULL;
+        const char *role = live_jstr(last, "role");
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+        if (role == NULL || strcmp(role, "assistant") != 0) {
+            cJSON *m = cJSON_CreateObject();
+            if (m == NULL || !cJSON_AddStringToObject(m, "role", "assistant") ||
+                (content = cJSON_AddArrayToObject(m, "content")) == NULL) {
+                cJSON_Delete(m);
+                goto done;
+            }
+            if (!live_jpush(msgs, m))
+                goto done;
+        } else if (cJSON_IsString(content)) {
+            /* the client's text becomes the first block */
+            cJSON *blocks = cJSON_CreateArray();
+            if (blocks != NULL &&
+                add_text_block(blocks, content->valuestring) != LD_OK) {
+                cJSON_Delete(blocks);
+                blocks = NULL;
+            }
+            if (!live_jset(last, "content", blocks))
+                goto done;
+            content = blocks;
+        } else if (!cJSON_IsArray(content)) {
+            rc = LD_EINVAL;
+            goto done;
+        }
+        if (add_text_block(content, prefill) != LD_OK)
+            goto done;
+        trim_final_assistant(msgs);
+    }
+    rc = live_jprint_append(root, out);
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
 static const char *map_stop_reason(const char *r)
 {
     if (r == NULL)
@@ -921,4 +982,6 @@ const live_provider live_provider_anthropic = {
     .answer = anthropic_answer,
     .stream_event = anthropic_feed,
     .error_words = ld_parse_error_body,
+    .native_api = "messages",
+    .native_build = native_anthropic,
 };

@@ -218,6 +218,37 @@ int live_openai_answer(const cJSON *root, const char *body, size_t len,
     return live_buf_append(out, body, len);
 }
 
+/* Embeddings: the client's body with "model" replaced; the answer (an
+ * OpenAI list of embeddings) passes through. */
+static int openai_embed_build(const live_chat_req *req, const char *model,
+                              live_buf *out)
+{
+    cJSON *root = cJSON_Duplicate(req->body, 1);
+    int rc = LD_ENOMEM;
+    if (root == NULL)
+        return LD_ENOMEM;
+    if (model == NULL || live_jset(root, "model", cJSON_CreateString(model)))
+        rc = live_jprint_append(root, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int openai_embed_answer(const cJSON *root, const char *body,
+                               size_t len, live_buf *out, live_answer *info)
+{
+    const cJSON *data = live_jget(root, "data");
+    const cJSON *d0 = cJSON_GetArrayItem(data, 0);
+    if (!cJSON_IsArray(data) || !cJSON_IsObject(d0) ||
+        live_jabsent(live_jget(d0, "embedding")))
+        return LD_EINVAL;
+    const cJSON *usage = live_jget(root, "usage");
+    info->input_tokens = live_jint(usage, "prompt_tokens");
+    info->output_tokens = 0;
+    live_copy_trunc(info->finish_reason, sizeof info->finish_reason, "stop");
+    live_copy_trunc(info->model, sizeof info->model, live_jstr(root, "model"));
+    return live_buf_append(out, body, len);
+}
+
 const live_provider live_provider_openai = {
     .name = "openai",
     .default_base_url = "https://api.openai.com/v1",
@@ -229,4 +260,7 @@ const live_provider live_provider_openai = {
     .answer = live_openai_answer,
     .stream_event = live_openai_feed,
     .error_words = ld_parse_error_body,
+    .embed_path = "/embeddings",
+    .embed_build = openai_embed_build,
+    .embed_answer = openai_embed_answer,
 };

@@ -63,7 +63,7 @@ typedef int64_t fp_us;
 typedef enum fp_kind {
     FP_HEALTHY, FP_RATELIMIT, FP_FLAKY_ONCE, FP_DOWN, FP_DOWN_FOR, FP_RESET,
     FP_SILENT, FP_SLOW_TTFT, FP_CUT, FP_STALL, FP_MALFORMED, FP_NODONE,
-    FP_CONTEXT, FP_CONTENT, FP_NOPREFILL, FP_AUTH, FP_OVERLOADED
+    FP_CONTEXT, FP_CONTENT, FP_NOPREFILL, FP_AUTH, FP_OVERLOADED, FP_TOOL
 } fp_kind;
 
 /* A behaviour name is NAME or NAME-<n> or NAME-<n>-<m>. */
@@ -118,7 +118,8 @@ typedef struct fp_server {
     bool draining, exiting, stopping;
 } fp_server;
 
-typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC } fp_api;
+/* FP_EMBED: OpenAI's POST /v1/embeddings (answers in the OpenAI shape) */
+typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC, FP_EMBED } fp_api;
 /* A cloud's flavour of the API: Azure speaks OpenAI's (api FP_OPENAI);
  * Gemini and Bedrock have formats of their own (fp_cloud.c). */
 typedef enum fp_cloud {
@@ -150,12 +151,14 @@ struct fp_call {
     long n_tokens, prompt_tokens;
     long choices;               /* OpenAI "n": choices in a non-stream
                                    answer (1 unless asked) */
+    long n_inputs, dims;        /* embeddings: inputs and vector size */
     long skip;                  /* answer tokens an assistant prefill
                                    already holds: the answer goes on from
                                    there ("tok1 tok2" -> "tok3 ...") */
     long attempt;               /* 0: not counted */
     fp_behaviour beh;
     char label[64];             /* "behaviour" in the log */
+    char tool[64];              /* the request's first tool's name, "" none */
     cJSON *hdrs;                /* x-ladder-* request headers, or NULL */
     /* the answer */
     int status;                 /* 0 while no status line was sent */
@@ -249,6 +252,13 @@ void fp_bad_request(fp_call *c, int status, const char *code,
 void fp_stream_begin(fp_call *c);
 /* A non-stream answer now: the whole body, 200. */
 void fp_send_full(fp_call *c);
+/* "tool" (OpenAI API): a call of the request's first tool with arguments
+ * {"city":"Paris"}, whole or as one SSE body (the call's id and name, the
+ * arguments in two pieces, finish_reason tool_calls, usage, [DONE]). */
+void fp_send_tool(fp_call *c);
+/* An embeddings answer: per input a vector of c->dims numbers (input i's
+ * element k is i + k / 10), usage from c->prompt_tokens. */
+void fp_send_embeddings(fp_call *c);
 /* Non-stream cut and stall: Content-Length of the whole body, then the first
  * half; the rest never comes (cut) or comes after a pause (stall). */
 void fp_send_half(fp_call *c);

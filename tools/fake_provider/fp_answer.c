@@ -466,3 +466,128 @@ void fp_on_timer(evutil_socket_t fd, short what, void *arg)
         fp_reply_end(c);
     }
 }
+
+void fp_send_embeddings(fp_call *c)
+{
+    struct evbuffer *b = evbuffer_new();
+    cJSON *o = cJSON_CreateObject(), *data = NULL, *u = NULL;
+    bool ok = o != NULL && b != NULL;
+    char *body = NULL;
+    fp_put_str(o, "object", "list", &ok);
+    ok = ok && (data = cJSON_AddArrayToObject(o, "data")) != NULL;
+    for (long i = 0; ok && i < c->n_inputs; i++) {
+        cJSON *e = cJSON_CreateObject(), *v = NULL;
+        ok = e != NULL && cJSON_AddItemToArray(data, e);
+        if (!ok) {
+            cJSON_Delete(e);
+            break;
+        }
+        fp_put_str(e, "object", "embedding", &ok);
+        fp_put_num(e, "index", (double)i, &ok);
+        ok = ok && (v = cJSON_AddArrayToObject(e, "embedding")) != NULL;
+        for (long k = 0; ok && k < c->dims; k++) {
+            cJSON *n = cJSON_CreateNumber((double)i + (double)k / 10.0);
+            ok = n != NULL && cJSON_AddItemToArray(v, n);
+            if (!ok)
+                cJSON_Delete(n);
+        }
+    }
+    fp_put_str(o, "model", c->model, &ok);
+    ok = ok && (u = cJSON_AddObjectToObject(o, "usage")) != NULL;
+    fp_put_num(u, "prompt_tokens", (double)c->prompt_tokens, &ok);
+    fp_put_num(u, "total_tokens", (double)c->prompt_tokens, &ok);
+    if (ok)
+        body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (body == NULL || evbuffer_add(b, body, strlen(body)) != 0 ||
+        fp_headers(c, "application/json") != 0) {
+        cJSON_free(body);
+        if (b != NULL)
+            evbuffer_free(b);
+        fp_respond_internal(c);
+        return;
+    }
+    cJSON_free(body);
+    fp_respond(c, 200, b, "ok");
+}
+
+/* A tool_calls delta or message entry: id and name when first, the
+ * arguments (or a piece of them). */
+static cJSON *fp_tool_call(const fp_call *c, bool first, const char *args,
+                           bool *ok)
+{
+    cJSON *tc = cJSON_CreateObject(), *f;
+    char id[48];
+    *ok = *ok && tc != NULL;
+    snprintf(id, sizeof id, "call_fake_%" PRIu64, c->seq);
+    fp_put_num(tc, "index", 0, ok);
+    if (first) {
+        fp_put_str(tc, "id", id, ok);
+        fp_put_str(tc, "type", "function", ok);
+    }
+    f = fp_put_obj(tc, "function", ok);
+    if (first)
+        fp_put_str(f, "name", c->tool, ok);
+    fp_put_str(f, "arguments", args, ok);
+    return tc;
+}
+
+void fp_send_tool(fp_call *c)
+{
+    static const char *const pieces[] = {"{\"city\":", "\"Paris\"}"};
+    struct evbuffer *b = evbuffer_new();
+    bool ok = b != NULL;
+    c->n_tokens = 2;
+    if (!c->stream) {
+        cJSON *o = cJSON_CreateObject(), *arr, *ch, *m, *calls, *tc;
+        char id[48];
+        ok = ok && o != NULL;
+        snprintf(id, sizeof id, "chatcmpl-fake-%" PRIu64, c->seq);
+        fp_put_str(o, "id", id, &ok);
+        fp_put_str(o, "object", "chat.completion", &ok);
+        fp_put_num(o, "created", (double)c->created, &ok);
+        fp_put_str(o, "model", c->model, &ok);
+        arr = fp_put_arr(o, "choices", &ok);
+        ch = fp_push_obj(arr, &ok);
+        fp_put_num(ch, "index", 0, &ok);
+        m = fp_put_obj(ch, "message", &ok);
+        fp_put_str(m, "role", "assistant", &ok);
+        fp_put_null(m, "content", &ok);
+        calls = fp_put_arr(m, "tool_calls", &ok);
+        tc = fp_tool_call(c, true, "{\"city\":\"Paris\"}", &ok);
+        if (tc != NULL && !(ok = ok && cJSON_AddItemToArray(calls, tc)))
+            cJSON_Delete(tc);
+        fp_put_str(ch, "finish_reason", "tool_calls", &ok);
+        fp_oa_usage(c, o, &ok);
+        o = fp_done(o, ok);
+        ok = o != NULL && fp_add_json(b, o) == 0;
+    } else {
+        for (int i = 0; ok && i < 3; i++) {
+            cJSON *o = fp_oa_chunk(c, i == 0 ? "assistant" : NULL, NULL, NULL,
+                                   false);
+            cJSON *d = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0),
+                "delta");
+            cJSON *calls = cJSON_AddArrayToObject(d, "tool_calls");
+            cJSON *tc = fp_tool_call(c, i == 0, i == 0 ? "" : pieces[i - 1], &ok);
+            if (calls == NULL || tc == NULL || !cJSON_AddItemToArray(calls, tc)) {
+                cJSON_Delete(tc);
+                ok = false;
+            }
+            ok = fp_sse(c, b, NULL, o) == 0 && ok;
+        }
+        ok = ok && fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, NULL, "tool_calls",
+                                                  false)) == 0;
+        ok = ok && (!c->include_usage ||
+                    fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, NULL, NULL, true)) == 0);
+        ok = ok && fp_sse_raw(c, b, NULL, "[DONE]") == 0;
+    }
+    if (!ok || fp_headers(c, c->stream ? "text/event-stream"
+                                       : "application/json") != 0) {
+        if (b != NULL)
+            evbuffer_free(b);
+        fp_respond_internal(c);
+        return;
+    }
+    fp_respond(c, 200, b, "ok");
+}

@@ -90,6 +90,71 @@ static long fp_model_attempt(fp_server *s, const char *model)
     return 1;
 }
 
+/* An embeddings body into c: model, the inputs (a string, strings or
+ * token ids), dimensions (default 4, at most 64). 0 ok; -1 when it
+ * answered 400 (or 503) already. */
+static int fp_parse_embed(fp_call *c)
+{
+    fp_server *s = c->srv;
+    struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+    size_t len = evbuffer_get_length(in);
+    const char *data = len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
+    cJSON *root = data != NULL ? cJSON_ParseWithLength(data, len) : NULL;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
+    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(root, "dimensions");
+    const char *err = NULL, *param = NULL;
+    if (!cJSON_IsString(model) || model->valuestring[0] == '\0' ||
+        strlen(model->valuestring) > FP_MAX_MODEL_LEN) {
+        err = "you must provide a model parameter";
+        param = "model";
+    } else if (cJSON_IsString(input)) {
+        c->n_inputs = 1;
+        c->prompt_tokens = (long)strlen(input->valuestring) / 4 + 1;
+    } else if (cJSON_IsArray(input) && cJSON_GetArraySize(input) > 0) {
+        const cJSON *x;
+        bool ids = !cJSON_IsArray(input->child) && !cJSON_IsString(input->child);
+        c->n_inputs = ids ? 1 : cJSON_GetArraySize(input);
+        cJSON_ArrayForEach(x, input) {
+            c->prompt_tokens += cJSON_IsString(x)
+                                    ? (long)strlen(x->valuestring) / 4 + 1
+                                    : cJSON_IsArray(x) ? cJSON_GetArraySize(x)
+                                                       : 1;
+        }
+    } else {
+        err = "input: a string or a non-empty array is required";
+        param = "input";
+    }
+    c->dims = cJSON_IsNumber(dims) && dims->valuedouble >= 1 &&
+                      dims->valuedouble <= 64
+                  ? (long)dims->valuedouble
+                  : 4;
+    if (err == NULL && (c->model = strdup(model->valuestring)) == NULL) {
+        cJSON_Delete(root);
+        fp_respond_internal(c);
+        return -1;
+    }
+    cJSON_Delete(root);
+    if (err != NULL) {
+        fp_err e = {400, "invalid_request_error", NULL, param,
+                    "invalid_request_error", err, NULL};
+        snprintf(c->label, sizeof c->label, "invalid");
+        fp_error(c, &e, -1);
+        return -1;
+    }
+    const char *slash = strrchr(c->model, '/');
+    if (fp_behaviour_parse(slash ? slash + 1 : c->model, &c->beh) != 0)
+        c->beh = s->o.dflt;
+    fp_behaviour_name(&c->beh, c->label, sizeof c->label);
+    c->attempt = fp_model_attempt(s, c->model);
+    if (c->attempt < 0) {
+        c->attempt = 0;
+        fp_error(c, &FP_E_BUSY, -1);
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads the body into c. 0 ok; -1 when it answered 400 (or 503) already. */
 static int fp_parse_request(fp_call *c)
 {
@@ -152,6 +217,14 @@ static int fp_parse_request(fp_call *c)
         goto bad;
     }
     c->stream = cJSON_IsTrue(v);
+    {
+        const cJSON *t0 = cJSON_GetArrayItem(
+            cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t0, "function");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        if (cJSON_IsString(nm))
+            snprintf(c->tool, sizeof c->tool, "%s", nm->valuestring);
+    }
     v = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (cJSON_IsObject(v))
         c->include_usage =
@@ -245,6 +318,14 @@ static bool fp_auth_ok(const fp_call *c)
 static void fp_answer(fp_call *c)
 {
     fp_kind kind = c->beh.spec->kind;
+    if (c->api == FP_EMBED) {
+        fp_send_embeddings(c); /* every other behaviour answers whole */
+        return;
+    }
+    if (kind == FP_TOOL && c->api == FP_OPENAI && c->tool[0] != '\0') {
+        fp_send_tool(c);
+        return;
+    }
     if (c->stream) {
         fp_stream_begin(c);
         return;
@@ -527,6 +608,8 @@ void fp_on_request(struct evhttp_request *req, void *arg)
         c->api = FP_OPENAI;
     } else if (strcmp(c->path, "/v1/messages") == 0) {
         c->api = FP_ANTHROPIC;
+    } else if (strcmp(c->path, "/v1/embeddings") == 0) {
+        c->api = FP_EMBED;
     } else if (fp_cloud_match(c)) {
         if (fp_cloud_check(c, m) != 0)
             return;
@@ -545,7 +628,7 @@ void fp_on_request(struct evhttp_request *req, void *arg)
         fp_bad_request(c, 405, "method_not_allowed", "use POST");
         return;
     }
-    if (fp_parse_request(c) != 0)
+    if ((c->api == FP_EMBED ? fp_parse_embed(c) : fp_parse_request(c)) != 0)
         return;
     fp_run(c);
 }
