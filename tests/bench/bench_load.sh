@@ -34,7 +34,7 @@ case "${TOOLS:-}" in
 esac
 FAKE=$TOOLS/fake_provider
 SOAK_S=${SOAK_SECONDS:-30}
-OVER_S=${OVERLOAD_SECONDS:-10}
+OVER_S=${OVERLOAD_SECONDS:-20}
 CAP_SLOTS=50
 SERVICE_MS=100
 CAPACITY=$((CAP_SLOTS * 1000 / SERVICE_MS))
@@ -148,7 +148,7 @@ EOF
 cat >"$tmp/post.lua" <<'EOF'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"any","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}'
+wrk.body = '{"model":"auto","messages":[{"role":"user","content":"Say hi."}],"max_tokens":5}'
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %d %d %d\n", summary.requests,
@@ -158,7 +158,7 @@ EOF
 
 # run_wrk NAME CONNS SECONDS: wrk against $ladder_url; sets wrk_result
 run_wrk() {
-    timeout $(($3 + 60)) wrk -t1 -c"$2" -d"$3s" --timeout 5s \
+    timeout $(($3 + 60)) wrk -t1 -c"$2" -d"$3s" --timeout "${WRK_TIMEOUT_S:-5}s" \
         -s "$tmp/post.lua" "$ladder_url" >"$tmp/wrk-$1.out" 2>&1
     wrk_result=$(sed -n 's/^RESULT //p' "$tmp/wrk-$1.out")
 }
@@ -275,8 +275,15 @@ awk -v n="${1:-0}" -v d="${2:-1}" -v bad="${4:-0}" -v cap="$CAPACITY" \
 for c in 1000 5000; do
     overload_case open "$c" open --max-concurrent 20000
     overload_case capped "$c" capped --max-concurrent 20000
+    # a closed loop of c clients against CAPACITY answers/s waits about
+    # c / CAPACITY s per request: the queue holds them half as long again
+    # (at least 4 s), and wrk waits for them
+    qms=$((c * 1500 / CAPACITY))
+    [ "$qms" -lt 4000 ] && qms=4000
+    WRK_TIMEOUT_S=$((qms / 1000 + 5))
     overload_case queued "$c" open --max-concurrent "$QUEUE_SLOTS" \
-        --queue-ms 4000 --queue-max 20000
+        --queue-ms "$qms" --queue-max 20000
+    WRK_TIMEOUT_S=5
 done
 stop "$fake_pid"
 
