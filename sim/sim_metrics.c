@@ -85,7 +85,9 @@ static ts_row *advance(sim_metrics *m, ld_us t)
         return NULL;
     if (t < 0)
         t = 0;
-    while ((size_t)(t / m->interval) >= m->nrows) {
+    /* (t / interval >= nrows, without a division on the common path: t
+     * inside the last row) */
+    while (t >= (ld_us)m->nrows * m->interval) {
         seal_row(m);
         if (m->nrows >= m->max_rows) {
             merge_rows(m);
