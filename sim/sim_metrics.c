@@ -312,7 +312,14 @@ void sim_metrics_on_event(sim_metrics *m, const ld_event *ev)
 {
     if (m == NULL || ev == NULL || m->finished)
         return;
-    ts_row *row = advance(m, ev->t);
+    /* only a fallback counts in the time series: the others move the
+     * clock, and the next call that needs the row seals the rows before
+     * it (nothing else touches a row in between) */
+    ts_row *row = NULL;
+    if (ev->type == LD_EV_FALLBACK)
+        row = advance(m, ev->t);
+    else if (ev->t > m->last_t)
+        m->last_t = ev->t;
     route_stats *rs = route_ok(m, ev->route) ? &m->routes[ev->route] : NULL;
     switch (ev->type) {
     case LD_EV_FALLBACK: {
