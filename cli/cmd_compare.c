@@ -19,21 +19,9 @@
 #include "compare_tenants.h"
 #include "sim.h"
 #include "sim_stats.h"
+#include "compare.h"
 
-#define MAX_POLICIES 16
-#define MAX_SCENARIOS 64
-#define MAX_SEEDS 1000
-#define MAX_GATES 16
-
-typedef struct metric_def {
-    const char *key;
-    const char *label;
-    double scale; /* for display */
-    const char *fmt;
-    int better;   /* +1 higher is better, -1 lower, 0 neither */
-} metric_def;
-
-static const metric_def metrics[] = {
+const metric_def compare_metrics[NMETRICS] = {
     {"success_rate", "success %", 100, "%.2f", +1},
     {"abandon_rate", "abandoned %", 100, "%.2f", -1},
     {"latency_p50_ms", "latency p50 ms", 1, "%.0f", -1},
@@ -49,109 +37,12 @@ static const metric_def metrics[] = {
     {"recovery_s", "time to recover s", 1, "%.1f", -1},
     {"unrecovered_share", "unrecovered %", 100, "%.1f", -1},
 };
-#define NMETRICS (sizeof metrics / sizeof metrics[0])
 
-typedef struct policy_arg {
-    char label[64];
-    const char *path;
-    ld_policy *p;
-} policy_arg;
-
-typedef struct gate {
-    const char *text;
-    double lk, rk;           /* factors */
-    int lp, rp;              /* policy index, -1: a plain number */
-    int lm, rm;              /* metric index */
-    double lnum, rnum;
-    char op[3];
-} gate;
-
-typedef struct cmp {
-    policy_arg pol[MAX_POLICIES];
-    int npol;
-    const char *scen[MAX_SCENARIOS];
-    int nscen;
-    char *scen_store[MAX_SCENARIOS];
-    int seeds;
-    bool json, progress;
-    const char *out;
-    int baseline;
-    gate gates[MAX_GATES];
-    int ngates;
-    sim_bind_opts bind; /* --bind, --map-workload, --map-tier (the
-                           strings point into argv, the arrays here) */
-    cli_list binds, map_workload, map_tier;
-    /* values[scenario][policy][seed][metric] */
-    double *v;
-    cmp_tenants *tenants; /* per-tenant figures (compare_tenants.h) */
-    char scen_name[MAX_SCENARIOS][128];
-} cmp;
-
-static double *val(cmp *c, int s, int p, int seed, size_t m)
-{
-    size_t i = (((size_t)s * (size_t)c->npol + (size_t)p) * (size_t)c->seeds +
-                (size_t)seed) * NMETRICS + m;
-    return &c->v[i];
-}
-
-/* ---- reading the summary ------------------------------------------------ */
-
-static double jnum(const cJSON *o, const char *a, const char *b)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b != NULL)
-        v = cJSON_GetObjectItemCaseSensitive(v, b);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static double metric_of(const cJSON *s, size_t m)
-{
-    const char *k = metrics[m].key;
-    if (strncmp(k, "latency_p", 9) == 0 || strncmp(k, "ttft_p", 6) == 0) {
-        char q[8];
-        const char *p = strchr(k, 'p');
-        size_t n = strcspn(p, "_");
-        snprintf(q, sizeof q, "%.*s", (int)n, p);
-        return jnum(s, k[0] == 'l' ? "latency_ms" : "ttft_ms", q);
-    }
-    if (strcmp(k, "fallback_rate") == 0) {
-        double req = jnum(s, "requests", NULL);
-        return req > 0 ? jnum(s, "fallbacks", "total") / req : NAN;
-    }
-    if (strcmp(k, "recovery_s") == 0 || strcmp(k, "unrecovered_share") == 0) {
-        /* recovery_s: mean over the windows that recovered; a window that
-         * did not is no time at all, and counts in unrecovered_share
-         * (of the windows where recovery was measurable). Windows whose
-         * recovery is not defined count in neither. No window: NaN. */
-        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(s, "recovery");
-        double sum = 0;
-        int recovered = 0, not_recovered = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, rec) {
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
-            double r = jnum(it, "recovered_after_s", NULL);
-            if (cJSON_IsString(st) && strcmp(st->valuestring, "recovered") == 0 &&
-                !isnan(r)) {
-                sum += r;
-                recovered++;
-            } else if (cJSON_IsString(st) &&
-                       strcmp(st->valuestring, "not_recovered") == 0) {
-                not_recovered++;
-            }
-        }
-        if (k[0] == 'r')
-            return recovered > 0 ? sum / recovered : NAN;
-        return recovered + not_recovered > 0
-                   ? (double)not_recovered / (recovered + not_recovered)
-                   : NAN;
-    }
-    return jnum(s, k, NULL);
-}
 
 static int metric_index(const char *key)
 {
     for (size_t m = 0; m < NMETRICS; m++)
-        if (strcmp(metrics[m].key, key) == 0)
+        if (strcmp(compare_metrics[m].key, key) == 0)
             return (int)m;
     return -1;
 }
@@ -316,7 +207,7 @@ static int assign_labels(cmp *c, const bool *named)
     return rc;
 }
 
-static int parse_gate(cmp *c, gate *g, const char *text)
+int compare_parse_gate(cmp *c, gate *g, const char *text)
 {
     static const char *const ops[] = {"<=", ">=", "<", ">"};
     char buf[256];
@@ -397,8 +288,8 @@ static int parse_gate(cmp *c, gate *g, const char *text)
 typedef struct compare_args {
     cmp *c;
     cli_list policies, gates;
-    const char *baseline, *out;
-    long long seeds;
+    const char *baseline, *out, *shard;
+    long long seeds, jobs;
     bool json, no_progress;
     cli_list bind, map_workload, map_tier;
 } compare_args;
@@ -432,6 +323,12 @@ static const cli_opt compare_opts[] = {
      .fn = take_scenario},
     {"no-progress", CLI_FLAG, NULL, "no progress bar on stderr",
      .off = AT(no_progress)},
+    {"jobs", CLI_INT, "N", "run on N processes (default: the number of "
+     "cores); the output is the same for every N", .off = AT(jobs), .min = 1,
+     .max = MAX_JOBS},
+    {"shard", CLI_STR, "I/N", "run only slice I of N of the (scenario, "
+     "policy, seed) runs and write it to --out DIR/shard-I-of-N.json for "
+     "`ladder merge`", .off = AT(shard)},
     CLI_BIND_OPTS(compare_args),
     {.name = NULL}};
 
@@ -454,13 +351,44 @@ static const cli_cmd compare_cmd = {
     "Exit: 0 done, 2 bad input, 3 a gate failed.\n"};
 #undef AT
 
+/* --shard I/N: 1 <= I <= N <= 100000, and --out is needed */
+static int parse_shard(cmp *c, const char *v, const char *out)
+{
+    char *end;
+    long i = strtol(v, &end, 10), n = 0;
+    bool ok = end != v && *end == '/';
+    if (ok) {
+        const char *ns = end + 1;
+        n = strtol(ns, &end, 10);
+        ok = end != ns && *end == '\0' && i >= 1 && n >= i && n <= 100000;
+    }
+    if (!ok) {
+        fprintf(stderr, "ladder compare: --shard \"%s\": expected I/N with "
+                "1 <= I <= N <= 100000, such as 1/4\n", v);
+        return -1;
+    }
+    if (out == NULL) {
+        fprintf(stderr, "ladder compare: --shard needs --out DIR (where the "
+                "shard is written)\n");
+        return -1;
+    }
+    c->shard_i = (int)i;
+    c->shard_n = (int)n;
+    return 0;
+}
+
 static int parse_args(cmp *c, int argc, char **argv)
 {
-    compare_args a = {.c = c, .seeds = 5};
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    compare_args a = {.c = c, .seeds = 5,
+                      .jobs = ncpu < 1 ? 1 : ncpu > MAX_JOBS ? MAX_JOBS : ncpu};
     int pr = cli_opt_parse(&compare_cmd, argc, argv, &a);
     if (pr != CLI_PARSED)
         return pr == CLI_HELP ? 1 : -1;
     c->seeds = (int)a.seeds;
+    c->jobs = (int)a.jobs;
+    if (a.shard != NULL && parse_shard(c, a.shard, a.out) < 0)
+        return -1;
     c->binds = a.bind;
     c->map_workload = a.map_workload;
     c->map_tier = a.map_tier;
@@ -508,132 +436,9 @@ static int parse_args(cmp *c, int argc, char **argv)
         }
     }
     for (int g = 0; g < a.gates.n; g++)
-        if (parse_gate(c, &c->gates[c->ngates++], a.gates.v[g]) < 0)
+        if (compare_parse_gate(c, &c->gates[c->ngates++], a.gates.v[g]) < 0)
             return -1;
     return 0;
-}
-
-/* ---- running ------------------------------------------------------------ */
-
-/* Scenario si's name in the tables, compare.json and --out: its own, or,
- * when an earlier scenario has that name (or one with the same directory
- * name), "NAME#2" (NAME#3...), said on stderr. */
-static void unique_scenario_name(cmp *c, int si, const char *name)
-{
-    char *mine = c->scen_name[si], sl[128], other[128];
-    size_t cap = sizeof c->scen_name[si];
-    int first = -1;
-    snprintf(mine, cap, "%s", name);
-    for (int k = 2;; k++) {
-        int clash = -1;
-        cli_slug(mine, sl, sizeof sl);
-        for (int s = 0; s < si && clash < 0; s++) {
-            cli_slug(c->scen_name[s], other, sizeof other);
-            if (strcmp(other, sl) == 0)
-                clash = s;
-        }
-        if (clash < 0)
-            break;
-        if (first < 0)
-            first = clash;
-        char base[sizeof c->scen_name[si] - 12];
-        snprintf(base, sizeof base, "%s", name);
-        snprintf(mine, cap, "%s#%d", base, k % 1000);
-    }
-    if (first < 0)
-        return;
-    fprintf(stderr, "ladder compare: %s: scenario \"%s\" is named like %s's: "
-            "it is \"%s\" in the results", c->scen[si], name, c->scen[first],
-            mine);
-    if (c->out != NULL)
-        fprintf(stderr, ", its runs in %s/%s/", c->out, sl);
-    fputc('\n', stderr);
-}
-
-/* mkdir dir/A, dir/A/B... for a label "A/B/C" (dir/A/B/C is made by
- * cli_write_run). */
-static int make_label_dirs(const char *dir, const char *label, ld_error *err)
-{
-    char path[4096];
-    for (const char *s = strchr(label, '/'); s != NULL; s = strchr(s + 1, '/')) {
-        int w = snprintf(path, sizeof path, "%s/%.*s", dir, (int)(s - label),
-                         label);
-        if (w < 0 || (size_t)w >= sizeof path) {
-            ld_error_set(err, dir, NULL, "path too long for label \"%s\"",
-                         label);
-            return LD_EINVAL;
-        }
-        int rc = cli_make_dir(path, err);
-        if (rc < 0)
-            return rc;
-    }
-    return LD_OK;
-}
-
-static int run_scenario(cmp *c, int si, ld_error *err)
-{
-    sim_scenario *sc = NULL;
-    int rc = sim_scenario_load(c->scen[si], &sc, err);
-    if (rc < 0)
-        return rc;
-    unique_scenario_name(c, si, sc->name);
-    uint64_t base = sc->seed;
-    for (int p = 0; p < c->npol && rc == LD_OK; p++) {
-        if ((rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind, err)) < 0) {
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            ld_error_set(err, NULL, NULL, "with policy %s: %s",
-                         c->pol[p].path, msg);
-        } else {
-            char label[300];
-            snprintf(label, sizeof label, "%s, %s", sc->name, c->pol[p].label);
-            cli_print_notes("compare", label, sc);
-        }
-    }
-    for (int seed = 0; seed < c->seeds && rc == LD_OK; seed++) {
-        if (c->progress)
-            fprintf(stderr, "\r%s: seed %d/%d ", sc->name, seed + 1, c->seeds);
-        if ((rc = sim_scenario_reseed(sc, base + (uint64_t)seed, err)) < 0)
-            break;
-        for (int p = 0; p < c->npol && rc == LD_OK; p++) {
-            sim_metrics *m = NULL;
-            cJSON *sum = NULL;
-            if ((rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind,
-                                             err)) < 0)
-                break;
-            sim_options o = {.sc = sc, .p = c->pol[p].p, .seed = sc->seed,
-                             .events_sample = 1.0};
-            if ((rc = sim_run(&o, &m, NULL, err)) < 0)
-                break;
-            sum = sim_metrics_summary(m, sc->seed);
-            if (sum == NULL) {
-                ld_error_set(err, NULL, NULL, "out of memory");
-                rc = LD_ENOMEM;
-            } else {
-                for (size_t k = 0; k < NMETRICS; k++)
-                    *val(c, si, p, seed, k) = metric_of(sum, k);
-                cmp_tenants_record(c->tenants, si, p, seed, sum);
-                if (seed == 0 && c->out != NULL) {
-                    char dir[4096], sl[128];
-                    cli_slug(c->scen_name[si], sl, sizeof sl);
-                    snprintf(dir, sizeof dir, "%s/%s", c->out, sl);
-                    if ((rc = cli_make_dir(dir, err)) == LD_OK &&
-                        (rc = make_label_dirs(dir, c->pol[p].label, err)) ==
-                            LD_OK) {
-                        snprintf(dir, sizeof dir, "%s/%s/%s", c->out, sl,
-                                 c->pol[p].label);
-                        rc = cli_write_run(dir, m, sum, err);
-                    }
-                }
-            }
-            cJSON_Delete(sum);
-            sim_metrics_free(m);
-        }
-    }
-    if (c->progress)
-        fputc('\n', stderr);
-    sim_scenario_free(sc);
-    return rc;
 }
 
 /* ---- reporting ---------------------------------------------------------- */
@@ -644,7 +449,7 @@ static size_t gather(cmp *c, int s0, int s1, int p, size_t m, double *out)
     size_t n = 0;
     for (int s = s0; s < s1; s++)
         for (int k = 0; k < c->seeds; k++)
-            out[n++] = *val(c, s, p, k, m);
+            out[n++] = *cmp_val(c, s, p, k, m);
     return n;
 }
 
@@ -738,7 +543,7 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
             gather(c, s0, s1, c->baseline, m, a);
             sim_ci ci = sim_stats_ci(b, n);
             sim_ci d = sim_stats_paired(a, b, n);
-            cJSON *x = cJSON_AddObjectToObject(mj, metrics[m].key);
+            cJSON *x = cJSON_AddObjectToObject(mj, compare_metrics[m].key);
             if (x == NULL)
                 goto oom;
             bool ok = true;
@@ -747,11 +552,11 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
             ok = ok && NUM(x, "mean", ci.mean) && NUM(x, "ci95", ci.half);
             /* what a reader needs to colour and word a difference */
             ok = ok && cJSON_AddStringToObject(x, "label",
-                                               metrics[m].label) != NULL;
-            ok = ok && (metrics[m].better == 0
+                                               compare_metrics[m].label) != NULL;
+            ok = ok && (compare_metrics[m].better == 0
                             ? cJSON_AddNullToObject(x, "higher_is_better")
                             : cJSON_AddBoolToObject(x, "higher_is_better",
-                                                    metrics[m].better > 0))
+                                                    compare_metrics[m].better > 0))
                            != NULL;
             if (p != c->baseline) {
                 cJSON *dj = cJSON_AddObjectToObject(x, "diff");
@@ -782,7 +587,7 @@ static cJSON *report(cmp *c, int s0, int s1, const char *title, bool print)
     }
     if (print) {
         for (size_t m = 0; m < NMETRICS; m++) {
-            const metric_def *md = &metrics[m];
+            const metric_def *md = &compare_metrics[m];
             printf("%-19s", md->label);
             for (int i = 0; i < c->npol; i++) {
                 int p = order[i];
@@ -840,12 +645,89 @@ static double gate_side(cmp *c, int p, int m, double num, double k)
     return k * ci.mean;
 }
 
+int compare_finish(cmp *c)
+{
+    int rc = 2;
+    cJSON *root = NULL, *scens = NULL;
+    ld_error err;
+    root = cJSON_CreateObject();
+    if (root == NULL || (scens = cJSON_AddArrayToObject(root, "scenarios")) == NULL)
+        goto oom;
+    for (int s = 0; s < c->nscen; s++) {
+        cJSON *r = report(c, s, s + 1, c->scen_name[s], !c->json);
+        if (r == NULL || !cJSON_AddItemToArray(scens, r)) {
+            cJSON_Delete(r);
+            goto oom;
+        }
+    }
+    if (c->nscen > 1) {
+        cJSON *r = report(c, 0, c->nscen, "overall", !c->json);
+        if (r == NULL || !cJSON_AddItemToObject(root, "overall", r)) {
+            cJSON_Delete(r);
+            goto oom;
+        }
+    }
+    rc = 0;
+    cJSON *gj = cJSON_AddArrayToObject(root, "gates");
+    if (gj == NULL)
+        goto oom;
+    for (int g = 0; g < c->ngates; g++) {
+        gate *gt = &c->gates[g];
+        double l = gate_side(c, gt->lp, gt->lm, gt->lnum, gt->lk);
+        double r = gate_side(c, gt->rp, gt->rm, gt->rnum, gt->rk);
+        bool pass = !isnan(l) && !isnan(r) &&
+                    (strcmp(gt->op, "<=") == 0   ? l <= r
+                     : strcmp(gt->op, ">=") == 0 ? l >= r
+                     : strcmp(gt->op, "<") == 0  ? l < r
+                                                 : l > r);
+        if (!pass)
+            rc = 3;
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || !cJSON_AddItemToArray(gj, o) ||
+            !cJSON_AddStringToObject(o, "gate", gt->text) ||
+            !cJSON_AddBoolToObject(o, "pass", pass) ||
+            !cJSON_AddNumberToObject(o, "left", isnan(l) ? 0 : l) ||
+            !cJSON_AddNumberToObject(o, "right", isnan(r) ? 0 : r))
+            goto oom;
+        if (!c->json)
+            printf("%sgate %s: %s  (%g %s %g)\n", g == 0 ? "\n" : "",
+                   pass ? "PASS" : "FAIL", gt->text, l, gt->op, r);
+    }
+    if (c->json && cli_print_json(root, &err) < 0) {
+        fprintf(stderr, "ladder compare: %s\n", err.msg);
+        rc = 2;
+        goto done;
+    }
+    if (c->out != NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/compare.json", c->out);
+        if (cli_write_json(path, root, &err) < 0) {
+            fprintf(stderr, "ladder compare: %s\n", err.msg);
+            rc = 2;
+            goto done;
+        }
+        if (!c->json) {
+            fflush(stdout);
+            fprintf(stderr, "wrote %s/compare.json and per-policy runs; "
+                    "`ladder plot %s` draws them\n", c->out, c->out);
+        }
+    }
+    if (!c->json)
+        printf("\n(* the paired difference's 95%% interval excludes zero)\n");
+    goto done;
+oom:
+    fprintf(stderr, "ladder compare: out of memory\n");
+    rc = 2;
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
 int cmd_compare(int argc, char **argv)
 {
     cmp c;
     memset(&c, 0, sizeof c);
     int rc = 2;
-    cJSON *root = NULL, *scens = NULL;
     ld_error err;
     int pr = parse_args(&c, argc, argv);
     if (pr != 0) {
@@ -869,82 +751,21 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "ladder compare: %s\n", err.msg);
         goto done;
     }
-    for (int s = 0; s < c.nscen; s++) {
-        if (run_scenario(&c, s, &err) < 0) {
-            fprintf(stderr, "ladder compare: %s\n", err.msg);
-            goto done;
-        }
-    }
-    root = cJSON_CreateObject();
-    if (root == NULL || (scens = cJSON_AddArrayToObject(root, "scenarios")) == NULL)
-        goto oom;
-    for (int s = 0; s < c.nscen; s++) {
-        cJSON *r = report(&c, s, s + 1, c.scen_name[s], !c.json);
-        if (r == NULL || !cJSON_AddItemToArray(scens, r)) {
-            cJSON_Delete(r);
-            goto oom;
-        }
-    }
-    if (c.nscen > 1) {
-        cJSON *r = report(&c, 0, c.nscen, "overall", !c.json);
-        if (r == NULL || !cJSON_AddItemToObject(root, "overall", r)) {
-            cJSON_Delete(r);
-            goto oom;
-        }
-    }
-    rc = 0;
-    cJSON *gj = cJSON_AddArrayToObject(root, "gates");
-    if (gj == NULL)
-        goto oom;
-    for (int g = 0; g < c.ngates; g++) {
-        gate *gt = &c.gates[g];
-        double l = gate_side(&c, gt->lp, gt->lm, gt->lnum, gt->lk);
-        double r = gate_side(&c, gt->rp, gt->rm, gt->rnum, gt->rk);
-        bool pass = !isnan(l) && !isnan(r) &&
-                    (strcmp(gt->op, "<=") == 0   ? l <= r
-                     : strcmp(gt->op, ">=") == 0 ? l >= r
-                     : strcmp(gt->op, "<") == 0  ? l < r
-                                                 : l > r);
-        if (!pass)
-            rc = 3;
-        cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !cJSON_AddItemToArray(gj, o) ||
-            !cJSON_AddStringToObject(o, "gate", gt->text) ||
-            !cJSON_AddBoolToObject(o, "pass", pass) ||
-            !cJSON_AddNumberToObject(o, "left", isnan(l) ? 0 : l) ||
-            !cJSON_AddNumberToObject(o, "right", isnan(r) ? 0 : r))
-            goto oom;
-        if (!c.json)
-            printf("%sgate %s: %s  (%g %s %g)\n", g == 0 ? "\n" : "",
-                   pass ? "PASS" : "FAIL", gt->text, l, gt->op, r);
-    }
-    if (c.json && cli_print_json(root, &err) < 0) {
+    if (compare_run(&c, &err) < 0) {
         fprintf(stderr, "ladder compare: %s\n", err.msg);
-        rc = 2;
         goto done;
     }
-    if (c.out != NULL) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/compare.json", c.out);
-        if (cli_write_json(path, root, &err) < 0) {
-            fprintf(stderr, "ladder compare: %s\n", err.msg);
-            rc = 2;
-            goto done;
-        }
-        if (!c.json) {
-            fflush(stdout);
-            fprintf(stderr, "wrote %s/compare.json and per-policy runs; "
-                    "`ladder plot %s` draws them\n", c.out, c.out);
-        }
+    if (c.shard_n == 0) {
+        rc = compare_finish(&c);
+    } else if (compare_shard_write(&c, &err) < 0) {
+        fprintf(stderr, "ladder compare: %s\n", err.msg);
+    } else {
+        fprintf(stderr, "wrote %s/shard-%d-of-%d.json; `ladder merge` "
+                "combines the shards\n", c.out, c.shard_i, c.shard_n);
+        rc = 0;
     }
-    if (!c.json)
-        printf("\n(* the paired difference's 95%% interval excludes zero)\n");
-    goto done;
-oom:
-    fprintf(stderr, "ladder compare: out of memory\n");
-    rc = 2;
 done:
-    cJSON_Delete(root);
+    compare_run_cleanup(&c);
     for (int p = 0; p < c.npol; p++)
         ld_policy_free(c.pol[p].p);
     for (int s = 0; s < c.nscen; s++)

@@ -115,7 +115,7 @@ static bool add_ci(cJSON *o, const char *key, sim_ci ci)
 int cmp_tenants_report(const cmp_tenants *t, int scen, const int *order,
                        const char *const *labels, cJSON *report, bool print)
 {
-    int nt = t->ntenants[scen];
+    int nt = t != NULL ? t->ntenants[scen] : 0;
     if (nt == 0)
         return LD_OK;
     double *x = malloc(sizeof(double) * (size_t)t->seeds);

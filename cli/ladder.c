@@ -17,6 +17,8 @@ static const ladder_cmd commands[] = {
      "run a scenario through a policy on the simulator"},
     {"compare", cmd_compare, "SCENARIO... --policy A --policy B [--seeds N] "
      "[--gate EXPR]", "compare ladders on the same random numbers"},
+    {"merge", cmd_merge, "DIR... [--json] [--out DIR]",
+     "combine the shards of `compare --shard I/N` into one compare's output"},
     {"plot", cmd_plot, "DIR [--format png|svg|both]",
      "chart a sim or compare --out DIR"},
     {"fit", cmd_fit, "CSV [--by COLS] [--out FILE]",

@@ -270,7 +270,7 @@ static ld_us next_arrival(sim *s, ld_us t)
         double gap = tr->kind == SIM_ARR_GAMMA
                          ? gsl_ran_gamma(s->arrivals, tr->gamma_shape, mean / tr->gamma_shape)
                          : gsl_ran_exponential(s->arrivals, mean);
-        t += (ld_us)llround(gap * 1e6);
+        t += (ld_us)sim_llround(gap * 1e6);
         if (t >= s->arrivals_end)
             return LD_NEVER;
         if (tr->mod == SIM_MOD_NONE ||
@@ -368,11 +368,11 @@ static void describe_request(sim *s, sim_req *r, const sim_trace_row *row,
     r->wake_scheduled = LD_NEVER;
     if (in_tok < 0)
         in_tok = mx != NULL
-                     ? (int64_t)llround(sim_dist_sample(mx->input_tokens, s->traffic))
+                     ? (int64_t)sim_llround(sim_dist_sample(mx->input_tokens, s->traffic))
                      : 1000;
     if (out_tok < 0)
         out_tok = mx != NULL
-                      ? (int64_t)llround(sim_dist_sample(mx->output_tokens, s->traffic))
+                      ? (int64_t)sim_llround(sim_dist_sample(mx->output_tokens, s->traffic))
                       : 200;
     r->in_tok = in_tok < 0 ? 0 : in_tok;
     r->out_tok = out_tok < 1 ? 0 : out_tok;
@@ -748,6 +748,8 @@ static int sim_setup(sim *sp, const sim_options *o, ld_error *err)
         sp->models[i].prov = i < sc->nproviders ? &sc->providers[i] : NULL;
         for (int b = 0; b < 60; b++)
             sp->models[i].bucket_sec[b] = -1000;
+        sp->models[i].window_sec = -1; /* (time starts at 0) */
+        sim_model_init(&sp->models[i]);
     }
     for (int r = 0; r < ld_policy_route_count(o->p); r++) {
         int pi = sim_scenario_provider_for(sc, r);

@@ -1,4 +1,4 @@
-/* sim_evq.h - the simulator's event queue: a binary min-heap of events keyed
+/* sim_evq.h - the simulator's event queue: a 4-ary min-heap of events keyed
  * by (time, sequence number).
  *
  * Push assigns each event the next sequence number, so events with equal

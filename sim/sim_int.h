@@ -95,9 +95,16 @@ typedef struct route_model {
     int busy;
     waiter *q;                /* ring of waiting attempts */
     size_t qcap, qhead, qlen;
-    /* requests and tokens in the last 60 one-second buckets */
+    /* requests and tokens in the last 60 one-second buckets, their sums
+     * over the window, and the second the window ends at */
     int64_t rpm_count[60], tpm_count[60];
     int64_t bucket_sec[60];
+    int64_t rpm_sum, tpm_sum, window_sec;
+    /* the baseline error classes of non-zero probability, in class
+     * order, with the running sum of err_p up to each */
+    int nerr;
+    ld_class err_cls[LD_FC_COUNT];
+    double err_acc[LD_FC_COUNT];
 } route_model;
 
 typedef struct sim {
@@ -163,13 +170,26 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* llround(x), without the library call on the hot path: for 0 <= x <
+ * 2^52, x minus its truncation is exact, and a fraction of one half or
+ * more rounds away from zero, as llround does. Anything else (negative,
+ * huge, NaN) goes to llround itself. */
+static inline long long sim_llround(double x)
+{
+    if (x >= 0 && x < 4503599627370496.0) {
+        long long i = (long long)x;
+        return x - (double)i >= 0.5 ? i + 1 : i;
+    }
+    return llround(x);
+}
+
 static inline ld_us ms_to_us(double ms)
 {
     if (!(ms > 0))
         return 0;
     if (ms > 1e12)
         return (ld_us)1e15;
-    return (ld_us)llround(ms * 1000.0);
+    return (ld_us)sim_llround(ms * 1000.0);
 }
 
 static inline bool fault_active(const sim_fault *f, int route, ld_us now)
@@ -219,6 +239,10 @@ static inline int64_t tokens_by(const sim_att *a, ld_us t)
 }
 
 /* ---- the provider model (sim_model.c) ------------------------------------ */
+
+/* Fill rm's tables from its provider (rm->prov, NULL: none): once, before
+ * the run. */
+void sim_model_init(route_model *rm);
 
 /* A new attempt, as the core asked (d: LD_DO_START), arrives at its route's
  * provider model, which plans its answer and pushes its events (or queues

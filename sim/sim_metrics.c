@@ -85,7 +85,9 @@ static ts_row *advance(sim_metrics *m, ld_us t)
         return NULL;
     if (t < 0)
         t = 0;
-    while ((size_t)(t / m->interval) >= m->nrows) {
+    /* (t / interval >= nrows, without a division on the common path: t
+     * inside the last row) */
+    while (t >= (ld_us)m->nrows * m->interval) {
         seal_row(m);
         if (m->nrows >= m->max_rows) {
             merge_rows(m);
@@ -311,7 +313,14 @@ void sim_metrics_on_event(sim_metrics *m, const ld_event *ev)
 {
     if (m == NULL || ev == NULL || m->finished)
         return;
-    ts_row *row = advance(m, ev->t);
+    /* only a fallback counts in the time series: the others move the
+     * clock, and the next call that needs the row seals the rows before
+     * it (nothing else touches a row in between) */
+    ts_row *row = NULL;
+    if (ev->type == LD_EV_FALLBACK)
+        row = advance(m, ev->t);
+    else if (ev->t > m->last_t)
+        m->last_t = ev->t;
     route_stats *rs = route_ok(m, ev->route) ? &m->routes[ev->route] : NULL;
     switch (ev->type) {
     case LD_EV_FALLBACK: {

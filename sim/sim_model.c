@@ -54,24 +54,34 @@ static int enqueue(sim *s, route_model *rm, sim_req *r, int slot)
     return LD_OK;
 }
 
+/* Move the 60 s window to second sec (never earlier than the last): the
+ * buckets of the seconds it enters are emptied and their counts leave the
+ * window's sums, so a check costs O(1), not a pass over the buckets. */
+static void window_to(route_model *rm, int64_t sec)
+{
+    if (sec <= rm->window_sec)
+        return;
+    int64_t t = rm->window_sec + 1;
+    if (t < sec - 59)
+        t = sec - 59; /* a gap of a minute or more: every bucket leaves */
+    for (; t <= sec; t++) {
+        int b = (int)(t % 60);
+        rm->rpm_sum -= rm->rpm_count[b];
+        rm->tpm_sum -= rm->tpm_count[b];
+        rm->rpm_count[b] = rm->tpm_count[b] = 0;
+        rm->bucket_sec[b] = t;
+    }
+    rm->window_sec = sec;
+}
+
 /* Rate limit: count this request in the 60 s window; true if over. */
 static bool over_limit(sim *s, route_model *rm, int64_t tokens, double rpm,
                        double tpm, ld_us *retry_after)
 {
     int64_t sec = s->now / LD_US_PER_S;
     int b = (int)(sec % 60);
-    if (rm->bucket_sec[b] != sec) {
-        rm->bucket_sec[b] = sec;
-        rm->rpm_count[b] = 0;
-        rm->tpm_count[b] = 0;
-    }
-    int64_t reqs = 0, toks = 0;
-    for (int i = 0; i < 60; i++) {
-        if (sec - rm->bucket_sec[i] < 60) {
-            reqs += rm->rpm_count[i];
-            toks += rm->tpm_count[i];
-        }
-    }
+    window_to(rm, sec);
+    int64_t reqs = rm->rpm_sum, toks = rm->tpm_sum;
     if ((rpm > 0 && (double)(reqs + 1) > rpm) ||
         (tpm > 0 && (double)(toks + tokens) > tpm)) {
         /* until the oldest bucket leaves the window */
@@ -86,6 +96,8 @@ static bool over_limit(sim *s, route_model *rm, int64_t tokens, double rpm,
     }
     rm->rpm_count[b]++;
     rm->tpm_count[b] += tokens;
+    rm->rpm_sum++;
+    rm->tpm_sum += tokens;
     return false;
 }
 
@@ -168,16 +180,30 @@ static void answer_now(sim *s, sim_req *r, int slot)
 }
 
 /* The provider model's baseline error for this attempt (one uniform draw):
- * a class drawn by the model's err_p, LD_FC_NONE for a good answer. */
-static ld_class draw_baseline_error(sim *s, const sim_provider *pv)
+ * a class drawn by the model's err_p, LD_FC_NONE for a good answer. The
+ * model's classes of non-zero probability and their running sums
+ * (sim_model_init) stand for the pass over every class: the sums are
+ * taken in the same order, so a draw picks the same class. */
+static ld_class draw_baseline_error(sim *s, const route_model *rm)
 {
-    double u = gsl_rng_uniform(s->attempt), acc = 0;
-    for (int c = 0; c < LD_FC_COUNT; c++) {
-        acc += pv->err_p[c];
-        if (pv->err_p[c] > 0 && u < acc)
-            return (ld_class)c;
-    }
+    double u = gsl_rng_uniform(s->attempt);
+    for (int k = 0; k < rm->nerr; k++)
+        if (u < rm->err_acc[k])
+            return rm->err_cls[k];
     return LD_FC_NONE;
+}
+
+void sim_model_init(route_model *rm)
+{
+    double acc = 0;
+    rm->nerr = 0;
+    for (int c = 0; rm->prov != NULL && c < LD_FC_COUNT; c++) {
+        acc += rm->prov->err_p[c];
+        if (rm->prov->err_p[c] > 0) {
+            rm->err_cls[rm->nerr] = (ld_class)c;
+            rm->err_acc[rm->nerr++] = acc;
+        }
+    }
 }
 
 /* What the active latency faults do to an answer. */
@@ -306,7 +332,7 @@ static void serve(sim *s, sim_req *r, int slot)
     /* the service draws come from a stream of their own, so an attempt
      * that waited in a queue draws what it would have drawn at once */
     gsl_rng_set(s->attempt, mix64(a->key ^ 0x5e7e1ceULL));
-    ld_class err = draw_baseline_error(s, pv);
+    ld_class err = draw_baseline_error(s, s->rmod[a->route]);
     slowdown sd = draw_slowdown(s, a->route, now);
     /* (stream faults are planned below, on the stream) */
     if (err != LD_FC_NONE && plan_failure(a, now + error_delay(s, pv), err)) {

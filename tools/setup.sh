@@ -10,7 +10,7 @@ set -u
 
 pkgs="build-essential pkg-config libcjson-dev libcurl4-openssl-dev libssl-dev libgsl-dev
 gnuplot-nox libcmocka-dev libevent-dev libhiredis-dev redis-server valgrind
-nodejs npm wrk chromium clang zlib1g-dev"
+nodejs npm wrk chromium clang zlib1g-dev parallel"
 
 missing=""
 for p in $pkgs; do

@@ -608,9 +608,53 @@ static void test_tenant_parse_errors_name_the_field(void **state)
     unload(&r);
 }
 
+/* The rpm limit counts a sliding minute of one-second buckets: a limit of
+ * 1 admits every request when they come 90 s apart (the window forgets a
+ * request after a minute, across a gap of more than a minute), and every
+ * other one when they come 30.5 s apart; at 10 requests/s against 120 rpm,
+ * no more than 120 a minute get through, and the minutes fill up. */
+static double rpm_successes(double gap_s, int requests, int rpm, double *limited)
+{
+    char sc[1024];
+    snprintf(sc, sizeof sc,
+             "{\"requests\": %d, \"seed\": 3,"
+             " \"traffic\": {\"arrivals\": {\"process\": \"gamma\","
+             "  \"rate_per_s\": %.17g, \"shape\": 1000000},"
+             "  \"mix\": [{\"workload\": \"w\", \"share\": 1,"
+             "   \"input_tokens\": 1, \"output_tokens\": 1}]},"
+             " \"providers\": {\"s\": {\"ttft_ms\": 10, \"tokens_per_s\": 100,"
+             "  \"rpm\": %d}}}", requests, 1.0 / gap_s, rpm);
+    run r;
+    load(&r, one_route_policy, sc);
+    cJSON *s = run_seed(&r, 3);
+    double ok = num(s, "succeeded");
+    /* (the policy fails a request on its first failure, or skips the
+     * route while the core knows it is rate limited) */
+    *limited = num(s, "failed");
+    assert_near(ok + *limited, num(s, "requests"), 0);
+    cJSON_Delete(s);
+    unload(&r);
+    return ok;
+}
+
+static void test_rpm_limit_is_a_sliding_minute(void **state)
+{
+    (void)state;
+    double limited;
+    assert_near(rpm_successes(90, 40, 1, &limited), 40, 0);
+    assert_near(limited, 0, 0);
+    assert_near(rpm_successes(30.5, 40, 1, &limited), 20, 0);
+    assert_near(limited, 20, 0);
+    /* 3000 requests in 300 s: five minutes of at most 120 */
+    double ok = rpm_successes(0.1, 3000, 120, &limited);
+    if (!(ok >= 590 && ok <= 600))
+        fail_msg("%g requests got through 120 rpm in 300 s", ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rpm_limit_is_a_sliding_minute),
         cmocka_unit_test(test_mm1_mean_sojourn_and_p99),
         cmocka_unit_test(test_erlang_b_blocking_exponential_service),
         cmocka_unit_test(test_erlang_b_blocking_is_insensitive_to_service_law),
