@@ -53,7 +53,7 @@ typedef struct serve_args {
     char listen_host[256], admin_host[256];
     int listen_port, admin_port;
     bool print_port;
-    const char *events, *trace, *redis, *redis_prefix, *keys;
+    const char *events, *trace, *redis, *redis_prefix, *keys, *admin_token;
     bool no_auth;
     long long max_body, max_concurrent, max_connections, degraded_status, seed;
     double drain_s, read_s;
@@ -85,6 +85,10 @@ static const cli_opt serve_opts[] = {
      "127.0.0.1:8080; port 0 picks a free one)", .fn = take_listen},
     {"admin", CLI_CALL, "HOST:PORT", "GET /metrics and GET /healthz (default "
      "127.0.0.1:<listen port + 1>)", .fn = take_admin},
+    {"admin-token", CLI_STR, "TOKEN|@FILE", "GET /metrics and /healthz need "
+     "\"Authorization: Bearer TOKEN\" (401 otherwise); @FILE reads it from "
+     "FILE's first line; default: $LADDER_ADMIN_TOKEN. Required for an "
+     "--admin address off loopback", .off = AT(admin_token)},
     {"events", CLI_STR, "FILE", "every core decision as a JSON line",
      .off = AT(events)},
     {"trace", CLI_STR, "FILE", "one line per request (docs/trace-format.md)",
@@ -180,6 +184,57 @@ static int load_keys(const char *flag, const char *policy_path,
     return 0;
 }
 
+/* The admin token from --admin-token (TOKEN, or @FILE: its first line) or
+ * $LADDER_ADMIN_TOKEN, into buf ("" when neither). 0, or 2 after a
+ * message. */
+static int admin_token(const char *flag, char *buf, size_t cap)
+{
+    const char *v = flag != NULL ? flag : getenv("LADDER_ADMIN_TOKEN");
+    const char *what = flag != NULL ? "--admin-token" : "LADDER_ADMIN_TOKEN";
+    buf[0] = '\0';
+    if (v == NULL)
+        return 0;
+    if (v[0] == '@') {
+        FILE *f = fopen(v + 1, "r");
+        if (f == NULL) {
+            fprintf(stderr, "ladder serve: %s: cannot read %s: %s\n", what,
+                    v + 1, strerror(errno));
+            return 2;
+        }
+        if (fgets(buf, (int)cap, f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+        size_t n = strlen(buf);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+                         buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+            buf[--n] = '\0';
+        if (n + 1 >= cap) {
+            fprintf(stderr, "ladder serve: %s: %s line 1: the token is longer "
+                    "than %zu bytes\n", what, v + 1, cap - 2);
+            return 2;
+        }
+    } else if (strlen(v) + 1 >= cap) {
+        fprintf(stderr, "ladder serve: %s: the token is longer than %zu "
+                "bytes\n", what, cap - 2);
+        return 2;
+    } else {
+        snprintf(buf, cap, "%s", v);
+    }
+    for (const unsigned char *c = (const unsigned char *)buf; *c != '\0'; c++)
+        if (*c <= ' ' || *c == 0x7f) {
+            fprintf(stderr, "ladder serve: %s: the token has a space or a "
+                    "control character (byte %d)\n", what,
+                    (int)(c - (const unsigned char *)buf));
+            return 2;
+        }
+    if (buf[0] == '\0' || strlen(buf) < 16) {
+        fprintf(stderr, "ladder serve: %s: the token must be at least 16 "
+                "characters\n", what);
+        return 2;
+    }
+    return 0;
+}
+
 static void serve_log(void *ud, const char *msg)
 {
     (void)ud;
@@ -250,11 +305,20 @@ int cmd_serve(int argc, char **argv)
         ld_policy_free(p);
         return 2;
     }
-    if (!is_loopback(admin_host)) {
+    char token[520];
+    if (admin_token(a.admin_token, token, sizeof token) != 0) {
+        live_keys_free(keys);
+        ld_policy_free(p);
+        return 2;
+    }
+    if (token[0] != '\0')
+        o.admin_token = token;
+    if (!is_loopback(admin_host) && o.admin_token == NULL) {
         fprintf(stderr, "ladder serve: refusing to put the admin listener on "
-                "%s: /metrics and /healthz have no authentication in this "
-                "version; keep --admin on loopback (127.0.0.1) and reach it "
-                "through a proxy that checks a token\n", admin_host);
+                "%s without a token: anyone who reaches it would read the "
+                "metrics; give --admin-token TOKEN|@FILE (or "
+                "LADDER_ADMIN_TOKEN), or keep --admin on loopback\n",
+                admin_host);
         live_keys_free(keys);
         ld_policy_free(p);
         return 2;

@@ -16,6 +16,8 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "live_int.h"
 
@@ -62,6 +64,7 @@ static void live_watch_client(sreq *r)
     bufferevent_set_timeouts(bev, NULL, &s->idle_tv);
     if (bufferevent_enable(bev, EV_READ) != 0)
         live_log(s, "cannot watch a client connection for close");
+    live_conn_guard(r->conn);
 }
 
 
@@ -143,6 +146,43 @@ static int auth_key(live_server *s, struct evhttp_request *req, int *key)
         return -1;
     }
     return 0;
+}
+
+/* ---- the admin listener's token ------------------------------------------------ */
+
+/* Both sides are hashed (SHA-256) and the digests compared with
+ * CRYPTO_memcmp: the time taken says nothing about the token, not even its
+ * length. */
+bool live_admin_allowed(live_server *s, struct evhttp_request *req)
+{
+    const char *want = s->o.admin_token;
+    if (want == NULL)
+        return true;
+    const char *a = header_in(req, "authorization");
+    unsigned char got_md[EVP_MAX_MD_SIZE], want_md[EVP_MAX_MD_SIZE];
+    unsigned int gl = 0, wl = 0;
+    bool ok = false;
+    if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7;
+        while (*a == ' ')
+            a++;
+        ok = EVP_Digest(a, strlen(a), got_md, &gl, EVP_sha256(), NULL) == 1 &&
+             EVP_Digest(want, strlen(want), want_md, &wl, EVP_sha256(),
+                        NULL) == 1 &&
+             gl == 32 && wl == 32 && CRYPTO_memcmp(got_md, want_md, 32) == 0;
+    }
+    OPENSSL_cleanse(got_md, sizeof got_md);
+    OPENSSL_cleanse(want_md, sizeof want_md);
+    if (ok)
+        return true;
+    (void)evhttp_add_header(evhttp_request_get_output_headers(req),
+                            "WWW-Authenticate", "Bearer realm=\"ladder-admin\"");
+    live_reply_error(s, req, 401, a == NULL ? "the admin listener needs "
+                     "\"Authorization: Bearer <admin token>\""
+                                            : "invalid admin token",
+                     "invalid_request_error", "invalid_admin_token",
+                     LIVE_REJ_UNAUTHORIZED);
+    return false;
 }
 
 /* The key's tier, or the one x-ladder-tier narrows to when the key allows
@@ -304,6 +344,7 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     r->id = s->next_id++;
     live_fmt_prefixed_u64(r->id_str, "r-", r->id);
     r->http = req;
+    r->conn = s->cur_conn;
     r->evcon = evhttp_request_get_connection(req);
     r->stream = r->chat.stream;
     r->workload = workload;
@@ -511,10 +552,21 @@ void live_on_request(struct evhttp_request *req, void *arg)
     const char *path = live_req_path(req);
     size_t i = 0;
     live_enter(s);
-    live_conn_request(s, req);
+    s->cur_conn = live_conn_request(s, req);
     while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
         i++;
-    if (i == sizeof api / sizeof api[0])
+    if (header_in(req, "transfer-encoding") != NULL &&
+        header_in(req, "content-length") != NULL) {
+        /* libevent takes the chunked framing and ignores the length; a
+         * proxy in front may have taken the length: the two disagree on
+         * where the request ends (RFC 9112 6.3: smuggling), so neither is
+         * trusted and the connection is closed */
+        (void)evhttp_add_header(evhttp_request_get_output_headers(req),
+                                "Connection", "close");
+        live_reply_error(s, req, 400, "a request with both Transfer-Encoding "
+                         "and Content-Length is refused", "invalid_request_error",
+                         "malformed_request", LIVE_REJ_MALFORMED_HTTP);
+    } else if (i == sizeof api / sizeof api[0])
         live_reply_error(s, req, 404, "unknown URL (ladder serves POST "
                     "/v1/chat/completions, GET /v1/models, POST "
                     "/v1/feedback)", "invalid_request_error", "unknown_url",
@@ -524,5 +576,6 @@ void live_on_request(struct evhttp_request *req, void *arg)
                     "method_not_allowed", LIVE_REJ_METHOD);
     else
         api[i].handler(s, req);
+    s->cur_conn = NULL;
     live_leave(s);
 }

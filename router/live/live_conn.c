@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <cjson/cJSON.h>
 
 #include "live_int.h"
 
@@ -72,6 +73,11 @@ static void conn_shut(live_conn *c)
         (void)shutdown(fd, SHUT_RDWR);
 }
 
+static void on_conn_input(struct evbuffer *b,
+                          const struct evbuffer_cb_info *info, void *arg);
+static void on_conn_output(struct evbuffer *b,
+                           const struct evbuffer_cb_info *info, void *arg);
+
 void live_conn_unlink(live_server *s, live_conn *c)
 {
     if (c->prev != NULL)
@@ -83,6 +89,10 @@ void live_conn_unlink(live_server *s, live_conn *c)
     else
         s->conns_tail = c->prev;
     s->nconns--;
+    s->out_buffered -= c->out_len < s->out_buffered ? c->out_len
+                                                    : s->out_buffered;
+    evbuffer_remove_cb(bufferevent_get_input(c->bev), on_conn_input, c);
+    evbuffer_remove_cb(bufferevent_get_output(c->bev), on_conn_output, c);
     event_free(c->deadline);
     bufferevent_decref(c->bev);
     free(c);
@@ -118,32 +128,246 @@ static void on_conn_deadline(evutil_socket_t fd, short what, void *arg)
     conn_shut(c);
 }
 
-/* Bytes arrived on c: the first of a request arms its deadline. */
+/* The request head's end (a blank line: CRLF CRLF or LF LF) among the n
+ * bytes at p; counts the head's bytes until then. */
+static void head_scan(live_conn *c, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !c->head_done; i++) {
+        c->head_bytes++;
+        if (p[i] == '\n') {
+            c->head_done = c->head_nl;
+            c->head_nl = true;
+        } else if (p[i] != '\r') {
+            c->head_nl = false;
+        }
+    }
+}
+
+/* Bytes arrived on c: the first of a request arms its deadline; those of
+ * its head are counted (for a 431 in place of libevent's 400). */
 static void on_conn_input(struct evbuffer *b, const struct evbuffer_cb_info *info,
                           void *arg)
 {
     live_conn *c = arg;
-    (void)b;
-    if (info->n_added == 0 || c->busy || c->armed || c->closing)
+    if (info->n_added == 0 || c->busy || c->closing)
+        return;
+    if (!c->head_done) {
+        struct evbuffer_ptr at;
+        struct evbuffer_iovec v[4];
+        if (evbuffer_ptr_set(b, &at, info->orig_size, EVBUFFER_PTR_SET) == 0) {
+            int k = evbuffer_peek(b, (ev_ssize_t)info->n_added, &at, v, 4);
+            for (int i = 0; i < k && i < 4; i++)
+                head_scan(c, v[i].iov_base, v[i].iov_len);
+        }
+    }
+    if (c->armed)
         return;
     c->armed = true;
     evtimer_add(c->deadline, &c->s->read_tv);
 }
 
-static void on_req_complete(struct evhttp_request *req, void *arg)
+/* ---- half-closed clients ------------------------------------------------------
+
+   evhttp reads a client's connection while it answers, only to learn of a
+   close; and it takes an end of file there as the client leaving (its
+   error callback fails the connection and the request is abandoned). But
+   a client may shut down its write side once its request is sent (as
+   `nc -N` or a shell pipe does) and still read the answer. So while a
+   request of ours is on the connection, evhttp's event callback is
+   wrapped: an end of file while reading stops the reading and changes
+   nothing else; any other event (a write error, a reset, a timeout) goes
+   to evhttp as before. evhttp puts its own callback back on every write
+   (evhttp_write_buffer), hence live_conn_guard after each of ours. The
+   price: a half-closed client that goes away is noticed only when a write
+   to it fails (the next chunk of a stream; a whole answer is prepared to
+   the end, as nginx does with proxy_ignore_client_abort). */
+static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
     live_conn *c = arg;
-    (void)req;
-    c->busy = false;
+    if ((what & BEV_EVENT_READING) && (what & BEV_EVENT_EOF) && c->busy) {
+        c->half_closed = true;
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
+    if (c->ev_orig != NULL)
+        c->ev_orig(bev, what, c->ev_arg);
 }
 
-void live_conn_request(live_server *s, struct evhttp_request *req)
+void live_conn_guard(live_conn *c)
+{
+    bufferevent_data_cb rd, wr;
+    bufferevent_event_cb ev;
+    void *arg;
+    if (c == NULL)
+        return;
+    bufferevent_getcb(c->bev, &rd, &wr, &ev, &arg);
+    if (ev == NULL)
+        return; /* evhttp freed the connection */
+    if (ev != on_conn_event) {
+        c->ev_orig = ev;
+        c->ev_arg = arg;
+        bufferevent_setcb(c->bev, rd, wr, on_conn_event, c);
+    }
+    if (c->half_closed)
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+void live_conn_done(live_conn *c)
+{
+    c->busy = false;
+    c->head_done = c->head_nl = false;
+    c->head_bytes = 0;
+}
+
+static void on_req_complete(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    live_conn_done(arg);
+}
+
+/* ---- libevent's own refusals, in the router's JSON ------------------------------
+
+   Requests libevent 2.1 refuses while parsing never reach live_on_request:
+   headers over the cap, a body over the limit (a Content-Length of 1 GB is
+   refused before a byte of it is read), a bare CR or a line without a
+   colon in the head, a bad Content-Length, a method not allowed. libevent
+   answers them itself (evhttp_connection_incoming_fail calls
+   evhttp_handle_request, which calls evhttp_send_error: an HTML page with
+   "Connection: close") and 2.1 has no hook to change that page
+   (evhttp_set_errorcb is 2.2's). What 2.1 does give: the bufferevent of
+   every client connection is ours (evhttp_set_bevcb), so a callback on its
+   output buffer sees every byte evhttp adds to it, synchronously, before
+   any of it reaches the socket. While no request of ours is in progress on
+   the connection (c->busy false: between live_on_request and the reply's
+   completion every byte written is ours), the only bytes evhttp writes are
+   a "100 Continue" (passed as it is) and such an error page. Its status
+   line is the first thing added; from there the page is cut from the
+   buffer as evhttp adds it, and the router's OpenAI-style JSON error (same
+   status, except 431 for a head over the cap, which libevent reports as a
+   400) takes its place, with Connection: close as libevent's had. The
+   refusal is counted in ladder_requests_rejected_total like the router's
+   own. The same callback keeps the count of unsent bytes to clients (the
+   output budget, live_reply.c). */
+
+/* The reply in place of libevent's page with status st. */
+static void rewrite_reply(live_conn *c, struct evbuffer *b, int st)
+{
+    live_server *s = c->s;
+    const char *phrase = "Bad Request", *code = "malformed_request", *type =
+        "invalid_request_error";
+    char msg[200];
+    live_reject why = LIVE_REJ_MALFORMED_HTTP;
+    if (st == 413) {
+        phrase = "Payload Too Large";
+        code = "request_too_large";
+        why = LIVE_REJ_TOO_LARGE;
+        snprintf(msg, sizeof msg, "request body over the limit of %zu bytes "
+                 "(--max-body)", s->o.max_body);
+    } else if (st == 400 && !c->head_done && c->head_bytes > s->o.max_headers) {
+        st = 431;
+        phrase = "Request Header Fields Too Large";
+        code = "headers_too_large";
+        why = LIVE_REJ_HEADERS_TOO_LARGE;
+        snprintf(msg, sizeof msg, "request line and headers over the limit of "
+                 "%zu bytes", s->o.max_headers);
+    } else if (st == 501) {
+        phrase = "Not Implemented";
+        code = "method_not_allowed";
+        why = LIVE_REJ_METHOD;
+        snprintf(msg, sizeof msg, "HTTP method not supported (ladder serves "
+                 "POST /v1/chat/completions, GET /v1/models, POST "
+                 "/v1/feedback)");
+    } else {
+        if (st < 400 || st > 599)
+            st = 400;
+        if (st != 400)
+            phrase = "Client Error";
+        snprintf(msg, sizeof msg, "malformed HTTP request: its request line, "
+                 "a header (a bare CR, a line without a colon) or its "
+                 "Content-Length or chunked framing could not be parsed");
+    }
+    live_metrics_on_reject(s->m, why);
+    cJSON *o = cJSON_CreateObject(), *e = NULL;
+    char *text = NULL;
+    if (o != NULL && (e = cJSON_AddObjectToObject(o, "error")) != NULL &&
+        cJSON_AddStringToObject(e, "message", msg) != NULL &&
+        cJSON_AddStringToObject(e, "type", type) != NULL &&
+        cJSON_AddNullToObject(e, "param") != NULL &&
+        cJSON_AddStringToObject(e, "code", code) != NULL)
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    size_t before = evbuffer_get_length(b);
+    if (text != NULL)
+        (void)evbuffer_add_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: "
+                                  "application/json\r\nContent-Length: %zu\r\n"
+                                  "Connection: close\r\n\r\n%s", st, phrase,
+                                  strlen(text), text);
+    cJSON_free(text);
+    c->keep += evbuffer_get_length(b) - before;
+}
+
+/* Cut what evhttp added to b after the first c->keep bytes. */
+static void rewrite_cut(live_conn *c, struct evbuffer *b)
+{
+    size_t len = evbuffer_get_length(b);
+    if (len <= c->keep)
+        return;
+    if (c->keep == 0) {
+        evbuffer_drain(b, len);
+        return;
+    }
+    struct evbuffer *head = evbuffer_new();
+    if (head == NULL) {
+        evbuffer_drain(b, len); /* nothing sent beats a page half cut */
+        c->keep = 0;
+        return;
+    }
+    (void)evbuffer_remove_buffer(b, head, c->keep);
+    evbuffer_drain(b, evbuffer_get_length(b));
+    evbuffer_add_buffer(b, head);
+    evbuffer_free(head);
+}
+
+static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info,
+                           void *arg)
+{
+    live_conn *c = arg;
+    live_server *s = c->s;
+    if (c->in_rewrite)
+        return;
+    if (c->rewriting && info->n_deleted > 0)
+        c->keep -= info->n_deleted < c->keep ? info->n_deleted : c->keep;
+    if (info->n_added > 0 && !c->busy && !c->rewriting) {
+        char line[16] = "";
+        struct evbuffer_ptr at;
+        if (evbuffer_ptr_set(b, &at, info->orig_size, EVBUFFER_PTR_SET) == 0)
+            (void)evbuffer_copyout_from(b, &at, line, sizeof line - 1);
+        if (strncmp(line, "HTTP/1.", 7) == 0 && line[8] == ' ' &&
+            strncmp(line + 9, "100", 3) != 0) {
+            c->in_rewrite = c->rewriting = true;
+            c->keep = info->orig_size;
+            rewrite_cut(c, b);
+            rewrite_reply(c, b, atoi(line + 9));
+            c->in_rewrite = false;
+        }
+    } else if (info->n_added > 0 && c->rewriting) {
+        c->in_rewrite = true;
+        rewrite_cut(c, b);
+        c->in_rewrite = false;
+    }
+    /* the unsent bytes to clients, whoever wrote them */
+    size_t now = evbuffer_get_length(b);
+    s->out_buffered = s->out_buffered - c->out_len + now;
+    c->out_len = now;
+}
+
+live_conn *live_conn_request(live_server *s, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev =
         evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
     if (bev == NULL)
-        return;
+        return NULL;
     for (live_conn *c = s->conns_tail; c != NULL; c = c->prev) {
         if (c->bev != bev)
             continue;
@@ -152,8 +376,9 @@ void live_conn_request(live_server *s, struct evhttp_request *req)
             evtimer_del(c->deadline);
         c->armed = false;
         evhttp_request_set_on_complete_cb(req, on_req_complete, c);
-        return;
+        return c;
     }
+    return NULL;
 }
 
 static void conn_sweep(live_server *s);
@@ -174,7 +399,8 @@ struct bufferevent *live_conn_new_bev(struct event_base *base, void *arg)
     c->bev = bev;
     c->deadline = evtimer_new(base, on_conn_deadline, c);
     if (c->deadline == NULL ||
-        evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, c) == NULL)
+        evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, c) == NULL ||
+        evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, c) == NULL)
         goto fail;
     if (s->nconns >= s->conn_cap)
         conn_sweep(s);
@@ -203,6 +429,10 @@ struct bufferevent *live_conn_new_bev(struct event_base *base, void *arg)
     s->nconns++;
     return bev;
 fail:
+    if (bev != NULL && c != NULL) {
+        evbuffer_remove_cb(bufferevent_get_input(bev), on_conn_input, c);
+        evbuffer_remove_cb(bufferevent_get_output(bev), on_conn_output, c);
+    }
     if (c != NULL && c->deadline != NULL)
         event_free(c->deadline);
     free(c);

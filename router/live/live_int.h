@@ -58,6 +58,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -168,6 +169,8 @@ struct sreq {
                             and made again for a later attempt */
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
+    struct live_conn *conn; /* its connection's watch (NULL: none); valid
+                               while http is not NULL */
     ld_trace *tr;        /* its trace record; NULL without --trace */
 };
 
@@ -191,6 +194,18 @@ typedef struct live_conn {
     bool busy;       /* its request is ours (live_on_request .. complete) */
     bool armed;      /* a request is arriving: the deadline runs */
     bool closing;    /* shut down by us; the sweep frees it */
+    /* libevent's own refusals, rewritten (live_conn.c, on_conn_output) */
+    bool head_done;  /* the current request's blank line has arrived */
+    bool head_nl;    /* the last head byte (CR aside) was a LF */
+    size_t head_bytes; /* bytes of the current request's head so far */
+    bool rewriting;  /* libevent's error page is being replaced */
+    bool in_rewrite; /* our own changes to the output (no recursion) */
+    size_t keep;     /* output bytes to keep while rewriting */
+    size_t out_len;  /* bytes waiting in the connection's output */
+    /* half-close (live_conn_guard): evhttp's event callback, wrapped */
+    bool half_closed; /* the client shut its write side down */
+    bufferevent_event_cb ev_orig;
+    void *ev_arg;
 } live_conn;
 
 /* One second of chat requests: taken, or shed at --max-concurrent. */
@@ -238,6 +253,8 @@ struct live_server {
     int nreqs;
     int in_flight;                      /* accepted, not finished */
     sreq *cur;                          /* request of the running core call */
+    struct live_conn *cur_conn;         /* in live_on_request: its
+                                           connection's watch, or NULL */
     satt *work;
     sreq *zombies;
     feedback_slot fb[FEEDBACK_SLOTS];
@@ -254,6 +271,9 @@ struct live_server {
     int nconns, conn_cap, fd_limit;
     struct event *sweep_timer, *sweep_soon, *accept_timer, *sig_hup;
     struct timeval read_tv;
+    size_t out_buffered;                /* unsent bytes to all clients */
+    size_t out_budget;                  /* its cap (--max-buffered-mb) */
+    uint64_t slow_cut;                  /* streams cut over the budget */
     ld_us cap_logged, accept_logged, deadline_logged; /* last logs (0 none) */
     uint64_t cap_closed, accept_failed, deadline_closed; /* since the log */
 };
@@ -332,7 +352,15 @@ void live_on_sweep(evutil_socket_t fd, short what, void *arg);
 void live_on_accept_resume(evutil_socket_t fd, short what, void *arg);
 void live_on_accept_error(struct evconnlistener *lev, void *ctx);
 void live_conn_limits(live_server *s);
-void live_conn_request(live_server *s, struct evhttp_request *req);
+/* The request reached live_on_request: its connection (NULL when not
+ * watched), busy until live_conn_done (its reply's completion). */
+live_conn *live_conn_request(live_server *s, struct evhttp_request *req);
+void live_conn_done(live_conn *c);
+/* After evhttp wrote (or started reading) for a request of ours on c: an
+ * end of file from the client (it shut down its write side, the request
+ * already in) no longer fails the connection; reading stops instead, and
+ * a client that left is seen at the next write that fails. NULL: none. */
+void live_conn_guard(live_conn *c);
 
 /* A chat request was taken (shed false) or shed for overload. */
 void live_load_note(live_server *s, bool shed);
@@ -341,6 +369,10 @@ void live_load_note(live_server *s, bool shed);
 
 /* evhttp's callback for the client listener. */
 void live_on_request(struct evhttp_request *req, void *arg);
+/* The admin listener's check of --admin-token: true when the request may
+ * go on (no token configured, or the right one as a bearer token); false
+ * after a 401 was sent. */
+bool live_admin_allowed(live_server *s, struct evhttp_request *req);
 /* The request's URL path ("" when none). */
 const char *live_req_path(struct evhttp_request *req);
 

@@ -61,7 +61,7 @@ static const char *const key_outcome_names[LIVE_KEY_OUTCOMES] = {
 static const char *const reject_names[LIVE_REJ_COUNT] = {
     "bad_request", "too_large", "overloaded", "draining", "not_found",
     "method_not_allowed", "internal", "unauthorized", "forbidden",
-    "key_limit"};
+    "key_limit", "headers_too_large", "malformed_http"};
 
 static const char *const feedback_names[LIVE_FB_COUNT] = {
     "accepted", "retried", "abandoned"};

@@ -36,6 +36,10 @@ typedef enum live_reject {
     LIVE_REJ_UNAUTHORIZED, /* keys configured: no key or an unknown one */
     LIVE_REJ_FORBIDDEN,    /* the key may not use that tier or workload */
     LIVE_REJ_KEY_LIMIT,    /* over the key's rpm, tpm or USD budget */
+    LIVE_REJ_HEADERS_TOO_LARGE, /* request line and headers over the cap */
+    LIVE_REJ_MALFORMED_HTTP,    /* refused by the HTTP parser (a bare CR, a
+                                   bad Content-Length, chunked with
+                                   Content-Length, an unknown method...) */
     LIVE_REJ_COUNT
 } live_reject;
 

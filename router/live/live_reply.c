@@ -43,6 +43,24 @@ static void live_on_sent(struct evhttp_request *req, void *arg)
     live_maybe_exit(s);
 }
 
+/* The same, for a reply on a watched connection: it is free for its next
+ * request (its read deadline, libevent's refusals rewritten). */
+static void live_on_sent_conn(struct evhttp_request *req, void *arg)
+{
+    live_conn *c = arg;
+    live_conn_done(c);
+    live_on_sent(req, c->s);
+}
+
+static void on_sent_set(live_server *s, struct evhttp_request *req,
+                        live_conn *c)
+{
+    if (c != NULL)
+        evhttp_request_set_on_complete_cb(req, live_on_sent_conn, c);
+    else
+        evhttp_request_set_on_complete_cb(req, live_on_sent, s);
+}
+
 /* Headers every reply carries. */
 static void live_add_header(struct evhttp_request *req, const char *k, const char *v)
 {
@@ -58,9 +76,10 @@ void live_send_whole(live_server *s, struct evhttp_request *req, int status,
         live_add_header(req, "Content-Type", content_type);
     if (s->draining)
         live_add_header(req, "Connection", "close");
-    evhttp_request_set_on_complete_cb(req, live_on_sent, s);
+    on_sent_set(s, req, s->cur_conn);
     s->unsent++;
     evhttp_send_reply(req, status, live_reason_phrase(status), body);
+    live_conn_guard(s->cur_conn);
 }
 
 /* {"error":{"message","type","param","code"}} into b. */
@@ -149,7 +168,7 @@ static void live_release_http(sreq *r)
             bufferevent_set_timeouts(bev, &s->idle_tv, &s->idle_tv);
         }
     }
-    evhttp_request_set_on_complete_cb(r->http, live_on_sent, s);
+    on_sent_set(s, r->http, r->conn);
     s->unsent++;
 }
 
@@ -211,6 +230,7 @@ void live_send_chunk(sreq *r, const char *p, size_t n)
         return;
     }
     evhttp_send_reply_chunk(r->http, s->scratch);
+    live_conn_guard(r->conn);
     evbuffer_drain(s->scratch, evbuffer_get_length(s->scratch));
 }
 
@@ -242,6 +262,7 @@ void live_commit_stream(sreq *r, satt *a, const ld_req_info *info)
     live_add_header(r->http, "Cache-Control", "no-cache");
     ladder_headers(r, info, -1);
     evhttp_send_reply_start(r->http, 200, "OK");
+    live_conn_guard(r->conn);
     /* the headers are on their way: the list is not needed again */
     live_keep_only_connection(evhttp_request_get_output_headers(r->http));
     live_flush_out(a);
@@ -320,6 +341,7 @@ void live_respond_success(sreq *r, const ld_req_info *info)
         r->http = NULL;
         r->evcon = NULL;
         evhttp_send_reply_end(req);
+        live_conn_guard(r->conn);
         return;
     }
     struct evhttp_request *req = r->http;
@@ -336,6 +358,7 @@ void live_respond_success(sreq *r, const ld_req_info *info)
     r->http = NULL;
     r->evcon = NULL;
     evhttp_send_reply(req, r->status_sent, live_reason_phrase(r->status_sent), b);
+    live_conn_guard(r->conn);
     if (b != NULL)
         evbuffer_free(b);
 }
@@ -364,6 +387,7 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
             n |= evbuffer_add(b, "\n\n", 2);
             if (n == 0)
                 evhttp_send_reply_chunk(r->http, b);
+            live_conn_guard(r->conn);
             evbuffer_free(b);
         }
         struct evhttp_request *req = r->http;
@@ -371,6 +395,7 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
         r->http = NULL;
         r->evcon = NULL;
         evhttp_send_reply_end(req);
+        live_conn_guard(r->conn);
         return;
     }
     int status = d->status; /* 4xx or 5xx: the policy loader sees to it */
@@ -392,6 +417,7 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
     r->http = NULL;
     r->evcon = NULL;
     evhttp_send_reply(req, status, live_reason_phrase(status), b);
+    live_conn_guard(r->conn);
     if (b != NULL)
         evbuffer_free(b);
 }

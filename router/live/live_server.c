@@ -258,6 +258,10 @@ static void live_on_admin(struct evhttp_request *req, void *arg)
     const char *path = live_req_path(req);
     struct evbuffer *b;
     live_enter(s);
+    if (!live_admin_allowed(s, req)) { /* a 401 was sent */
+        live_leave(s);
+        return;
+    }
     b = evbuffer_new();
     if (b == NULL) {
         live_send_whole(s, req, 500, NULL, NULL);

@@ -44,6 +44,10 @@ typedef struct live_server_opts {
     const char *admin_host;   /* default "127.0.0.1" */
     int admin_port;           /* -1: listen port + 1 (a free port when the
                                  listen port is 0); 0: a free port */
+    const char *admin_token;  /* with it, the admin listener answers only
+                                 requests with "Authorization: Bearer
+                                 <token>" (401 otherwise); NULL: none (the
+                                 caller keeps the listener on loopback) */
     const char *events_path;  /* core events as JSON lines; NULL: none */
     const char *trace_path;   /* one trace line per request; NULL: none */
     size_t max_body;          /* client request body cap (0: 1 MiB) */
