@@ -56,7 +56,8 @@ typedef struct serve_args {
     const char *events, *trace, *redis, *redis_prefix, *keys, *admin_token;
     bool no_auth;
     long long max_body, max_concurrent, max_connections, degraded_status, seed;
-    double drain_s, read_s;
+    double drain_s, read_s, sse_ping_s;
+    long long max_buffered_mb;
 } serve_args;
 
 static int take_listen(void *opts, const char *v, char *why, size_t cap)
@@ -102,6 +103,13 @@ static const cli_opt serve_opts[] = {
      "fd limit, raised to its hard limit, less a quarter and 16; at the cap "
      "the oldest idle connection is closed)", .off = AT(max_connections),
      .min = 1, .max = 1000000},
+    {"max-buffered-mb", CLI_INT, "N", "unsent bytes to all clients "
+     "together, in MiB (default 64): over it, streams whose client does not "
+     "read are cut (counted in ladder_client_too_slow_total)",
+     .off = AT(max_buffered_mb), .min = 1, .max = 65536},
+    {"sse-ping-s", CLI_NUM, "S", "a stream silent this long gets an SSE "
+     "comment \": ping\" (default 15; 0: never), so that a client that left "
+     "is seen", .off = AT(sse_ping_s), .min = 0, .max = 86400},
     {"degraded-status", CLI_INT, "N", "GET /healthz's status while over half "
      "the requests of the last 10 s were shed (body \"degraded\"; default "
      "503)", .off = AT(degraded_status), .min = 100, .max = 599},
@@ -255,6 +263,7 @@ int cmd_serve(int argc, char **argv)
     a.max_concurrent = o.max_concurrent;
     a.drain_s = o.drain_s;
     a.read_s = o.read_s;
+    a.sse_ping_s = -1; /* not given */
     a.degraded_status = o.degraded_status;
     a.seed = -1;
     int pr = cli_opt_parse(&serve_cmd, argc, argv, &a);
@@ -270,6 +279,9 @@ int cmd_serve(int argc, char **argv)
     o.read_s = a.read_s;
     o.degraded_status = (int)a.degraded_status;
     o.max_connections = (int)a.max_connections;
+    if (a.max_buffered_mb > 0)
+        o.max_buffered = (size_t)a.max_buffered_mb << 20;
+    o.sse_ping_s = a.sse_ping_s < 0 ? 0 : a.sse_ping_s == 0 ? -1 : a.sse_ping_s;
     if (a.redis != NULL)
         o.redis_addr = a.redis;
     if (a.redis_prefix != NULL)

@@ -9,7 +9,7 @@
  * its write side (shutdown(SHUT_WR)); then reads the answer until the
  * server closes or --timeout S (default 10) passes, and copies it to
  * stdout. --no-read S: read nothing for S seconds (the server's output
- * backs up), then close. Exit 0 once something was read (or after
+ * backs up; the receive buffer is made small), then close. Exit 0 once something was read (or after
  * --no-read), 1 on a connect or write error or nothing read, 2 on usage.
  */
 #include <errno.h>
@@ -77,6 +77,10 @@ int main(int argc, char **argv)
     while (len < REQ_CAP && (n = read(0, req + len, REQ_CAP - len)) > 0)
         len += (size_t)n;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && no_read >= 0) {
+        int small = 4096; /* a reader that never reads: a small window */
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         fprintf(stderr, "rawhttp: connect %s: %s\n", argv[1], strerror(errno));
         return 1;

@@ -310,8 +310,11 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
     int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
                            : LD_ENOMEM;
-    if (prc == LD_OK && r->chat.stream && len > 0 &&
-        (r->raw = malloc(len)) != NULL) {
+    /* the request is kept as the bytes it came in (at most --max-body),
+     * not as its parsed tree (tens of times larger for many small
+     * messages): the tree serves the first attempt's body and is freed;
+     * a later attempt parses the bytes again */
+    if (prc == LD_OK && len > 0 && (r->raw = malloc(len)) != NULL) {
         memcpy(r->raw, body, len);
         r->raw_len = len;
     }
@@ -405,6 +408,12 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         r->tier = info.tier;
     }
     live_drain(r);
+    if (r->raw != NULL && r->chat.body != NULL) {
+        /* no attempt started yet (a wait, a hedge later): the same */
+        cJSON_Delete(r->chat.body);
+        r->chat.body = NULL;
+        r->chat.model = NULL;
+    }
 }
 
 static void on_models(live_server *s, struct evhttp_request *req)

@@ -152,13 +152,12 @@ static void on_conn_input(struct evbuffer *b, const struct evbuffer_cb_info *inf
     if (info->n_added == 0 || c->busy || c->closing)
         return;
     if (!c->head_done) {
-        struct evbuffer_ptr at;
-        struct evbuffer_iovec v[4];
-        if (evbuffer_ptr_set(b, &at, info->orig_size, EVBUFFER_PTR_SET) == 0) {
-            int k = evbuffer_peek(b, (ev_ssize_t)info->n_added, &at, v, 4);
-            for (int i = 0; i < k && i < 4; i++)
-                head_scan(c, v[i].iov_base, v[i].iov_len);
-        }
+        /* what the buffer holds is the head evhttp has not parsed yet
+         * (it takes it line by line), and the tail of one read */
+        size_t len = evbuffer_get_length(b);
+        const unsigned char *p = evbuffer_pullup(b, (ev_ssize_t)len);
+        if (p != NULL && len >= info->n_added)
+            head_scan(c, p + len - info->n_added, info->n_added);
     }
     if (c->armed)
         return;
@@ -193,6 +192,22 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
         c->ev_orig(bev, what, c->ev_arg);
 }
 
+/* bufferevent_setcb takes one argument for the three callbacks: evhttp's
+ * read and write callbacks are wrapped too, to get theirs. */
+static void on_conn_read(struct bufferevent *bev, void *arg)
+{
+    live_conn *c = arg;
+    if (c->rd_orig != NULL)
+        c->rd_orig(bev, c->ev_arg);
+}
+
+static void on_conn_write(struct bufferevent *bev, void *arg)
+{
+    live_conn *c = arg;
+    if (c->wr_orig != NULL)
+        c->wr_orig(bev, c->ev_arg);
+}
+
 void live_conn_guard(live_conn *c)
 {
     bufferevent_data_cb rd, wr;
@@ -204,9 +219,12 @@ void live_conn_guard(live_conn *c)
     if (ev == NULL)
         return; /* evhttp freed the connection */
     if (ev != on_conn_event) {
+        c->rd_orig = rd;
+        c->wr_orig = wr;
         c->ev_orig = ev;
         c->ev_arg = arg;
-        bufferevent_setcb(c->bev, rd, wr, on_conn_event, c);
+        bufferevent_setcb(c->bev, rd != NULL ? on_conn_read : NULL,
+                          wr != NULL ? on_conn_write : NULL, on_conn_event, c);
     }
     if (c->half_closed)
         bufferevent_disable(c->bev, EV_READ);
@@ -306,26 +324,28 @@ static void rewrite_reply(live_conn *c, struct evbuffer *b, int st)
     c->keep += evbuffer_get_length(b) - before;
 }
 
-/* Cut what evhttp added to b after the first c->keep bytes. */
+/* Cut what evhttp added to b after the first c->keep bytes. A socket
+ * bufferevent keeps the start of its output frozen (only its own writes
+ * take bytes off it; it is frozen again after each), so the cut thaws it
+ * for the moment and freezes it again, the state after any write. */
 static void rewrite_cut(live_conn *c, struct evbuffer *b)
 {
     size_t len = evbuffer_get_length(b);
     if (len <= c->keep)
         return;
-    if (c->keep == 0) {
-        evbuffer_drain(b, len);
-        return;
-    }
-    struct evbuffer *head = evbuffer_new();
+    evbuffer_unfreeze(b, 1);
+    struct evbuffer *head = c->keep > 0 ? evbuffer_new() : NULL;
     if (head == NULL) {
-        evbuffer_drain(b, len); /* nothing sent beats a page half cut */
+        evbuffer_drain(b, len); /* (out of memory: nothing beats a page cut
+                                   in the middle) */
         c->keep = 0;
-        return;
+    } else {
+        (void)evbuffer_remove_buffer(b, head, c->keep);
+        evbuffer_drain(b, evbuffer_get_length(b));
+        evbuffer_add_buffer(b, head);
+        evbuffer_free(head);
     }
-    (void)evbuffer_remove_buffer(b, head, c->keep);
-    evbuffer_drain(b, evbuffer_get_length(b));
-    evbuffer_add_buffer(b, head);
-    evbuffer_free(head);
+    evbuffer_freeze(b, 1);
 }
 
 static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info,
@@ -339,9 +359,12 @@ static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *in
         c->keep -= info->n_deleted < c->keep ? info->n_deleted : c->keep;
     if (info->n_added > 0 && !c->busy && !c->rewriting) {
         char line[16] = "";
-        struct evbuffer_ptr at;
-        if (evbuffer_ptr_set(b, &at, info->orig_size, EVBUFFER_PTR_SET) == 0)
-            (void)evbuffer_copyout_from(b, &at, line, sizeof line - 1);
+        size_t want = info->n_added < sizeof line - 1 ? info->n_added
+                                                      : sizeof line - 1;
+        const unsigned char *p =
+            evbuffer_pullup(b, (ev_ssize_t)(info->orig_size + want));
+        if (p != NULL)
+            memcpy(line, p + info->orig_size, want);
         if (strncmp(line, "HTTP/1.", 7) == 0 && line[8] == ' ' &&
             strncmp(line + 9, "100", 3) != 0) {
             c->in_rewrite = c->rewriting = true;
@@ -451,9 +474,13 @@ static void conn_sweep(live_server *s)
 
 void live_on_sweep(evutil_socket_t fd, short what, void *arg)
 {
+    live_server *s = arg;
     (void)fd;
     (void)what;
-    conn_sweep(arg);
+    conn_sweep(s);
+    live_enter(s);
+    live_ping_streams(s);
+    live_leave(s);
 }
 
 void live_on_accept_resume(evutil_socket_t fd, short what, void *arg)

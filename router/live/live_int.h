@@ -90,6 +90,8 @@
 #define SSE_LINE_CAP ((size_t)1 << 20)  /* one SSE line or event */
 #define PENDING_OUT_CAP ((size_t)1 << 20) /* stream output before commit */
 #define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
+#define DEFAULT_MAX_BUFFERED ((size_t)64 << 20) /* to all clients */
+#define SLOW_MIN ((size_t)64 << 10)     /* behind: cut over the budget */
 #define WATCH_READ_CAP ((size_t)64 << 10) /* client bytes read while busy */
 #define METRICS_CAP ((size_t)8 << 20)
 #define EASY_POOL_MAX 64
@@ -169,6 +171,7 @@ struct sreq {
                             and made again for a later attempt */
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
+    ld_us last_out;      /* when the stream's last bytes were handed over */
     struct live_conn *conn; /* its connection's watch (NULL: none); valid
                                while http is not NULL */
     ld_trace *tr;        /* its trace record; NULL without --trace */
@@ -204,6 +207,7 @@ typedef struct live_conn {
     size_t out_len;  /* bytes waiting in the connection's output */
     /* half-close (live_conn_guard): evhttp's event callback, wrapped */
     bool half_closed; /* the client shut its write side down */
+    bufferevent_data_cb rd_orig, wr_orig;
     bufferevent_event_cb ev_orig;
     void *ev_arg;
 } live_conn;
@@ -272,7 +276,6 @@ struct live_server {
     struct event *sweep_timer, *sweep_soon, *accept_timer, *sig_hup;
     struct timeval read_tv;
     size_t out_buffered;                /* unsent bytes to all clients */
-    size_t out_budget;                  /* its cap (--max-buffered-mb) */
     uint64_t slow_cut;                  /* streams cut over the budget */
     ld_us cap_logged, accept_logged, deadline_logged; /* last logs (0 none) */
     uint64_t cap_closed, accept_failed, deadline_closed; /* since the log */
@@ -423,6 +426,9 @@ void live_flush_out(satt *a);
 void live_send_chunk(sreq *r, const char *p, size_t n);
 void live_respond_success(sreq *r, const ld_req_info *info);
 void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d);
+/* ": ping" to the committed streams silent for --sse-ping-s (the 1 s
+ * sweep calls it). */
+void live_ping_streams(live_server *s);
 /* Drop the client's connection (abandoned while it was still there). */
 void live_close_client(sreq *r);
 /* Empty a header list but for a "Connection: close". */

@@ -49,6 +49,7 @@ struct live_metrics {
     histo latency[NOUT];
     histo ttft[NR];
     uint64_t rejects[LIVE_REJ_COUNT];
+    uint64_t slow_cut;                  /* streams cut: client too slow */
     uint64_t feedback[LIVE_FB_COUNT][2];
     const live_keys *keys;  /* bound by the first live_metrics_on_key */
     uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
@@ -262,6 +263,11 @@ void live_metrics_on_reject(live_metrics *m, live_reject why)
         m->rejects[why]++;
 }
 
+void live_metrics_on_slow_cut(live_metrics *m)
+{
+    m->slow_cut++;
+}
+
 void live_metrics_on_feedback(live_metrics *m, live_feedback fb,
                               bool fell_back)
 {
@@ -433,9 +439,17 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
            NULL);
     put_u64(&o, (uint64_t)(in_flight > 0 ? in_flight : 0));
 
+    header(&o, "ladder_client_too_slow_total", "counter",
+           "Streams cut because their client did not read while the unsent "
+           "bytes to all clients were over --max-buffered-mb.");
+    series(&o, "ladder_client_too_slow_total", NULL, NULL, NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, m->slow_cut);
+
     header(&o, "ladder_requests_rejected_total", "counter",
            "Requests answered before routing (bad request, too large, "
-           "overload, draining, unknown path), by reason.");
+           "overload, draining, unknown path, refused by the HTTP layer), "
+           "by reason.");
     for (int i = 0; i < LIVE_REJ_COUNT; i++) {
         series(&o, "ladder_requests_rejected_total", "reason",
                reject_names[i], NULL, NULL, NULL, NULL);

@@ -65,6 +65,8 @@ void live_metrics_on_event(live_metrics *m, const ld_event *ev);
 void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
                           bool stream);
 void live_metrics_on_reject(live_metrics *m, live_reject why);
+/* A stream was cut: its client did not read, the output budget was over. */
+void live_metrics_on_slow_cut(live_metrics *m);
 
 /* What became of a request made with a client key. */
 typedef enum live_key_outcome {

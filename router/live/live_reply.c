@@ -225,12 +225,46 @@ void live_send_chunk(sreq *r, const char *p, size_t n)
         live_core_abandon(r);
         return;
     }
+    /* The output budget: the unsent bytes to all clients together. Over
+     * it, the streams furthest behind (the most bytes unsent, at least
+     * SLOW_MIN: a client that reads has next to none, and the kernel's
+     * socket buffer is full before a byte waits here) are cut, as
+     * abandoned, their connections closed, which frees what they held,
+     * until the total is under the budget again. Pausing the upstream
+     * instead would hold its connection and the request's slot for a
+     * client that may never read again. */
+    size_t budget = s->o.max_buffered > 0 ? s->o.max_buffered
+                                          : DEFAULT_MAX_BUFFERED;
+    while (s->out_buffered + n > budget) {
+        sreq *worst = NULL;
+        size_t most = SLOW_MIN - 1;
+        for (sreq *q = s->reqs; q != NULL; q = q->next)
+            if (q->stream && q->http != NULL && q->conn != NULL &&
+                q->conn->out_len > most) {
+                most = q->conn->out_len;
+                worst = q;
+            }
+        if (worst == NULL)
+            break;
+        live_metrics_on_slow_cut(s->m);
+        if (s->slow_cut++ == 0 || s->slow_cut % 1000 == 0)
+            live_log(s, "output budget (%zu bytes unsent to clients, "
+                     "--max-buffered-mb %zu) reached: cutting the streams "
+                     "whose client reads least (%llu so far)", s->out_buffered,
+                     budget >> 20, (unsigned long long)s->slow_cut);
+        live_core_abandon(worst);
+        if (worst->http != NULL) /* the core had finished it already */
+            live_close_client(worst);
+        if (worst == r)
+            return;
+    }
     if (evbuffer_add(s->scratch, p, n) != 0) {
         live_core_abandon(r);
         return;
     }
     evhttp_send_reply_chunk(r->http, s->scratch);
     live_conn_guard(r->conn);
+    r->last_out = s->now;
     evbuffer_drain(s->scratch, evbuffer_get_length(s->scratch));
 }
 
@@ -420,6 +454,26 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
     live_conn_guard(r->conn);
     if (b != NULL)
         evbuffer_free(b);
+}
+
+/* SSE comment keep-alives. A client reading a stream is only known to be
+ * gone when a write to it fails (or, while it has not half-closed, when
+ * its end of file arrives): during a long silence of the upstream (a
+ * stall, a slow tool call) the router would keep paying for an answer no
+ * one reads. A comment line every --sse-ping-s seconds of silence is
+ * ignored by SSE readers (the OpenAI and Anthropic SDKs skip ':' lines)
+ * and makes the departure visible within two intervals (the first write
+ * draws the reset, the next one fails). */
+void live_ping_streams(live_server *s)
+{
+    double every = s->o.sse_ping_s == 0 ? 15.0 : s->o.sse_ping_s;
+    if (every < 0)
+        return;
+    ld_us gap = (ld_us)(every * (double)LD_US_PER_S);
+    for (sreq *r = s->reqs; r != NULL; r = r->next)
+        if (r->stream && r->reply_started && r->http != NULL &&
+            r->committed != NULL && s->now - r->last_out >= gap)
+            live_send_chunk(r, ": ping\n\n", 8);
 }
 
 /* Drop the client's connection (abandoned while it was still there). */

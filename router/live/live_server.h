@@ -69,6 +69,14 @@ typedef struct live_server_opts {
                                  less a reserve for upstream sockets and
                                  files); at the cap the oldest connection
                                  without a request in flight is closed */
+    double sse_ping_s;        /* a stream the client reads that has been
+                                 silent this long gets an SSE comment
+                                 (": ping"), so that a client that left is
+                                 seen by the write that fails (0: 15;
+                                 < 0: never); checked once a second */
+    size_t max_buffered;      /* unsent bytes to all clients together: over
+                                 it, the stream whose client is furthest
+                                 behind is cut (0: 64 MiB) */
     uint64_t seed;            /* backoff jitter */
     const char *redis_addr;   /* HOST:PORT to share route health with other
                                  routers (live_shared.h); NULL: none */
