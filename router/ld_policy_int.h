@@ -23,6 +23,8 @@ typedef struct ld_route {
     ld_us stall_timeout; /* 0: the workload's */
     ld_breaker_cfg breaker;
     ld_setting_source breaker_src; /* its own block, the policy's, default */
+    char *pass[LD_MAX_PASS_THROUGH]; /* "pass_through": extra top-level */
+    int npass;                       /* request fields forwarded to it */
 } ld_route;
 
 typedef struct ld_rule {

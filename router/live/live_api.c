@@ -308,7 +308,10 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         return;
     }
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-    int prc = body != NULL ? live_chat_parse(body, len, &r->chat, msg, sizeof msg)
+    const char *pass[PASS_UNION_CAP];
+    int npass = live_pass_union(s->p, pass, PASS_UNION_CAP);
+    int prc = body != NULL ? live_chat_parse_extra(body, len, pass, npass,
+                                                   &r->chat, msg, sizeof msg)
                            : LD_ENOMEM;
     /* the request is kept as the bytes it came in (at most --max-body),
      * not as its parsed tree (tens of times larger for many small
@@ -533,6 +536,23 @@ static void on_feedback(live_server *s, struct evhttp_request *req)
     live_send_whole(s, req, 200, "application/json", b);
     if (b != NULL)
         evbuffer_free(b);
+}
+
+int live_pass_union(const ld_policy *p, const char **out, int cap)
+{
+    int n = 0;
+    for (int r = 0; r < ld_policy_route_count(p); r++) {
+        const char *const *names;
+        int k = ld_policy_route_pass_through(p, r, &names);
+        for (int i = 0; i < k; i++) {
+            int j = 0;
+            while (j < n && strcmp(out[j], names[i]) != 0)
+                j++;
+            if (j == n && n < cap)
+                out[n++] = names[i];
+        }
+    }
+    return n;
 }
 
 const char *live_req_path(struct evhttp_request *req)

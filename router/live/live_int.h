@@ -376,6 +376,10 @@ void live_on_request(struct evhttp_request *req, void *arg);
  * go on (no token configured, or the right one as a bearer token); false
  * after a 401 was sent. */
 bool live_admin_allowed(live_server *s, struct evhttp_request *req);
+/* The policy's pass_through names over all routes, each once, into out
+ * (at most cap); returns how many. */
+int live_pass_union(const ld_policy *p, const char **out, int cap);
+#define PASS_UNION_CAP 64
 /* The request's URL path ("" when none). */
 const char *live_req_path(struct evhttp_request *req);
 

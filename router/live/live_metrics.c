@@ -50,6 +50,7 @@ struct live_metrics {
     histo ttft[NR];
     uint64_t rejects[LIVE_REJ_COUNT];
     uint64_t slow_cut;                  /* streams cut: client too slow */
+    uint64_t fields_dropped;            /* pass_through fields left out */
     uint64_t feedback[LIVE_FB_COUNT][2];
     const live_keys *keys;  /* bound by the first live_metrics_on_key */
     uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
@@ -268,6 +269,11 @@ void live_metrics_on_slow_cut(live_metrics *m)
     m->slow_cut++;
 }
 
+void live_metrics_on_field_dropped(live_metrics *m, uint64_t n)
+{
+    m->fields_dropped += n;
+}
+
 void live_metrics_on_feedback(live_metrics *m, live_feedback fb,
                               bool fell_back)
 {
@@ -445,6 +451,13 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
     series(&o, "ladder_client_too_slow_total", NULL, NULL, NULL, NULL, NULL,
            NULL);
     put_u64(&o, m->slow_cut);
+
+    header(&o, "ladder_pass_through_dropped_total", "counter",
+           "Request fields another route's pass_through lists, left out of "
+           "the body sent to a route that does not list them.");
+    series(&o, "ladder_pass_through_dropped_total", NULL, NULL, NULL, NULL,
+           NULL, NULL);
+    put_u64(&o, m->fields_dropped);
 
     header(&o, "ladder_requests_rejected_total", "counter",
            "Requests answered before routing (bad request, too large, "

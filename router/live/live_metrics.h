@@ -67,6 +67,8 @@ void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
 void live_metrics_on_reject(live_metrics *m, live_reject why);
 /* A stream was cut: its client did not read, the output budget was over. */
 void live_metrics_on_slow_cut(live_metrics *m);
+/* n pass_through fields were left out of a route's body. */
+void live_metrics_on_field_dropped(live_metrics *m, uint64_t n);
 
 /* What became of a request made with a client key. */
 typedef enum live_key_outcome {
