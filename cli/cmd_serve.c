@@ -57,7 +57,7 @@ typedef struct serve_args {
     bool no_auth;
     long long max_body, max_concurrent, max_connections, degraded_status, seed;
     double drain_s, read_s, sse_ping_s;
-    long long max_buffered_mb;
+    long long max_buffered_mb, max_request_mb;
 } serve_args;
 
 static int take_listen(void *opts, const char *v, char *why, size_t cap)
@@ -107,6 +107,11 @@ static const cli_opt serve_opts[] = {
      "together, in MiB (default 64): over it, streams whose client does not "
      "read are cut (counted in ladder_client_too_slow_total)",
      .off = AT(max_buffered_mb), .min = 1, .max = 65536},
+    {"max-request-mb", CLI_INT, "N", "request bodies in memory, in MiB "
+     "(default 96; at least 4x --max-body): each arriving body counts "
+     "--max-body, each request in flight twice its body; a body that does "
+     "not fit waits, unread, for requests to finish",
+     .off = AT(max_request_mb), .min = 1, .max = 65536},
     {"sse-ping-s", CLI_NUM, "S", "a stream silent this long gets an SSE "
      "comment \": ping\" (default 15; 0: never), so that a client that left "
      "is seen", .off = AT(sse_ping_s), .min = 0, .max = 86400},
@@ -279,6 +284,8 @@ int cmd_serve(int argc, char **argv)
     o.read_s = a.read_s;
     o.degraded_status = (int)a.degraded_status;
     o.max_connections = (int)a.max_connections;
+    if (a.max_request_mb > 0)
+        o.max_request_mem = (size_t)a.max_request_mb << 20;
     if (a.max_buffered_mb > 0)
         o.max_buffered = (size_t)a.max_buffered_mb << 20;
     o.sse_ping_s = a.sse_ping_s < 0 ? 0 : a.sse_ping_s == 0 ? -1 : a.sse_ping_s;

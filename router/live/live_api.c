@@ -402,6 +402,9 @@ static void on_chat(live_server *s, struct evhttp_request *req)
     s->reqs = r;
     s->nreqs++;
     s->in_flight++;
+    /* its bytes and an attempt's upstream body, in the memory budget */
+    r->reserved = 2 * len;
+    s->req_bytes += r->reserved;
     if (r->evcon != NULL)
         live_watch_client(r);
     {

@@ -57,6 +57,9 @@ static bool conn_alive(const live_conn *c)
     return ev != NULL;
 }
 
+static void recv_release(live_conn *c);
+static void wait_remove(live_conn *c);
+
 /* Close c's socket under evhttp: it reads the end and frees the
  * connection (and any request on it) itself. */
 static void conn_shut(live_conn *c)
@@ -66,6 +69,9 @@ static void conn_shut(live_conn *c)
     if (!evtimer_pending(c->s->sweep_soon, NULL))
         evtimer_add(c->s->sweep_soon, &soon);
     c->closing = true;
+    if (c->waiting)
+        wait_remove(c);
+    recv_release(c);
     if (c->armed)
         evtimer_del(c->deadline);
     c->armed = false;
@@ -91,6 +97,9 @@ void live_conn_unlink(live_server *s, live_conn *c)
     s->nconns--;
     s->out_buffered -= c->out_len < s->out_buffered ? c->out_len
                                                     : s->out_buffered;
+    if (c->waiting)
+        wait_remove(c);
+    recv_release(c);
     evbuffer_remove_cb(bufferevent_get_input(c->bev), on_conn_input, c);
     evbuffer_remove_cb(bufferevent_get_output(c->bev), on_conn_output, c);
     event_free(c->deadline);
@@ -143,6 +152,101 @@ static void head_scan(live_conn *c, const unsigned char *p, size_t n)
     }
 }
 
+/* ---- the request memory budget ------------------------------------------------
+
+   evhttp holds a request's whole body before the router sees it, so a
+   burst of large bodies (1,024 clients sending 1 MB each) would all be in
+   memory at once, and then each request keeps its body for its life (the
+   bytes it came in, for a later attempt, and an attempt's upstream body).
+   The budget bounds both: a body about to arrive (its head is complete)
+   reserves --max-body, a request in flight holds twice its size (from
+   on_chat to live_req_free), and a body that does not fit is not read
+   (its connection's reading is turned off, the kernel and TCP hold the
+   rest) until requests finish; then the waiting connections are read in
+   the order they came. A body that may arrive always fits once it is
+   admitted, so no admitted body waits on another: no deadlock. While a
+   connection waits, its read deadline is stopped (the wait is the
+   router's, not the client's) and starts afresh when it is read again. */
+
+size_t live_req_budget(const live_server *s)
+{
+    size_t b = s->o.max_request_mem > 0 ? s->o.max_request_mem
+                                        : DEFAULT_MAX_REQUEST_MEM;
+    return b < 4 * s->o.max_body ? 4 * s->o.max_body : b;
+}
+
+static bool recv_room(const live_server *s)
+{
+    return s->req_bytes + s->o.max_body <= live_req_budget(s);
+}
+
+static void recv_release(live_conn *c)
+{
+    live_server *s = c->s;
+    if (!c->reserved)
+        return;
+    c->reserved = false;
+    s->req_bytes -= s->o.max_body <= s->req_bytes ? s->o.max_body
+                                                  : s->req_bytes;
+}
+
+static void recv_reserve(live_conn *c)
+{
+    live_server *s = c->s;
+    if (recv_room(s) && s->wait_head == NULL) {
+        c->reserved = true;
+        s->req_bytes += s->o.max_body;
+        return;
+    }
+    c->waiting = true;
+    c->next_wait = NULL;
+    if (s->wait_tail != NULL)
+        s->wait_tail->next_wait = c;
+    else
+        s->wait_head = c;
+    s->wait_tail = c;
+    bufferevent_disable(c->bev, EV_READ);
+    if (c->armed)
+        evtimer_del(c->deadline);
+    c->armed = false;
+}
+
+static void wait_remove(live_conn *c)
+{
+    live_server *s = c->s;
+    live_conn **pp = &s->wait_head, *prev = NULL;
+    while (*pp != NULL && *pp != c) {
+        prev = *pp;
+        pp = &(*pp)->next_wait;
+    }
+    if (*pp == c) {
+        *pp = c->next_wait;
+        if (s->wait_tail == c)
+            s->wait_tail = prev;
+    }
+    c->waiting = false;
+    c->next_wait = NULL;
+}
+
+void live_conn_admit(live_server *s)
+{
+    while (s->wait_head != NULL && recv_room(s)) {
+        live_conn *c = s->wait_head;
+        s->wait_head = c->next_wait;
+        if (s->wait_head == NULL)
+            s->wait_tail = NULL;
+        c->waiting = false;
+        c->next_wait = NULL;
+        if (c->closing || !conn_alive(c))
+            continue;
+        c->reserved = true;
+        s->req_bytes += s->o.max_body;
+        c->armed = true;
+        evtimer_add(c->deadline, &s->read_tv);
+        bufferevent_enable(c->bev, EV_READ);
+    }
+}
+
 /* Bytes arrived on c: the first of a request arms its deadline; those of
  * its head are counted (for a 431 in place of libevent's 400). */
 static void on_conn_input(struct evbuffer *b, const struct evbuffer_cb_info *info,
@@ -158,8 +262,10 @@ static void on_conn_input(struct evbuffer *b, const struct evbuffer_cb_info *inf
         const unsigned char *p = evbuffer_pullup(b, (ev_ssize_t)len);
         if (p != NULL && len >= info->n_added)
             head_scan(c, p + len - info->n_added, info->n_added);
+        if (c->head_done && !c->reserved && !c->waiting)
+            recv_reserve(c);
     }
-    if (c->armed)
+    if (c->armed || c->waiting)
         return;
     c->armed = true;
     evtimer_add(c->deadline, &c->s->read_tv);
@@ -235,6 +341,7 @@ void live_conn_done(live_conn *c)
     c->busy = false;
     c->head_done = c->head_nl = false;
     c->head_bytes = 0;
+    live_conn_admit(c->s);
 }
 
 static void on_req_complete(struct evhttp_request *req, void *arg)
@@ -398,6 +505,7 @@ live_conn *live_conn_request(live_server *s, struct evhttp_request *req)
         if (c->armed)
             evtimer_del(c->deadline);
         c->armed = false;
+        recv_release(c); /* on_chat takes its share of the budget now */
         evhttp_request_set_on_complete_cb(req, on_req_complete, c);
         return c;
     }
@@ -470,6 +578,7 @@ static void conn_sweep(live_server *s)
         if (!conn_alive(c))
             live_conn_unlink(s, c);
     }
+    live_conn_admit(s);
 }
 
 void live_on_sweep(evutil_socket_t fd, short what, void *arg)

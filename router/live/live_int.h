@@ -92,6 +92,7 @@
 #define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
 #define DEFAULT_MAX_BUFFERED ((size_t)64 << 20) /* to all clients */
 #define SLOW_MIN ((size_t)64 << 10)     /* behind: cut over the budget */
+#define DEFAULT_MAX_REQUEST_MEM ((size_t)96 << 20) /* request bodies */
 #define WATCH_READ_CAP ((size_t)64 << 10) /* client bytes read while busy */
 #define METRICS_CAP ((size_t)8 << 20)
 #define EASY_POOL_MAX 64
@@ -172,6 +173,7 @@ struct sreq {
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
     ld_us last_out;      /* when the stream's last bytes were handed over */
+    size_t reserved;     /* its share of s->req_bytes */
     struct live_conn *conn; /* its connection's watch (NULL: none); valid
                                while http is not NULL */
     ld_trace *tr;        /* its trace record; NULL without --trace */
@@ -205,6 +207,10 @@ typedef struct live_conn {
     bool in_rewrite; /* our own changes to the output (no recursion) */
     size_t keep;     /* output bytes to keep while rewriting */
     size_t out_len;  /* bytes waiting in the connection's output */
+    /* the request memory budget (live_conn.c, recv_admit) */
+    bool reserved;   /* holds --max-body of the budget: a body arriving */
+    bool waiting;    /* not read until the budget has room */
+    struct live_conn *next_wait;
     /* half-close (live_conn_guard): evhttp's event callback, wrapped */
     bool half_closed; /* the client shut its write side down */
     bufferevent_data_cb rd_orig, wr_orig;
@@ -276,6 +282,10 @@ struct live_server {
     struct event *sweep_timer, *sweep_soon, *accept_timer, *sig_hup;
     struct timeval read_tv;
     size_t out_buffered;                /* unsent bytes to all clients */
+    size_t req_bytes;                   /* request bodies: arriving
+                                           (--max-body each) and held by
+                                           requests in flight (2x size) */
+    live_conn *wait_head, *wait_tail;   /* connections not read meanwhile */
     uint64_t slow_cut;                  /* streams cut over the budget */
     ld_us cap_logged, accept_logged, deadline_logged; /* last logs (0 none) */
     uint64_t cap_closed, accept_failed, deadline_closed; /* since the log */
@@ -359,6 +369,12 @@ void live_conn_limits(live_server *s);
  * watched), busy until live_conn_done (its reply's completion). */
 live_conn *live_conn_request(live_server *s, struct evhttp_request *req);
 void live_conn_done(live_conn *c);
+/* A request's body memory came back to the budget: read the connections
+ * that were waiting for room. */
+void live_conn_admit(live_server *s);
+/* The request memory budget in bytes (--max-request-mb, at least 4x
+ * --max-body). */
+size_t live_req_budget(const live_server *s);
 /* After evhttp wrote (or started reading) for a request of ours on c: an
  * end of file from the client (it shut down its write side, the request
  * already in) no longer fails the connection; reading stops instead, and

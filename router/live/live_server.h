@@ -77,6 +77,13 @@ typedef struct live_server_opts {
     size_t max_buffered;      /* unsent bytes to all clients together: over
                                  it, the stream whose client is furthest
                                  behind is cut (0: 64 MiB) */
+    size_t max_request_mem;   /* request bodies in memory: each arriving
+                                 body counts max_body, each request in
+                                 flight twice its body (its bytes and an
+                                 attempt's upstream body); a body that does
+                                 not fit waits, its connection unread, for
+                                 requests to finish (0: 96 MiB; at least
+                                 4 max_body) */
     uint64_t seed;            /* backoff jitter */
     const char *redis_addr;   /* HOST:PORT to share route health with other
                                  routers (live_shared.h); NULL: none */
