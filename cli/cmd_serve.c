@@ -108,7 +108,7 @@ static const cli_opt serve_opts[] = {
      "read are cut (counted in ladder_client_too_slow_total)",
      .off = AT(max_buffered_mb), .min = 1, .max = 65536},
     {"max-request-mb", CLI_INT, "N", "request bodies in memory, in MiB "
-     "(default 96; at least 4x --max-body): each arriving body counts "
+     "(default 64; at least 4x --max-body): each arriving body counts "
      "--max-body, each request in flight twice its body; a body that does "
      "not fit waits, unread, for requests to finish",
      .off = AT(max_request_mb), .min = 1, .max = 65536},

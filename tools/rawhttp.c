@@ -50,9 +50,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--half-close") == 0)
             half = 1;
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            timeout = atof(argv[++i]);
+            timeout = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--no-read") == 0 && i + 1 < argc)
-            no_read = atof(argv[++i]);
+            no_read = strtod(argv[++i], NULL);
         else
             return usage();
     }
@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)atoi(colon + 1));
+    sa.sin_port = htons((unsigned short)strtol(colon + 1, NULL, 10));
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return usage();
 

@@ -4,6 +4,9 @@
  * and the watch on the client's connection.
  */
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +423,13 @@ static void on_chat(live_server *s, struct evhttp_request *req)
         r->chat.body = NULL;
         r->chat.model = NULL;
     }
+#if defined(__GLIBC__)
+    /* the tree of a large body (tens of MB for a megabyte of small
+     * messages) was made of small blocks, now free in the middle of the
+     * heap, where glibc keeps them; give their pages back */
+    if (len >= TRIM_BODY_MIN)
+        (void)malloc_trim(0);
+#endif
 }
 
 static void on_models(live_server *s, struct evhttp_request *req)

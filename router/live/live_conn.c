@@ -477,7 +477,7 @@ static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *in
             c->in_rewrite = c->rewriting = true;
             c->keep = info->orig_size;
             rewrite_cut(c, b);
-            rewrite_reply(c, b, atoi(line + 9));
+            rewrite_reply(c, b, (int)strtol(line + 9, NULL, 10));
             c->in_rewrite = false;
         }
     } else if (info->n_added > 0 && c->rewriting) {

@@ -92,7 +92,8 @@
 #define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
 #define DEFAULT_MAX_BUFFERED ((size_t)64 << 20) /* to all clients */
 #define SLOW_MIN ((size_t)64 << 10)     /* behind: cut over the budget */
-#define DEFAULT_MAX_REQUEST_MEM ((size_t)96 << 20) /* request bodies */
+#define DEFAULT_MAX_REQUEST_MEM ((size_t)64 << 20) /* request bodies */
+#define TRIM_BODY_MIN ((size_t)256 << 10) /* bodies whose tree is given back */
 #define WATCH_READ_CAP ((size_t)64 << 10) /* client bytes read while busy */
 #define METRICS_CAP ((size_t)8 << 20)
 #define EASY_POOL_MAX 64

@@ -82,7 +82,7 @@ typedef struct live_server_opts {
                                  flight twice its body (its bytes and an
                                  attempt's upstream body); a body that does
                                  not fit waits, its connection unread, for
-                                 requests to finish (0: 96 MiB; at least
+                                 requests to finish (0: 64 MiB; at least
                                  4 max_body) */
     uint64_t seed;            /* backoff jitter */
     const char *redis_addr;   /* HOST:PORT to share route health with other

@@ -11,6 +11,8 @@
 #   - a client that shuts down its write side after its request still gets
 #     the whole answer, streamed or not, recorded as a success; a client
 #     that really leaves is still recorded abandoned (499);
+#   - the request memory budget (--max-request-mb): a body that does not
+#     fit waits, unread, until room comes;
 #   - the output budget (--max-buffered-mb): streams to clients that do not
 #     read are cut once the unsent bytes are over it, and counted, while a
 #     client that reads still gets its whole stream.
@@ -167,6 +169,30 @@ expect_eq "$n" 2 "clients that left (one half-closed first) are recorded abandon
 expect_in "$tmp/trace2.jsonl" '"status":499' "with status 499"
 halt
 cp "$tmp/fast.json" "$tmp/policy.json"
+
+# ---- the request memory budget ---------------------------------------------------
+# --max-body 100000 and --max-request-mb 1: ten arriving bodies fill it.
+# Ten clients send a head and half a body, then stall; an eleventh
+# request waits, unread, until the read deadline (--read-s 2) closes the
+# stalled ones, and is answered then.
+serve --max-body 100000 --max-request-mb 1 --read-s 2
+pids=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    { printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n'
+      head -c 50000 /dev/zero | tr '\0' ' '; } | "$RAW" "$listen" --no-read 4 &
+    pids="$pids $!"
+done
+poll 50 sh -c "curl -s http://$admin/metrics >/dev/null" # they are in
+b='{"messages": [{"role": "user", "content": "hi"}]}'
+start=$(date +%s%N)
+printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+    ${#b} "$b" | "$RAW" "$listen" --timeout 8 >"$tmp/waited.out"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_re "$tmp/waited.out" '^HTTP/1.1 200 ' "a request that found the budget full is answered once room came"
+check "after the stalled bodies were closed at their deadline (${ms} ms >= 1500)" "[ $ms -ge 1500 ]"
+expect_re "$tmp/serve.err" "did not arrive within 2 s" "(the stalled ones were closed at the deadline)"
+for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+halt
 
 # ---- the output budget ----------------------------------------------------------
 serve --trace "$tmp/trace3.jsonl" --max-buffered-mb 1
