@@ -125,6 +125,26 @@ static void on_conn_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     c->armed = false;
+    if (c->busy && c->probed && c->half_closed && !c->started &&
+        !c->closing && conn_alive(c)) {
+        /* the probe's check: the reset a client that left sends back
+         * is the socket's pending error (EPIPE after an end of file); a
+         * read would only say end of file again. No error yet: again in
+         * a second (a reset over a slow network) until the reply begins */
+        int e = 0;
+        socklen_t el = sizeof e;
+        evutil_socket_t sfd = bufferevent_getfd(c->bev);
+        if (sfd >= 0 && getsockopt(sfd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 &&
+            e != 0) {
+            if (c->ev_orig != NULL)
+                c->ev_orig(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR,
+                           c->ev_arg);
+            return;
+        }
+        struct timeval again = {1, 0};
+        evtimer_add(c->deadline, &again);
+        return;
+    }
     if (c->busy || c->closing || !conn_alive(c))
         return;
     s->deadline_closed++;
@@ -286,12 +306,38 @@ static void on_conn_input(struct evbuffer *b, const struct evbuffer_cb_info *inf
    price: a half-closed client that goes away is noticed only when a write
    to it fails (the next chunk of a stream; a whole answer is prepared to
    the end, as nginx does with proxy_ignore_client_abort). */
+/* An end of file is the same whether the client half-closed or left: only
+ * a write tells (to a client that left, the kernel answers with a reset).
+ * Before the reply has begun, the router writes one interim response,
+ * "103 Early Hints" (RFC 8297; a client must skip 1xx responses it does
+ * not expect, RFC 9110 15.2), and looks at the socket 200 ms later (then
+ * every second until the reply begins): a client that left has answered
+ * with a reset, the socket's pending error, which goes to evhttp as the
+ * close it is. So a client that closes while its answer is being
+ * prepared is still seen at once; one that half-closes gets its answer. */
+#define PROBE_CHECK_MS 200
+static void probe(live_conn *c)
+{
+    static const char early[] = "HTTP/1.1 103 Early Hints\r\n\r\n";
+    struct timeval tv = {0, PROBE_CHECK_MS * 1000};
+    c->probed = c->probe_out = c->in_probe = true;
+    (void)evbuffer_add(bufferevent_get_output(c->bev), early, sizeof early - 1);
+    c->in_probe = false;
+    bufferevent_enable(c->bev, EV_WRITE);
+    if (c->armed)
+        evtimer_del(c->deadline);
+    c->armed = false;
+    evtimer_add(c->deadline, &tv);
+}
+
 static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
     live_conn *c = arg;
     if ((what & BEV_EVENT_READING) && (what & BEV_EVENT_EOF) && c->busy) {
         c->half_closed = true;
         bufferevent_disable(bev, EV_READ);
+        if (!c->started && !c->probed)
+            probe(c);
         return;
     }
     if (c->ev_orig != NULL)
@@ -310,6 +356,10 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 static void on_conn_write(struct bufferevent *bev, void *arg)
 {
     live_conn *c = arg;
+    if (c->probe_out) { /* the probe is out; evhttp wrote nothing */
+        c->probe_out = false;
+        return;
+    }
     if (c->wr_orig != NULL)
         c->wr_orig(bev, c->ev_arg);
 }
@@ -341,6 +391,9 @@ void live_conn_done(live_conn *c)
     c->busy = false;
     c->head_done = c->head_nl = false;
     c->head_bytes = 0;
+    if (c->probed && !c->armed)
+        evtimer_del(c->deadline); /* a probe's check not yet made */
+    c->started = c->probed = c->probe_out = false;
     live_conn_admit(c->s);
 }
 
@@ -462,6 +515,10 @@ static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *in
     live_server *s = c->s;
     if (c->in_rewrite)
         return;
+    if (info->n_added > 0 && c->busy && !c->in_probe) {
+        c->started = true; /* the reply's own bytes */
+        c->probe_out = false;
+    }
     if (c->rewriting && info->n_deleted > 0)
         c->keep -= info->n_deleted < c->keep ? info->n_deleted : c->keep;
     if (info->n_added > 0 && !c->busy && !c->rewriting) {

@@ -214,6 +214,11 @@ typedef struct live_conn {
     struct live_conn *next_wait;
     /* half-close (live_conn_guard): evhttp's event callback, wrapped */
     bool half_closed; /* the client shut its write side down */
+    bool started;     /* the reply to its request has begun */
+    bool probed;      /* the 103 probe went out (once a request) */
+    bool probe_out;   /* its bytes are not all sent: evhttp's write
+                         callback is not told of them */
+    bool in_probe;
     bufferevent_data_cb rd_orig, wr_orig;
     bufferevent_event_cb ev_orig;
     void *ev_arg;
