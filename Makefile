@@ -186,6 +186,7 @@ valgrind: $(UNIT_BIN)
 bench: $(BENCH_BIN) $(LADDER) $(TOOL_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 	@LADDER=$(abspath $(LADDER)) TOOLS=$(abspath $(B)/tools) sh tests/bench/bench_serve.sh
+	@LADDER=$(abspath $(LADDER)) TOOLS=$(abspath $(B)/tools) sh tests/bench/bench_edge.sh
 
 demo: all
 	@sh tools/demo.sh

@@ -463,6 +463,34 @@ int cmd_check(int argc, char **argv)
     }
     if (model_names(p, root) < 0)
         goto oom;
+    /* the request fields each route takes beyond the router's own list */
+    cJSON *pass = NULL;
+    for (int r = 0; r < ld_policy_route_count(p); r++) {
+        const char *const *names;
+        int n = ld_policy_route_pass_through(p, r, &names);
+        if (n <= 0)
+            continue;
+        if (!o.json) {
+            printf("route %s passes through:", ld_policy_route_id(p, r));
+            for (int i = 0; i < n; i++)
+                printf("%s %s", i ? "," : "", names[i]);
+            printf(" (dropped for the other routes)\n");
+            continue;
+        }
+        cJSON *arr = NULL;
+        if ((pass == NULL &&
+             (pass = cJSON_AddObjectToObject(root, "pass_through")) == NULL) ||
+            (arr = cJSON_AddArrayToObject(pass, ld_policy_route_id(p, r))) ==
+                NULL)
+            goto oom;
+        for (int i = 0; i < n; i++) {
+            cJSON *it = cJSON_CreateString(names[i]);
+            if (it == NULL || !cJSON_AddItemToArray(arr, it)) {
+                cJSON_Delete(it);
+                goto oom;
+            }
+        }
+    }
     for (int w = 0; w < ld_policy_workload_count(p); w++) {
         if (workload_settings(p, w, settings, &warnings) < 0)
             goto oom;

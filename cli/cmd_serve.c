@@ -53,12 +53,13 @@ typedef struct serve_args {
     char listen_host[256], admin_host[256];
     int listen_port, admin_port;
     bool print_port;
-    const char *events, *trace, *redis, *redis_prefix, *keys;
+    const char *events, *trace, *redis, *redis_prefix, *keys, *admin_token;
     bool no_auth;
     long long max_body, max_concurrent, max_connections, degraded_status, seed;
     long long queue_ms, queue_max;
     long long fleet_size, quota_sync_ms;
-    double drain_s, read_s;
+    double drain_s, read_s, sse_ping_s;
+    long long max_buffered_mb, max_request_mb;
 } serve_args;
 
 static int take_listen(void *opts, const char *v, char *why, size_t cap)
@@ -87,6 +88,10 @@ static const cli_opt serve_opts[] = {
      "127.0.0.1:8080; port 0 picks a free one)", .fn = take_listen},
     {"admin", CLI_CALL, "HOST:PORT", "GET /metrics and GET /healthz (default "
      "127.0.0.1:<listen port + 1>)", .fn = take_admin},
+    {"admin-token", CLI_STR, "TOKEN|@FILE", "GET /metrics and /healthz need "
+     "\"Authorization: Bearer TOKEN\" (401 otherwise); @FILE reads it from "
+     "FILE's first line; default: $LADDER_ADMIN_TOKEN. Required for an "
+     "--admin address off loopback", .off = AT(admin_token)},
     {"events", CLI_STR, "FILE", "every core decision as a JSON line",
      .off = AT(events)},
     {"trace", CLI_STR, "FILE", "one line per request (docs/trace-format.md)",
@@ -107,6 +112,18 @@ static const cli_opt serve_opts[] = {
      "fd limit, raised to its hard limit, less a quarter and 16; at the cap "
      "the oldest idle connection is closed)", .off = AT(max_connections),
      .min = 1, .max = 1000000},
+    {"max-buffered-mb", CLI_INT, "N", "unsent bytes to all clients "
+     "together, in MiB (default 64): over it, streams whose client does not "
+     "read are cut (counted in ladder_client_too_slow_total)",
+     .off = AT(max_buffered_mb), .min = 1, .max = 65536},
+    {"max-request-mb", CLI_INT, "N", "request bodies in memory, in MiB "
+     "(default 64; at least 4x --max-body): each arriving body counts "
+     "--max-body, each request in flight twice its body; a body that does "
+     "not fit waits, unread, for requests to finish",
+     .off = AT(max_request_mb), .min = 1, .max = 65536},
+    {"sse-ping-s", CLI_NUM, "S", "a stream silent this long gets an SSE "
+     "comment \": ping\" (default 15; 0: never), so that a client that left "
+     "is seen", .off = AT(sse_ping_s), .min = 0, .max = 86400},
     {"degraded-status", CLI_INT, "N", "GET /healthz's status while over half "
      "the requests of the last 10 s were shed (body \"degraded\"; default "
      "503)", .off = AT(degraded_status), .min = 100, .max = 599},
@@ -224,6 +241,57 @@ static int reload_config(void *ud, ld_policy **p, live_keys **keys,
     return LD_OK;
 }
 
+/* The admin token from --admin-token (TOKEN, or @FILE: its first line) or
+ * $LADDER_ADMIN_TOKEN, into buf ("" when neither). 0, or 2 after a
+ * message. */
+static int admin_token(const char *flag, char *buf, size_t cap)
+{
+    const char *v = flag != NULL ? flag : getenv("LADDER_ADMIN_TOKEN");
+    const char *what = flag != NULL ? "--admin-token" : "LADDER_ADMIN_TOKEN";
+    buf[0] = '\0';
+    if (v == NULL)
+        return 0;
+    if (v[0] == '@') {
+        FILE *f = fopen(v + 1, "r");
+        if (f == NULL) {
+            fprintf(stderr, "ladder serve: %s: cannot read %s: %s\n", what,
+                    v + 1, strerror(errno));
+            return 2;
+        }
+        if (fgets(buf, (int)cap, f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+        size_t n = strlen(buf);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+                         buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+            buf[--n] = '\0';
+        if (n + 1 >= cap) {
+            fprintf(stderr, "ladder serve: %s: %s line 1: the token is longer "
+                    "than %zu bytes\n", what, v + 1, cap - 2);
+            return 2;
+        }
+    } else if (strlen(v) + 1 >= cap) {
+        fprintf(stderr, "ladder serve: %s: the token is longer than %zu "
+                "bytes\n", what, cap - 2);
+        return 2;
+    } else {
+        snprintf(buf, cap, "%s", v);
+    }
+    for (const unsigned char *c = (const unsigned char *)buf; *c != '\0'; c++)
+        if (*c <= ' ' || *c == 0x7f) {
+            fprintf(stderr, "ladder serve: %s: the token has a space or a "
+                    "control character (byte %d)\n", what,
+                    (int)(c - (const unsigned char *)buf));
+            return 2;
+        }
+    if (buf[0] == '\0' || strlen(buf) < 16) {
+        fprintf(stderr, "ladder serve: %s: the token must be at least 16 "
+                "characters\n", what);
+        return 2;
+    }
+    return 0;
+}
+
 static void serve_log(void *ud, const char *msg)
 {
     (void)ud;
@@ -244,6 +312,7 @@ int cmd_serve(int argc, char **argv)
     a.max_concurrent = o.max_concurrent;
     a.drain_s = o.drain_s;
     a.read_s = o.read_s;
+    a.sse_ping_s = -1; /* not given */
     a.degraded_status = o.degraded_status;
     a.seed = -1;
     int pr = cli_opt_parse(&serve_cmd, argc, argv, &a);
@@ -261,6 +330,11 @@ int cmd_serve(int argc, char **argv)
     o.read_s = a.read_s;
     o.degraded_status = (int)a.degraded_status;
     o.max_connections = (int)a.max_connections;
+    if (a.max_request_mb > 0)
+        o.max_request_mem = (size_t)a.max_request_mb << 20;
+    if (a.max_buffered_mb > 0)
+        o.max_buffered = (size_t)a.max_buffered_mb << 20;
+    o.sse_ping_s = a.sse_ping_s < 0 ? 0 : a.sse_ping_s == 0 ? -1 : a.sse_ping_s;
     if (a.redis != NULL)
         o.redis_addr = a.redis;
     if (a.redis_prefix != NULL)
@@ -299,11 +373,20 @@ int cmd_serve(int argc, char **argv)
         ld_policy_free(p);
         return 2;
     }
-    if (!is_loopback(admin_host)) {
+    char token[520];
+    if (admin_token(a.admin_token, token, sizeof token) != 0) {
+        live_keys_free(keys);
+        ld_policy_free(p);
+        return 2;
+    }
+    if (token[0] != '\0')
+        o.admin_token = token;
+    if (!is_loopback(admin_host) && o.admin_token == NULL) {
         fprintf(stderr, "ladder serve: refusing to put the admin listener on "
-                "%s: /metrics and /healthz have no authentication in this "
-                "version; keep --admin on loopback (127.0.0.1) and reach it "
-                "through a proxy that checks a token\n", admin_host);
+                "%s without a token: anyone who reaches it would read the "
+                "metrics; give --admin-token TOKEN|@FILE (or "
+                "LADDER_ADMIN_TOKEN), or keep --admin on loopback\n",
+                admin_host);
         live_keys_free(keys);
         ld_policy_free(p);
         return 2;

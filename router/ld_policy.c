@@ -286,6 +286,55 @@ static int load_globals(load_ctx *c, const cJSON *root)
 
 /* ---- routes ------------------------------------------------------------- */
 
+/* A route's "pass_through": up to LD_MAX_PASS_THROUGH distinct field
+ * names of 1..64 characters from [A-Za-z0-9_.-] (no control character,
+ * quote or space can reach a JSON key or a log line). Absent: none. */
+static int load_pass_through(load_ctx *c, const cJSON *obj, const char *path,
+                             ld_route *r)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "pass_through");
+    char p[LD_JSON_PATH_MAX], ip[LD_JSON_PATH_MAX];
+    int i = 0;
+    if (v == NULL)
+        return LD_OK;
+    ld_json_child_path(p, path, "pass_through");
+    if (!cJSON_IsArray(v))
+        return ld_json_fail(&c->j, p, NULL, "must be an array of field names");
+    for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
+        ld_json_index_path(ip, p, i);
+        if (i == LD_MAX_PASS_THROUGH)
+            return ld_json_fail(&c->j, ip, NULL, "more than %d fields",
+                                LD_MAX_PASS_THROUGH);
+        if (!cJSON_IsString(it))
+            return ld_json_fail(&c->j, ip, NULL, "must be a field name (a "
+                                "string)");
+        const char *n = it->valuestring;
+        size_t len = strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                               "TUVWXYZ0123456789_.-");
+        if (len == 0 || n[len] != '\0' || len > 64)
+            return ld_json_fail(&c->j, ip, NULL, "must be a field name of 1 to "
+                                "64 letters, digits, '_', '.' or '-'");
+        for (int k = 0; k < r->npass; k++)
+            if (strcmp(r->pass[k], n) == 0)
+                return ld_json_fail(&c->j, ip, NULL, "\"%s\" is listed twice",
+                                    n);
+        if ((r->pass[r->npass] = strdup(n)) == NULL)
+            return ld_json_oom(&c->j);
+        r->npass++;
+    }
+    return LD_OK;
+}
+
+int ld_policy_route_pass_through(const ld_policy *p, int route,
+                                 const char *const **names)
+{
+    if (p == NULL || route < 0 || route >= p->nroutes)
+        return LD_EINVAL;
+    if (names != NULL)
+        *names = (const char *const *)p->routes[route].pass;
+    return p->routes[route].npass;
+}
+
 static int load_route(load_ctx *c, const cJSON *v, const char *path,
                       ld_route *r, const ld_breaker_cfg *breaker)
 {
@@ -293,7 +342,7 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
         "provider", "model", "base_url", "api_key_env", "price", "quality",
         "regions", "context_window", "capabilities", "max_concurrency",
         "timeouts", "breaker", "upstream", "headers", "query", "aws_region",
-        NULL};
+        "pass_through", NULL};
     const ld_json *js = &c->j;
     int rc;
     const char *s = NULL;
@@ -350,7 +399,8 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
                           &window)) < 0 ||
         (rc = get_caps(c, v, path, "capabilities", &r->caps)) < 0 ||
         (rc = ld_json_whole(js, v, path, "max_concurrency", false, 1, 1e7,
-                          &conc)) < 0)
+                          &conc)) < 0 ||
+        (rc = load_pass_through(c, v, path, r)) < 0)
         return rc;
     r->context_window = (int64_t)window;
     r->max_concurrency = (int)conc;
@@ -1127,6 +1177,8 @@ void ld_policy_free(ld_policy *p)
         free(r->api_key_env);
         free(r->upstream);
         ld_policy_route_ext_free(r);
+        for (int k = 0; k < r->npass; k++)
+            free(r->pass[k]);
     }
     for (int i = 0; i < p->nworkloads; i++) {
         free(p->workloads[i].name);

@@ -150,6 +150,15 @@ typedef struct ld_route_info {
 
 int ld_policy_route_info(const ld_policy *p, int route, ld_route_info *out);
 
+/* A route's "pass_through": top-level request fields outside the live
+ * router's own list (service_tier, reasoning_effort...) that a client may
+ * send and that are forwarded to this route only. *names (may be NULL)
+ * points at the route's array; returns the count, LD_EINVAL for a bad
+ * route. */
+#define LD_MAX_PASS_THROUGH 16
+int ld_policy_route_pass_through(const ld_policy *p, int route,
+                                 const char *const **names);
+
 /* The routes a workload may use: its ladder, then role routes outside it,
  * in that order. Writes at most cap indices to routes and returns how many
  * there are (which may exceed cap), or LD_EINVAL for a bad workload. */

@@ -33,6 +33,8 @@ typedef struct ld_route {
     bool price_pending;
     int nheaders, nquery;
     char *aws_region;
+    char *pass[LD_MAX_PASS_THROUGH]; /* "pass_through": extra top-level */
+    int npass;                       /* request fields forwarded to it */
 } ld_route;
 
 typedef struct ld_rule {

@@ -71,6 +71,20 @@ typedef struct live_chat_req {
  * "body is not JSON: syntax error at byte 17"). */
 int live_chat_parse(const char *body, size_t len, live_chat_req *out,
                     char *msg, size_t cap);
+/* The same, with n more top-level field names accepted (the policy's
+ * pass_through names, over all routes): any other unknown field is still
+ * refused. */
+int live_chat_parse_extra(const char *body, size_t len,
+                          const char *const *extra, int n, live_chat_req *out,
+                          char *msg, size_t cap);
+/* Before the upstream body for one route is built: the top-level fields
+ * outside the router's own list that are not on that route's list
+ * (allowed, n) are taken out of r->body into *held (NULL when none);
+ * returns how many, or LD_ENOMEM. live_chat_restore puts them back, for
+ * another route's attempt. */
+int live_chat_withhold(live_chat_req *r, const char *const *allowed, int n,
+                       cJSON **held);
+void live_chat_restore(live_chat_req *r, cJSON *held);
 void live_chat_cleanup(live_chat_req *r);
 
 /* The upstream request for a route: OpenAI-compatible routes get the

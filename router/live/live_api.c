@@ -4,6 +4,9 @@
  * and the watch on the client's connection.
  */
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,8 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "live_int.h"
 
@@ -62,6 +67,7 @@ static void live_watch_client(sreq *r)
     bufferevent_set_timeouts(bev, NULL, &s->idle_tv);
     if (bufferevent_enable(bev, EV_READ) != 0)
         live_log(s, "cannot watch a client connection for close");
+    live_conn_guard(r->conn);
 }
 
 
@@ -212,6 +218,43 @@ static int auth_key(live_server *s, struct evhttp_request *req, int *key)
     return 0;
 }
 
+/* ---- the admin listener's token ------------------------------------------------ */
+
+/* Both sides are hashed (SHA-256) and the digests compared with
+ * CRYPTO_memcmp: the time taken says nothing about the token, not even its
+ * length. */
+bool live_admin_allowed(live_server *s, struct evhttp_request *req)
+{
+    const char *want = s->o.admin_token;
+    if (want == NULL)
+        return true;
+    const char *a = header_in(req, "authorization");
+    unsigned char got_md[EVP_MAX_MD_SIZE], want_md[EVP_MAX_MD_SIZE];
+    unsigned int gl = 0, wl = 0;
+    bool ok = false;
+    if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7;
+        while (*a == ' ')
+            a++;
+        ok = EVP_Digest(a, strlen(a), got_md, &gl, EVP_sha256(), NULL) == 1 &&
+             EVP_Digest(want, strlen(want), want_md, &wl, EVP_sha256(),
+                        NULL) == 1 &&
+             gl == 32 && wl == 32 && CRYPTO_memcmp(got_md, want_md, 32) == 0;
+    }
+    OPENSSL_cleanse(got_md, sizeof got_md);
+    OPENSSL_cleanse(want_md, sizeof want_md);
+    if (ok)
+        return true;
+    (void)evhttp_add_header(evhttp_request_get_output_headers(req),
+                            "WWW-Authenticate", "Bearer realm=\"ladder-admin\"");
+    live_reply_error(s, req, 401, a == NULL ? "the admin listener needs "
+                     "\"Authorization: Bearer <admin token>\""
+                                            : "invalid admin token",
+                     "invalid_request_error", "invalid_admin_token",
+                     LIVE_REJ_UNAUTHORIZED);
+    return false;
+}
+
 /* The key's tier, or the one x-ladder-tier narrows to when the key allows
  * it; the workload must be one the key may use. 0, or -1 when a 403 was
  * sent. */
@@ -306,10 +349,11 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
  * (kept in raw, NUL-terminated, for a stream's later attempts), or parsed
  * by the face. */
 static int parse_body(const live_face *face, const char *body, size_t len,
-                      live_chat_req *out, live_buf *raw, char *msg, size_t cap)
+                      const char *const *pass, int npass, live_chat_req *out,
+                      live_buf *raw, char *msg, size_t cap)
 {
     if (face == NULL)
-        return live_chat_parse(body, len, out, msg, cap);
+        return live_chat_parse_extra(body, len, pass, npass, out, msg, cap);
     if (face->to_chat == NULL)
         return face->parse(body, len, out, msg, cap);
     int rc = face->to_chat(body, len, raw, msg, cap);
@@ -317,7 +361,8 @@ static int parse_body(const live_face *face, const char *body, size_t len,
         snprintf(msg, cap, "the request is too large once translated");
     if (rc != LD_OK)
         return rc == LD_ELIMIT ? LD_EINVAL : rc;
-    return live_chat_parse(raw->data, raw->len, out, msg, cap);
+    return live_chat_parse_extra(raw->data, raw->len, pass, npass, out, msg,
+                                 cap);
 }
 
 /* Whether the request's workload (from the header or "model") is of the
@@ -403,10 +448,12 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         return;
     }
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+    const char *pass[PASS_UNION_CAP];
+    int npass = live_pass_union(s->p, pass, PASS_UNION_CAP);
     live_buf face_raw;
     live_buf_init(&face_raw, s->o.max_body * 4 + ((size_t)64 << 10));
-    int prc = body != NULL ? parse_body(face, body, len, &r->chat, &face_raw,
-                                        msg, sizeof msg)
+    int prc = body != NULL ? parse_body(face, body, len, pass, npass, &r->chat,
+                                        &face_raw, msg, sizeof msg)
                            : LD_ENOMEM;
     if (prc == LD_OK && face != NULL && face->native_api != NULL &&
         len > 0 && (r->native = malloc(len)) != NULL) {
@@ -420,8 +467,11 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         body = face_raw.data;
         len = face_raw.len;
     }
-    if (prc == LD_OK && r->chat.stream && len > 0 &&
-        (r->raw = malloc(len)) != NULL) {
+    /* the request is kept as the bytes it came in (at most --max-body; for
+     * another API, its chat translation), not as its parsed tree (tens of
+     * times larger for many small messages): the tree serves the first
+     * attempt's body and is freed; a later attempt parses the bytes again */
+    if (prc == LD_OK && len > 0 && (r->raw = malloc(len)) != NULL) {
         memcpy(r->raw, body, len);
         r->raw_len = len;
     }
@@ -478,6 +528,7 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     r->id = s->next_id++;
     live_fmt_prefixed_u64(r->id_str, "r-", r->id);
     r->http = req;
+    r->conn = s->cur_conn;
     r->evcon = evhttp_request_get_connection(req);
     r->stream = r->chat.stream;
     r->workload = workload;
@@ -538,6 +589,9 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     s->reqs = r;
     s->nreqs++;
     s->in_flight++;
+    /* its bytes and an attempt's upstream body, in the memory budget */
+    r->reserved = 2 * len;
+    s->req_bytes += r->reserved;
     if (r->evcon != NULL)
         live_watch_client(r);
     {
@@ -547,6 +601,19 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         r->tier = info.tier;
     }
     live_drain(r);
+    if (r->raw != NULL && r->chat.body != NULL) {
+        /* no attempt started yet (a wait, a hedge later): the same */
+        cJSON_Delete(r->chat.body);
+        r->chat.body = NULL;
+        r->chat.model = NULL;
+    }
+#if defined(__GLIBC__)
+    /* the tree of a large body (tens of MB for a megabyte of small
+     * messages) was made of small blocks, now free in the middle of the
+     * heap, where glibc keeps them; give their pages back */
+    if (len >= TRIM_BODY_MIN)
+        (void)malloc_trim(0);
+#endif
 }
 
 /* One name of GET /v1/models: OpenAI's fields, and a "ladder" object
@@ -697,6 +764,23 @@ static void on_legacy_completions(live_server *s, struct evhttp_request *req)
                      "unsupported_endpoint", LIVE_REJ_NOT_FOUND);
 }
 
+int live_pass_union(const ld_policy *p, const char **out, int cap)
+{
+    int n = 0;
+    for (int r = 0; r < ld_policy_route_count(p); r++) {
+        const char *const *names;
+        int k = ld_policy_route_pass_through(p, r, &names);
+        for (int i = 0; i < k; i++) {
+            int j = 0;
+            while (j < n && strcmp(out[j], names[i]) != 0)
+                j++;
+            if (j == n && n < cap)
+                out[n++] = names[i];
+        }
+    }
+    return n;
+}
+
 const char *live_req_path(struct evhttp_request *req)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -729,10 +813,21 @@ void live_on_request(struct evhttp_request *req, void *arg)
     const char *path = live_req_path(req);
     size_t i = 0;
     live_enter(s);
-    live_conn_request(s, req);
+    s->cur_conn = live_conn_request(s, req);
     while (i < sizeof api / sizeof api[0] && strcmp(path, api[i].path) != 0)
         i++;
-    if (i == sizeof api / sizeof api[0])
+    if (header_in(req, "transfer-encoding") != NULL &&
+        header_in(req, "content-length") != NULL) {
+        /* libevent takes the chunked framing and ignores the length; a
+         * proxy in front may have taken the length: the two disagree on
+         * where the request ends (RFC 9112 6.3: smuggling), so neither is
+         * trusted and the connection is closed */
+        (void)evhttp_add_header(evhttp_request_get_output_headers(req),
+                                "Connection", "close");
+        live_reply_error(s, req, 400, "a request with both Transfer-Encoding "
+                         "and Content-Length is refused", "invalid_request_error",
+                         "malformed_request", LIVE_REJ_MALFORMED_HTTP);
+    } else if (i == sizeof api / sizeof api[0])
         live_reply_error(s, req, 404, "unknown URL (ladder serves " LIVE_API_LIST
                     ")", "invalid_request_error", "unknown_url",
                     LIVE_REJ_NOT_FOUND);
@@ -741,5 +836,6 @@ void live_on_request(struct evhttp_request *req, void *arg)
                     "method_not_allowed", LIVE_REJ_METHOD);
     else
         api[i].handler(s, req);
+    s->cur_conn = NULL;
     live_leave(s);
 }

@@ -627,8 +627,17 @@ void live_att_start(sreq *r, const ld_do *d)
     live_chat_req again, *chat = &r->chat;
     if (chat->body == NULL) {
         char why[128];
+        const char *pass[PASS_UNION_CAP];
+        int npass = live_pass_union(r->g->p, pass, PASS_UNION_CAP);
+        /* a face that parses its own body (embeddings) parses it again;
+         * the others kept the chat body they were translated to */
+        const live_face *fc = r->face;
+        bool own_parse = fc != NULL && fc->to_chat == NULL && fc->parse != NULL;
         if (r->raw == NULL ||
-            live_chat_parse(r->raw, r->raw_len, &again, why, sizeof why) != LD_OK) {
+            (own_parse ? fc->parse(r->raw, r->raw_len, &again, why, sizeof why)
+                       : live_chat_parse_extra(r->raw, r->raw_len, pass, npass,
+                                               &again, why, sizeof why)) !=
+                LD_OK) {
             live_att_retire(a);
             live_att_end_local(r, d->attempt, LD_TR_CONNECT_FAILED);
             return;
@@ -638,8 +647,19 @@ void live_att_start(sreq *r, const ld_do *d)
         again.native_api = r->chat.native_api;
         chat = &again;
     }
-    int rc = live_provider_build(a->prov, chat, ri.model, r->stream,
-                                 prefill, &a->body, NULL);
+    /* fields on another route's pass_through only: left out of this
+     * route's body (and counted), put back for the next attempt */
+    const char *const *own = NULL;
+    int nown = ld_policy_route_pass_through(r->g->p, d->route, &own);
+    cJSON *held = NULL;
+    int dropped = live_chat_withhold(chat, own, nown, &held);
+    int rc = dropped < 0 ? LD_ENOMEM
+                         : live_provider_build(a->prov, chat, ri.model,
+                                               r->stream, prefill, &a->body,
+                                               NULL);
+    live_chat_restore(chat, held);
+    if (dropped > 0)
+        live_metrics_on_field_dropped(s->m, (uint64_t)dropped);
     if (chat == &again) {
         live_chat_cleanup(&again);
     } else if (r->raw != NULL) {

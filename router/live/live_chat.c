@@ -296,28 +296,80 @@ static int check_tree(const cJSON *v, char *path, size_t plen, size_t pcap,
 
 /* The top-level fields forwarded upstream; any other is refused (it might
  * change the price or the behaviour outside what the policy checked, as
- * service_tier or reasoning_effort do). */
+ * service_tier or reasoning_effort do) unless a route's pass_through names
+ * it: then it is accepted, forwarded to the routes that list it and left
+ * out of the body sent to the others. metadata (OpenAI's key-value tags
+ * for the request) and user change neither price nor answer. */
 static const char *const known_fields[] = {
     "model", "messages", "stream", "stream_options", "max_tokens",
     "max_completion_tokens", "temperature", "top_p", "n", "stop", "tools",
     "tool_choice", "parallel_tool_calls", "response_format", "seed", "user",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-    "top_logprobs"};
+    "metadata", "presence_penalty", "frequency_penalty", "logit_bias",
+    "logprobs", "top_logprobs"};
 
-static int check_fields(const cJSON *root, char *msg, size_t cap)
+static bool name_in(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool known_field(const char *name)
+{
+    return name_in(name, known_fields,
+                   sizeof known_fields / sizeof known_fields[0]);
+}
+
+static int check_fields(const cJSON *root, const char *const *extra, int n,
+                        char *msg, size_t cap)
 {
     const cJSON *c;
     cJSON_ArrayForEach(c, root) {
-        size_t i = 0;
-        while (i < sizeof known_fields / sizeof known_fields[0] &&
-               strcmp(c->string, known_fields[i]) != 0)
-            i++;
-        if (i == sizeof known_fields / sizeof known_fields[0])
+        if (!known_field(c->string) &&
+            !name_in(c->string, extra, n > 0 ? (size_t)n : 0))
             return bad(msg, cap, "%.60s: unknown field (ladder forwards only "
-                       "the fields it checks; see README, The live router)",
-                       c->string);
+                       "the fields it checks and those a route's "
+                       "pass_through lists; see README, Running it for "
+                       "users)", c->string);
     }
     return LD_OK;
+}
+
+int live_chat_withhold(live_chat_req *r, const char *const *allowed, int n,
+                       cJSON **held)
+{
+    int count = 0;
+    *held = NULL;
+    /* an embeddings body has its own fields, checked by its face */
+    if (r == NULL || r->body == NULL || r->embed)
+        return 0;
+    for (cJSON *c = r->body->child, *next; c != NULL; c = next) {
+        next = c->next;
+        if (known_field(c->string) ||
+            name_in(c->string, allowed, n > 0 ? (size_t)n : 0))
+            continue;
+        if (*held == NULL && (*held = cJSON_CreateObject()) == NULL)
+            return LD_ENOMEM;
+        cJSON_AddItemToObject(*held, c->string,
+                              cJSON_DetachItemViaPointer(r->body, c));
+        count++;
+    }
+    return count;
+}
+
+void live_chat_restore(live_chat_req *r, cJSON *held)
+{
+    if (held == NULL)
+        return;
+    if (r != NULL && r->body != NULL) {
+        for (cJSON *c = held->child, *next; c != NULL; c = next) {
+            next = c->next;
+            cJSON_AddItemToObject(r->body, c->string,
+                                  cJSON_DetachItemViaPointer(held, c));
+        }
+    }
+    cJSON_Delete(held);
 }
 
 /* max_completion_tokens wins over max_tokens; -1 when neither is given. */
@@ -342,6 +394,13 @@ static int check_max_tokens(const cJSON *body, int64_t *out, char *msg,
 
 int live_chat_parse(const char *body, size_t len, live_chat_req *out,
                     char *msg, size_t cap)
+{
+    return live_chat_parse_extra(body, len, NULL, 0, out, msg, cap);
+}
+
+int live_chat_parse_extra(const char *body, size_t len,
+                          const char *const *extra, int nextra,
+                          live_chat_req *out, char *msg, size_t cap)
 {
     cJSON *root = NULL;
     size_t at = 0;
@@ -374,7 +433,7 @@ int live_chat_parse(const char *body, size_t len, live_chat_req *out,
         char path[256] = "";
         rc = check_tree(root, path, 0, sizeof path, msg, cap, 0);
         if (rc == LD_OK)
-            rc = check_fields(root, msg, cap);
+            rc = check_fields(root, extra, nextra, msg, cap);
         if (rc != LD_OK)
             goto fail;
     }

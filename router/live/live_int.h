@@ -60,6 +60,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -95,6 +96,10 @@
 #define SSE_LINE_CAP ((size_t)1 << 20)  /* one SSE line or event */
 #define PENDING_OUT_CAP ((size_t)1 << 20) /* stream output before commit */
 #define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
+#define DEFAULT_MAX_BUFFERED ((size_t)64 << 20) /* to all clients */
+#define SLOW_MIN ((size_t)64 << 10)     /* behind: cut over the budget */
+#define DEFAULT_MAX_REQUEST_MEM ((size_t)64 << 20) /* request bodies */
+#define TRIM_BODY_MIN ((size_t)256 << 10) /* bodies whose tree is given back */
 #define WATCH_READ_CAP ((size_t)64 << 10) /* client bytes read while busy */
 #define METRICS_CAP ((size_t)8 << 20)
 #define EASY_POOL_MAX 64
@@ -216,6 +221,10 @@ struct sreq {
                             and made again for a later attempt */
     size_t raw_len;
     bool sent_partial;   /* a cut stream's text was not the whole answer */
+    ld_us last_out;      /* when the stream's last bytes were handed over */
+    size_t reserved;     /* its share of s->req_bytes */
+    struct live_conn *conn; /* its connection's watch (NULL: none); valid
+                               while http is not NULL */
     ld_trace *tr;        /* its trace record; NULL without --trace */
     const live_face *face; /* the client's API when not chat completions
                               (live_face.h); NULL for chat */
@@ -244,6 +253,28 @@ typedef struct live_conn {
     bool busy;       /* its request is ours (live_on_request .. complete) */
     bool armed;      /* a request is arriving: the deadline runs */
     bool closing;    /* shut down by us; the sweep frees it */
+    /* libevent's own refusals, rewritten (live_conn.c, on_conn_output) */
+    bool head_done;  /* the current request's blank line has arrived */
+    bool head_nl;    /* the last head byte (CR aside) was a LF */
+    size_t head_bytes; /* bytes of the current request's head so far */
+    bool rewriting;  /* libevent's error page is being replaced */
+    bool in_rewrite; /* our own changes to the output (no recursion) */
+    size_t keep;     /* output bytes to keep while rewriting */
+    size_t out_len;  /* bytes waiting in the connection's output */
+    /* the request memory budget (live_conn.c, recv_admit) */
+    bool reserved;   /* holds --max-body of the budget: a body arriving */
+    bool waiting;    /* not read until the budget has room */
+    struct live_conn *next_wait;
+    /* half-close (live_conn_guard): evhttp's event callback, wrapped */
+    bool half_closed; /* the client shut its write side down */
+    bool started;     /* the reply to its request has begun */
+    bool probed;      /* the 103 probe went out (once a request) */
+    bool probe_out;   /* its bytes are not all sent: evhttp's write
+                         callback is not told of them */
+    bool in_probe;
+    bufferevent_data_cb rd_orig, wr_orig;
+    bufferevent_event_cb ev_orig;
+    void *ev_arg;
 } live_conn;
 
 /* One second of chat requests: taken, or shed at --max-concurrent. */
@@ -293,6 +324,8 @@ struct live_server {
     int nheld;
     struct event *held_timer, *held_pump;
     sreq *cur;                          /* request of the running core call */
+    struct live_conn *cur_conn;         /* in live_on_request: its
+                                           connection's watch, or NULL */
     satt *work;
     sreq *zombies;
     feedback_slot fb[FEEDBACK_SLOTS];
@@ -309,6 +342,12 @@ struct live_server {
     int nconns, conn_cap, fd_limit;
     struct event *sweep_timer, *sweep_soon, *accept_timer, *sig_hup;
     struct timeval read_tv;
+    size_t out_buffered;                /* unsent bytes to all clients */
+    size_t req_bytes;                   /* request bodies: arriving
+                                           (--max-body each) and held by
+                                           requests in flight (2x size) */
+    live_conn *wait_head, *wait_tail;   /* connections not read meanwhile */
+    uint64_t slow_cut;                  /* streams cut over the budget */
     ld_us cap_logged, accept_logged, deadline_logged; /* last logs (0 none) */
     uint64_t cap_closed, accept_failed, deadline_closed; /* since the log */
 };
@@ -387,7 +426,21 @@ void live_on_sweep(evutil_socket_t fd, short what, void *arg);
 void live_on_accept_resume(evutil_socket_t fd, short what, void *arg);
 void live_on_accept_error(struct evconnlistener *lev, void *ctx);
 void live_conn_limits(live_server *s);
-void live_conn_request(live_server *s, struct evhttp_request *req);
+/* The request reached live_on_request: its connection (NULL when not
+ * watched), busy until live_conn_done (its reply's completion). */
+live_conn *live_conn_request(live_server *s, struct evhttp_request *req);
+void live_conn_done(live_conn *c);
+/* A request's body memory came back to the budget: read the connections
+ * that were waiting for room. */
+void live_conn_admit(live_server *s);
+/* The request memory budget in bytes (--max-request-mb, at least 4x
+ * --max-body). */
+size_t live_req_budget(const live_server *s);
+/* After evhttp wrote (or started reading) for a request of ours on c: an
+ * end of file from the client (it shut down its write side, the request
+ * already in) no longer fails the connection; reading stops instead, and
+ * a client that left is seen at the next write that fails. NULL: none. */
+void live_conn_guard(live_conn *c);
 
 /* A chat request was taken (shed false) or shed for overload. */
 void live_load_note(live_server *s, bool shed);
@@ -407,6 +460,14 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived);
 
 /* evhttp's callback for the client listener. */
 void live_on_request(struct evhttp_request *req, void *arg);
+/* The admin listener's check of --admin-token: true when the request may
+ * go on (no token configured, or the right one as a bearer token); false
+ * after a 401 was sent. */
+bool live_admin_allowed(live_server *s, struct evhttp_request *req);
+/* The policy's pass_through names over all routes, each once, into out
+ * (at most cap); returns how many. */
+int live_pass_union(const ld_policy *p, const char **out, int cap);
+#define PASS_UNION_CAP 64
 /* The request's URL path ("" when none). */
 const char *live_req_path(struct evhttp_request *req);
 
@@ -475,6 +536,9 @@ void live_flush_out(satt *a);
 void live_send_chunk(sreq *r, const char *p, size_t n);
 void live_respond_success(sreq *r, const ld_req_info *info);
 void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d);
+/* ": ping" to the committed streams silent for --sse-ping-s (the 1 s
+ * sweep calls it). */
+void live_ping_streams(live_server *s);
 /* Drop the client's connection (abandoned while it was still there). */
 void live_close_client(sreq *r);
 /* Empty a header list but for a "Connection: close". */

@@ -52,6 +52,8 @@ struct live_metrics {
     histo ttft[NR];
     uint64_t rejects[LIVE_REJ_COUNT];
     uint64_t queued;
+    uint64_t slow_cut;                  /* streams cut: client too slow */
+    uint64_t fields_dropped;            /* pass_through fields left out */
     uint64_t feedback[LIVE_FB_COUNT][2];
     const live_keys *keys;  /* bound by the first live_metrics_on_key */
     uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
@@ -64,7 +66,7 @@ static const char *const key_outcome_names[LIVE_KEY_OUTCOMES] = {
 static const char *const reject_names[LIVE_REJ_COUNT] = {
     "bad_request", "too_large", "overloaded", "draining", "not_found",
     "method_not_allowed", "internal", "unauthorized", "forbidden",
-    "key_limit", "left_queue"};
+    "key_limit", "left_queue", "headers_too_large", "malformed_http"};
 
 static const char *const feedback_names[LIVE_FB_COUNT] = {
     "accepted", "retried", "abandoned"};
@@ -386,6 +388,16 @@ void live_metrics_on_reject(live_metrics *m, live_reject why)
         m->rejects[why]++;
 }
 
+void live_metrics_on_slow_cut(live_metrics *m)
+{
+    m->slow_cut++;
+}
+
+void live_metrics_on_field_dropped(live_metrics *m, uint64_t n)
+{
+    m->fields_dropped += n;
+}
+
 void live_metrics_on_feedback(live_metrics *m, live_feedback fb,
                               bool fell_back)
 {
@@ -600,9 +612,24 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
            NULL);
     put_u64(&o, (uint64_t)(in_flight > 0 ? in_flight : 0));
 
+    header(&o, "ladder_client_too_slow_total", "counter",
+           "Streams cut because their client did not read while the unsent "
+           "bytes to all clients were over --max-buffered-mb.");
+    series(&o, "ladder_client_too_slow_total", NULL, NULL, NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, m->slow_cut);
+
+    header(&o, "ladder_pass_through_dropped_total", "counter",
+           "Request fields another route's pass_through lists, left out of "
+           "the body sent to a route that does not list them.");
+    series(&o, "ladder_pass_through_dropped_total", NULL, NULL, NULL, NULL,
+           NULL, NULL);
+    put_u64(&o, m->fields_dropped);
+
     header(&o, "ladder_requests_rejected_total", "counter",
            "Requests answered before routing (bad request, too large, "
-           "overload, draining, unknown path), by reason.");
+           "overload, draining, unknown path, refused by the HTTP layer), "
+           "by reason.");
     for (int i = 0; i < LIVE_REJ_COUNT; i++) {
         series(&o, "ladder_requests_rejected_total", "reason",
                reject_names[i], NULL, NULL, NULL, NULL);

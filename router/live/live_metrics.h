@@ -37,6 +37,10 @@ typedef enum live_reject {
     LIVE_REJ_FORBIDDEN,    /* the key may not use that tier or workload */
     LIVE_REJ_KEY_LIMIT,    /* over the key's rpm, tpm or USD budget */
     LIVE_REJ_LEFT_QUEUE,   /* the client left while it waited (--queue-ms) */
+    LIVE_REJ_HEADERS_TOO_LARGE, /* request line and headers over the cap */
+    LIVE_REJ_MALFORMED_HTTP,    /* refused by the HTTP parser (a bare CR, a
+                                   bad Content-Length, chunked with
+                                   Content-Length, an unknown method...) */
     LIVE_REJ_COUNT
 } live_reject;
 
@@ -77,6 +81,10 @@ void live_metrics_on_queued(live_metrics *m);
 /* A request of route `route` put on the wire (refused: curl's own re-send
  * of it, which was stopped before it was sent). Unknown routes ignored. */
 void live_metrics_on_wire(live_metrics *m, int route, bool refused);
+/* A stream was cut: its client did not read, the output budget was over. */
+void live_metrics_on_slow_cut(live_metrics *m);
+/* n pass_through fields were left out of a route's body. */
+void live_metrics_on_field_dropped(live_metrics *m, uint64_t n);
 
 /* What became of a request made with a client key. */
 typedef enum live_key_outcome {

@@ -43,6 +43,24 @@ static void live_on_sent(struct evhttp_request *req, void *arg)
     live_maybe_exit(s);
 }
 
+/* The same, for a reply on a watched connection: it is free for its next
+ * request (its read deadline, libevent's refusals rewritten). */
+static void live_on_sent_conn(struct evhttp_request *req, void *arg)
+{
+    live_conn *c = arg;
+    live_conn_done(c);
+    live_on_sent(req, c->s);
+}
+
+static void on_sent_set(live_server *s, struct evhttp_request *req,
+                        live_conn *c)
+{
+    if (c != NULL)
+        evhttp_request_set_on_complete_cb(req, live_on_sent_conn, c);
+    else
+        evhttp_request_set_on_complete_cb(req, live_on_sent, s);
+}
+
 /* Headers every reply carries. */
 static void live_add_header(struct evhttp_request *req, const char *k, const char *v)
 {
@@ -58,9 +76,10 @@ void live_send_whole(live_server *s, struct evhttp_request *req, int status,
         live_add_header(req, "Content-Type", content_type);
     if (s->draining)
         live_add_header(req, "Connection", "close");
-    evhttp_request_set_on_complete_cb(req, live_on_sent, s);
+    on_sent_set(s, req, s->cur_conn);
     s->unsent++;
     evhttp_send_reply(req, status, live_reason_phrase(status), body);
+    live_conn_guard(s->cur_conn);
 }
 
 /* {"error":{"message","type","param","code"}} into b. */
@@ -218,7 +237,7 @@ static void live_release_http(sreq *r)
             bufferevent_set_timeouts(bev, &s->idle_tv, &s->idle_tv);
         }
     }
-    evhttp_request_set_on_complete_cb(r->http, live_on_sent, s);
+    on_sent_set(s, r->http, r->conn);
     s->unsent++;
 }
 
@@ -276,11 +295,46 @@ void live_send_chunk(sreq *r, const char *p, size_t n)
         live_core_abandon(r);
         return;
     }
+    /* The output budget: the unsent bytes to all clients together. Over
+     * it, the streams furthest behind (the most bytes unsent, at least
+     * SLOW_MIN: a client that reads has next to none, and the kernel's
+     * socket buffer is full before a byte waits here) are cut, as
+     * abandoned, their connections closed, which frees what they held,
+     * until the total is under the budget again. Pausing the upstream
+     * instead would hold its connection and the request's slot for a
+     * client that may never read again. */
+    size_t budget = s->o.max_buffered > 0 ? s->o.max_buffered
+                                          : DEFAULT_MAX_BUFFERED;
+    while (s->out_buffered + n > budget) {
+        sreq *worst = NULL;
+        size_t most = SLOW_MIN - 1;
+        for (sreq *q = s->reqs; q != NULL; q = q->next)
+            if (q->stream && q->http != NULL && q->conn != NULL &&
+                q->conn->out_len > most) {
+                most = q->conn->out_len;
+                worst = q;
+            }
+        if (worst == NULL)
+            break;
+        live_metrics_on_slow_cut(s->m);
+        if (s->slow_cut++ == 0 || s->slow_cut % 1000 == 0)
+            live_log(s, "output budget (%zu bytes unsent to clients, "
+                     "--max-buffered-mb %zu) reached: cutting the streams "
+                     "whose client reads least (%llu so far)", s->out_buffered,
+                     budget >> 20, (unsigned long long)s->slow_cut);
+        live_core_abandon(worst);
+        if (worst->http != NULL) /* the core had finished it already */
+            live_close_client(worst);
+        if (worst == r)
+            return;
+    }
     if (evbuffer_add(s->scratch, p, n) != 0) {
         live_core_abandon(r);
         return;
     }
     evhttp_send_reply_chunk(r->http, s->scratch);
+    live_conn_guard(r->conn);
+    r->last_out = s->now;
     evbuffer_drain(s->scratch, evbuffer_get_length(s->scratch));
 }
 
@@ -312,6 +366,7 @@ void live_commit_stream(sreq *r, satt *a, const ld_req_info *info)
     live_add_header(r->http, "Cache-Control", "no-cache");
     ladder_headers(r, info, -1);
     evhttp_send_reply_start(r->http, 200, "OK");
+    live_conn_guard(r->conn);
     /* the headers are on their way: the list is not needed again */
     live_keep_only_connection(evhttp_request_get_output_headers(r->http));
     live_flush_out(a);
@@ -395,6 +450,7 @@ void live_respond_success(sreq *r, const ld_req_info *info)
         r->http = NULL;
         r->evcon = NULL;
         evhttp_send_reply_end(req);
+        live_conn_guard(r->conn);
         return;
     }
     struct evhttp_request *req = r->http;
@@ -424,6 +480,7 @@ void live_respond_success(sreq *r, const ld_req_info *info)
     r->http = NULL;
     r->evcon = NULL;
     evhttp_send_reply(req, r->status_sent, live_reason_phrase(r->status_sent), b);
+    live_conn_guard(r->conn);
     if (b != NULL)
         evbuffer_free(b);
 }
@@ -463,6 +520,7 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
             n |= evbuffer_add(b, "\n\n", 2);
             if (n == 0)
                 evhttp_send_reply_chunk(r->http, b);
+            live_conn_guard(r->conn);
             evbuffer_free(b);
         }
         struct evhttp_request *req = r->http;
@@ -470,6 +528,7 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
         r->http = NULL;
         r->evcon = NULL;
         evhttp_send_reply_end(req);
+        live_conn_guard(r->conn);
         return;
     }
     int status = d->status; /* 4xx or 5xx: the policy loader sees to it */
@@ -488,8 +547,29 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
     r->http = NULL;
     r->evcon = NULL;
     evhttp_send_reply(req, status, live_reason_phrase(status), b);
+    live_conn_guard(r->conn);
     if (b != NULL)
         evbuffer_free(b);
+}
+
+/* SSE comment keep-alives. A client reading a stream is only known to be
+ * gone when a write to it fails (or, while it has not half-closed, when
+ * its end of file arrives): during a long silence of the upstream (a
+ * stall, a slow tool call) the router would keep paying for an answer no
+ * one reads. A comment line every --sse-ping-s seconds of silence is
+ * ignored by SSE readers (the OpenAI and Anthropic SDKs skip ':' lines)
+ * and makes the departure visible within two intervals (the first write
+ * draws the reset, the next one fails). */
+void live_ping_streams(live_server *s)
+{
+    double every = s->o.sse_ping_s == 0 ? 15.0 : s->o.sse_ping_s;
+    if (every < 0)
+        return;
+    ld_us gap = (ld_us)(every * (double)LD_US_PER_S);
+    for (sreq *r = s->reqs; r != NULL; r = r->next)
+        if (r->stream && r->reply_started && r->http != NULL &&
+            r->committed != NULL && s->now - r->last_out >= gap)
+            live_send_chunk(r, ": ping\n\n", 8);
 }
 
 /* Drop the client's connection (abandoned while it was still there). */

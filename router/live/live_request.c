@@ -173,6 +173,9 @@ void live_req_free(sreq *r)
     if (r->next != NULL)
         r->next->prev = r->prev;
     s->nreqs--;
+    s->req_bytes -= r->reserved <= s->req_bytes ? r->reserved : s->req_bytes;
+    if (r->reserved > 0)
+        live_conn_admit(s);
     if (r->timer != NULL)
         event_free(r->timer);
     live_chat_cleanup(&r->chat);

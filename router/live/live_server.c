@@ -258,6 +258,10 @@ static void live_on_admin(struct evhttp_request *req, void *arg)
     const char *path = live_req_path(req);
     struct evbuffer *b;
     live_enter(s);
+    if (!live_admin_allowed(s, req)) { /* a 401 was sent */
+        live_leave(s);
+        return;
+    }
     b = evbuffer_new();
     if (b == NULL) {
         live_send_whole(s, req, 500, NULL, NULL);
@@ -606,11 +610,10 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
 
-    /* evhttp reads bodies up to twice the limit, so that a body over it
-     * gets our JSON 413; larger ones libevent refuses itself (also 413) */
-    size_t hard = s->o.max_body > ((size_t)1 << 40) ? s->o.max_body
-                                                     : s->o.max_body * 2;
-    evhttp_set_max_body_size(s->http, (ev_ssize_t)hard);
+    /* a body over the limit is refused by libevent before it is read (a
+     * Content-Length over it) or as soon as it passes it (chunked); the
+     * client gets our JSON 413 (live_conn.c rewrites libevent's page) */
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)s->o.max_body);
     evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->o.max_headers);
     /* the usual methods reach live_on_request (a JSON 405 for the wrong one);
      * CONNECT and TRACE get libevent's 501 */

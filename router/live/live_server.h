@@ -44,6 +44,10 @@ typedef struct live_server_opts {
     const char *admin_host;   /* default "127.0.0.1" */
     int admin_port;           /* -1: listen port + 1 (a free port when the
                                  listen port is 0); 0: a free port */
+    const char *admin_token;  /* with it, the admin listener answers only
+                                 requests with "Authorization: Bearer
+                                 <token>" (401 otherwise); NULL: none (the
+                                 caller keeps the listener on loopback) */
     const char *events_path;  /* core events as JSON lines; NULL: none */
     const char *trace_path;   /* one trace line per request; NULL: none */
     size_t max_body;          /* client request body cap (0: 1 MiB) */
@@ -69,6 +73,21 @@ typedef struct live_server_opts {
                                  less a reserve for upstream sockets and
                                  files); at the cap the oldest connection
                                  without a request in flight is closed */
+    double sse_ping_s;        /* a stream the client reads that has been
+                                 silent this long gets an SSE comment
+                                 (": ping"), so that a client that left is
+                                 seen by the write that fails (0: 15;
+                                 < 0: never); checked once a second */
+    size_t max_buffered;      /* unsent bytes to all clients together: over
+                                 it, the stream whose client is furthest
+                                 behind is cut (0: 64 MiB) */
+    size_t max_request_mem;   /* request bodies in memory: each arriving
+                                 body counts max_body, each request in
+                                 flight twice its body (its bytes and an
+                                 attempt's upstream body); a body that does
+                                 not fit waits, its connection unread, for
+                                 requests to finish (0: 64 MiB; at least
+                                 4 max_body) */
     uint64_t seed;            /* backoff jitter */
     const char *redis_addr;   /* HOST:PORT to share route health with other
                                  routers (live_shared.h); NULL: none */

@@ -74,7 +74,7 @@ expect_in "$tmp/open.err" "refusing to listen on 0.0.0.0 without client keys" \
     "...saying why"
 expect_in "$tmp/open.err" "--no-auth" "...and how to serve it open on purpose"
 run admin serve "$tmp/policy.json" --listen 127.0.0.1:0 --admin 0.0.0.0:0
-expect_rc admin 2 "a non-loopback admin listener is refused (exit 2)"
+expect_rc admin 2 "a non-loopback admin listener without --admin-token is refused (exit 2)"
 
 "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
     --events "$tmp/events.jsonl" --trace "$tmp/trace.jsonl" >"$tmp/serve.out" 2>"$tmp/serve.err" &

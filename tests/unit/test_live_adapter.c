@@ -335,7 +335,8 @@ static void test_parse_rejects_bad_bodies_with_a_message_for_each(void **state)
         {"{\"service_tier\": \"priority\", \"messages\": [{\"role\": "
          "\"user\", \"content\": \"hi\"}]}",
          "service_tier: unknown field (ladder forwards only the fields it "
-         "checks; see README, The live router)"},
+         "checks and those a route's pass_through lists; see README, "
+         "Running it for users)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         live_chat_req r;
@@ -1769,6 +1770,73 @@ static void test_round_trip_openai_request_through_anthropic(void **state)
     live_chat_cleanup(&r);
 }
 
+/* ---- the top-level allow-list and pass_through ----------------------------- */
+
+static void test_parse_accepts_metadata_and_user(void **state)
+{
+    live_chat_req r;
+    (void)state;
+    parse_ok("{\"metadata\": {\"team\": \"search\"}, \"user\": \"u-1\", "
+             "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", &r);
+    live_chat_cleanup(&r);
+}
+
+static void test_parse_accepts_a_pass_through_field_only_when_listed(void **state)
+{
+    const char *body = "{\"service_tier\": \"priority\", \"messages\": "
+                       "[{\"role\": \"user\", \"content\": \"hi\"}]}";
+    const char *const listed[] = {"reasoning_effort", "service_tier"};
+    live_chat_req r;
+    char msg[256] = "";
+    (void)state;
+    assert_int_equal(live_chat_parse(body, strlen(body), &r, msg, sizeof msg),
+                     LD_EINVAL);
+    assert_non_null(strstr(msg, "service_tier: unknown field"));
+    assert_int_equal(live_chat_parse_extra(body, strlen(body), listed, 1, &r,
+                                           msg, sizeof msg), LD_EINVAL);
+    assert_int_equal(live_chat_parse_extra(body, strlen(body), listed, 2, &r,
+                                           msg, sizeof msg), LD_OK);
+    live_chat_cleanup(&r);
+}
+
+/* The body one route gets: fields another route's list names are left
+ * out, its own list's are kept; restore puts everything back. */
+static void test_withhold_leaves_out_fields_of_other_routes_only(void **state)
+{
+    const char *body = "{\"service_tier\": \"priority\", \"reasoning_effort\": "
+                       "\"high\", \"seed\": 1, \"messages\": [{\"role\": "
+                       "\"user\", \"content\": \"hi\"}]}";
+    const char *const all[] = {"service_tier", "reasoning_effort"};
+    const char *const mine[] = {"reasoning_effort"};
+    live_chat_req r;
+    char msg[256] = "";
+    cJSON *held = NULL;
+    live_buf b;
+    (void)state;
+    assert_int_equal(live_chat_parse_extra(body, strlen(body), all, 2, &r, msg,
+                                           sizeof msg), LD_OK);
+    assert_int_equal(live_chat_withhold(&r, mine, 1, &held), 1);
+    live_buf_init(&b, 0);
+    assert_int_equal(live_build_upstream(&r, LD_PROVIDER_OPENAI, "m", false,
+                                         NULL, &b, NULL), LD_OK);
+    cJSON *up = json(b.data, b.len);
+    assert_null(cJSON_GetObjectItemCaseSensitive(up, "service_tier"));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(up, "reasoning_effort")
+                            ->valuestring, "high");
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(up, "seed"));
+    cJSON_Delete(up);
+    live_buf_cleanup(&b);
+    live_chat_restore(&r, held);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r.body, "service_tier")
+                            ->valuestring, "priority");
+    /* a route with no list: both left out; one listing both: none */
+    assert_int_equal(live_chat_withhold(&r, NULL, 0, &held), 2);
+    live_chat_restore(&r, held);
+    assert_int_equal(live_chat_withhold(&r, all, 2, &held), 0);
+    assert_null(held);
+    live_chat_cleanup(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1777,6 +1845,9 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_bad_bodies_with_a_message_for_each),
         cmocka_unit_test(test_parse_rejects_a_nul_byte_inside_the_body),
         cmocka_unit_test(test_parse_reads_stream_usage_max_tokens_and_model),
+        cmocka_unit_test(test_parse_accepts_metadata_and_user),
+        cmocka_unit_test(test_parse_accepts_a_pass_through_field_only_when_listed),
+        cmocka_unit_test(test_withhold_leaves_out_fields_of_other_routes_only),
         cmocka_unit_test(test_parse_estimates_input_tokens_from_text),
         cmocka_unit_test(test_parse_detects_the_capabilities_a_request_needs),
         cmocka_unit_test(

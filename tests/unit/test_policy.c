@@ -1529,10 +1529,52 @@ static void test_a_price_list_route_needs_the_list(void **state)
                  LD_EINVAL, "prices.file: ", "missing");
 }
 
+/* ---- pass_through ----------------------------------------------------- */
+
+#define ROUTE_A_PASS(list)                                                  \
+    "\"a\": {\"provider\": \"openai\", \"model\": \"m-a\", "               \
+    "\"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2}, "          \
+    "\"pass_through\": " list "}"
+#define PASS_POLICY(list)                                                   \
+    POLICY("\"routes\": {" ROUTE_A_PASS(list) ", " ROUTE_B "}", WORKLOAD_W, "")
+
+static void test_pass_through_names_are_kept_per_route(void **state)
+{
+    (void)state;
+    ld_policy *p = parse_ok(PASS_POLICY("[\"service_tier\", \"reasoning_effort\"]"));
+    const char *const *names = NULL;
+    int a = ld_policy_route_index(p, "a"), b = ld_policy_route_index(p, "b");
+    assert_int_equal(ld_policy_route_pass_through(p, a, &names), 2);
+    assert_string_equal(names[0], "service_tier");
+    assert_string_equal(names[1], "reasoning_effort");
+    assert_int_equal(ld_policy_route_pass_through(p, b, &names), 0);
+    assert_int_equal(ld_policy_route_pass_through(p, 99, &names), LD_EINVAL);
+    ld_policy_free(p);
+}
+
+static void test_pass_through_refuses_bad_names_naming_the_place(void **state)
+{
+    (void)state;
+    expect_error(PASS_POLICY("\"service_tier\""), LD_EINVAL,
+                 "routes.a.pass_through", "must be an array");
+    expect_error(PASS_POLICY("[\"service\\r\\ntier\"]"), LD_EINVAL,
+                 "routes.a.pass_through[0]");
+    expect_error(PASS_POLICY("[\"ok\", \"\"]"), LD_EINVAL,
+                 "routes.a.pass_through[1]", "field name");
+    expect_error(PASS_POLICY("[\"ok\", 3]"), LD_EINVAL,
+                 "routes.a.pass_through[1]", "a string");
+    expect_error(PASS_POLICY("[\"x\", \"x\"]"), LD_EINVAL,
+                 "routes.a.pass_through[1]", "listed twice");
+    expect_error(PASS_POLICY("[\"a b\"]"), LD_EINVAL,
+                 "routes.a.pass_through[0]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         /* JSON syntax */
+        cmocka_unit_test(test_pass_through_names_are_kept_per_route),
+        cmocka_unit_test(test_pass_through_refuses_bad_names_naming_the_place),
         cmocka_unit_test(test_syntax_error_names_line_and_column),
         cmocka_unit_test(test_syntax_error_in_the_last_byte_is_not_end_of_file),
         cmocka_unit_test(test_trailing_comma_names_its_line),
