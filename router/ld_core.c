@@ -49,6 +49,9 @@ typedef struct route_state {
     ld_us blocked_until;  /* rate limit or quota */
     ld_class blocked_cls;
     int in_flight;
+    int borrowed;         /* attempts still in flight on an earlier core
+                             of this route (a reload), until the host says
+                             they ended (ld_core_release_borrowed) */
     double price_in, price_out, quality;
 } route_state;
 
@@ -350,7 +353,8 @@ static bool same_str(const char *a, const char *b)
 static bool same_upstream(const ld_route *a, const ld_route *b)
 {
     return same_str(a->id, b->id) && a->provider == b->provider &&
-           same_str(a->model, b->model) && same_str(a->base_url, b->base_url);
+           same_str(a->model, b->model) && same_str(a->base_url, b->base_url) &&
+           same_str(a->aws_region, b->aws_region);
 }
 
 int ld_core_adopt_health(ld_core *dst, const ld_core *src, ld_us now)
@@ -368,6 +372,7 @@ int ld_core_adopt_health(ld_core *dst, const ld_core *src, ld_us now)
             ld_breaker_adopt(d->breaker, o->breaker);
             ld_latency_adopt(d->ttft, o->ttft);
             d->tps = o->tps;
+            d->borrowed = o->in_flight + o->borrowed;
             if (o->blocked_until > now) {
                 d->blocked_until = o->blocked_until;
                 d->blocked_cls = o->blocked_cls;
@@ -378,6 +383,26 @@ int ld_core_adopt_health(ld_core *dst, const ld_core *src, ld_us now)
     }
     ld_retry_budget_adopt(dst->budget, src->budget);
     return kept;
+}
+
+int ld_req_rekey(ld_req *r, ld_quota *q, int key)
+{
+    if (r == NULL)
+        return LD_EINVAL;
+    if (r->quota != NULL) {
+        r->quota = key >= 0 ? q : NULL;
+        r->key = key;
+    }
+    return LD_OK;
+}
+
+int ld_core_release_borrowed(ld_core *c, int route)
+{
+    if (c == NULL || route < 0 || route >= c->p->nroutes)
+        return LD_EINVAL;
+    if (c->routes[route].borrowed > 0)
+        c->routes[route].borrowed--;
+    return LD_OK;
 }
 
 int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
@@ -493,7 +518,8 @@ static ld_class qualify(ld_req *r, int ri, ld_us now, ld_us *retry_in,
         *retry_in = rs->blocked_until - now;
         return rs->blocked_cls;
     }
-    if (rt->max_concurrency > 0 && rs->in_flight >= rt->max_concurrency)
+    if (rt->max_concurrency > 0 &&
+        rs->in_flight + rs->borrowed >= rt->max_concurrency)
         return LD_FC_OVERLOADED;
     if (ld_latency_count(rs->ttft, now) >= (uint64_t)c->p->min_samples) {
         ld_us est = ld_latency_quantile(rs->ttft, now, c->p->latency_quantile);
@@ -767,8 +793,8 @@ static int pick_member(const ld_req *r, ld_strategy strat, const int *pos,
         if (nk > 0) {
             const route_state *b = &rs[w->ladder[keep[0]]];
             if (strat == LD_STRAT_LEAST_IN_FLIGHT) {
-                better = m->in_flight < b->in_flight;
-                same = m->in_flight == b->in_flight;
+                better = m->in_flight + m->borrowed < b->in_flight + b->borrowed;
+                same = m->in_flight + m->borrowed == b->in_flight + b->borrowed;
             } else if (strat == LD_STRAT_LOWEST_LATENCY) {
                 better = m->ttft_avg < b->ttft_avg;
                 same = m->ttft_avg == b->ttft_avg;
@@ -1008,8 +1034,10 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
     r->cons = ld_policy_eff(p, wi, ti);
     r->id = spec->id != 0 ? spec->id : c->next_id++;
     r->in_tok = spec->input_tokens;
-    r->out_tok = spec->output_tokens > 0 ? spec->output_tokens
-                                         : p->default_output_tokens;
+    /* an embedding answers with no output tokens: none are expected */
+    r->out_tok = w->embedding ? 0
+                 : spec->output_tokens > 0 ? spec->output_tokens
+                                           : p->default_output_tokens;
     r->caps = spec->caps;
     r->n = spec->n > 1 ? spec->n : 1;
     r->pin = -1;

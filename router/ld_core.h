@@ -240,6 +240,18 @@ int ld_core_adopt_health(ld_core *dst, const ld_core *src, ld_us now);
 /* Block a route until `until` (a Retry-After or a quota another host got);
  * nothing happens when the route is already blocked as long. LD_EINVAL for
  * a bad route or a class other than rate_limited or quota_exhausted. */
+/* A reload: a request that took its key's limits from one quota settles
+ * them (the estimate replaced by the cost) in q's key `key` instead, the
+ * same key in the new keys (-1: the key is gone; nothing is settled).
+ * q must already hold what the request took (ld_quota_adopt). */
+int ld_req_rekey(ld_req *r, ld_quota *q, int key);
+
+/* A reload: an attempt on route `route` that an earlier core (whose
+ * health this one adopted, ld_core_adopt_health) had in flight has ended:
+ * the route's max_concurrency counts it no more. LD_EINVAL for a bad
+ * route. */
+int ld_core_release_borrowed(ld_core *c, int route);
+
 int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
                         ld_us now);
 /* Open a route's breaker as if it had opened at `opened_at` (when another

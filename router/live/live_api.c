@@ -494,6 +494,7 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         check_kind(s, req, face, target.workload) != 0 ||
         check_choices(s, req, &target, r->chat.n) != 0 ||
         key_scope(s, req, key, target.workload, &tier) != 0) {
+        free(r->native);
         free(r->raw);
         live_chat_cleanup(&r->chat);
         free(r);

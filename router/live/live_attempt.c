@@ -326,13 +326,17 @@ static int att_prereq(void *ud, char *primary_ip, char *local_ip,
     (void)local_ip;
     (void)primary_port;
     (void)local_port;
+    /* the metrics are the current generation's: an attempt of an older
+     * one counts under its route's index there (-1 gone: ignored) */
+    live_server *s = a->r->s;
+    int route = a->r->g == s->g ? a->route : a->r->g->route_to[a->route];
     if (a->sends >= MAX_SENDS) {
         a->resend_refused = true;
-        live_metrics_on_wire(a->r->s->m, a->route, true);
+        live_metrics_on_wire(s->m, route, true);
         return CURL_PREREQFUNC_ABORT;
     }
     a->sends++;
-    live_metrics_on_wire(a->r->s->m, a->route, false);
+    live_metrics_on_wire(s->m, route, false);
     return CURL_PREREQFUNC_OK;
 }
 

@@ -105,6 +105,10 @@ void live_on_core_event(void *ud, const ld_event *ev)
 {
     live_gen *g = ud;
     live_server *s = g->s;
+    /* what the current core emits while it learns an older one's news
+     * (tell_current) was counted, shared and logged as that news */
+    if (g == s->g && s->telling)
+        return;
     if (g == s->g) {
         live_metrics_on_event(s->m, ev);
         if (s->shared != NULL && !ev->shared)
@@ -119,8 +123,16 @@ void live_on_core_event(void *ud, const ld_event *ev)
                 g->health_to[ev->route] >= 0) {
                 if (s->shared != NULL)
                     share_event(s, &now_ev);
+                s->telling = true;
                 tell_current(s, &now_ev);
+                s->telling = false;
             }
+            /* its attempts held a place under the route's
+             * max_concurrency in the current core too */
+            if ((ev->type == LD_EV_RESULT || ev->type == LD_EV_CANCEL) &&
+                ev->attempt > 0 && now_ev.route >= 0 &&
+                g->health_to[ev->route] >= 0)
+                (void)ld_core_release_borrowed(s->core, now_ev.route);
         }
     }
     if (s->events != NULL) {

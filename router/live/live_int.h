@@ -316,6 +316,8 @@ struct live_server {
     int depth;
     FILE *events, *trace;
     char event_line[EVENT_LINE_CAP];
+    bool telling;        /* live_events.c: the current core is told an
+                            older generation's news */
     int nroutes;
     sreq *reqs;
     int nreqs;

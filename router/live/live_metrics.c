@@ -259,6 +259,9 @@ int live_metrics_adopt(live_metrics *m, const live_metrics *old,
     memcpy(m->rejects, old->rejects, sizeof m->rejects);
     memcpy(m->feedback, old->feedback, sizeof m->feedback);
     m->fallback_overflow = old->fallback_overflow;
+    m->queued = old->queued;
+    m->slow_cut = old->slow_cut;
+    m->fields_dropped = old->fields_dropped;
     for (int r = 0; r <= old->nroutes; r++) {
         if (r > 0 && rmap[r] == 0)
             continue;
@@ -275,6 +278,7 @@ int live_metrics_adopt(live_metrics *m, const live_metrics *old,
         memcpy(m->skips[d], old->skips[o], sizeof m->skips[d]);
         memcpy(m->retries[d], old->retries[o], sizeof m->retries[d]);
         memcpy(m->cancels[d], old->cancels[o], sizeof m->cancels[d]);
+        memcpy(m->wire[d], old->wire[o], sizeof m->wire[d]);
         memcpy(m->breaker_moves[d], old->breaker_moves[o],
                sizeof m->breaker_moves[d]);
         memcpy(m->blocks[d], old->blocks[o], sizeof m->blocks[d]);

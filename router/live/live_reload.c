@@ -218,6 +218,18 @@ static int adopt_quota(const live_gen *old, live_gen *g)
     return LD_OK;
 }
 
+/* Requests in flight settle their keys' limits in the new keys' quota
+ * (which adopted what they took): the cost that replaces an estimate is
+ * not lost with the old keys. */
+static void rekey_in_flight(live_server *s, live_gen *g)
+{
+    ld_quota *q = g->keys != NULL ? live_keys_quota(g->keys) : NULL;
+    for (sreq *r = s->reqs; r != NULL; r = r->next)
+        if (r->core != NULL && r->key >= 0)
+            (void)ld_req_rekey(r->core, q,
+                               q != NULL ? live_gen_key_now(r->g, r->key) : -1);
+}
+
 static void switch_to(live_server *s, live_gen *g)
 {
     live_gen *old = s->g;
@@ -276,6 +288,7 @@ void live_reload(live_server *s)
     live_metrics_free(s->m);
     s->m = m;
     switch_to(s, g);
+    rekey_in_flight(s, g);
     /* the new keys' limits: shared through Redis as the old ones were, or
      * this router's share of them */
     if (s->shared != NULL)

@@ -1701,6 +1701,38 @@ static void test_keyed_request_settles_its_cost_into_the_day(void **state)
     fx_free(f);
 }
 
+/* A reload while a keyed request is in flight: it settles its cost in the
+ * new keys' quota (which adopted what it took), at the key's new index. */
+static void test_a_rekeyed_request_settles_in_the_new_quota(void **state)
+{
+    (void)state;
+    fx *f = fx_new(chat_workload);
+    ld_key_limits lim = {0, 0, 1.0, 0};
+    ld_quota *q = ld_quota_new(1, &lim);
+    ld_us wall = ld_s(1800000000);
+    ld_do d;
+    ld_req *r = start_keyed(f, q, wall, 0, &d);
+    assert_int_equal(d.kind, LD_DO_START);
+    /* the new keys file has another key first */
+    ld_key_limits l2[2] = {{0, 0, 0, 0}, {0, 0, 1.0, 0}};
+    ld_quota *nq = ld_quota_new(2, l2);
+    assert_int_equal(ld_quota_adopt(nq, 1, q, 0), LD_OK);
+    assert_int_equal(ld_req_rekey(r, nq, 1), LD_OK);
+    ld_raw_result ok = status(200);
+    ok.completion_tokens = 100;
+    assert_int_equal(ld_req_end(r, d.attempt, ld_ms(100), &ok, &f->rng), LD_OK);
+    ld_quota_usage u;
+    ld_quota_usage_get(nq, 1, wall, &u);
+    assert_near(u.usd_day, (1000 * 10 + 100 * 30) / 1e6, 1e-12);
+    ld_quota_usage_get(q, 0, wall, &u);
+    assert_near(u.usd_day, 0.04, 1e-9); /* the old one kept the estimate */
+    assert_int_equal(ld_req_rekey(NULL, nq, 0), LD_EINVAL);
+    ld_req_free(r);
+    ld_quota_free(nq);
+    ld_quota_free(q);
+    fx_free(f);
+}
+
 static void test_explain_follows_runtime_decisions(void **state)
 {
     (void)state;
@@ -1839,6 +1871,55 @@ static void test_reload_carries_health_by_route_id_and_upstream(void **state)
     ld_core_free(nc);
     ld_policy_free(np);
     fx_free(f);
+}
+
+/* A reload while an attempt is in flight on a route of max_concurrency 1:
+ * the new core counts it (borrowed) until the host says it ended. */
+static void test_reload_counts_attempts_in_flight_on_the_old_core(void **state)
+{
+    (void)state;
+    static const char routes[] =
+        "\"routes\": {"
+        " \"A\": {\"provider\": \"openai\", \"model\": \"a\", \"max_concurrency\": 1,"
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}},"
+        " \"B\": {\"provider\": \"openai\", \"model\": \"b\","
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}},"
+        " \"C\": {\"provider\": \"openai\", \"model\": \"c\","
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}},"
+        " \"D\": {\"provider\": \"openai\", \"model\": \"d\","
+        "  \"price\": {\"input_per_mtok\": 1, \"output_per_mtok\": 1}}"
+        "},";
+    ld_policy *op = NULL, *np = NULL;
+    cap oev = {.n = 0}, nev = {.n = 0};
+    ld_core *oc = core_for(routes, &op, &oev), *nc = core_for(routes, &np, &nev);
+    int A = ld_policy_route_index(np, "A"), B = ld_policy_route_index(np, "B");
+    ld_req_spec spec = {.workload = -1, .tier = ld_policy_tier_index(op, "paid"),
+                        .input_tokens = 10, .output_tokens = 10};
+    ld_rng rng = {0};
+    ld_req *old = NULL, *r = NULL;
+    ld_do d;
+    assert_int_equal(ld_req_start(oc, &spec, ld_s(1), &rng, &old), LD_OK);
+    assert_int_equal(ld_req_next(old, &d), 1);
+    assert_int_equal(d.route, ld_policy_route_index(op, "A"));
+    assert_int_equal(ld_core_adopt_health(nc, oc, ld_s(2)), 4);
+    /* A's one place is taken by the old core's attempt */
+    assert_int_equal(ld_req_start(nc, &spec, ld_s(2), &rng, &r), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.route, B);
+    ld_req_free(r);
+    /* it ended: A takes requests again */
+    assert_int_equal(ld_core_release_borrowed(nc, A), LD_OK);
+    assert_int_equal(ld_req_start(nc, &spec, ld_s(3), &rng, &r), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.route, A);
+    ld_req_free(r);
+    assert_int_equal(ld_core_release_borrowed(nc, A), LD_OK); /* no underflow */
+    assert_int_equal(ld_core_release_borrowed(nc, 99), LD_EINVAL);
+    ld_req_free(old);
+    ld_core_free(nc);
+    ld_core_free(oc);
+    ld_policy_free(np);
+    ld_policy_free(op);
 }
 
 static void test_reload_carries_latency_estimates_and_expired_blocks_not(void **state)
@@ -1988,11 +2069,13 @@ int main(void)
         cmocka_unit_test(test_waited_request_counts_from_its_arrival),
         cmocka_unit_test(test_explain_follows_runtime_decisions),
         cmocka_unit_test(test_reload_carries_health_by_route_id_and_upstream),
+        cmocka_unit_test(test_reload_counts_attempts_in_flight_on_the_old_core),
         cmocka_unit_test(test_reload_carries_latency_estimates_and_expired_blocks_not),
         cmocka_unit_test(test_shutdown_fails_a_request_in_flight_with_503),
         cmocka_unit_test(test_shutdown_after_the_first_token_ends_the_stream_with_an_error),
         cmocka_unit_test(test_keyed_request_over_its_rpm_fails_before_any_attempt),
         cmocka_unit_test(test_keyed_request_settles_its_cost_into_the_day),
+        cmocka_unit_test(test_a_rekeyed_request_settles_in_the_new_quota),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
