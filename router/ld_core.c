@@ -718,6 +718,10 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                                                : fail_status;
     r->wait_until = LD_NEVER;
     r->hedge_at = LD_NEVER;
+    /* a request that failed before any attempt or skip (a key's limit):
+     * its first failure is the one it ended with */
+    if (outcome == LD_OUT_FAILED && r->first_cls == LD_FC_NONE)
+        r->first_cls = cls;
     ld_do *d = push_do(r, LD_DO_FINISH);
     if (d != NULL) {
         d->outcome = outcome;

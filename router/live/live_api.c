@@ -303,7 +303,6 @@ static void reply_key_limit(live_server *s, struct evhttp_request *req,
     snprintf(msg, sizeof msg, "API key \"%s\" is over its %s limit; retry "
              "in %ld s", live_keys_id(s->o.keys, key),
              ld_quota_limit_name(d->key_limit), secs < 1 ? 1 : secs);
-    live_metrics_on_reject(s->m, LIVE_REJ_KEY_LIMIT);
     live_metrics_on_key(s->m, s->o.keys, key, LIVE_KEY_LIMITED, 0);
     cJSON *o = cJSON_CreateObject(), *e = NULL;
     bool ok = o != NULL && (e = cJSON_AddObjectToObject(o, "error")) != NULL &&
@@ -560,6 +559,14 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         ld_do d;
         while (ld_req_next(r->core, &d) == 1 && d.kind != LD_DO_FINISH)
             ;
+        /* a request the core ended (failed, key_limit) before any
+         * attempt: its trace line and its count as a request, like any
+         * other (the events have its request and done already) */
+        ld_req_info_get(r->core, &kinfo);
+        r->g = s->g; /* for the trace line only: r ends here */
+        r->status_sent = 429;
+        live_trace_write(r, &kinfo);
+        live_metrics_on_done(s->m, &kinfo, r->stream);
         ld_req_free(r->core);
         event_free(r->timer);
         live_face_stream_free(r->fs);

@@ -201,6 +201,14 @@ node_pid=$!
 # the flood is open when node says so; meanwhile /healthz
 poll 100 sh -c "! kill -0 $node_pid"
 wait "$node_pid"
+if [ ! -s "$tmp/flood.json" ]; then
+    # what the client and the router said, and whether the router lives
+    alive=no
+    kill -0 "$ladder_pid" 2>/dev/null && alive=yes
+    echo "    # flood client wrote nothing; router alive: $alive"
+    sed 's/^/    # client: /' "$tmp/flood.err" | tail -n 10
+    sed 's/^/    # router: /' "$tmp/serve.err" | tail -n 10
+fi
 json_js "400 idle connections were accepted (the oldest idle closed at the cap)" \
     "$tmp/flood.json" 'want(j.opened === 400, "opened " + j.opened);'
 json_js "the API answers under the flood (200, each within 1 s)" "$tmp/flood.json" '

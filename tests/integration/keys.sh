@@ -175,6 +175,8 @@ expect_in "$tmp/metrics" 'ladder_key_requests_total{key="rpm-3",outcome="success
     "metrics count the rpm key's 3 answers by key id"
 expect_in "$tmp/metrics" 'ladder_key_requests_total{key="rpm-3",outcome="key_limit"} 1' \
     "...and its refusal"
+check "...which is a request the core ended: one trace line (failed, key_limit, 429)" \
+    "[ \"\$(grep '\"key\":\"rpm-3\"' '$tmp/trace.jsonl' | grep '\"outcome\":\"failed\"' | grep '\"key_limit\"' | grep -c '\"status\":429')\" = 1 ]"
 expect_in "$tmp/metrics" 'ladder_key_requests_total{key="free-1",outcome="forbidden"} 1' \
     "...and the free key's enterprise attempt"
 expect_re "$tmp/metrics" '^ladder_key_spend_usd_total\{key="budget-1"\} 0\.000[01][0-9]*' \
