@@ -98,8 +98,9 @@ static const cli_opt serve_opts[] = {
      .off = AT(trace)},
     {"max-body", CLI_INT, "N", "client body limit in bytes (default 1048576; "
      "over it: 413)", .off = AT(max_body), .min = 1, .max = 4294967296.0},
-    {"max-concurrent", CLI_INT, "N", "requests in flight (default 1024; over "
-     "it: 503 with Retry-After: 1)", .off = AT(max_concurrent), .min = 1,
+    {"max-concurrent", CLI_INT, "N", "requests in flight (default: an eighth "
+     "of the fd limit, at most 1024; over it: 503 with Retry-After: 1)",
+     .off = AT(max_concurrent), .min = 1,
      .max = 1000000},
     {"queue-ms", CLI_INT, "MS", "over --max-concurrent, a request waits up "
      "to MS ms for a slot, first come first served, before its 503 "

@@ -431,7 +431,7 @@ void live_server_opts_init(live_server_opts *o)
     o->admin_port = -1;
     o->max_body = DEFAULT_MAX_BODY;
     o->max_headers = DEFAULT_MAX_HEADERS;
-    o->max_concurrent = DEFAULT_MAX_CONCURRENT;
+    o->max_concurrent = 0; /* sized to the fd limit (live_server_new) */
     o->drain_s = DEFAULT_DRAIN_S;
     o->idle_s = DEFAULT_IDLE_S;
     o->read_s = DEFAULT_READ_S;
@@ -509,8 +509,6 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
         s->o.max_body = DEFAULT_MAX_BODY;
     if (s->o.max_headers == 0)
         s->o.max_headers = DEFAULT_MAX_HEADERS;
-    if (s->o.max_concurrent <= 0)
-        s->o.max_concurrent = DEFAULT_MAX_CONCURRENT;
     if (s->o.degraded_status < 100 || s->o.degraded_status > 599)
         s->o.degraded_status = 503;
     if (s->o.drain_s < 0)
@@ -524,6 +522,15 @@ int live_server_new(const ld_policy *p, const live_server_opts *o,
     s->read_tv.tv_sec = (time_t)s->o.read_s;
     s->read_tv.tv_usec = (suseconds_t)((s->o.read_s - floor(s->o.read_s)) * 1e6);
     live_conn_limits(s);
+    /* by default as many requests in flight as the fds kept for upstream
+     * sockets carry (a quarter of the limit: two each, for a hedge), at
+     * most DEFAULT_MAX_CONCURRENT; memory is bounded by the budgets */
+    if (s->o.max_concurrent <= 0) {
+        int fit = s->fd_limit / 8;
+        s->o.max_concurrent = fit < 8 ? 8
+                              : fit > DEFAULT_MAX_CONCURRENT ? DEFAULT_MAX_CONCURRENT
+                                                             : fit;
+    }
     s->next_id = 1;
     s->now = live_clock_us();
 
