@@ -3,9 +3,11 @@
  *
  * A shard file (DIR/shard-I-of-N.json) holds what the report needs besides
  * the values: the policy labels, the scenario names, seeds, baseline and
- * gates, so merge needs neither the policies nor the scenarios; and its
- * units' values as the 16 hex digits of each double's bits, so the merged
- * tables are those of one run to the last digit (NaN included). */
+ * gates, and each scenario's tenant ids, so merge needs neither the
+ * policies nor the scenarios; and its units' values (the metrics, then
+ * the figures of each of the scenario's tenants) as the 16 hex digits of
+ * each double's bits, so the merged tables are those of one run to the
+ * last digit (NaN included). */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,19 +22,25 @@
 #include "cli.h"
 #include "cli_opt.h"
 #include "compare.h"
+#include "compare_tenants.h"
 
-#define SHARD_FORMAT 1
+#define SHARD_FORMAT 2
 #define MAX_SHARD_BYTES (256u << 20)
 #define MAX_SHARDS 100000
 
 /* ---- writing (compare --shard) ------------------------------------------ */
 
+/* An array of n strings (v[i] at v + stride * i) added to array or
+ * object o (key). */
 static bool add_strings(cJSON *o, const char *key, const char *const *v,
                         size_t stride, int n)
 {
-    cJSON *a = cJSON_AddArrayToObject(o, key);
-    if (a == NULL)
+    cJSON *a = cJSON_CreateArray();
+    if (a == NULL || !(key != NULL ? cJSON_AddItemToObject(o, key, a)
+                                   : cJSON_AddItemToArray(o, a))) {
+        cJSON_Delete(a);
         return false;
+    }
     for (int i = 0; i < n; i++) {
         const char *s = *(const char *const *)((const char *)v + stride * (size_t)i);
         cJSON *x = cJSON_CreateString(s);
@@ -42,6 +50,30 @@ static bool add_strings(cJSON *o, const char *key, const char *const *v,
         }
     }
     return true;
+}
+
+/* "tenants": [[id...] per scenario] */
+static bool add_tenants(cJSON *o, const cmp *c)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, "tenants");
+    if (a == NULL)
+        return false;
+    for (int s = 0; s < c->nscen; s++) {
+        const char *ids[CMP_MAX_TENANTS];
+        int n = cmp_tenants_count(c->tenants, s);
+        for (int k = 0; k < n; k++)
+            ids[k] = cmp_tenants_id(c->tenants, s, k);
+        if (!add_strings(a, NULL, ids, sizeof ids[0], n))
+            return false;
+    }
+    return true;
+}
+
+static void put_hex(char *at, const double *v)
+{
+    uint64_t bits;
+    memcpy(&bits, v, sizeof bits);
+    snprintf(at, 17, "%016" PRIx64, bits);
 }
 
 int compare_shard_write(cmp *c, ld_error *err)
@@ -68,6 +100,7 @@ int compare_shard_write(cmp *c, ld_error *err)
         !add_strings(o, "policy_files", files, sizeof files[0], c->npol) ||
         !add_strings(o, "scenarios", names, sizeof names[0], c->nscen) ||
         !add_strings(o, "gates", gates, sizeof gates[0], c->ngates) ||
+        !add_tenants(o, c) ||
         (units = cJSON_AddObjectToObject(o, "units")) == NULL)
         goto fail;
     for (int u = 0; u < cmp_units(c); u++) {
@@ -75,13 +108,16 @@ int compare_shard_write(cmp *c, ld_error *err)
             continue;
         int p = u % c->npol, seed = u / c->npol % c->seeds;
         int si = u / (c->npol * c->seeds);
-        char key[16], hex[NMETRICS * 16 + 1];
+        char key[16], hex[(NMETRICS + CMP_UNIT_TENANT_VALUES) * 16 + 1];
         snprintf(key, sizeof key, "%d", u);
-        for (size_t m = 0; m < NMETRICS; m++) {
-            uint64_t bits;
-            memcpy(&bits, cmp_val(c, si, p, seed, m), sizeof bits);
-            snprintf(hex + m * 16, 17, "%016" PRIx64, bits);
-        }
+        for (size_t m = 0; m < NMETRICS; m++)
+            put_hex(hex + m * 16, cmp_val(c, si, p, seed, m));
+        /* then the figures of the scenario's tenants */
+        size_t nt = (size_t)cmp_tenants_count(c->tenants, si) * CMP_TENANT_FIGS;
+        const double *tv = cmp_tenants_unit(c->tenants, si, p, seed);
+        for (size_t k = 0; k < nt; k++)
+            put_hex(hex + (NMETRICS + k) * 16, &tv[k]);
+        hex[(NMETRICS + nt) * 16] = '\0';
         if (!cJSON_AddStringToObject(units, key, hex))
             goto fail;
     }
@@ -124,11 +160,11 @@ static int int_of(const cJSON *o, const char *k, int lo, int hi, int *out)
     return 0;
 }
 
-/* The strings of array k (at most max, each under cap bytes). */
-static int strings_of(const cJSON *o, const char *k, int max, size_t cap,
-                      const char **out, int *n)
+/* The strings of array a (at most max, each under cap bytes). */
+static int strings_in(const cJSON *a, int max, size_t cap, const char **out,
+                      int *n)
 {
-    const cJSON *a = item(o, k), *it;
+    const cJSON *it;
     if (!cJSON_IsArray(a))
         return -1;
     *n = 0;
@@ -136,6 +172,46 @@ static int strings_of(const cJSON *o, const char *k, int max, size_t cap,
         if (!cJSON_IsString(it) || *n == max || strlen(it->valuestring) >= cap)
             return -1;
         out[(*n)++] = it->valuestring;
+    }
+    return 0;
+}
+
+/* The strings of array k of o. */
+static int strings_of(const cJSON *o, const char *k, int max, size_t cap,
+                      const char **out, int *n)
+{
+    return strings_in(item(o, k), max, cap, out, n);
+}
+
+/* "tenants": each scenario's tenant ids, into c->tenants. */
+static int tenants_from(cmp *c, const cJSON *o, const char *path)
+{
+    const cJSON *a = item(o, "tenants"), *it;
+    ld_error err;
+    int s = 0;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != c->nscen) {
+        fprintf(stderr, "ladder merge: %s: \"tenants\" missing or not one "
+                "array of ids per scenario\n", path);
+        return -1;
+    }
+    if ((c->tenants = cmp_tenants_new(c->nscen, c->npol, c->seeds)) == NULL) {
+        fprintf(stderr, "ladder merge: out of memory\n");
+        return -1;
+    }
+    cJSON_ArrayForEach(it, a) {
+        const char *ids[CMP_MAX_TENANTS];
+        int n;
+        if (strings_in(it, CMP_MAX_TENANTS, CMP_TENANT_ID_MAX, ids, &n) < 0) {
+            fprintf(stderr, "ladder merge: %s: tenants[%d]: not an array of "
+                    "at most %d ids (each under %d bytes)\n", path, s,
+                    CMP_MAX_TENANTS, CMP_TENANT_ID_MAX);
+            return -1;
+        }
+        if (cmp_tenants_name(c->tenants, s, n, ids, path, &err) < 0) {
+            fprintf(stderr, "ladder merge: %s\n", err.msg);
+            return -1;
+        }
+        s++;
     }
     return 0;
 }
@@ -188,6 +264,8 @@ static int setup_from(merge *mg, const cJSON *o, const char *path)
     }
     for (int s = 0; s < nscen; s++)
         snprintf(c->scen_name[s], sizeof c->scen_name[s], "%s", names[s]);
+    if (tenants_from(c, o, path) < 0)
+        return -1;
     size_t nv = (size_t)cmp_units(c) * NMETRICS;
     c->v = malloc(sizeof(double) * nv);
     mg->have = calloc((size_t)cmp_units(c), 1);
@@ -215,7 +293,7 @@ static bool same_compare(const merge *mg, const cJSON *a, const cJSON *b)
     (void)mg;
     static const char *const keys[] = {"of", "seeds", "metrics", "baseline",
                                        "policies", "policy_files",
-                                       "scenarios", "gates"};
+                                       "scenarios", "gates", "tenants"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         if (!cJSON_Compare(item(a, keys[k]), item(b, keys[k]), true))
             return false;
@@ -296,17 +374,27 @@ static int read_shard(merge *mg, const char *path, cJSON **first)
         errno = 0;
         long k = strtol(u->string, &end, 10);
         if (errno != 0 || *end != '\0' || k < 0 || k >= cmp_units(c) ||
-            !cmp_in_shard(c, (int)k) || !cJSON_IsString(u) ||
-            strlen(u->valuestring) != NMETRICS * 16) {
+            !cmp_in_shard(c, (int)k)) {
             fprintf(stderr, "ladder merge: %s: units.%s: not a unit of shard "
-                    "%d of %d, or not %d hex values\n", path, u->string, i,
-                    of, NMETRICS);
+                    "%d of %d\n", path, u->string, i, of);
             goto done;
         }
         int p = (int)k % c->npol, seed = (int)k / c->npol % c->seeds;
         int si = (int)k / (c->npol * c->seeds);
-        for (size_t m = 0; m < NMETRICS; m++) {
-            if (hex_double(u->valuestring + m * 16, cmp_val(c, si, p, seed, m)) < 0) {
+        /* the metrics, then the figures of the scenario's tenants */
+        size_t nt = (size_t)cmp_tenants_count(c->tenants, si) * CMP_TENANT_FIGS;
+        if (!cJSON_IsString(u) ||
+            strlen(u->valuestring) != (NMETRICS + nt) * 16) {
+            fprintf(stderr, "ladder merge: %s: units.%s: not %zu hex values "
+                    "(%d metrics, %zu tenant figures)\n", path, u->string,
+                    NMETRICS + nt, NMETRICS, nt);
+            goto done;
+        }
+        double *tv = cmp_tenants_unit(c->tenants, si, p, seed);
+        for (size_t m = 0; m < NMETRICS + nt; m++) {
+            double *to = m < NMETRICS ? cmp_val(c, si, p, seed, m)
+                                      : &tv[m - NMETRICS];
+            if (hex_double(u->valuestring + m * 16, to) < 0) {
                 fprintf(stderr, "ladder merge: %s: units.%s: not hex\n",
                         path, u->string);
                 goto done;
@@ -435,6 +523,7 @@ int cmd_merge(int argc, char **argv)
 done:
     cJSON_Delete(first);
     free(mg.c.v);
+    cmp_tenants_free(mg.c.tenants);
     free(mg.have);
     free(mg.seen);
     for (int k = 0; k < mg.nstore; k++)

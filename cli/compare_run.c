@@ -6,7 +6,8 @@
  * scenarios. Worker j runs the shard's units k with k % jobs == j, each
  * from the same state (reseeded and bound afresh), so a unit's result
  * does not depend on which process ran it or what ran before; it sends
- * the unit's metrics (raw doubles) down a pipe, and writes the unit's
+ * the unit's metrics and per-tenant figures (raw doubles) down a pipe, and
+ * writes the unit's
  * --out files itself (seed 0; every (scenario, policy) directory is its
  * own). The parent puts the values in place by unit number, so the
  * tables are the same for every --jobs. */
@@ -26,10 +27,12 @@
 #include "compare_tenants.h"
 #include "sim.h"
 
-/* one unit's result on a worker's pipe */
+/* one unit's result on a worker's pipe: its metrics and its tenants'
+ * figures (cmp_tenants_unit; NaN past the scenario's tenants) */
 typedef struct unit_msg {
     int32_t unit;
     double v[NMETRICS];
+    double t[CMP_UNIT_TENANT_VALUES];
 } unit_msg;
 
 static double jnum(const cJSON *o, const char *a, const char *b)
@@ -152,6 +155,13 @@ static int prepare(cmp *c, ld_error *err)
         c->loaded[si] = sc;
         c->base_seed[si] = sc->seed;
         unique_scenario_name(c, si, sc->name);
+        const char *ids[SIM_MAX_TENANTS];
+        int nt = sc->traffic.ntenants;
+        for (int k = 0; k < nt && k < SIM_MAX_TENANTS; k++)
+            ids[k] = sc->traffic.tenants[k].id;
+        if ((rc = cmp_tenants_name(c->tenants, si, nt, ids, c->scen[si],
+                                   err)) < 0)
+            break;
         for (int p = 0; p < c->npol && rc == LD_OK; p++) {
             if ((rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind,
                                              err)) < 0) {
@@ -231,6 +241,13 @@ static double *unit_slot(cmp *c, int u)
                    u / c->npol % c->seeds, 0);
 }
 
+/* Where unit u's tenant figures go. */
+static double *unit_tenants(cmp *c, int u)
+{
+    return cmp_tenants_unit(c->tenants, u / (c->npol * c->seeds),
+                            u % c->npol, u / c->npol % c->seeds);
+}
+
 static void progress(const cmp *c, int done, int total)
 {
     if (c->progress)
@@ -267,10 +284,14 @@ static int work(cmp *c, int j, int jobs, int fd, int total, ld_error *err)
         int rc = run_unit(c, u, msg.v, err);
         if (rc < 0)
             return rc;
+        /* run_unit recorded the tenants' figures in place */
         if (fd < 0) {
             memcpy(unit_slot(c, u), msg.v, sizeof msg.v);
             progress(c, ++done, total);
-        } else if (write_all(fd, &msg, sizeof msg) < 0) {
+            continue;
+        }
+        memcpy(msg.t, unit_tenants(c, u), sizeof msg.t);
+        if (write_all(fd, &msg, sizeof msg) < 0) {
             ld_error_set(err, NULL, NULL, "worker: cannot write its "
                          "results: %s", strerror(errno));
             return LD_ESTATE;
@@ -285,8 +306,12 @@ static int run_forked(cmp *c, int jobs, int total, ld_error *err)
     pid_t pid[MAX_JOBS];
     struct pollfd pf[MAX_JOBS];
     size_t got[MAX_JOBS];
-    unit_msg buf[MAX_JOBS];
+    unit_msg *buf = malloc(sizeof *buf * (size_t)jobs);
     int started = 0, rc = LD_OK, done = 0;
+    if (buf == NULL) {
+        ld_error_set(err, NULL, NULL, "out of memory");
+        return LD_ENOMEM;
+    }
     fflush(stdout);
     fflush(stderr);
     for (; started < jobs; started++) {
@@ -353,6 +378,7 @@ static int run_forked(cmp *c, int jobs, int total, ld_error *err)
                 continue;
             }
             memcpy(unit_slot(c, u), buf[i].v, sizeof buf[i].v);
+            memcpy(unit_tenants(c, u), buf[i].t, sizeof buf[i].t);
             progress(c, ++done, total);
         }
     }
@@ -374,6 +400,7 @@ static int run_forked(cmp *c, int jobs, int total, ld_error *err)
                      done, total);
         rc = LD_ESTATE;
     }
+    free(buf);
     return rc;
 }
 

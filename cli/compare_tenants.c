@@ -10,8 +10,8 @@
 #include "ld.h"
 #include "sim_stats.h"
 
-#define MAX_TENANTS 64
-#define NFIG 3
+#define MAX_TENANTS CMP_MAX_TENANTS
+#define NFIG CMP_TENANT_FIGS
 
 static const struct {
     const char *key, *label, *fmt;
@@ -25,7 +25,7 @@ static const struct {
 struct cmp_tenants {
     int nscen, npol, seeds;
     int *ntenants;                  /* per scenario */
-    char (*ids)[MAX_TENANTS][65];   /* per scenario */
+    char (*ids)[MAX_TENANTS][CMP_TENANT_ID_MAX];   /* per scenario */
     double *v; /* [scen][pol][seed][tenant][fig] */
 };
 
@@ -73,15 +73,49 @@ static double jnum(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-static int tenant_index(cmp_tenants *t, int s, const char *id)
+int cmp_tenants_name(cmp_tenants *t, int scen, int n, const char *const *ids,
+                     const char *file, ld_error *err)
+{
+    if (n > MAX_TENANTS) {
+        ld_error_set(err, file, "traffic.tenants", "%d tenants; the compare "
+                     "table has room for %d", n, MAX_TENANTS);
+        return LD_EINVAL;
+    }
+    for (int k = 0; k < n; k++) {
+        if (strlen(ids[k]) >= CMP_TENANT_ID_MAX) {
+            char where[64];
+            snprintf(where, sizeof where, "traffic.tenants[%d].id", k);
+            ld_error_set(err, file, where, "%zu bytes; the compare table has "
+                         "room for %d", strlen(ids[k]), CMP_TENANT_ID_MAX - 1);
+            return LD_EINVAL;
+        }
+        snprintf(t->ids[scen][k], sizeof t->ids[scen][k], "%s", ids[k]);
+    }
+    t->ntenants[scen] = n;
+    return LD_OK;
+}
+
+int cmp_tenants_count(const cmp_tenants *t, int scen)
+{
+    return t->ntenants[scen];
+}
+
+const char *cmp_tenants_id(const cmp_tenants *t, int scen, int k)
+{
+    return t->ids[scen][k];
+}
+
+double *cmp_tenants_unit(cmp_tenants *t, int scen, int pol, int seed)
+{
+    return at(t, scen, pol, seed, 0, 0);
+}
+
+static int tenant_index(const cmp_tenants *t, int s, const char *id)
 {
     for (int k = 0; k < t->ntenants[s]; k++)
         if (strcmp(t->ids[s][k], id) == 0)
             return k;
-    if (t->ntenants[s] >= MAX_TENANTS || strlen(id) > 64)
-        return -1;
-    snprintf(t->ids[s][t->ntenants[s]], sizeof t->ids[s][0], "%s", id);
-    return t->ntenants[s]++;
+    return -1;
 }
 
 void cmp_tenants_record(cmp_tenants *t, int scen, int pol, int seed,

@@ -3,7 +3,9 @@
 # --jobs 2 is the output of --jobs 1 byte for byte; shards run through GNU
 # parallel (two local job slots) and merged equal one run byte for byte
 # (stdout, compare.json, the per-run files), into one directory or one per
-# shard; merge refuses a missing, repeated or foreign shard.
+# shard; merge refuses a missing, repeated or foreign shard. The same for
+# the per-tenant table of the noisy-tenant storm: its figures travel from
+# the workers and through the shard files like the metrics.
 . "$(dirname "$0")/lib/common.sh"
 require_ladder
 
@@ -98,5 +100,62 @@ expect_in "$tmp/bs.err" "expected I/N" "it says what is expected"
 run bo compare "$tmp/08-flapping-primary.json" --policy "$pol/static-backup.json" \
     --shard 1/2
 expect_rc bo 2 "--shard without --out: exit 2"
+
+# 6. the per-tenant figures (the noisy-tenant storm): --jobs 1, --jobs 2
+# and two shards merged print the same tenants table and write the same
+# compare.json "tenants"
+ten=$root/scenarios/12-noisy-tenant-rate-limit-storm.json
+set -- "$ten" --policy "$pol/retry-cooldown.json" \
+    --policy "$pol/static-backup.json" --seeds 3 --no-progress
+run t1 compare "$@" --jobs 1 --out "$tmp/t1"
+expect_rc t1 0 "compare of the noisy-tenant storm, --jobs 1"
+expect_re "$tmp/t1.out" '^enterprise-co$' "--jobs 1 prints the tenants table"
+run t2 compare "$@" --jobs 2 --out "$tmp/t2"
+expect_rc t2 0 "compare of the noisy-tenant storm, --jobs 2"
+expect_re "$tmp/t2.out" '^batch-bot$' "--jobs 2 prints the tenants table"
+expect_re "$tmp/t2.out" '^  key_limit % *[0-9]' "...with the key-limited share of each"
+check "--jobs 2 prints the tenants as --jobs 1 does" \
+    'cmp -s "$tmp/t1.out" "$tmp/t2.out"' "$(diff "$tmp/t1.out" "$tmp/t2.out" | head -20)"
+check "--jobs 2 writes the same compare.json (tenants included)" \
+    'cmp -s "$tmp/t1/compare.json" "$tmp/t2/compare.json"'
+json_js "compare.json has each tenant's figures per policy" "$tmp/t1/compare.json" '
+    const t = (j.scenarios && j.scenarios[0].tenants) || {};
+    want(Object.keys(t).join() === "batch-bot,startup,enterprise-co", "tenants " + Object.keys(t));
+    const b = t["batch-bot"] && t["batch-bot"]["static-backup"];
+    want(b && b.key_limited_rate.mean > 0, "batch-bot key_limited_rate " + JSON.stringify(b));'
+if command -v parallel >/dev/null 2>&1; then
+    parallel --will-cite --quote --jobs 2 "$LADDER" compare "$@" --jobs 1 \
+        --shard {}/2 --out "$tmp/tsh" ::: 1 2 >"$tmp/tpar.out" 2>"$tmp/tpar.err"
+    rc=$?
+    check "parallel runs the two shards of the noisy-tenant storm" '[ $rc -eq 0 ]' \
+        "$(head -c 600 "$tmp/tpar.err")"
+    expect_in "$tmp/tsh/shard-1-of-2.json" '"enterprise-co"' "a shard file names the tenants"
+    run tm merge "$tmp/tsh"
+    expect_rc tm 0 "merge of the two shards"
+    check "the merged tenants table is the one run's" \
+        'cmp -s "$tmp/t1.out" "$tmp/tm.out"' "$(diff "$tmp/t1.out" "$tmp/tm.out" | head -20)"
+    diff -r -x "shard-*" "$tmp/t1" "$tmp/tsh" >"$tmp/d" 2>&1
+    rc=$?
+    check "the merged compare.json (tenants included) and run files are the one run's" \
+        '[ $rc -eq 0 ]' "$(head -c 600 "$tmp/d")"
+    # a shard whose unit lacks its tenant figures: refused, not merged without them
+    # (its units keep their 14 metrics, 224 hex digits, and lose the rest)
+    sed -E 's/^([[:space:]]*"[0-9]+":[[:space:]]*"[0-9a-f]{224})[0-9a-f]*"/\1"/' \
+        "$tmp/tsh/shard-2-of-2.json" > "$tmp/cut.json" &&
+        mv "$tmp/cut.json" "$tmp/tsh/shard-2-of-2.json"
+    run tcut merge "$tmp/tsh"
+    expect_rc tcut 2 "a shard unit without its tenant figures: exit 2"
+    expect_in "$tmp/tcut.err" "9 tenant figures" "it says how many figures were expected"
+else
+    skip "tenant shards through GNU parallel" "parallel not found (tools/setup.sh installs it)"
+fi
+# a tenant id too long for the table: a clear error, not a tenant left out
+long=$(printf 'tenant-%070d' 0)
+sed -e 's/"id": "startup"/"id": "'"$long"'"/' \
+    -e 's|"providers/llmperf.json"|"'"$root"'/scenarios/providers/llmperf.json"|' \
+    "$ten" > "$tmp/longid.json"
+run tlong compare "$tmp/longid.json" --policy "$pol/static-backup.json" --seeds 1 --no-progress
+expect_rc tlong 2 "a tenant id over 64 bytes: exit 2"
+expect_in "$tmp/tlong.err" "longid.json: traffic.tenants[1].id" "the error names the file and field"
 
 finish
