@@ -549,7 +549,7 @@ static void att_sign(satt *a, int route, int which, bool *ok)
 
 /* Route i's fixed upstream headers, for whole and stream answers, with
  * its API key (NULL: none), its own headers, its URLs and its signing.
- * They are the only copy of the secrets kept. */
+ * They and route_sig are the only copies of the secrets kept. */
 int live_route_headers(live_gen *g, int i, const char *key, ld_error *err)
 {
     live_server *s = g->s;
