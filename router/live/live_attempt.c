@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
 #include "live_int.h"
 
@@ -473,42 +474,86 @@ static int route_sigv4(live_gen *g, int i, const ld_route_info *ri,
     const live_provider *prov = g->prov[i];
     const char *(*get)(const char *) = s->o.getenv_fn;
     const char *id, *secret, *token;
-    char h[1200];
+    char h[LIVE_SIGV4_TOKEN_MAX + 32];
     if (prov->sigv4_service == NULL)
         return LD_OK;
     id = get != NULL ? get("AWS_ACCESS_KEY_ID") : getenv("AWS_ACCESS_KEY_ID");
     secret = get != NULL ? get("AWS_SECRET_ACCESS_KEY")
                          : getenv("AWS_SECRET_ACCESS_KEY");
     token = get != NULL ? get("AWS_SESSION_TOKEN") : getenv("AWS_SESSION_TOKEN");
-    if (id == NULL || id[0] == '\0' || secret == NULL || secret[0] == '\0' ||
-        strlen(id) > 256 || strlen(secret) > 256 || strchr(id, ':') != NULL ||
-        strpbrk(id, "\r\n") != NULL || strpbrk(secret, "\r\n") != NULL) {
-        live_log(s, "warning: route %s: AWS_ACCESS_KEY_ID and "
-                 "AWS_SECRET_ACCESS_KEY are not set (or not usable); its "
-                 "requests go out unsigned", ri->id);
+    live_route_sig *rs = calloc(1, sizeof *rs);
+    if (rs == NULL)
+        return LD_ENOMEM;
+    int rc = live_sigv4_init(&rs->k, id, secret, token,
+                             ri->aws_region != NULL ? ri->aws_region
+                                                    : "us-east-1",
+                             prov->sigv4_service);
+    if (rc != LD_OK) {
+        free(rs);
+        if (rc == LD_ENOMEM)
+            return rc;
+        live_log(s, "warning: route %s: AWS_ACCESS_KEY_ID, "
+                 "AWS_SECRET_ACCESS_KEY (or AWS_SESSION_TOKEN) are not set "
+                 "or not usable; its requests go out unsigned", ri->id);
         return LD_OK;
     }
-    snprintf(h, sizeof h, "aws:amz:%s:%s",
-             ri->aws_region != NULL ? ri->aws_region : "us-east-1",
-             prov->sigv4_service);
-    g->route_sigv4[i] = strdup(h);
-    snprintf(h, sizeof h, "%s:%s", id, secret);
-    g->route_userpwd[i] = strdup(h);
-    if (token != NULL && token[0] != '\0' && strlen(token) < 1100 &&
-        strpbrk(token, "\r\n") == NULL) {
-        snprintf(h, sizeof h, "x-amz-security-token: %s", token);
+    g->route_sig[i] = rs;
+    if (rs->k.token != NULL) {
+        snprintf(h, sizeof h, "x-amz-security-token: %s", rs->k.token);
         for (int st = 0; st < 2; st++)
             hdrs[st] = hdr_add(hdrs[st], h, ok);
+        OPENSSL_cleanse(h, sizeof h);
     }
-    memset(h, 0, sizeof h);
-    return g->route_sigv4[i] != NULL && g->route_userpwd[i] != NULL
-               ? LD_OK
-               : LD_ENOMEM;
+    return LD_OK;
+}
+
+/* What route i's signing needs of each of its URLs, made once. */
+static int route_sig_targets(live_gen *g, int i, const ld_route_info *ri,
+                             ld_error *err)
+{
+    live_route_sig *rs = g->route_sig[i];
+    for (int k = 0; rs != NULL && k < 3; k++) {
+        if (g->route_url[i][k] == NULL)
+            continue;
+        int rc = live_sigv4_target(g->route_url[i][k], &rs->host[k],
+                                   &rs->uri[k], &rs->query[k]);
+        if (rc == LD_EINVAL)
+            ld_error_set(err, NULL, NULL, "route %s: its upstream URL is "
+                         "too long to sign", ri->id);
+        else if (rc != LD_OK)
+            ld_error_set(err, NULL, NULL, "out of memory");
+        if (rc != LD_OK)
+            return rc;
+    }
+    return LD_OK;
+}
+
+/* Sign attempt a's request (its body made) with route's key at the live
+ * host's clock: X-Amz-Date and Authorization join its own headers. */
+static void att_sign(satt *a, int route, int which, bool *ok)
+{
+    live_route_sig *rs = a->r->g->route_sig[route];
+    live_sigv4_out out;
+    char h[LIVE_SIGV4_AUTH_MAX + 32];
+    if (rs == NULL || !*ok)
+        return;
+    live_sigv4_req q = {"POST", rs->host[which], rs->uri[which],
+                        rs->query[which], a->body.data, a->body.len};
+    if (q.host == NULL ||
+        live_sigv4_sign(&rs->k, &q, (int64_t)(live_wall_ms() / 1000.0), &out,
+                        NULL, 0) != LD_OK) {
+        *ok = false;
+        return;
+    }
+    snprintf(h, sizeof h, "X-Amz-Date: %s", out.amz_date);
+    a->hdrs = hdr_add(a->hdrs, h, ok);
+    snprintf(h, sizeof h, "Authorization: %s", out.auth);
+    a->hdrs = hdr_add(a->hdrs, h, ok);
 }
 
 /* Route i's fixed upstream headers, for whole and stream answers, with
  * its API key (NULL: none), its own headers, its URLs and its signing.
- * They are the only copy of the secrets kept. */
+ * They and route_sig are the only copies of the secrets kept. */
 int live_route_headers(live_gen *g, int i, const char *key, ld_error *err)
 {
     live_server *s = g->s;
@@ -557,7 +602,8 @@ int live_route_headers(live_gen *g, int i, const char *key, ld_error *err)
         ld_error_set(err, NULL, NULL, "out of memory");
         return LD_ENOMEM;
     }
-    return route_urls(g, i, &ri, err);
+    rc = route_urls(g, i, &ri, err);
+    return rc == LD_OK ? route_sig_targets(g, i, &ri, err) : rc;
 }
 
 void live_route_free(live_gen *g, int i)
@@ -569,11 +615,17 @@ void live_route_free(live_gen *g, int i)
         curl_free(g->route_url[i][k]);
         g->route_url[i][k] = NULL;
     }
-    if (g->route_userpwd[i] != NULL)
-        memset(g->route_userpwd[i], 0, strlen(g->route_userpwd[i]));
-    free(g->route_userpwd[i]);
-    free(g->route_sigv4[i]);
-    g->route_userpwd[i] = g->route_sigv4[i] = NULL;
+    live_route_sig *rs = g->route_sig[i];
+    if (rs != NULL) {
+        for (int k = 0; k < 3; k++) {
+            free(rs->host[k]);
+            free(rs->uri[k]);
+            free(rs->query[k]);
+        }
+        live_sigv4_wipe(&rs->k);
+        free(rs);
+        g->route_sig[i] = NULL;
+    }
 }
 
 /* Free a list, wiping its text (it may hold an API key). */
@@ -710,6 +762,7 @@ void live_att_start(sreq *r, const ld_do *d)
     a->hdrs = hdr_add(a->hdrs, h, &ok);
     live_fmt_prefixed_u64(h, "x-ladder-attempt: ", a->no);
     a->hdrs = hdr_add(a->hdrs, h, &ok);
+    att_sign(a, d->route, r->chat.embed ? 2 : r->stream ? 1 : 0, &ok);
     if (ok) {
         struct curl_slist *tail = a->hdrs;
         while (tail->next != NULL)
@@ -749,11 +802,6 @@ void live_att_start(sreq *r, const ld_do *d)
               curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L) == CURLE_OK) &&
              curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
-        if (ok && r->g->route_sigv4[d->route] != NULL)
-            ok = curl_easy_setopt(e, CURLOPT_AWS_SIGV4,
-                                  r->g->route_sigv4[d->route]) == CURLE_OK &&
-                 curl_easy_setopt(e, CURLOPT_USERPWD,
-                                  r->g->route_userpwd[d->route]) == CURLE_OK;
     }
     if (!ok) {
         live_log(s, "out of memory or bad URL starting an attempt on route %s",

@@ -76,6 +76,7 @@
 #include "live_result.h"
 #include "live_server.h"
 #include "live_shared.h"
+#include "live_sigv4.h"
 
 #define LADDER_UA "ladder/0.1.0"
 
@@ -122,6 +123,16 @@ typedef struct live_held live_held;
  * when it arrives and keeps it to its end (its attempts, events, trace and
  * metrics use that generation's route indices); SIGHUP makes a new current
  * one, and a generation no longer current is freed with its last request. */
+/* A SigV4-signed route: its credentials and key (live_sigv4.h) and, for
+ * each of its URLs (whole, stream, embeddings; NULL: none), the Host
+ * value, canonical URI and canonical query, made once at set-up. */
+typedef struct live_route_sig {
+    live_sigv4 k;
+    char *host[3];
+    char *uri[3];
+    char *query[3];
+} live_route_sig;
+
 typedef struct live_gen {
     live_server *s;
     struct live_gen *next_old; /* s->old: retired, still pinned */
@@ -140,11 +151,9 @@ typedef struct live_gen {
     struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
     /* each route's upstream URL, whole [0], stream [1] and embeddings [2]
      * (NULL: the provider has none) (curl_free),
-     * and its SigV4 signing (NULL: none): "aws:amz:REGION:SERVICE" and
-     * the "KEY_ID:SECRET" credentials (wiped when freed) */
+     * and its SigV4 signing (NULL: none; wiped when freed) */
     char *route_url[LD_MAX_ROUTES][3];
-    char *route_sigv4[LD_MAX_ROUTES];
-    char *route_userpwd[LD_MAX_ROUTES];
+    live_route_sig *route_sig[LD_MAX_ROUTES];
     double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
     char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
     /* retired: its indices in the current generation (-1: not there);

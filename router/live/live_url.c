@@ -119,6 +119,19 @@ done:
     return rc;
 }
 
+/* libcurl 7.88's curl_url_set lowercases the hex of a path's %XX; the
+ * URL goes out with RFC 3986's uppercase (the same URL), which is what
+ * AWS SDKs send and so what a SigV4 signature over the path as sent
+ * (live_sigv4.c) is checked against. */
+static void upper_escapes(char *s)
+{
+    for (; *s != '\0'; s++)
+        if (s[0] == '%' && s[1] != '\0' && s[2] != '\0')
+            for (int k = 1; k <= 2; k++)
+                if (s[k] >= 'a' && s[k] <= 'f')
+                    s[k] = (char)(s[k] - 'a' + 'A');
+}
+
 /* live_url_make, with the path format given (fmt: NULL none). */
 static int url_make(const live_provider *p, const char *base_url,
                     const char *region, const char *model, const char *fmt,
@@ -171,6 +184,8 @@ static int url_make(const live_provider *p, const char *base_url,
         goto done;
     rc = curl_url_get(u, CURLUPART_URL, out, 0) == CURLUE_OK ? LD_OK
                                                              : LD_ENOMEM;
+    if (rc == LD_OK)
+        upper_escapes(*out);
 done:
     if (why != NULL)
         *why = rc == LD_OK ? NULL : whyv;

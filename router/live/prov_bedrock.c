@@ -1,5 +1,6 @@
 /* prov_bedrock.c - AWS Bedrock's Converse and ConverseStream APIs
- * (live_provider.h), signed with SigV4 by libcurl (CURLOPT_AWS_SIGV4,
+ * (live_provider.h), signed with AWS SigV4 by our own signer
+ * (live_sigv4.c, each path segment encoded twice as AWS wants; hooked in
  * live_attempt.c) with the standard AWS credentials.
  *
  * URLs: {base}/model/{modelId}/converse and .../converse-stream, the base

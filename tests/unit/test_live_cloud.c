@@ -76,7 +76,7 @@ static void test_azure_url_has_the_deployment_and_api_version(void **state)
             true, 3, names, values);
     assert_string_equal(u, "https://res.openai.azure.com/openai/deployments/d/"
                            "chat/completions?api-version=2025-01-01&"
-                           "x=a%26b%3dc");
+                           "x=a%26b%3Dc");
     curl_free(u);
 }
 
@@ -90,8 +90,8 @@ static void test_gemini_url_streams_with_alt_sse(void **state)
     curl_free(u);
     u = url(LD_PROVIDER_GEMINI, "http://127.0.0.1:9/v1beta", NULL, "a/b", true,
             0, NULL, NULL);
-    /* curl's URL API writes escapes in lower case */
-    assert_string_equal(u, "http://127.0.0.1:9/v1beta/models/a%2fb:"
+    /* curl's URL API writes escapes in lower case; they go out upper */
+    assert_string_equal(u, "http://127.0.0.1:9/v1beta/models/a%2Fb:"
                            "streamGenerateContent?alt=sse");
     curl_free(u);
 }
@@ -103,7 +103,7 @@ static void test_bedrock_url_takes_the_region_and_escapes_the_model(void **state
                   "anthropic.claude-3-haiku-20240307-v1:0", true, 0, NULL,
                   NULL);
     assert_string_equal(u, "https://bedrock-runtime.eu-west-3.amazonaws.com/"
-                           "model/anthropic.claude-3-haiku-20240307-v1%3a0/"
+                           "model/anthropic.claude-3-haiku-20240307-v1%3A0/"
                            "converse-stream");
     curl_free(u);
     char *v = NULL;

@@ -1,14 +1,21 @@
 /* fp_sigv4.c - the fake provider checks an AWS SigV4 signature the way
- * AWS does, with libcrypto's HMAC-SHA256 and SHA-256; see fp.h.
+ * AWS does for every service but S3, with libcrypto's HMAC-SHA256 and
+ * SHA-256 and libevent's URI decoder and encoder; see fp.h. It is
+ * written apart from the router's signer (router/live/live_sigv4.c) and
+ * shares nothing with it, so a pass here means the router signs as AWS
+ * reads a request, not as the router thinks it should.
  *
  * Authorization: AWS4-HMAC-SHA256 Credential=ID/DATE/REGION/SERVICE/
  * aws4_request, SignedHeaders=a;b;c, Signature=HEX. The canonical request
- * is the method, the path and the query as sent, each signed header as
- * "name:value" (value trimmed), the signed header list and the payload's
- * SHA-256 (x-amz-content-sha256 when sent); the string to sign is
- * "AWS4-HMAC-SHA256", X-Amz-Date, the credential scope and the canonical
- * request's SHA-256; the key is HMAC("AWS4" secret, DATE), then REGION,
- * SERVICE and "aws4_request".
+ * is the method; the path, each '/'-separated segment decoded and then
+ * URI-encoded twice (":" is sent as %3A and signed as %253A); the query,
+ * each name and value decoded, encoded once, sorted by name then value;
+ * each signed header as "name:value" (value trimmed); the signed header
+ * list (which must hold host and x-amz-date) and the payload's SHA-256
+ * (x-amz-content-sha256 when sent). The string to sign is
+ * "AWS4-HMAC-SHA256", X-Amz-Date, the credential scope (its DATE the day
+ * of X-Amz-Date) and the canonical request's SHA-256; the key is
+ * HMAC("AWS4" secret, DATE), then REGION, SERVICE and "aws4_request".
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -63,6 +70,118 @@ static bool field(const char *auth, const char *name, char *out, size_t cap)
     return true;
 }
 
+/* Append text to the canonical request at *n (false when full). */
+static bool add(char *canon, int *n, const char *text, size_t len)
+{
+    if (*n < 0 || (size_t)*n + len >= SIG_TEXT_MAX)
+        return false;
+    memcpy(canon + *n, text, len);
+    *n += (int)len;
+    canon[*n] = '\0';
+    return true;
+}
+
+/* libevent's encoder (RFC 3986 unreserved kept, upper-case hex) applied
+ * times times to seg decoded. */
+static bool add_encoded(char *canon, int *n, const char *seg, int times)
+{
+    size_t dlen = 0;
+    char *cur = evhttp_uridecode(seg, 0, &dlen);
+    if (cur == NULL)
+        return false;
+    for (int t = 0; t < times; t++) {
+        char *next = evhttp_uriencode(cur, (ev_ssize_t)dlen, 0);
+        free(cur);
+        if (next == NULL)
+            return false;
+        cur = next;
+        dlen = strlen(cur);
+    }
+    bool ok = add(canon, n, cur, dlen);
+    free(cur);
+    return ok;
+}
+
+/* The canonical URI: each segment of path[0..plen) encoded twice. */
+static bool add_path(char *canon, int *n, const char *path, size_t plen)
+{
+    char seg[2048];
+    if (plen == 0)
+        return add(canon, n, "/", 1);
+    size_t i = 0;
+    while (i < plen) {
+        size_t j = i;
+        while (j < plen && path[j] != '/')
+            j++;
+        if (j - i >= sizeof seg)
+            return false;
+        memcpy(seg, path + i, j - i);
+        seg[j - i] = '\0';
+        if (!add_encoded(canon, n, seg, 2))
+            return false;
+        if (j < plen && !add(canon, n, "/", 1))
+            return false;
+        i = j + 1;
+    }
+    return true;
+}
+
+typedef struct qpair {
+    char *name, *value; /* encoded */
+} qpair;
+
+static int qpair_cmp(const void *a, const void *b)
+{
+    const qpair *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/* The canonical query of q (NULL: none). */
+static bool add_query(char *canon, int *n, const char *q)
+{
+    qpair ps[64];
+    int np = 0;
+    bool ok = true;
+    char text[4096];
+    if (q == NULL || q[0] == '\0')
+        return true;
+    if (strlen(q) >= sizeof text)
+        return false;
+    snprintf(text, sizeof text, "%s", q);
+    for (char *save = NULL, *pair = strtok_r(text, "&", &save);
+         pair != NULL && ok; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        if (eq != NULL)
+            *eq = '\0';
+        char *dn = evhttp_uridecode(pair, 0, NULL);
+        char *dv = evhttp_uridecode(eq != NULL ? eq + 1 : "", 0, NULL);
+        if (np == 64 || dn == NULL || dv == NULL) {
+            ok = false;
+        } else {
+            ps[np].name = evhttp_uriencode(dn, -1, 0);
+            ps[np].value = evhttp_uriencode(dv, -1, 0);
+            ok = ps[np].name != NULL && ps[np].value != NULL;
+            np++;
+        }
+        free(dn);
+        free(dv);
+    }
+    if (ok)
+        qsort(ps, (size_t)np, sizeof ps[0], qpair_cmp);
+    for (int i = 0; i < np; i++) {
+        if (ok && i > 0)
+            ok = add(canon, n, "&", 1);
+        if (ok)
+            ok = add(canon, n, ps[i].name, strlen(ps[i].name)) &&
+                 add(canon, n, "=", 1) &&
+                 add(canon, n, ps[i].value, strlen(ps[i].value));
+        free(ps[i].name);
+        free(ps[i].value);
+    }
+    return ok;
+}
+
 static bool fail(char *why, size_t cap, const char *msg)
 {
     snprintf(why, cap, "%s", msg);
@@ -94,6 +213,13 @@ bool fp_sigv4_ok(fp_call *c, const char *secret, char *why, size_t cap)
                region, service) != 3)
         return fail(why, cap, "the credential scope is not one");
     snprintf(scope, sizeof scope, "%s", slash + 1);
+    if (strlen(date) != 16 || strncmp(date, dstamp, 8) != 0 ||
+        strlen(dstamp) != 8)
+        return fail(why, cap, "the credential's date is not X-Amz-Date's day");
+    char need[1030];
+    snprintf(need, sizeof need, ";%s;", signed_hdrs);
+    if (strstr(need, ";host;") == NULL || strstr(need, ";x-amz-date;") == NULL)
+        return fail(why, cap, "host and x-amz-date are not both signed");
 
     /* the payload */
     struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
@@ -112,8 +238,14 @@ bool fp_sigv4_ok(fp_call *c, const char *secret, char *why, size_t cap)
     char *canon = malloc(SIG_TEXT_MAX);
     if (canon == NULL)
         return fail(why, cap, "out of memory");
-    int n = snprintf(canon, SIG_TEXT_MAX, "POST\n%.*s\n%s\n", (int)plen, uri,
-                     q != NULL ? q + 1 : "");
+    int n = 0;
+    if (!add(canon, &n, "POST\n", 5) || !add_path(canon, &n, uri, plen) ||
+        !add(canon, &n, "\n", 1) ||
+        !add_query(canon, &n, q != NULL ? q + 1 : NULL) ||
+        !add(canon, &n, "\n", 1)) {
+        free(canon);
+        return fail(why, cap, "the path or query cannot be made canonical");
+    }
     char names[1024];
     snprintf(names, sizeof names, "%s", signed_hdrs);
     for (char *save = NULL, *name = strtok_r(names, ";", &save);
