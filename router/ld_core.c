@@ -30,6 +30,7 @@
 #include "ld_core.h"
 #include "ld_health.h"
 #include "ld_policy_int.h"
+#include "ld_repeat.h"
 
 #define LD_MAX_LIVE 4      /* attempts in flight: one plus up to 3 hedges */
 #define LD_MAX_DO 8        /* pending actions per request: a core call
@@ -104,6 +105,8 @@ struct ld_req {
     double q_usd;         /* cost taken */
     int key_limit;
     ld_us key_retry;
+    uint64_t fp;          /* ld_req_spec.fingerprint; 0: none */
+    bool repeat;          /* answered from the table of failed requests */
     ld_do q[LD_MAX_DO];
     int qhead, qlen;
 };
@@ -118,6 +121,8 @@ struct ld_core {
     ld_req *free_list;
     ld_req **chunks;
     size_t nchunks, chunks_cap;
+    ld_repeat *failed;    /* requests that just failed, by fingerprint;
+                             made with the first one (NULL until then) */
 };
 
 /* ---- events ------------------------------------------------------------- */
@@ -239,6 +244,7 @@ void ld_core_free(ld_core *c)
         ld_latency_free(c->routes[i].ttft);
     }
     ld_retry_budget_free(c->budget);
+    ld_repeat_free(c->failed);
     for (size_t i = 0; i < c->nchunks; i++)
         free(c->chunks[i]);
     free(c->chunks);
@@ -316,19 +322,17 @@ int ld_core_continue_routes(const ld_policy *p, int workload, int *routes,
     return n;
 }
 
-ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
+/* How long from now until a route of workload wi is neither blocked nor
+ * behind an open breaker (0: one is now), capped by max_retry_after; emits
+ * nothing (ld_core_retry_hint moves the breakers first). */
+static ld_us lift_wait(const ld_core *c, int wi, ld_us now)
 {
     int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
-    if (workload < 0)
-        workload = ld_policy_default_workload(c->p);
-    int n = ld_policy_workload_routes(c->p, workload, routes,
+    int n = ld_policy_workload_routes(c->p, wi, routes,
                                       LD_MAX_LADDER + LD_ROLE_COUNT);
     ld_us best = -1;
     for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
-        route_state *rs = &c->routes[routes[i]];
-        ld_breaker_transition tr;
-        (void)ld_breaker_state_at(rs->breaker, now, &tr);
-        emit_breaker(c, routes[i], now, &tr);
+        const route_state *rs = &c->routes[routes[i]];
         ld_us until = ld_breaker_open_until(rs->breaker);
         if (rs->blocked_until > until)
             until = rs->blocked_until;
@@ -339,6 +343,46 @@ ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
     if (best < 0)
         best = 0;
     return best > c->p->max_retry_after ? c->p->max_retry_after : best;
+}
+
+ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
+{
+    int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
+    if (workload < 0)
+        workload = ld_policy_default_workload(c->p);
+    int n = ld_policy_workload_routes(c->p, workload, routes,
+                                      LD_MAX_LADDER + LD_ROLE_COUNT);
+    for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
+        ld_breaker_transition tr;
+        (void)ld_breaker_state_at(c->routes[routes[i]].breaker, now, &tr);
+        emit_breaker(c, routes[i], now, &tr);
+    }
+    return lift_wait(c, workload, now);
+}
+
+/* A request ends: a failure the ladder gave (not a key's limit, a
+ * shutdown, a repeat or a failure after the answer started) is remembered
+ * by its fingerprint for repeat_failure, never past the soonest lift of a
+ * block or breaker the core knows; a success forgets its workload's. */
+static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
+                        bool mid_stream)
+{
+    ld_core *c = r->core;
+    if (outcome == LD_OUT_SUCCESS) {
+        (void)ld_repeat_clear_workload(c->failed, r->workload, now);
+        return;
+    }
+    if (r->fp == 0 || c->p->repeat_failure <= 0 || r->repeat ||
+        outcome != LD_OUT_FAILED || mid_stream || cls == LD_FC_KEY_LIMIT ||
+        cls == LD_FC_SHUTDOWN)
+        return;
+    if (c->failed == NULL && (c->failed = ld_repeat_new(0)) == NULL)
+        return; /* out of memory: repeats walk the ladder again */
+    ld_us keep = c->p->repeat_failure;
+    ld_us lift = lift_wait(c, r->workload, now);
+    if (lift > 0 && lift < keep)
+        keep = lift;
+    (void)ld_repeat_put(c->failed, r->fp, r->workload, cls, now + keep, now);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -692,6 +736,7 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                                                : fail_status;
     r->wait_until = LD_NEVER;
     r->hedge_at = LD_NEVER;
+    note_repeat(r, now, outcome, cls, mid_stream);
     ld_do *d = push_do(r, LD_DO_FINISH);
     if (d != NULL) {
         d->outcome = outcome;
@@ -705,6 +750,7 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                                                : r->w->fail_message;
         d->key_limit = r->key_limit;
         d->retry_after = r->key_retry;
+        d->repeat = r->repeat;
     }
     ld_event ev;
     ev_init(&ev, LD_EV_DONE, r, now);
@@ -716,6 +762,7 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
     ev.attempts = (int)r->attempts;
     ev.cost = r->cost;
     ev.hedge = r->hedges > 0;
+    ev.repeat = r->repeat;
     emit(r->core, &ev);
 }
 
@@ -1012,6 +1059,7 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
                                          : p->default_output_tokens;
     r->caps = spec->caps;
     r->n = spec->n > 1 ? spec->n : 1;
+    r->fp = spec->fingerprint;
     r->pin = -1;
     if (spec->pinned) {
         bool found = false;
@@ -1054,10 +1102,17 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
         ld_req_free(r);
         return LD_EINVAL;
     }
-    if (r->key_limit != LD_QUOTA_OK)
+    ld_class was = LD_FC_NONE;
+    if (r->key_limit != LD_QUOTA_OK) {
         finish(r, now, LD_OUT_FAILED, LD_FC_KEY_LIMIT, false);
-    else
+    } else if (r->fp != 0 && p->repeat_failure > 0 &&
+               ld_repeat_find(c->failed, r->fp, now, &was) == 1) {
+        r->repeat = true;
+        r->first_cls = was;
+        finish(r, now, LD_OUT_FAILED, was, false);
+    } else {
         decide(r, -1, LD_FC_NONE, -1, now, rng);
+    }
     *out = r;
     return LD_OK;
 }
@@ -1413,6 +1468,7 @@ void ld_req_info_get(const ld_req *r, ld_req_info *out)
     out->limit_total = (r->cons->set & LD_C_TOTAL) ? r->cons->total : 0;
     out->key_limit = r->key_limit;
     out->retry_after = r->key_retry;
+    out->repeat = r->repeat;
 }
 
 void ld_req_free(ld_req *r)
