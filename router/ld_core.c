@@ -363,7 +363,8 @@ ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
 /* A request ends: a failure the ladder gave (not a key's limit, a
  * shutdown, a repeat or a failure after the answer started) is remembered
  * by its fingerprint for repeat_failure, never past the soonest lift of a
- * block or breaker the core knows; a success forgets its workload's. */
+ * block or breaker the core knows; a success forgets its workload's
+ * failures of the routes' health (ld_repeat_clear_workload). */
 static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                         bool mid_stream)
 {

@@ -1073,7 +1073,9 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     p->quota_block = ld_s(300);
     p->max_retry_after = ld_s(86400);
     p->default_stall = ld_s(10);
-    p->repeat_failure = ld_s(10);
+    /* LangChain's default retries (6, backoff 1 s doubling, each delay
+     * times 1..2) span up to 126 s: one walk for all of them */
+    p->repeat_failure = ld_s(130);
     p->default_output_tokens = 256;
 
     if ((rc = ld_json_check_keys(&c.j, root, "", keys, NULL)) < 0 ||

@@ -108,7 +108,8 @@ int ld_repeat_clear_workload(ld_repeat *t, int workload, ld_us now)
         return 0;
     for (int i = 0; i < t->nslots; i++) {
         slot *e = &t->s[i];
-        if (e->fp == 0 || e->workload != workload)
+        if (e->fp == 0 || e->workload != workload ||
+            !ld_class_counts_for_breaker(e->cls))
             continue;
         live += e->until > now;
         e->fp = 0;

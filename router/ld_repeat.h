@@ -38,8 +38,12 @@ int ld_repeat_find(const ld_repeat *t, uint64_t fp, ld_us now, ld_class *cls);
 int ld_repeat_put(ld_repeat *t, uint64_t fp, int workload, ld_class cls,
                   ld_us until, ld_us now);
 
-/* Forget every entry of `workload` (a request of it was served: the ladder
- * works again); returns how many were live at now. */
+/* A request of `workload` was served: its routes work again. Forget the
+ * workload's entries whose class says something about the routes' health
+ * (ld_class_counts_for_breaker: a 5xx, a timeout, a reset...), but not
+ * those the request itself caused (a bad request, a content block, a
+ * context too long), which another request's success says nothing about.
+ * Returns how many of those forgotten were live at now. */
 int ld_repeat_clear_workload(ld_repeat *t, int workload, ld_us now);
 
 /* Entries that lapse after now. */

@@ -193,10 +193,10 @@ static void test_a_repeat_walks_again_after_repeat_failure_s(void **state)
     assert_false(repeats(f, "chat", 7, ld_s(2)));
     fx_free(f);
 
-    f = fx_new(NULL); /* the default: 10 s */
+    f = fx_new(NULL); /* the default: 130 s */
     (void)walk(f, "chat", 7, 500, -1, 0);
-    assert_true(repeats(f, "chat", 7, ld_ms(9999)));
-    assert_false(repeats(f, "chat", 7, ld_s(10)));
+    assert_true(repeats(f, "chat", 7, ld_ms(129999)));
+    assert_false(repeats(f, "chat", 7, ld_s(130)));
     fx_free(f);
 }
 
@@ -218,15 +218,21 @@ static void test_a_request_without_fingerprint_always_walks(void **state)
     fx_free(f);
 }
 
-static void test_a_success_of_the_workload_forgets_its_failures(void **state)
+static void test_a_success_forgets_the_workloads_route_failures(void **state)
 {
     (void)state;
     fx *f = fx_new(NULL);
     (void)walk(f, "chat", 7, 500, -1, 0);
+    ld_do bad = walk(f, "chat", 8, 400, -1, 0);
+    assert_int_equal(bad.cls, LD_FC_BAD_REQUEST);
     (void)walk(f, "other", 9, 500, -1, 0);
     ld_do ok = walk(f, "chat", 10, 200, -1, ld_ms(500));
     assert_int_equal(ok.outcome, LD_OUT_SUCCESS);
+    /* the routes serve again: the 5xx walk may walk again; the request's
+     * own fault (a 400 on every route) is still answered at once, and
+     * another workload's failure is kept */
     assert_false(repeats(f, "chat", 7, ld_s(1)));
+    assert_true(repeats(f, "chat", 8, ld_s(1)));
     assert_true(repeats(f, "other", 9, ld_s(1)));
     fx_free(f);
 }
@@ -328,7 +334,7 @@ int main(void)
         cmocka_unit_test(test_a_repeat_walks_again_after_repeat_failure_s),
         cmocka_unit_test(test_repeat_failure_s_0_lets_every_repeat_walk),
         cmocka_unit_test(test_a_request_without_fingerprint_always_walks),
-        cmocka_unit_test(test_a_success_of_the_workload_forgets_its_failures),
+        cmocka_unit_test(test_a_success_forgets_the_workloads_route_failures),
         cmocka_unit_test(test_a_repeat_never_outlives_the_block_that_failed_it),
         cmocka_unit_test(test_a_failure_after_the_answer_started_is_not_kept),
         cmocka_unit_test(test_table_holds_at_most_its_slots),
