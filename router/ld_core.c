@@ -360,11 +360,31 @@ ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
     return lift_wait(c, workload, now);
 }
 
+/* The soonest time after now when a block or an open breaker of one of
+ * workload wi's routes lifts; LD_NEVER when none is pending. */
+static ld_us next_lift(const ld_core *c, int wi, ld_us now)
+{
+    int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
+    int n = ld_policy_workload_routes(c->p, wi, routes,
+                                      LD_MAX_LADDER + LD_ROLE_COUNT);
+    ld_us soonest = LD_NEVER;
+    for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
+        const route_state *rs = &c->routes[routes[i]];
+        ld_us lifts[2] = {ld_breaker_open_until(rs->breaker),
+                          rs->blocked_until};
+        for (int k = 0; k < 2; k++)
+            if (lifts[k] > now && lifts[k] < soonest)
+                soonest = lifts[k];
+    }
+    return soonest;
+}
+
 /* A request ends: a failure the ladder gave (not a key's limit, a
  * shutdown, a repeat or a failure after the answer started) is remembered
  * by its fingerprint for repeat_failure, never past the soonest lift of a
- * block or breaker the core knows; a success forgets its workload's
- * failures of the routes' health (ld_repeat_clear_workload). */
+ * block or breaker of the workload's routes (a route that may serve
+ * again); a success forgets its workload's failures of the routes' health
+ * (ld_repeat_clear_workload). */
 static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                         bool mid_stream)
 {
@@ -379,11 +399,11 @@ static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         return;
     if (c->failed == NULL && (c->failed = ld_repeat_new(0)) == NULL)
         return; /* out of memory: repeats walk the ladder again */
-    ld_us keep = c->p->repeat_failure;
-    ld_us lift = lift_wait(c, r->workload, now);
-    if (lift > 0 && lift < keep)
-        keep = lift;
-    (void)ld_repeat_put(c->failed, r->fp, r->workload, cls, now + keep, now);
+    ld_us until = now + c->p->repeat_failure;
+    ld_us lift = next_lift(c, r->workload, now);
+    if (lift < until)
+        until = lift;
+    (void)ld_repeat_put(c->failed, r->fp, r->workload, cls, until, now);
 }
 
 static bool same_str(const char *a, const char *b)

@@ -237,8 +237,7 @@ static void test_a_success_forgets_the_workloads_route_failures(void **state)
     fx_free(f);
 }
 
-static void test_a_repeat_never_outlives_the_block_that_failed_it(
-    void **state)
+static void test_a_repeat_never_outlives_a_block_that_lifts(void **state)
 {
     (void)state;
     fx *f = fx_new(NULL);
@@ -248,6 +247,26 @@ static void test_a_repeat_never_outlives_the_block_that_failed_it(
     assert_int_equal(ld_core_retry_hint(f->c, -1, ld_ms(10)), ld_ms(2990));
     assert_true(repeats(f, "chat", 7, ld_ms(2999)));
     assert_false(repeats(f, "chat", 7, ld_s(3)));
+    fx_free(f);
+
+    /* A answers 429 with Retry-After 2 s, B a 500: B is not blocked, but
+     * once A's block lifts A may serve, so the entry ends there */
+    f = fx_new(NULL);
+    ld_do d;
+    ld_req *r = start(f, "chat", 8, 0, &d);
+    ld_raw_result res = status(429, ld_s(2));
+    assert_int_equal(d.kind, LD_DO_START);
+    assert_int_equal(ld_req_end(r, d.attempt, ld_ms(5), &res, &f->rng), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.kind, LD_DO_START);
+    res = status(500, -1);
+    assert_int_equal(ld_req_end(r, d.attempt, ld_ms(10), &res, &f->rng), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.kind, LD_DO_FINISH);
+    assert_int_equal(d.outcome, LD_OUT_FAILED);
+    ld_req_free(r);
+    assert_true(repeats(f, "chat", 8, ld_ms(2004)));
+    assert_false(repeats(f, "chat", 8, ld_ms(2005)));
     fx_free(f);
 }
 
@@ -335,7 +354,7 @@ int main(void)
         cmocka_unit_test(test_repeat_failure_s_0_lets_every_repeat_walk),
         cmocka_unit_test(test_a_request_without_fingerprint_always_walks),
         cmocka_unit_test(test_a_success_forgets_the_workloads_route_failures),
-        cmocka_unit_test(test_a_repeat_never_outlives_the_block_that_failed_it),
+        cmocka_unit_test(test_a_repeat_never_outlives_a_block_that_lifts),
         cmocka_unit_test(test_a_failure_after_the_answer_started_is_not_kept),
         cmocka_unit_test(test_table_holds_at_most_its_slots),
         cmocka_unit_test(test_table_evicts_what_lapses_first_and_reuses_lapsed_slots),
