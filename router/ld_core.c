@@ -1110,7 +1110,13 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
     r->served_route = -1;
     r->ttft = -1;
     r->latency = -1;
-    ld_retry_budget_on_request(c->budget, now);
+    /* a repeat of a request that just failed is answered without an
+     * attempt; it does not add to the retry budget either */
+    ld_class was = LD_FC_NONE;
+    bool repeat = r->fp != 0 && p->repeat_failure > 0 &&
+                  ld_repeat_find(c->failed, r->fp, now, &was) == 1;
+    if (!repeat)
+        ld_retry_budget_on_request(c->budget, now);
 
     if (c->sink != NULL) {
         ld_event ev;
@@ -1123,11 +1129,9 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
         ld_req_free(r);
         return LD_EINVAL;
     }
-    ld_class was = LD_FC_NONE;
     if (r->key_limit != LD_QUOTA_OK) {
         finish(r, now, LD_OUT_FAILED, LD_FC_KEY_LIMIT, false);
-    } else if (r->fp != 0 && p->repeat_failure > 0 &&
-               ld_repeat_find(c->failed, r->fp, now, &was) == 1) {
+    } else if (repeat) {
         r->repeat = true;
         r->first_cls = was;
         finish(r, now, LD_OUT_FAILED, was, false);
