@@ -30,6 +30,7 @@
 #include "ld_core.h"
 #include "ld_health.h"
 #include "ld_policy_int.h"
+#include "ld_repeat.h"
 
 #define LD_MAX_LIVE 4      /* attempts in flight: one plus up to 3 hedges */
 #define LD_MAX_DO 8        /* pending actions per request: a core call
@@ -107,6 +108,8 @@ struct ld_req {
     double q_usd;         /* cost taken */
     int key_limit;
     ld_us key_retry;
+    uint64_t fp;          /* ld_req_spec.fingerprint; 0: none */
+    bool repeat;          /* answered from the table of failed requests */
     ld_do q[LD_MAX_DO];
     int qhead, qlen;
 };
@@ -121,6 +124,8 @@ struct ld_core {
     ld_req *free_list;
     ld_req **chunks;
     size_t nchunks, chunks_cap;
+    ld_repeat *failed;    /* requests that just failed, by fingerprint;
+                             made with the first one (NULL until then) */
 };
 
 /* ---- events ------------------------------------------------------------- */
@@ -242,6 +247,7 @@ void ld_core_free(ld_core *c)
         ld_latency_free(c->routes[i].ttft);
     }
     ld_retry_budget_free(c->budget);
+    ld_repeat_free(c->failed);
     for (size_t i = 0; i < c->nchunks; i++)
         free(c->chunks[i]);
     free(c->chunks);
@@ -319,19 +325,17 @@ int ld_core_continue_routes(const ld_policy *p, int workload, int *routes,
     return n;
 }
 
-ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
+/* How long from now until a route of workload wi is neither blocked nor
+ * behind an open breaker (0: one is now), capped by max_retry_after; emits
+ * nothing (ld_core_retry_hint moves the breakers first). */
+static ld_us lift_wait(const ld_core *c, int wi, ld_us now)
 {
     int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
-    if (workload < 0)
-        workload = ld_policy_default_workload(c->p);
-    int n = ld_policy_workload_routes(c->p, workload, routes,
+    int n = ld_policy_workload_routes(c->p, wi, routes,
                                       LD_MAX_LADDER + LD_ROLE_COUNT);
     ld_us best = -1;
     for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
-        route_state *rs = &c->routes[routes[i]];
-        ld_breaker_transition tr;
-        (void)ld_breaker_state_at(rs->breaker, now, &tr);
-        emit_breaker(c, routes[i], now, &tr);
+        const route_state *rs = &c->routes[routes[i]];
         ld_us until = ld_breaker_open_until(rs->breaker);
         if (rs->blocked_until > until)
             until = rs->blocked_until;
@@ -342,6 +346,67 @@ ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
     if (best < 0)
         best = 0;
     return best > c->p->max_retry_after ? c->p->max_retry_after : best;
+}
+
+ld_us ld_core_retry_hint(ld_core *c, int workload, ld_us now)
+{
+    int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
+    if (workload < 0)
+        workload = ld_policy_default_workload(c->p);
+    int n = ld_policy_workload_routes(c->p, workload, routes,
+                                      LD_MAX_LADDER + LD_ROLE_COUNT);
+    for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
+        ld_breaker_transition tr;
+        (void)ld_breaker_state_at(c->routes[routes[i]].breaker, now, &tr);
+        emit_breaker(c, routes[i], now, &tr);
+    }
+    return lift_wait(c, workload, now);
+}
+
+/* The soonest time after now when a block or an open breaker of one of
+ * workload wi's routes lifts; LD_NEVER when none is pending. */
+static ld_us next_lift(const ld_core *c, int wi, ld_us now)
+{
+    int routes[LD_MAX_LADDER + LD_ROLE_COUNT];
+    int n = ld_policy_workload_routes(c->p, wi, routes,
+                                      LD_MAX_LADDER + LD_ROLE_COUNT);
+    ld_us soonest = LD_NEVER;
+    for (int i = 0; i < n && i < LD_MAX_LADDER + LD_ROLE_COUNT; i++) {
+        const route_state *rs = &c->routes[routes[i]];
+        ld_us lifts[2] = {ld_breaker_open_until(rs->breaker),
+                          rs->blocked_until};
+        for (int k = 0; k < 2; k++)
+            if (lifts[k] > now && lifts[k] < soonest)
+                soonest = lifts[k];
+    }
+    return soonest;
+}
+
+/* A request ends: a failure the ladder gave (not a key's limit, a
+ * shutdown, a repeat or a failure after the answer started) is remembered
+ * by its fingerprint for repeat_failure, never past the soonest lift of a
+ * block or breaker of the workload's routes (a route that may serve
+ * again); a success forgets its workload's failures of the routes' health
+ * (ld_repeat_clear_workload). */
+static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
+                        bool mid_stream)
+{
+    ld_core *c = r->core;
+    if (outcome == LD_OUT_SUCCESS) {
+        (void)ld_repeat_clear_workload(c->failed, r->workload, now);
+        return;
+    }
+    if (r->fp == 0 || c->p->repeat_failure <= 0 || r->repeat ||
+        outcome != LD_OUT_FAILED || mid_stream || cls == LD_FC_KEY_LIMIT ||
+        cls == LD_FC_SHUTDOWN)
+        return;
+    if (c->failed == NULL && (c->failed = ld_repeat_new(0)) == NULL)
+        return; /* out of memory: repeats walk the ladder again */
+    ld_us until = now + c->p->repeat_failure;
+    ld_us lift = next_lift(c, r->workload, now);
+    if (lift < until)
+        until = lift;
+    (void)ld_repeat_put(c->failed, r->fp, r->workload, cls, until, now);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -722,6 +787,7 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
      * its first failure is the one it ended with */
     if (outcome == LD_OUT_FAILED && r->first_cls == LD_FC_NONE)
         r->first_cls = cls;
+    note_repeat(r, now, outcome, cls, mid_stream);
     ld_do *d = push_do(r, LD_DO_FINISH);
     if (d != NULL) {
         d->outcome = outcome;
@@ -735,6 +801,7 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
                                                : r->w->fail_message;
         d->key_limit = r->key_limit;
         d->retry_after = r->key_retry;
+        d->repeat = r->repeat;
     }
     ld_event ev;
     ev_init(&ev, LD_EV_DONE, r, now);
@@ -746,6 +813,7 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
     ev.attempts = (int)r->attempts;
     ev.cost = r->cost;
     ev.hedge = r->hedges > 0;
+    ev.repeat = r->repeat;
     emit(r->core, &ev);
 }
 
@@ -1044,6 +1112,7 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
                                            : p->default_output_tokens;
     r->caps = spec->caps;
     r->n = spec->n > 1 ? spec->n : 1;
+    r->fp = spec->fingerprint;
     r->pin = -1;
     if (spec->pinned) {
         bool found = false;
@@ -1073,7 +1142,13 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
     r->served_route = -1;
     r->ttft = -1;
     r->latency = -1;
-    ld_retry_budget_on_request(c->budget, now);
+    /* a repeat of a request that just failed is answered without an
+     * attempt; it does not add to the retry budget either */
+    ld_class was = LD_FC_NONE;
+    bool repeat = r->fp != 0 && p->repeat_failure > 0 &&
+                  ld_repeat_find(c->failed, r->fp, now, &was) == 1;
+    if (!repeat)
+        ld_retry_budget_on_request(c->budget, now);
 
     if (c->sink != NULL) {
         ld_event ev;
@@ -1086,10 +1161,15 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
         ld_req_free(r);
         return LD_EINVAL;
     }
-    if (r->key_limit != LD_QUOTA_OK)
+    if (r->key_limit != LD_QUOTA_OK) {
         finish(r, now, LD_OUT_FAILED, LD_FC_KEY_LIMIT, false);
-    else
+    } else if (repeat) {
+        r->repeat = true;
+        r->first_cls = was;
+        finish(r, now, LD_OUT_FAILED, was, false);
+    } else {
         decide(r, -1, LD_FC_NONE, -1, now, rng);
+    }
     *out = r;
     return LD_OK;
 }
@@ -1445,6 +1525,7 @@ void ld_req_info_get(const ld_req *r, ld_req_info *out)
     out->limit_total = (r->cons->set & LD_C_TOTAL) ? r->cons->total : 0;
     out->key_limit = r->key_limit;
     out->retry_after = r->key_retry;
+    out->repeat = r->repeat;
 }
 
 void ld_req_free(ld_req *r)

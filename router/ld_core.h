@@ -103,6 +103,17 @@ typedef struct ld_req_spec {
     int n;                 /* choices asked for ("n"); <= 1: one. Expected
                               output and cost are output_tokens x n; set
                               LD_CAP_N in caps when n > 1 */
+    uint64_t fingerprint;  /* what makes two requests the same (the host
+                              hashes the client key, workload, tier, API
+                              and body); 0: none. A request whose twin
+                              failed in the last health.repeat_failure_s
+                              (never past a block or breaker lift the core
+                              knows, and until a request of the workload is
+                              served) finishes at once with the same
+                              failure and no attempt: repeat in its FINISH,
+                              DONE event and info. That keeps a client
+                              library's retries of a failed call from
+                              walking the ladder again. */
 } ld_req_spec;
 
 /* A client key's limits (ld_quota.h), for ld_req_start_keyed. */
@@ -141,6 +152,8 @@ typedef struct ld_do {
     const char *message; /* FINISH failed: safe failure text (the policy's) */
     int key_limit;      /* FINISH key_limit: the LD_QUOTA_* that refused */
     ld_us retry_after;  /* FINISH key_limit: until that window reopens */
+    bool repeat;        /* FINISH failed: a repeat of a request that had
+                           just failed (ld_req_spec.fingerprint) */
 } ld_do;
 
 /* Start a request. LD_EINVAL for a bad workload or tier index (or a pinned
@@ -208,6 +221,7 @@ typedef struct ld_req_info {
                                       0 when none */
     int key_limit;      /* LD_QUOTA_* that refused it (key_limit), else 0 */
     ld_us retry_after;  /* ...and until that window reopens */
+    bool repeat;        /* answered as a repeat of a failed request */
 } ld_req_info;
 
 void ld_req_info_get(const ld_req *r, ld_req_info *out);

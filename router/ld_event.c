@@ -163,6 +163,8 @@ int ld_event_to_json(const ld_event *ev, const ld_policy *p, char *buf,
             put_str(&w, "class", ld_class_name(ev->cls));
         put_num(&w, "status", ev->status);
         put_num(&w, "attempts", ev->attempts);
+        if (ev->repeat)
+            put_bool(&w, "repeat_of_failed", true);
         if (ev->ttft >= 0)
             put_num(&w, "ttft_ms", ms(ev->ttft));
         put_num(&w, "cost_usd", ev->cost);

@@ -73,6 +73,9 @@ typedef struct ld_event {
     ld_cancel_reason reason;   /* CANCEL */
     ld_outcome outcome;        /* DONE */
     int attempts;              /* DONE: attempts started */
+    bool repeat;               /* DONE: a repeat of a request that had just
+                                  failed, answered without an attempt
+                                  (written as "repeat_of_failed") */
     double cost;               /* RESULT, DONE: USD billed */
     int64_t input_tokens, output_tokens; /* REQUEST: estimates; RESULT: used */
 } ld_event;

@@ -251,7 +251,8 @@ static int load_globals(load_ctx *c, const cJSON *root)
         static const char *const keys[] = {
             "window_s", "latency_quantile", "min_samples",
             "rate_limit_default_ms", "quota_block_s", "stall_ms",
-            "output_tokens_default", "max_retry_after_s", NULL};
+            "output_tokens_default", "max_retry_after_s",
+            "repeat_failure_s", NULL};
         double min_samples = p->min_samples;
         double tokens = (double)p->default_output_tokens;
         if ((rc = ld_json_want_object(js, v, "health")) < 0 ||
@@ -271,7 +272,9 @@ static int load_globals(load_ctx *c, const cJSON *root)
             (rc = ld_json_whole(js, v, "health", "output_tokens_default", false,
                               1, 1e7, &tokens)) < 0 ||
             (rc = ld_json_time(js, v, "health", "max_retry_after_s", false,
-                               1e6, &p->max_retry_after)) < 0)
+                               1e6, &p->max_retry_after)) < 0 ||
+            (rc = ld_json_time(js, v, "health", "repeat_failure_s", false,
+                               1e6, &p->repeat_failure)) < 0)
             return rc;
         if (p->max_retry_after <= 0)
             return ld_json_fail(js, "health.max_retry_after_s", NULL,
@@ -1120,6 +1123,9 @@ int ld_policy_parse(const char *text, size_t len, const char *file,
     p->quota_block = ld_s(300);
     p->max_retry_after = ld_s(86400);
     p->default_stall = ld_s(10);
+    /* LangChain's default retries (6, backoff 1 s doubling, each delay
+     * times 1..2) span up to 126 s: one walk for all of them */
+    p->repeat_failure = ld_s(130);
     p->default_output_tokens = 256;
 
     if ((rc = ld_json_check_keys(&c.j, root, "", keys, NULL)) < 0 ||

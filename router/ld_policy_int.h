@@ -154,6 +154,9 @@ struct ld_policy {
     ld_us max_retry_after;    /* a provider's Retry-After (or a shared
                                  block) longer than this is taken as this */
     ld_us default_stall;      /* when no workload or route sets one */
+    ld_us repeat_failure;     /* a failed request's repeats fail at once
+                                 for this long (ld_req_spec.fingerprint);
+                                 0: never */
     int64_t default_output_tokens;
     char *keys_file;          /* "keys_file" as written, or NULL */
     /* model names: the "models" block and the names table */

@@ -153,6 +153,8 @@ char *ld_trace_format(const ld_policy *p, const ld_trace_line *l)
         ok = add_attempt(arr, p, &l->att[i]);
     if (ok && l->dropped > 0)
         ok = add_num(o, "attempts_dropped", l->dropped);
+    if (ok && l->repeat)
+        ok = add_bool(o, "repeat_of_failed", true);
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return text;

@@ -86,6 +86,9 @@ typedef struct ld_trace_line {
     int dropped;               /* attempts left out of att; > 0 adds the
                                   key "attempts_dropped" */
     const char *key;           /* the client key's id; NULL: no "key" */
+    bool repeat;               /* answered as a repeat of a request that
+                                  had just failed: adds
+                                  "repeat_of_failed": true */
 } ld_trace_line;
 
 /* The line as JSON text without a newline (free it with cJSON_free), or

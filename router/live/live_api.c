@@ -24,6 +24,31 @@
 
 #include "live_int.h"
 
+/* What makes two client requests the same for the core's table of failed
+ * ones (ld_req_spec.fingerprint): the API path, the client key, the
+ * workload and tier they resolved to and the body as the client sent it
+ * (body_md: its SHA-256), hashed with SHA-256 and cut to 64 bits; 0 (no
+ * fingerprint: every request walks) when hashing fails. */
+static uint64_t request_fingerprint(const char *path, int key, int workload,
+                                    int tier, const unsigned char *body_md,
+                                    unsigned body_md_len)
+{
+    unsigned char buf[512 + EVP_MAX_MD_SIZE], md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    int n = snprintf((char *)buf, 512, "%s\n%d\n%d\n%d\n",
+                     path != NULL ? path : "", key, workload, tier);
+    if (n < 0 || n >= 512 || body_md_len > EVP_MAX_MD_SIZE)
+        return 0;
+    memcpy(buf + n, body_md, body_md_len);
+    if (EVP_Digest(buf, (size_t)n + body_md_len, md, &mdlen, EVP_sha256(),
+                   NULL) != 1 || mdlen < 8)
+        return 0;
+    uint64_t fp = 0;
+    for (int i = 0; i < 8; i++)
+        fp = fp << 8 | md[i];
+    return fp != 0 ? fp : 1;
+}
+
 /* The client's connection closed while we owned its request. */
 static void live_on_client_close(struct evhttp_connection *evcon, void *arg)
 {
@@ -449,6 +474,11 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
     const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
     const char *pass[PASS_UNION_CAP];
     int npass = live_pass_union(s->p, pass, PASS_UNION_CAP);
+    unsigned char body_md[EVP_MAX_MD_SIZE];
+    unsigned body_md_len = 0;
+    if (body == NULL || EVP_Digest(body, len, body_md, &body_md_len,
+                                   EVP_sha256(), NULL) != 1)
+        body_md_len = 0;
     live_buf face_raw;
     live_buf_init(&face_raw, s->o.max_body * 4 + ((size_t)64 << 10));
     int prc = body != NULL ? parse_body(face, body, len, pass, npass, &r->chat,
@@ -546,7 +576,12 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         .output_tokens = r->chat.max_tokens > 0 ? r->chat.max_tokens : -1,
         .caps = r->chat.caps, .id = r->id, .pinned = target.route >= 0,
         .pin_route = target.route, .pin_fallback = target.fallback,
-        .n = r->chat.n};
+        .n = r->chat.n,
+        .fingerprint = body_md_len > 0
+                           ? request_fingerprint(live_req_path(req), key,
+                                                 workload, tier, body_md,
+                                                 body_md_len)
+                           : 0};
     ld_req_key kspec = {live_keys_quota(s->o.keys), key,
                         (ld_us)(r->wall_ms * 1000.0)};
     s->cur = r;

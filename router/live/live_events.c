@@ -193,7 +193,7 @@ void live_trace_write(sreq *r, const ld_req_info *info)
         .status = r->status_sent, .cls = info->first_cls, .ttft = info->ttft,
         .latency = info->latency, .cost = info->cost,
         .fell_back = info->fell_back, .att = r->tr->att, .natt = r->tr->natt,
-        .dropped = r->tr->dropped,
+        .dropped = r->tr->dropped, .repeat = info->repeat,
         .key = r->key >= 0 ? live_keys_id(r->g->keys, r->key) : NULL};
     char *text = ld_trace_format(r->g->p, &l);
     if (text == NULL || fputs(text, s->trace) == EOF ||

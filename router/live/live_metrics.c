@@ -33,6 +33,7 @@ struct live_metrics {
     int nroutes, nworkloads;
     uint64_t requests[LD_MAX_WORKLOADS][NR][NOUT];
     uint64_t fell_back[NOUT];
+    uint64_t repeats[LD_MAX_WORKLOADS];       /* repeats of failed requests */
     uint64_t streams[NOUT];
     uint64_t attempts[LD_MAX_ROUTES][NCLS];   /* RESULT events */
     uint64_t started[LD_MAX_ROUTES][2];       /* ATTEMPT events: hedge? */
@@ -252,6 +253,7 @@ int live_metrics_adopt(live_metrics *m, const live_metrics *old,
             if (r == 0 || rmap[r] > 0)
                 for (int o = 0; o < NOUT; o++)
                     m->requests[nw][rmap[r]][o] += old->requests[w][r][o];
+        m->repeats[nw] += old->repeats[w];
     }
     memcpy(m->fell_back, old->fell_back, sizeof m->fell_back);
     memcpy(m->streams, old->streams, sizeof m->streams);
@@ -367,6 +369,8 @@ void live_metrics_on_done(live_metrics *m, const ld_req_info *info,
     m->requests[w][ri][oi]++;
     if (info->fell_back)
         m->fell_back[oi]++;
+    if (info->repeat)
+        m->repeats[w]++;
     if (stream)
         m->streams[oi]++;
     if (info->latency >= 0)
@@ -600,6 +604,16 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
         series(&o, "ladder_requests_fell_back_total", "outcome",
                outcome_name(oi), NULL, NULL, NULL, NULL);
         put_u64(&o, m->fell_back[oi]);
+    }
+
+    header(&o, "ladder_repeat_failures_total", "counter",
+           "Requests answered at once, without an attempt, with the failure "
+           "the same request got just before (a client library's retries; "
+           "health.repeat_failure_s), by workload.");
+    for (int w = 0; w < m->nworkloads; w++) {
+        series(&o, "ladder_repeat_failures_total", "workload",
+               ld_policy_workload_name(p, w), NULL, NULL, NULL, NULL);
+        put_u64(&o, m->repeats[w]);
     }
 
     header(&o, "ladder_stream_requests_total", "counter",

@@ -123,7 +123,9 @@ async function caseSplit() {
 
 // The openai SDK at its defaults (2 retries) against a ladder whose routes
 // are all down: x-should-retry: false stops the SDK, so each user call is
-// one walk of the ladder (two upstream calls).
+// one walk of the ladder (two upstream calls). Each call asks something
+// else: the same body again would be a repeat, answered without a walk
+// (tests/integration/retries.sh).
 async function caseSdkRetries() {
   const c = new OpenAI({ baseURL: env.url, apiKey: 'sk-unused', timeout: 15000 });
   ok(c.maxRetries === 2, 'retries: the SDK is at its default of 2 retries', c.maxRetries);
@@ -132,7 +134,7 @@ async function caseSdkRetries() {
   const got = [];
   for (let i = 0; i < calls; i++) {
     try {
-      await c.chat.completions.create({ model: 'dead', messages: [{ role: 'user', content: 'hi' }],
+      await c.chat.completions.create({ model: 'dead', messages: [{ role: 'user', content: `hi ${i}` }],
                                         max_tokens: 5 });
       got.push({ status: 200 });
     } catch (e) {

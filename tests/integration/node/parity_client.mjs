@@ -16,8 +16,13 @@ watchdog(60000);
 
 let unanswered = 0;
 for (const [i, w] of workloads.entries()) {
-  const r = w === 'streams' ? await stream(w, {}, { tier })
-                            : await chat(w, {}, { tier });
+  // each request its own "user" (not counted in the token estimate): two
+  // same bodies would make the second a repeat of a failed one, which
+  // the live router answers without a walk (health.repeat_failure_s) and
+  // the simulator, without client retries, does not model
+  const params = { user: `parity-${i + 1}` };
+  const r = w === 'streams' ? await stream(w, params, { tier })
+                            : await chat(w, params, { tier });
   if (w === 'streams' && r.error === undefined && r.text !== 'tok1 tok2 tok3 tok4 tok5 ')
     console.log(`# ${i + 1} streams: the continued answer is "${r.text}"`);
   if (r.status === undefined) {
