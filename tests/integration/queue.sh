@@ -140,7 +140,7 @@ wait "$drain_pid"
 expect_eq "$(cat "$tmp/waiter.code")" 503 "SIGTERM: the waiting request gets a 503"
 expect_in "$tmp/waiter.body" draining "...that says the router is draining"
 expect_eq "$(statuses drain)" "2 200;" "...and the 2 in flight are answered"
-stop "$ladder_pid"
+wait_exit "$ladder_pid"
 ladder_pid=
 expect_eq "$stop_status" 0 "ladder serve exits 0 after the drain"
 

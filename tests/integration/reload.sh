@@ -273,7 +273,7 @@ while kill -0 "$load_pid" 2>/dev/null && [ $_i -lt 100 ]; do
 done
 wait "$load_pid" 2>/dev/null
 load_pid=
-stop "$ladder_pid"
+wait_exit "$ladder_pid"
 ladder_pid=
 expect_eq "$stop_status" 0 "ladder exits 0 at the drain limit"
 js "the stream gets its tokens then the shutdown error; the whole answer a 503" '

@@ -257,6 +257,16 @@ stop() {
     stop_status=$?
 }
 
+# wait_exit PID: PID was already told to stop (a SIGTERM, a drain): wait up
+# to 10 s for it to exit by itself, then collect stop_status as stop does.
+# stop alone would send a second signal, which a draining router takes as
+# "exit at once".
+wait_exit() {
+    [ -n "$1" ] || return 0
+    poll 100 sh -c "! kill -0 $1"
+    stop "$1"
+}
+
 # wait_line FILE SED-EXPR PID: poll FILE (5 s) for the first line that
 # SED-EXPR prints, and print it. Status 1 if none came, or PID exited first.
 wait_line() {
