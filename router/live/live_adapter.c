@@ -276,6 +276,41 @@ bool live_jpush(cJSON *arr, cJSON *item)
     return true;
 }
 
+int live_jpush_turn(cJSON *turns, const char *role, const char *field,
+                    cJSON *items)
+{
+    if (cJSON_GetArraySize(items) == 0) {
+        cJSON_Delete(items);
+        return LD_OK;
+    }
+    int count = cJSON_GetArraySize(turns);
+    cJSON *last = count > 0 ? cJSON_GetArrayItem(turns, count - 1) : NULL;
+    const char *lrole = live_jstr(last, "role");
+    if (lrole != NULL && strcmp(lrole, role) == 0) {
+        cJSON *into = cJSON_GetObjectItemCaseSensitive(last, field);
+        while (items->child != NULL) {
+            cJSON *it = cJSON_DetachItemViaPointer(items, items->child);
+            if (!live_jpush(into, it)) {
+                cJSON_Delete(items);
+                return LD_ENOMEM;
+            }
+        }
+        cJSON_Delete(items);
+        return LD_OK;
+    }
+    cJSON *t = cJSON_CreateObject();
+    if (t == NULL || !cJSON_AddStringToObject(t, "role", role)) {
+        cJSON_Delete(t);
+        cJSON_Delete(items);
+        return LD_ENOMEM;
+    }
+    if (!live_jset(t, field, items)) {
+        cJSON_Delete(t);
+        return LD_ENOMEM;
+    }
+    return live_jpush(turns, t) ? LD_OK : LD_ENOMEM;
+}
+
 /* Print root (not consumed) into out, appended. */
 int live_jprint_append(const cJSON *root, live_buf *out)
 {

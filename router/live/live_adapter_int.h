@@ -37,6 +37,12 @@ int live_json_parse(const char *p, size_t len, cJSON **out, size_t *err_at);
 bool live_jset(cJSON *obj, const char *key, cJSON *item);
 /* arr += item; takes ownership of item. */
 bool live_jpush(cJSON *arr, cJSON *item);
+/* items (an array, consumed) as a turn of `role` appended to turns, its
+ * array under `field` ("content", Gemini's "parts"); merged into the last
+ * turn when that has the same role; nothing when items is empty. LD_OK or
+ * LD_ENOMEM. */
+int live_jpush_turn(cJSON *turns, const char *role, const char *field,
+                    cJSON *items);
 /* Print root (not consumed) into out, appended. */
 int live_jprint_append(const cJSON *root, live_buf *out);
 

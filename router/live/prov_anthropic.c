@@ -204,42 +204,6 @@ fail:
     return rc;
 }
 
-/* Append blocks (consumed) as a message of `role`, merged into the last
- * message when that has the same role. Empty blocks are dropped. */
-static int push_blocks(cJSON *msgs, const char *role, cJSON *blocks)
-{
-    if (cJSON_GetArraySize(blocks) == 0) {
-        cJSON_Delete(blocks);
-        return LD_OK;
-    }
-    int count = cJSON_GetArraySize(msgs);
-    cJSON *last = count > 0 ? cJSON_GetArrayItem(msgs, count - 1) : NULL;
-    const char *lrole = live_jstr(last, "role");
-    if (lrole != NULL && strcmp(lrole, role) == 0) {
-        cJSON *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
-        while (blocks->child != NULL) {
-            cJSON *it = cJSON_DetachItemViaPointer(blocks, blocks->child);
-            if (!live_jpush(lc, it)) {
-                cJSON_Delete(blocks);
-                return LD_ENOMEM;
-            }
-        }
-        cJSON_Delete(blocks);
-        return LD_OK;
-    }
-    cJSON *m = cJSON_CreateObject();
-    if (m == NULL || !cJSON_AddStringToObject(m, "role", role)) {
-        cJSON_Delete(m);
-        cJSON_Delete(blocks);
-        return LD_ENOMEM;
-    }
-    if (!live_jset(m, "content", blocks)) {
-        cJSON_Delete(m);
-        return LD_ENOMEM;
-    }
-    return live_jpush(msgs, m) ? LD_OK : LD_ENOMEM;
-}
-
 /* The Messages API refuses a final assistant turn ending in white space:
  * trim its last text block, dropping what becomes empty. */
 static void trim_final_assistant(cJSON *msgs)
@@ -342,9 +306,10 @@ static int build_anthropic_messages(const live_chat_req *req,
             cJSON_Delete(blocks);
             goto done;
         }
-        rc = push_blocks(msgs,
-                         strcmp(role, "assistant") == 0 ? "assistant" : "user",
-                         blocks);
+        rc = live_jpush_turn(msgs,
+                             strcmp(role, "assistant") == 0 ? "assistant"
+                                                            : "user",
+                             "content", blocks);
         if (rc != LD_OK)
             goto done;
     }
@@ -359,7 +324,7 @@ static int build_anthropic_messages(const live_chat_req *req,
             cJSON_Delete(blocks);
             goto done;
         }
-        rc = push_blocks(msgs, "assistant", blocks);
+        rc = live_jpush_turn(msgs, "assistant", "content", blocks);
         if (rc != LD_OK)
             goto done;
     }

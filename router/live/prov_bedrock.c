@@ -156,37 +156,6 @@ static int add_tool_result(cJSON *blocks, const cJSON *m)
     return rc;
 }
 
-/* blocks (consumed) as a turn of role, merged into a last turn of the
- * same role; empty ones dropped. */
-static int push_turn(cJSON *msgs, const char *role, cJSON *blocks)
-{
-    if (cJSON_GetArraySize(blocks) == 0) {
-        cJSON_Delete(blocks);
-        return LD_OK;
-    }
-    int n = cJSON_GetArraySize(msgs);
-    cJSON *last = n > 0 ? cJSON_GetArrayItem(msgs, n - 1) : NULL;
-    const char *lrole = live_jstr(last, "role");
-    if (lrole != NULL && strcmp(lrole, role) == 0) {
-        cJSON *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
-        while (blocks->child != NULL) {
-            cJSON *it = cJSON_DetachItemViaPointer(blocks, blocks->child);
-            if (!live_jpush(lc, it)) {
-                cJSON_Delete(blocks);
-                return LD_ENOMEM;
-            }
-        }
-        cJSON_Delete(blocks);
-        return LD_OK;
-    }
-    cJSON *t = cJSON_CreateObject();
-    if (!live_jpush(msgs, t) || !cJSON_AddStringToObject(t, "role", role)) {
-        cJSON_Delete(blocks);
-        return LD_ENOMEM;
-    }
-    return live_jset(t, "content", blocks) ? LD_OK : LD_ENOMEM;
-}
-
 /* The final assistant turn loses its trailing white space. */
 static void trim_final(cJSON *msgs)
 {
@@ -248,8 +217,8 @@ static int build_messages(const cJSON *body, const char *prefill, cJSON *root)
             cJSON_Delete(blocks);
             goto done;
         }
-        if ((rc = push_turn(msgs, asst ? "assistant" : "user", blocks)) !=
-            LD_OK)
+        if ((rc = live_jpush_turn(msgs, asst ? "assistant" : "user", "content",
+                                  blocks)) != LD_OK)
             goto done;
     }
     if (prefill != NULL && prefill[0] != '\0') {
@@ -259,7 +228,7 @@ static int build_messages(const cJSON *body, const char *prefill, cJSON *root)
             rc = LD_ENOMEM;
             goto done;
         }
-        if ((rc = push_turn(msgs, "assistant", blocks)) != LD_OK)
+        if ((rc = live_jpush_turn(msgs, "assistant", "content", blocks)) != LD_OK)
             goto done;
     }
     trim_final(msgs);

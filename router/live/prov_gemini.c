@@ -207,42 +207,6 @@ done:
     return rc;
 }
 
-/* parts (consumed) as a turn of role, merged into the last one of the
- * same role; empty parts are dropped. */
-static int push_turn(cJSON *contents, const char *role, cJSON *parts)
-{
-    if (cJSON_GetArraySize(parts) == 0) {
-        cJSON_Delete(parts);
-        return LD_OK;
-    }
-    int n = cJSON_GetArraySize(contents);
-    cJSON *last = n > 0 ? cJSON_GetArrayItem(contents, n - 1) : NULL;
-    const char *lrole = live_jstr(last, "role");
-    if (lrole != NULL && strcmp(lrole, role) == 0) {
-        cJSON *lp = cJSON_GetObjectItemCaseSensitive(last, "parts");
-        while (parts->child != NULL) {
-            cJSON *it = cJSON_DetachItemViaPointer(parts, parts->child);
-            if (!live_jpush(lp, it)) {
-                cJSON_Delete(parts);
-                return LD_ENOMEM;
-            }
-        }
-        cJSON_Delete(parts);
-        return LD_OK;
-    }
-    cJSON *t = cJSON_CreateObject();
-    if (t == NULL || !cJSON_AddStringToObject(t, "role", role)) {
-        cJSON_Delete(t);
-        cJSON_Delete(parts);
-        return LD_ENOMEM;
-    }
-    if (!live_jset(t, "parts", parts)) {
-        cJSON_Delete(t);
-        return LD_ENOMEM;
-    }
-    return live_jpush(contents, t) ? LD_OK : LD_ENOMEM;
-}
-
 static int build_contents(const cJSON *body, const char *prefill, cJSON *root)
 {
     const cJSON *msgs = live_jget(body, "messages"), *m;
@@ -280,8 +244,8 @@ static int build_contents(const cJSON *body, const char *prefill, cJSON *root)
             cJSON_Delete(parts);
             goto done;
         }
-        if ((rc = push_turn(contents, model ? "model" : "user", parts)) !=
-            LD_OK)
+        if ((rc = live_jpush_turn(contents, model ? "model" : "user", "parts",
+                                  parts)) != LD_OK)
             goto done;
     }
     if (prefill != NULL && prefill[0] != '\0') {
@@ -291,7 +255,7 @@ static int build_contents(const cJSON *body, const char *prefill, cJSON *root)
             rc = LD_ENOMEM;
             goto done;
         }
-        if ((rc = push_turn(contents, "model", parts)) != LD_OK)
+        if ((rc = live_jpush_turn(contents, "model", "parts", parts)) != LD_OK)
             goto done;
     }
     rc = LD_OK;
