@@ -3,7 +3,9 @@
  *
  * The parent loads and binds every scenario first (so bad input is said
  * once, before any run), then forks the workers, which inherit the loaded
- * scenarios. Worker j runs the shard's units k with k % jobs == j, each
+ * scenarios. The workers take the shard's units one at a time from a
+ * shared counter (so a worker that gets less of the CPU, or slower units,
+ * does fewer of them), each
  * from the same state (reseeded and bound afresh), so a unit's result
  * does not depend on which process ran it or what ran before; it sends
  * the unit's metrics and per-tenant figures (raw doubles) down a pipe, and
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -270,16 +274,18 @@ static int write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
-/* Worker j of jobs: the shard's units k with k % jobs == j; results on fd
- * (or, fd < 0, straight into c->v). */
-static int work(cmp *c, int j, int jobs, int fd, int total, ld_error *err)
+/* A worker: the shard's units taken in turn from *next (the units' list
+ * shared by every worker); results on fd (or, fd < 0, straight into
+ * c->v). */
+static int work(cmp *c, const int *units, int total, atomic_int *next, int fd,
+                ld_error *err)
 {
-    int k = 0, done = 0;
-    for (int u = 0; u < cmp_units(c); u++) {
-        if (!cmp_in_shard(c, u))
-            continue;
-        if (k++ % jobs != j)
-            continue;
+    int done = 0;
+    for (;;) {
+        int k = atomic_fetch_add(next, 1);
+        if (k >= total)
+            return LD_OK;
+        int u = units[k];
         unit_msg msg = {.unit = u};
         int rc = run_unit(c, u, msg.v, err);
         if (rc < 0)
@@ -297,11 +303,11 @@ static int work(cmp *c, int j, int jobs, int fd, int total, ld_error *err)
             return LD_ESTATE;
         }
     }
-    return LD_OK;
 }
 
 /* Fork the workers and gather their results. */
-static int run_forked(cmp *c, int jobs, int total, ld_error *err)
+static int run_forked(cmp *c, const int *units, int jobs, int total,
+                      ld_error *err)
 {
     pid_t pid[MAX_JOBS];
     struct pollfd pf[MAX_JOBS];
@@ -312,6 +318,15 @@ static int run_forked(cmp *c, int jobs, int total, ld_error *err)
         ld_error_set(err, NULL, NULL, "out of memory");
         return LD_ENOMEM;
     }
+    /* the next unit to take, shared by the workers */
+    atomic_int *next = mmap(NULL, sizeof *next, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (next == MAP_FAILED) {
+        ld_error_set(err, NULL, NULL, "mmap: %s", strerror(errno));
+        free(buf);
+        return LD_ESTATE;
+    }
+    atomic_init(next, 0);
     fflush(stdout);
     fflush(stderr);
     for (; started < jobs; started++) {
@@ -334,7 +349,7 @@ static int run_forked(cmp *c, int jobs, int total, ld_error *err)
             for (int i = 0; i < started; i++)
                 close(pf[i].fd);
             ld_error e;
-            int wrc = work(c, started, jobs, fds[1], total, &e);
+            int wrc = work(c, units, total, next, fds[1], &e);
             if (wrc < 0)
                 fprintf(stderr, "ladder compare: %s\n", e.msg);
             fflush(stderr);
@@ -400,6 +415,7 @@ static int run_forked(cmp *c, int jobs, int total, ld_error *err)
                      done, total);
         rc = LD_ESTATE;
     }
+    munmap(next, sizeof *next);
     free(buf);
     return rc;
 }
@@ -410,16 +426,26 @@ int compare_run(cmp *c, ld_error *err)
     if (rc < 0)
         return rc;
     int total = 0;
+    int *units = malloc(sizeof *units * (size_t)(cmp_units(c) + 1));
+    if (units == NULL) {
+        ld_error_set(err, NULL, NULL, "out of memory");
+        return LD_ENOMEM;
+    }
     for (int u = 0; u < cmp_units(c); u++)
-        total += cmp_in_shard(c, u);
+        if (cmp_in_shard(c, u))
+            units[total++] = u;
     /* units outside the shard stay NaN */
     for (size_t i = 0; i < (size_t)cmp_units(c) * NMETRICS; i++)
         c->v[i] = NAN;
     int jobs = c->jobs < total ? c->jobs : total;
-    if (jobs <= 1)
-        rc = work(c, 0, 1, -1, total, err);
-    else
-        rc = run_forked(c, jobs, total, err);
+    if (jobs <= 1) {
+        atomic_int next;
+        atomic_init(&next, 0);
+        rc = work(c, units, total, &next, -1, err);
+    } else {
+        rc = run_forked(c, units, jobs, total, err);
+    }
+    free(units);
     if (c->progress)
         fputc('\n', stderr);
     return rc;
