@@ -141,7 +141,7 @@ $(B)/bench/%: tests/bench/%.c $(LIB)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
-$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB)
+$(B)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS_ALL) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIB) \
