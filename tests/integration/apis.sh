@@ -7,7 +7,12 @@
 # streamText, tools; previous_response_id, store and background refused),
 # POST /v1/embeddings with the openai SDK over an embedding workload with a
 # fallback; each against the fake provider's OpenAI and Anthropic routes
-# with a fallback from one route type to the other. Then the raw wire:
+# with a fallback from one route type to the other. Then
+# (node/langchain_client.mjs) LangChain's ChatOpenAI on chat completions and
+# with useResponsesApi, the openai SDK's chat.completions and the Vercel AI
+# SDK's error case: plain, streaming, tools (streamed and not) and a
+# content-blocked 400, each with the upstream attempts it cost counted from
+# the fake provider's log. Then the raw wire:
 # the legacy /v1/completions 404, the anthropic-version header, and the
 # events and trace of the requests.
 #
@@ -19,7 +24,7 @@
 require_ladder
 require_sdk
 NODE_DIR=$root/tests/integration/node
-for pkg in @anthropic-ai/sdk ai @ai-sdk/openai; do
+for pkg in @anthropic-ai/sdk ai @ai-sdk/openai @langchain/openai @langchain/core; do
     if [ ! -d "$NODE_DIR/node_modules/$pkg" ] &&
         ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
         not_ok "npm ci in tests/integration/node (for $pkg)"
@@ -56,12 +61,19 @@ workload() {
     route an-down anthropic and/down
     route oa-tool openai oat/tool
     route em-down openai emd/down 0
+    route lc-down openai lcd/down
+    route lc openai lc/healthy
+    route lc-tool openai lct/tool
+    route lc-cnt openai lcc/content
     printf '    "em": {"provider": "openai", "model": "em/healthy", "base_url": "%s", "api_key_env": "LADDER_TEST_KEY", "price": {"input_per_mtok": 0.5, "output_per_mtok": 0}}\n' "$U"
     echo '  }, "workloads": {'
     workload to-oa '"an-down", "oa"'
     workload to-an '"oa-down", "an"'
     workload tools '"oa-tool"'
     workload down '"oa-down", "an-down"' ', "safe_failure": {"status": 503, "message": "busy"}'
+    workload lc '"lc-down", "lc"'
+    workload lc-tools '"lc-tool"'
+    printf '    "lc-blocked": {"ladder": ["lc-cnt", "lc"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
     printf '    "embed": {"kind": "embedding", "ladder": ["em-down", "em"], "on": {"*": "next"}}\n'
     echo '  }, "models": {"aliases": {"claude-x": "to-oa", "gpt-x": "to-oa",'
     echo '                            "text-embedding-x": "embed"}},'
@@ -92,6 +104,13 @@ node_rc=$?
 cat "$tmp/node.out"
 count_node "$tmp/node.out"
 [ $node_rc -eq 0 ] || not_ok "the SDK client exits 0 (it exited $node_rc)"
+
+LADDER_URL=$L FAKE_LOG=$tmp/fake.log node "$NODE_DIR/langchain_client.mjs" \
+    >"$tmp/lc.out" 2>&1
+node_rc=$?
+cat "$tmp/lc.out"
+count_node "$tmp/lc.out"
+[ $node_rc -eq 0 ] || not_ok "the LangChain client exits 0 (it exited $node_rc)"
 
 # ---- the raw wire ------------------------------------------------------------
 
