@@ -141,6 +141,20 @@ curl -s --max-time 5 -o "$tmp/topk.json" -w '%{http_code}' \
 expect_eq "$(cat "$tmp/topk.code")" 400 "/v1/messages with a field ladder does not forward is a 400"
 expect_in "$tmp/topk.json" 'top_k: unknown field' "... naming the field"
 
+# Messages and Responses have no n: a body carrying one is refused, naming it
+curl -s --max-time 5 -o "$tmp/n_msg.json" -w '%{http_code}' \
+    -H 'anthropic-version: 2023-06-01' \
+    -d '{"model":"x","max_tokens":5,"n":2,"messages":[{"role":"user","content":"hi"}]}' \
+    "$L/messages" >"$tmp/n_msg.code"
+expect_eq "$(cat "$tmp/n_msg.code")" 400 "/v1/messages with n is a 400"
+expect_in "$tmp/n_msg.json" '"type":"invalid_request_error","message":"n: unknown field' \
+    "... naming the field n, in the Anthropic error shape"
+curl -s --max-time 5 -o "$tmp/n_resp.json" -w '%{http_code}' \
+    -d '{"model":"x","input":"hi","n":2}' "$L/responses" >"$tmp/n_resp.code"
+expect_eq "$(cat "$tmp/n_resp.code")" 400 "/v1/responses with n is a 400"
+expect_in "$tmp/n_resp.json" '{"error":{"message":"n: unknown field' \
+    "... naming the field n, in the OpenAI error shape"
+
 curl -s --max-time 5 -o "$tmp/ref.json" -w '%{http_code}' \
     -d '{"model":"x","input":[{"type":"item_reference","id":"msg_1"}]}' \
     "$L/responses" >"$tmp/ref.code"
