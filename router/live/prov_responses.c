@@ -176,9 +176,9 @@ static int resp_feed(live_stream *s, const char *event, const char *data,
     const char *model = live_jstr(r, "model");
     if (model != NULL && s->model == NULL)
         rc = live_stream_set_model(s, model);
-    cJSON_Delete(root);
-    if (rc == LD_OK)
+    if (rc == LD_OK) /* type points into root */
         rc = live_buf_appendf(out, "event: %s\ndata: ", type);
+    cJSON_Delete(root);
     if (rc == LD_OK)
         rc = live_buf_append(out, data, len);
     if (rc == LD_OK)
