@@ -389,11 +389,11 @@ static ld_us next_lift(const ld_core *c, int wi, ld_us now)
  * again); a success forgets its workload's failures of the routes' health
  * (ld_repeat_clear_workload). */
 static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
-                        bool mid_stream)
+                        bool mid_stream, ld_event *ev)
 {
     ld_core *c = r->core;
     if (outcome == LD_OUT_SUCCESS) {
-        (void)ld_repeat_clear_workload(c->failed, r->workload, now);
+        ev->repeat_cleared = ld_repeat_clear_workload(c->failed, r->workload, now);
         return;
     }
     if (r->fp == 0 || c->p->repeat_failure <= 0 || r->repeat ||
@@ -406,7 +406,40 @@ static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
     ld_us lift = next_lift(c, r->workload, now);
     if (lift < until)
         until = lift;
-    (void)ld_repeat_put(c->failed, r->fp, r->workload, cls, until, now);
+    if (ld_repeat_put(c->failed, r->fp, r->workload, cls, until, now) == LD_OK &&
+        until > now) {
+        ev->repeat_fp = r->fp;
+        ev->repeat_until = until;
+    }
+}
+
+int ld_core_repeat_learn(ld_core *c, uint64_t fp, int workload, ld_class cls,
+                         ld_us until, ld_us now)
+{
+    if (c == NULL || fp == 0 || workload < 0 ||
+        workload >= ld_policy_workload_count(c->p) || cls <= LD_FC_NONE ||
+        cls >= LD_FC_COUNT)
+        return LD_EINVAL;
+    if (c->p->repeat_failure <= 0 || cls == LD_FC_KEY_LIMIT ||
+        cls == LD_FC_SHUTDOWN)
+        return LD_OK;
+    if (until > now + c->p->repeat_failure)
+        until = now + c->p->repeat_failure;
+    ld_us lift = next_lift(c, workload, now);
+    if (lift < until)
+        until = lift;
+    if (until <= now)
+        return LD_OK;
+    if (c->failed == NULL && (c->failed = ld_repeat_new(0)) == NULL)
+        return LD_ENOMEM;
+    return ld_repeat_put(c->failed, fp, workload, cls, until, now);
+}
+
+int ld_core_repeat_forget(ld_core *c, int workload, ld_us now)
+{
+    if (c == NULL || workload < 0 || workload >= ld_policy_workload_count(c->p))
+        return LD_EINVAL;
+    return ld_repeat_clear_workload(c->failed, workload, now);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -787,7 +820,9 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
      * its first failure is the one it ended with */
     if (outcome == LD_OUT_FAILED && r->first_cls == LD_FC_NONE)
         r->first_cls = cls;
-    note_repeat(r, now, outcome, cls, mid_stream);
+    ld_event ev;
+    ev_init(&ev, LD_EV_DONE, r, now);
+    note_repeat(r, now, outcome, cls, mid_stream, &ev);
     ld_do *d = push_do(r, LD_DO_FINISH);
     if (d != NULL) {
         d->outcome = outcome;
@@ -803,8 +838,6 @@ static void finish(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         d->retry_after = r->key_retry;
         d->repeat = r->repeat;
     }
-    ld_event ev;
-    ev_init(&ev, LD_EV_DONE, r, now);
     ev.route = r->served_route;
     ev.cls = outcome == LD_OUT_SUCCESS ? r->first_cls : cls;
     ev.status = client;

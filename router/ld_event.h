@@ -76,6 +76,14 @@ typedef struct ld_event {
     bool repeat;               /* DONE: a repeat of a request that had just
                                   failed, answered without an attempt
                                   (written as "repeat_of_failed") */
+    /* DONE, news for hosts that share the table of failed walks
+     * (ld_core_repeat_learn; not written in the log): the fingerprint
+     * this failure is remembered by until repeat_until (0: not
+     * remembered), and the entries of the workload a success forgot
+     * (ld_repeat_clear_workload; 0 none). */
+    uint64_t repeat_fp;
+    ld_us repeat_until;
+    int repeat_cleared;
     double cost;               /* RESULT, DONE: USD billed */
     int64_t input_tokens, output_tokens; /* REQUEST: estimates; RESULT: used */
 } ld_event;

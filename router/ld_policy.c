@@ -158,12 +158,16 @@ static int get_caps(load_ctx *c, const cJSON *obj, const char *path,
     int i = 0;
     for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
         unsigned bit = 0;
-        if (!cJSON_IsString(it) || ld_cap_parse(it->valuestring, &bit) < 0) {
+        if (cJSON_IsString(it) && strcmp(it->valuestring, "responses") == 0) {
+            bit = LD_CAP_RESPONSES; /* the route's API (ld_policy.h) */
+        } else if (!cJSON_IsString(it) ||
+                   ld_cap_parse(it->valuestring, &bit) < 0) {
             char ip[LD_JSON_PATH_MAX], names[128];
             ld_json_index_path(ip, p, i);
-            ld_cap_list(names, sizeof names, " or ");
+            ld_cap_list(names, sizeof names, ", ");
             return ld_json_fail(&c->j, ip, NULL,
-                                "unknown capability (expected %s)", names);
+                                "unknown capability (expected %s or "
+                                "responses)", names);
         }
         caps |= bit;
     }
@@ -407,6 +411,11 @@ static int load_route(load_ctx *c, const cJSON *v, const char *path,
         return rc;
     r->context_window = (int64_t)window;
     r->max_concurrency = (int)conc;
+    if (r->provider != LD_PROVIDER_OPENAI && (r->caps & LD_CAP_RESPONSES))
+        return ld_json_fail(js, path, "capabilities", "\"responses\" (the "
+                            "Responses API passed through) is for provider "
+                            "openai routes; the others get Responses "
+                            "requests translated");
     if (r->provider == LD_PROVIDER_ANTHROPIC && (r->caps & LD_CAP_N))
         return ld_json_fail(js, path, "capabilities", "\"n\" (several "
                             "choices in one call) is not something "

@@ -55,7 +55,12 @@ enum {
     LD_CAP_PREFILL = 1u << 2,
     LD_CAP_VISION = 1u << 3,
     LD_CAP_JSON = 1u << 4,
-    LD_CAP_N = 1u << 5 /* several choices in one call ("n" > 1) */
+    LD_CAP_N = 1u << 5, /* several choices in one call ("n" > 1) */
+    /* a route's API, not a request's need: the route (provider openai)
+     * speaks OpenAI's Responses API at BASE_URL/responses, and a client's
+     * POST /v1/responses is passed to it untranslated. Only routes declare
+     * it ("responses" in their capabilities); no request requires it. */
+    LD_CAP_RESPONSES = 1u << 6
 };
 
 typedef enum ld_role {

@@ -3,8 +3,9 @@
  *
  * One single-threaded libevent HTTP server on 127.0.0.1 that speaks enough of
  * OpenAI's chat completions API (POST /v1/chat/completions, GET /v1/models)
- * and of Anthropic's Messages API (POST /v1/messages), streaming or not, and
- * OpenAI's embeddings (POST /v1/embeddings), for a
+ * and of Anthropic's Messages API (POST /v1/messages), streaming or not,
+ * OpenAI's Responses API (POST /v1/responses, fp_responses.c), streaming or
+ * not, and OpenAI's embeddings (POST /v1/embeddings), for a
  * router to talk to it. The request's "model" picks how the fake behaves, so
  * one process can play every route of a ladder; fp_usage() lists the
  * behaviours. Answers are deterministic: N "tokens" "tok1 tok2 ... tokN ",
@@ -190,7 +191,8 @@ static const cli_cmd fp_cmd = {
     "fake_provider",
     {NULL, CLI_FLAG, NULL, NULL, .off = 0},
 "A fake LLM provider on 127.0.0.1 for tests and demos: OpenAI\n"
-"POST /v1/chat/completions and GET /v1/models, Anthropic POST /v1/messages,\n"
+"POST /v1/chat/completions, POST /v1/responses and GET /v1/models,\n"
+"Anthropic POST /v1/messages,\n"
 "Azure OpenAI POST /openai/deployments/D/chat/completions?api-version=V,\n"
 "Gemini POST .../models/M:generateContent and :streamGenerateContent,\n"
 "Bedrock POST /model/M/converse and /converse-stream (AWS event-stream),\n"

@@ -365,6 +365,7 @@ live_stream *live_provider_stream_new(const live_provider *p, const char *id,
     s->include_usage = include_usage;
     s->input_tokens = -1;
     s->output_tokens = -1;
+    s->seq = -1;
     live_buf_init(&s->text, STREAM_TEXT_MAX);
     return s;
 }

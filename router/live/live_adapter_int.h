@@ -128,6 +128,8 @@ struct live_stream {
     int64_t *tool_block; /* OpenAI tool call i is the upstream's content
                             block tool_block[i]; STREAM_MAX_TOOLS of them,
                             allocated with the first call */
+    int64_t seq;         /* a passed-through Responses stream: the last
+                            sequence_number it carried; -1 none */
 };
 
 /* The model the stream says answers (kept once: chunks repeat it).

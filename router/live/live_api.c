@@ -28,15 +28,20 @@
  * ones (ld_req_spec.fingerprint): the API path, the client key, the
  * workload and tier they resolved to and the body as the client sent it
  * (body_md: its SHA-256), hashed with SHA-256 and cut to 64 bits; 0 (no
- * fingerprint: every request walks) when hashing fails. */
-static uint64_t request_fingerprint(const char *path, int key, int workload,
-                                    int tier, const unsigned char *body_md,
+ * fingerprint: every request walks) when hashing fails. Key, workload and
+ * tier by name, not index, so that the routers of a fleet (--redis) agree
+ * on a request's fingerprint and share their failed walks. */
+static uint64_t request_fingerprint(const char *path, const char *key,
+                                    const char *workload, const char *tier,
+                                    const unsigned char *body_md,
                                     unsigned body_md_len)
 {
     unsigned char buf[512 + EVP_MAX_MD_SIZE], md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    int n = snprintf((char *)buf, 512, "%s\n%d\n%d\n%d\n",
-                     path != NULL ? path : "", key, workload, tier);
+    int n = snprintf((char *)buf, 512, "%s\n%s\n%s\n%s\n",
+                     path != NULL ? path : "", key != NULL ? key : "-",
+                     workload != NULL ? workload : "",
+                     tier != NULL ? tier : "");
     if (n < 0 || n >= 512 || body_md_len > EVP_MAX_MD_SIZE)
         return 0;
     memcpy(buf + n, body_md, body_md_len);
@@ -578,9 +583,12 @@ void live_chat_begin(live_server *s, struct evhttp_request *req, ld_us arrived)
         .pin_route = target.route, .pin_fallback = target.fallback,
         .n = r->chat.n,
         .fingerprint = body_md_len > 0
-                           ? request_fingerprint(live_req_path(req), key,
-                                                 workload, tier, body_md,
-                                                 body_md_len)
+                           ? request_fingerprint(
+                                 live_req_path(req),
+                                 key >= 0 ? live_keys_id(s->o.keys, key) : NULL,
+                                 ld_policy_workload_name(s->p, workload),
+                                 ld_policy_tier_name(s->p, tier), body_md,
+                                 body_md_len)
                            : 0};
     ld_req_key kspec = {live_keys_quota(s->o.keys), key,
                         (ld_us)(r->wall_ms * 1000.0)};

@@ -461,6 +461,18 @@ static int route_urls(live_gen *g, int i, const ld_route_info *ri,
         else if (rc != LD_OK)
             ld_error_set(err, NULL, NULL, "out of memory");
     }
+    if (rc == LD_OK && (ri->caps & LD_CAP_RESPONSES)) {
+        /* it speaks Responses too: BASE_URL/responses (prov_responses.c) */
+        const char *why = NULL;
+        rc = live_url_make(&live_provider_responses, ri->base_url, NULL,
+                           ri->model, false, names, values, n,
+                           &g->route_url[i][3], &why);
+        if (rc == LD_EINVAL)
+            ld_error_set(err, NULL, NULL, "route %s: %s: cannot make a "
+                         "Responses URL of it", ri->id, why);
+        else if (rc != LD_OK)
+            ld_error_set(err, NULL, NULL, "out of memory");
+    }
     memset(vbuf, 0, sizeof vbuf); /* values may be secrets */
     return rc;
 }
@@ -611,7 +623,7 @@ void live_route_free(live_gen *g, int i)
     live_hdrs_wipe(g->route_hdrs[i][0]);
     live_hdrs_wipe(g->route_hdrs[i][1]);
     g->route_hdrs[i][0] = g->route_hdrs[i][1] = NULL;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         curl_free(g->route_url[i][k]);
         g->route_url[i][k] = NULL;
     }
@@ -658,6 +670,18 @@ void live_att_start(sreq *r, const ld_do *d)
     a->no = d->attempt;
     a->route = d->route;
     a->prov = r->g->prov[d->route];
+    /* A Responses client on a route that speaks Responses: its own body,
+     * and the answer relayed as it comes (prov_responses.c). A
+     * continuation of a cut stream, and any attempt once the client's
+     * stream has begun, go the translated way (the route speaks chat
+     * completions too). */
+    bool native_resp =
+        r->face != NULL && r->face->native_api != NULL &&
+        strcmp(r->face->native_api, live_provider_responses.native_api) == 0 &&
+        (ri.caps & LD_CAP_RESPONSES) != 0 && !d->resume && !r->reply_started &&
+        r->g->route_url[d->route][3] != NULL;
+    if (native_resp)
+        a->prov = &live_provider_responses;
     a->stream = r->stream;
     a->started = s->now;
     a->t_first = -1;
@@ -747,8 +771,10 @@ void live_att_start(sreq *r, const ld_do *d)
         if ((a->sse == NULL && a->evs == NULL) || a->tr == NULL)
             ok = false;
     }
-    const char *url = r->g->route_url[d->route][r->chat.embed ? 2
-                                                : r->stream ? 1 : 0];
+    const char *url = r->g->route_url[d->route][native_resp    ? 3
+                                                : r->chat.embed ? 2
+                                                : r->stream     ? 1
+                                                                : 0];
     if (url == NULL)
         ok = false;
 

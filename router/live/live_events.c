@@ -40,6 +40,16 @@ static void share_event(live_server *s, const ld_event *ev)
         m.kind = LIVE_SHARED_OPEN;
         m.opened_ms = (int64_t)live_wall_ms();
         m.ttl_ms = (ri.open_for + 999) / 1000;
+    } else if (ev->type == LD_EV_DONE && ev->repeat_fp != 0) {
+        /* a failed walk remembered: the fleet answers its repeats too */
+        m.kind = LIVE_SHARED_REPEAT;
+        m.workload = ev->workload;
+        m.fp = ev->repeat_fp;
+        m.cls = ev->cls;
+        m.until_ms = (int64_t)live_wall_ms() + (ev->repeat_until - s->now + 999) / 1000;
+    } else if (ev->type == LD_EV_DONE && ev->repeat_cleared > 0) {
+        m.kind = LIVE_SHARED_FORGET; /* a success forgot them: fleet-wide */
+        m.workload = ev->workload;
     } else {
         return;
     }
@@ -53,7 +63,18 @@ void live_on_shared_news(void *ud, const live_shared_msg *m)
     live_server *s = ud;
     live_enter(s);
     double wall = live_wall_ms();
-    if (m->kind == LIVE_SHARED_BLOCK) {
+    if (m->kind == LIVE_SHARED_REPEAT) {
+        double left_ms = (double)m->until_ms - wall;
+        if (left_ms > 1e12)
+            left_ms = 1e12; /* in range of ld_us; the core caps it */
+        if (left_ms > 0)
+            (void)ld_core_repeat_learn(s->core, m->fp, m->workload, m->cls,
+                                       s->now + (ld_us)(left_ms * 1000), s->now);
+        live_metrics_on_repeat_news(s->m, false);
+    } else if (m->kind == LIVE_SHARED_FORGET) {
+        (void)ld_core_repeat_forget(s->core, m->workload, s->now);
+        live_metrics_on_repeat_news(s->m, true);
+    } else if (m->kind == LIVE_SHARED_BLOCK) {
         double left_ms = (double)m->until_ms - wall;
         if (left_ms > 1e12)
             left_ms = 1e12; /* in range of ld_us; the core caps it */

@@ -149,10 +149,11 @@ typedef struct live_gen {
      * credentials), for stream [1] and whole [0] answers: built once, the
      * tail of every attempt's own list */
     struct curl_slist *route_hdrs[LD_MAX_ROUTES][2];
-    /* each route's upstream URL, whole [0], stream [1] and embeddings [2]
-     * (NULL: the provider has none) (curl_free),
+    /* each route's upstream URL, whole [0], stream [1], embeddings [2]
+     * and Responses [3] (capability "responses") (NULL: the provider has
+     * none) (curl_free),
      * and its SigV4 signing (NULL: none; wiped when freed) */
-    char *route_url[LD_MAX_ROUTES][3];
+    char *route_url[LD_MAX_ROUTES][4];
     live_route_sig *route_sig[LD_MAX_ROUTES];
     double qual_val[LD_MAX_ROUTES];     /* quality last put in qual_str; */
     char qual_str[LD_MAX_ROUTES][32];   /* -1 before the first */
@@ -238,6 +239,12 @@ struct sreq {
     const live_face *face; /* the client's API when not chat completions
                               (live_face.h); NULL for chat */
     live_face_stream *fs;  /* its stream in the face's shape; NULL none */
+    bool native_out;       /* the client's stream was started by an attempt
+                              whose events are the face's own
+                              (live_provider.h's face_native): they went
+                              out as they are, not through fs */
+    int64_t native_seq;    /* the last sequence_number such a stream
+                              relayed (-1 none) */
     char *native;          /* the client's own body, for routes that speak
                               its API (chat.native points here); NULL none */
 };

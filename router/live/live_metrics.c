@@ -55,6 +55,7 @@ struct live_metrics {
     uint64_t queued;
     uint64_t slow_cut;                  /* streams cut: client too slow */
     uint64_t fields_dropped;            /* pass_through fields left out */
+    uint64_t repeat_news[2];            /* peers' failed walks, forgets */
     uint64_t feedback[LIVE_FB_COUNT][2];
     const live_keys *keys;  /* bound by the first live_metrics_on_key */
     uint64_t (*key_req)[LIVE_KEY_OUTCOMES];
@@ -264,6 +265,8 @@ int live_metrics_adopt(live_metrics *m, const live_metrics *old,
     m->queued = old->queued;
     m->slow_cut = old->slow_cut;
     m->fields_dropped = old->fields_dropped;
+    m->repeat_news[0] = old->repeat_news[0];
+    m->repeat_news[1] = old->repeat_news[1];
     for (int r = 0; r <= old->nroutes; r++) {
         if (r > 0 && rmap[r] == 0)
             continue;
@@ -399,6 +402,12 @@ void live_metrics_on_reject(live_metrics *m, live_reject why)
 void live_metrics_on_slow_cut(live_metrics *m)
 {
     m->slow_cut++;
+}
+
+void live_metrics_on_repeat_news(live_metrics *m, bool forget)
+{
+    if (m != NULL)
+        m->repeat_news[forget ? 1 : 0]++;
 }
 
 void live_metrics_on_field_dropped(live_metrics *m, uint64_t n)
@@ -643,6 +652,17 @@ int live_metrics_render(const live_metrics *m, const ld_breaker_state *breakers,
     series(&o, "ladder_pass_through_dropped_total", NULL, NULL, NULL, NULL,
            NULL, NULL);
     put_u64(&o, m->fields_dropped);
+
+    header(&o, "ladder_repeat_news_total", "counter",
+           "Other routers' news of the table of failed walks (--redis): "
+           "a walk that failed there (kind failed), a success that forgot "
+           "a workload's failures (kind forgot).");
+    series(&o, "ladder_repeat_news_total", "kind", "failed", NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, m->repeat_news[0]);
+    series(&o, "ladder_repeat_news_total", "kind", "forgot", NULL, NULL, NULL,
+           NULL);
+    put_u64(&o, m->repeat_news[1]);
 
     header(&o, "ladder_requests_rejected_total", "counter",
            "Requests answered before routing (bad request, too large, "

@@ -85,6 +85,9 @@ void live_metrics_on_wire(live_metrics *m, int route, bool refused);
 void live_metrics_on_slow_cut(live_metrics *m);
 /* n pass_through fields were left out of a route's body. */
 void live_metrics_on_field_dropped(live_metrics *m, uint64_t n);
+/* Another router's news of the table of failed walks (--redis): a failed
+ * walk (forget false) or a success that forgot some (forget true). */
+void live_metrics_on_repeat_news(live_metrics *m, bool forget);
 
 /* What became of a request made with a client key. */
 typedef enum live_key_outcome {

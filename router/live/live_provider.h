@@ -50,6 +50,11 @@ typedef struct live_provider {
     /* true when the stream translator writes chunks of its own (they need
      * the client's chunk id); false when upstream chunks pass through. */
     bool makes_chunks;
+    /* true when its answers and stream events are already in the shape of
+     * the client face whose API it speaks (native_api): they reach that
+     * client as they are, past the face's translation (the Responses API
+     * passed through, prov_responses.c). */
+    bool face_native;
 
     /* The upstream body for req (replacing out's content is the caller's
      * part: out is empty on entry). `model` may be NULL (the client's);
@@ -94,6 +99,19 @@ typedef struct live_provider {
 /* The table for a policy's provider; NULL for an unknown value. The one
  * place a provider is chosen by its enum. */
 const live_provider *live_provider_for(ld_provider p);
+
+/* OpenAI's Responses API passed through (prov_responses.c): the table an
+ * attempt uses instead of its route's for a POST /v1/responses client on
+ * an openai route whose capabilities name "responses" (LD_CAP_RESPONSES). */
+extern const live_provider live_provider_responses;
+/* A Responses stream's "error" event (the stream failed after it began),
+ * numbered after last_seq (-1: none relayed), into out. LD_OK, LD_ENOMEM,
+ * LD_ELIMIT. */
+int live_responses_error_event(int64_t last_seq, const char *message,
+                               const char *code, live_buf *out);
+/* The last sequence_number a passed-through Responses stream carried; -1
+ * none (or another API). */
+int64_t live_stream_last_seq(const live_stream *s);
 
 /* A route's upstream URL (curl's URL API: no string is pasted into it):
  * base_url (NULL: the provider's default, with region), the provider's

@@ -213,7 +213,9 @@ void live_flush_out(satt *a)
         return;
     size_t n = a->out.len;
     a->out.len = 0;
-    if (r->fs != NULL)
+    if (a->prov->face_native)
+        r->native_seq = live_stream_last_seq(a->tr);
+    if (r->fs != NULL && !a->prov->face_native)
         send_face_chunk(r, a->out.data, n);
     else
         live_send_chunk(r, a->out.data, n);
@@ -361,6 +363,7 @@ void live_commit_stream(sreq *r, satt *a, const ld_req_info *info)
         return;
     r->committed = a;
     r->reply_started = true;
+    r->native_out = a->prov->face_native;
     r->status_sent = 200;
     live_add_header(r->http, "Content-Type", "text/event-stream");
     live_add_header(r->http, "Cache-Control", "no-cache");
@@ -433,10 +436,12 @@ void live_respond_success(sreq *r, const ld_req_info *info)
         if (r->http == NULL)
             return;
         /* a face's closing events repeat the answer (Responses' .done
-         * events and response.completed) */
-        live_buf_init(&tail, r->fs != NULL ? 4 * FACE_TEXT_CAP + (64 << 10)
-                                           : 64 << 10);
-        if (r->fs != NULL)
+         * events and response.completed); a stream passed through had its
+         * own */
+        bool face_end = r->fs != NULL && !r->native_out;
+        live_buf_init(&tail, face_end ? 4 * FACE_TEXT_CAP + (64 << 10)
+                                      : 64 << 10);
+        if (face_end)
             (void)live_face_stream_end(r->fs, &tail);
         stream_summary(r, info, a, &tail);
         if (r->fs == NULL)
@@ -460,8 +465,10 @@ void live_respond_success(sreq *r, const ld_req_info *info)
     r->status_sent = 200;
     if (b == NULL || a == NULL) {
         r->status_sent = 500;
-    } else if (r->face != NULL && r->face->answer != NULL) {
-        /* the chat answer in the client's API */
+    } else if (r->face != NULL && r->face->answer != NULL &&
+               !a->prov->face_native) {
+        /* the chat answer in the client's API (an answer already in it,
+         * passed through, goes as it is) */
         live_buf t;
         char id[64];
         snprintf(id, sizeof id, "%s%s", r->face->id_prefix, r->id_str + 2);
@@ -509,7 +516,9 @@ void live_respond_failure(sreq *r, const ld_req_info *info, const ld_do *d)
         if (b != NULL && r->fs != NULL) {
             live_buf t;
             live_buf_init(&t, 0);
-            if (live_face_stream_error(r->fs, text, code, &t) == LD_OK &&
+            if ((r->native_out
+                     ? live_responses_error_event(r->native_seq, text, code, &t)
+                     : live_face_stream_error(r->fs, text, code, &t)) == LD_OK &&
                 evbuffer_add(b, t.data, t.len) == 0)
                 evhttp_send_reply_chunk(r->http, b);
             live_buf_cleanup(&t);

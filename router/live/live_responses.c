@@ -30,6 +30,10 @@
  * response.incomplete) with the whole response. Every event carries a
  * sequence_number. A failure after the start is an "error" event. Errors
  * before it are OpenAI's error JSON (the chat completions shape).
+ *
+ * A route that speaks Responses itself (capability "responses") gets the
+ * client's own body instead, and its answer reaches the client untouched
+ * (prov_responses.c); every other route gets the translation above.
  */
 #include "live_face.h"
 
@@ -903,6 +907,9 @@ const live_face live_face_responses = {
     .name = "responses",
     .id_prefix = "resp_ladder_",
     .required_header = NULL,
+    /* routes that speak Responses get the client's body
+     * (prov_responses.c) */
+    .native_api = "responses",
     .embedding = false,
     .to_chat = resp_to_chat,
     .parse = NULL,

@@ -5,6 +5,7 @@
  * the router's event base; a link that fails is freed by hiredis, and a
  * timer reconnects it (1, 2, 4... up to 10 s).
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -87,6 +88,48 @@ static bool epoch_ms_ok(const cJSON *v)
            v->valuedouble == floor(v->valuedouble);
 }
 
+/* A "repeat" or "forget" message's fields (o checked up to its kind). */
+static int parse_repeat(const ld_policy *p, const cJSON *o, const char *kind,
+                        live_shared_msg *out, char *why, size_t cap)
+{
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(o, "workload");
+    out->route = -1;
+    if (!cJSON_IsString(wl) ||
+        (out->workload = ld_policy_workload_index(p, wl->valuestring)) < 0)
+        return why_set(why, cap, "workload: not a workload of this policy");
+    if (strcmp(kind, "forget") == 0) {
+        out->kind = LIVE_SHARED_FORGET;
+        return LD_OK;
+    }
+    out->kind = LIVE_SHARED_REPEAT;
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(o, "fp");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "class");
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(o, "until_ms");
+    uint64_t v = 0;
+    size_t n = cJSON_IsString(fp) ? strlen(fp->valuestring) : 0;
+    for (size_t i = 0; i < n && n == 16; i++) {
+        char ch = fp->valuestring[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                         : -1;
+        if (d < 0) {
+            n = 0;
+            break;
+        }
+        v = v << 4 | (uint64_t)d;
+    }
+    if (n != 16 || v == 0)
+        return why_set(why, cap, "fp: not 16 hex digits (lower case, not 0)");
+    out->fp = v;
+    if (!cJSON_IsString(c) || ld_class_parse(c->valuestring, &out->cls) != LD_OK ||
+        out->cls == LD_FC_NONE)
+        return why_set(why, cap, "class: not a failure class");
+    if (!epoch_ms_ok(until))
+        return why_set(why, cap, "until_ms: not a Unix time in ms");
+    out->until_ms = (int64_t)until->valuedouble;
+    return LD_OK;
+}
+
 int live_shared_parse(const ld_policy *p, const char *self, const char *text,
                       live_shared_msg *out, char *why, size_t cap)
 {
@@ -112,6 +155,11 @@ int live_shared_parse(const ld_policy *p, const char *self, const char *text,
     }
     if (self != NULL && strcmp(from->valuestring, self) == 0) {
         rc = LD_ENOENT;
+        goto done;
+    }
+    if (cJSON_IsString(kind) && (strcmp(kind->valuestring, "repeat") == 0 ||
+                                 strcmp(kind->valuestring, "forget") == 0)) {
+        rc = parse_repeat(p, o, kind->valuestring, out, why, cap);
         goto done;
     }
     if (!cJSON_IsString(route) ||
@@ -142,7 +190,7 @@ int live_shared_parse(const ld_policy *p, const char *self, const char *text,
         }
         out->opened_ms = (int64_t)at->valuedouble;
     } else {
-        why_set(why, cap, "kind: not block or open");
+        why_set(why, cap, "kind: not block, open, repeat or forget");
         goto done;
     }
     rc = LD_OK;
@@ -151,9 +199,33 @@ done:
     return rc;
 }
 
+static char *format_repeat(const ld_policy *p, const char *self,
+                           const live_shared_msg *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *wl = ld_policy_workload_name(p, m->workload);
+    bool rep = m->kind == LIVE_SHARED_REPEAT;
+    char fp[17];
+    snprintf(fp, sizeof fp, "%016" PRIx64, m->fp);
+    bool ok = o != NULL && wl != NULL && (!rep || m->fp != 0) &&
+              cJSON_AddNumberToObject(o, "v", 1) != NULL &&
+              cJSON_AddStringToObject(o, "from", self) != NULL &&
+              cJSON_AddStringToObject(o, "kind", rep ? "repeat" : "forget") != NULL &&
+              cJSON_AddStringToObject(o, "workload", wl) != NULL;
+    if (ok && rep)
+        ok = cJSON_AddStringToObject(o, "fp", fp) != NULL &&
+             cJSON_AddStringToObject(o, "class", ld_class_name(m->cls)) != NULL &&
+             cJSON_AddNumberToObject(o, "until_ms", (double)m->until_ms) != NULL;
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
 char *live_shared_format(const ld_policy *p, const char *self,
                          const live_shared_msg *m)
 {
+    if (m->kind == LIVE_SHARED_REPEAT || m->kind == LIVE_SHARED_FORGET)
+        return format_repeat(p, self, m);
     cJSON *o = cJSON_CreateObject();
     const char *route = ld_policy_route_id(p, m->route);
     bool ok = o != NULL && route != NULL &&
@@ -664,12 +736,13 @@ void live_shared_publish(live_shared *sh, const live_shared_msg *m)
         sh->st.dropped++;
         return;
     }
-    const char *id = ld_policy_route_id(sh->p, m->route);
     long long ttl = m->ttl_ms > 0 ? (long long)m->ttl_ms : 1;
     redisAsyncCommand(sh->pub, NULL, NULL, "PUBLISH %s %s", sh->channel, text);
-    redisAsyncCommand(sh->pub, NULL, NULL, "SET %s:%s:%s %s PX %lld",
-                      sh->prefix, m->kind == LIVE_SHARED_BLOCK ? "block" : "open",
-                      id, text, ttl);
+    if (m->kind == LIVE_SHARED_BLOCK || m->kind == LIVE_SHARED_OPEN)
+        redisAsyncCommand(sh->pub, NULL, NULL, "SET %s:%s:%s %s PX %lld",
+                          sh->prefix,
+                          m->kind == LIVE_SHARED_BLOCK ? "block" : "open",
+                          ld_policy_route_id(sh->p, m->route), text, ttl);
     sh->st.published++;
     cJSON_free(text);
 }

@@ -17,6 +17,15 @@
  * naming a route the policy does not have, or out of its bounds, is
  * ignored and counted.
  *
+ * The core's table of failed walks travels the same way, on the same
+ * channel, without keys (an entry lives seconds; a router that joins
+ * later learns the next ones): {"v": 1, "from", "kind": "repeat",
+ * "workload": NAME, "fp": 16 hex digits (the request's fingerprint),
+ * "class": NAME, "until_ms": EPOCH_MS} when a walk failed, and {"v": 1,
+ * "from", "kind": "forget", "workload": NAME} when a success forgot the
+ * workload's failures. The receiving core decides what it keeps
+ * (ld_core_repeat_learn, ld_core_repeat_forget).
+ *
  * Client key limits (live_shared_set_keys). Every sync interval (default
  * 100 ms) each key with a limit has its counts since the last sync
  * (ld_quota_drain: requests, tokens, micro-dollars) added in Redis by one
@@ -47,17 +56,22 @@
 typedef struct live_shared live_shared;
 
 typedef enum live_shared_kind {
-    LIVE_SHARED_BLOCK, /* route blocked until until_ms (cls) */
-    LIVE_SHARED_OPEN   /* route's breaker opened at opened_ms */
+    LIVE_SHARED_BLOCK,  /* route blocked until until_ms (cls) */
+    LIVE_SHARED_OPEN,   /* route's breaker opened at opened_ms */
+    LIVE_SHARED_REPEAT, /* request fp of workload failed (cls), remembered
+                           until until_ms */
+    LIVE_SHARED_FORGET  /* workload served: its failures forgotten */
 } live_shared_kind;
 
 typedef struct live_shared_msg {
     live_shared_kind kind;
-    int route;
-    ld_class cls;      /* BLOCK: rate_limited or quota_exhausted */
-    int64_t until_ms;  /* BLOCK */
+    int route;         /* BLOCK, OPEN */
+    ld_class cls;      /* BLOCK: rate_limited or quota_exhausted; REPEAT */
+    int64_t until_ms;  /* BLOCK, REPEAT */
     int64_t opened_ms; /* OPEN */
     int64_t ttl_ms;    /* publishing: how long the key lives */
+    int workload;      /* REPEAT, FORGET */
+    uint64_t fp;       /* REPEAT */
 } live_shared_msg;
 
 /* A peer's news, on the event loop. */

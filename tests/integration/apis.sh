@@ -7,7 +7,17 @@
 # streamText, tools; previous_response_id, store and background refused),
 # POST /v1/embeddings with the openai SDK over an embedding workload with a
 # fallback; each against the fake provider's OpenAI and Anthropic routes
-# with a fallback from one route type to the other. Then the raw wire:
+# with a fallback from one route type to the other. Then
+# (node/langchain_client.mjs) LangChain's ChatOpenAI on chat completions and
+# with useResponsesApi, the openai SDK's chat.completions and the Vercel AI
+# SDK's error case: plain, streaming, tools (streamed and not) and a
+# content-blocked 400, each with the upstream attempts it cost counted from
+# the fake provider's log. Then (node/responses_client.mjs) /v1/responses
+# passed through to routes that speak Responses (capability "responses"):
+# plain, streamed, a cut or malformed stream before its first token and a
+# 503 falling back to a chat route (translated), a cut after it ending with
+# an error event, the AI SDK and LangChain against such a route. Then the
+# raw wire:
 # the legacy /v1/completions 404, the anthropic-version header, and the
 # events and trace of the requests.
 #
@@ -19,7 +29,7 @@
 require_ladder
 require_sdk
 NODE_DIR=$root/tests/integration/node
-for pkg in @anthropic-ai/sdk ai @ai-sdk/openai; do
+for pkg in @anthropic-ai/sdk ai @ai-sdk/openai @langchain/openai @langchain/core; do
     if [ ! -d "$NODE_DIR/node_modules/$pkg" ] &&
         ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
         not_ok "npm ci in tests/integration/node (for $pkg)"
@@ -43,6 +53,11 @@ route() {
     printf '    "%s": {"provider": "%s", "model": "%s", "base_url": "%s", "api_key_env": "LADDER_TEST_KEY", "price": {"input_per_mtok": 2, "output_per_mtok": %s}, "quality": 0.9, "capabilities": ["stream", "tools", "vision"]},\n' \
         "$1" "$2" "$3" "$U" "${4:-8}"
 }
+# rroute ID MODEL: an openai route that speaks Responses too
+rroute() {
+    printf '    "%s": {"provider": "openai", "model": "%s", "base_url": "%s", "api_key_env": "LADDER_TEST_KEY", "price": {"input_per_mtok": 2, "output_per_mtok": 8}, "quality": 0.9, "capabilities": ["stream", "tools", "responses"]},\n' \
+        "$1" "$2" "$U"
+}
 # workload NAME "LADDER" [EXTRA]
 workload() {
     printf '    "%s": {"ladder": [%s], "on": {"*": "next"}, "constraints": {"ttft_ms": 5000, "total_ms": 10000}%s},\n' \
@@ -56,12 +71,30 @@ workload() {
     route an-down anthropic and/down
     route oa-tool openai oat/tool
     route em-down openai emd/down 0
+    route lc-down openai lcd/down
+    route lc openai lc/healthy
+    route lc-tool openai lct/tool
+    route lc-cnt openai lcc/content
+    rroute rs rs/healthy
+    rroute rs-cut rsc/cut-0
+    rroute rs-down rsd/down
+    rroute rs-cut2 rsk/cut-2
+    rroute rs-mal rsm/malformed-0
+    route rs-chat openai rso/healthy
     printf '    "em": {"provider": "openai", "model": "em/healthy", "base_url": "%s", "api_key_env": "LADDER_TEST_KEY", "price": {"input_per_mtok": 0.5, "output_per_mtok": 0}}\n' "$U"
     echo '  }, "workloads": {'
     workload to-oa '"an-down", "oa"'
     workload to-an '"oa-down", "an"'
     workload tools '"oa-tool"'
     workload down '"oa-down", "an-down"' ', "safe_failure": {"status": 503, "message": "busy"}'
+    workload lc '"lc-down", "lc"'
+    workload lc-tools '"lc-tool"'
+    workload native '"rs"'
+    workload native-cut '"rs-cut", "rs-chat"'
+    workload native-down '"rs-down", "rs-chat"'
+    workload native-cut2 '"rs-cut2", "rs-chat"'
+    workload native-mal '"rs-mal", "rs-chat"'
+    printf '    "lc-blocked": {"ladder": ["lc-cnt", "lc"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
     printf '    "embed": {"kind": "embedding", "ladder": ["em-down", "em"], "on": {"*": "next"}}\n'
     echo '  }, "models": {"aliases": {"claude-x": "to-oa", "gpt-x": "to-oa",'
     echo '                            "text-embedding-x": "embed"}},'
@@ -93,6 +126,20 @@ cat "$tmp/node.out"
 count_node "$tmp/node.out"
 [ $node_rc -eq 0 ] || not_ok "the SDK client exits 0 (it exited $node_rc)"
 
+LADDER_URL=$L FAKE_LOG=$tmp/fake.log node "$NODE_DIR/langchain_client.mjs" \
+    >"$tmp/lc.out" 2>&1
+node_rc=$?
+cat "$tmp/lc.out"
+count_node "$tmp/lc.out"
+[ $node_rc -eq 0 ] || not_ok "the LangChain client exits 0 (it exited $node_rc)"
+
+LADDER_URL=$L FAKE_LOG=$tmp/fake.log node "$NODE_DIR/responses_client.mjs" \
+    >"$tmp/rs.out" 2>&1
+node_rc=$?
+cat "$tmp/rs.out"
+count_node "$tmp/rs.out"
+[ $node_rc -eq 0 ] || not_ok "the Responses pass-through client exits 0 (it exited $node_rc)"
+
 # ---- the raw wire ------------------------------------------------------------
 
 curl -s --max-time 5 -o "$tmp/legacy.json" -w '%{http_code}' \
@@ -121,6 +168,20 @@ curl -s --max-time 5 -o "$tmp/topk.json" -w '%{http_code}' \
     "$L/messages" >"$tmp/topk.code"
 expect_eq "$(cat "$tmp/topk.code")" 400 "/v1/messages with a field ladder does not forward is a 400"
 expect_in "$tmp/topk.json" 'top_k: unknown field' "... naming the field"
+
+# Messages and Responses have no n: a body carrying one is refused, naming it
+curl -s --max-time 5 -o "$tmp/n_msg.json" -w '%{http_code}' \
+    -H 'anthropic-version: 2023-06-01' \
+    -d '{"model":"x","max_tokens":5,"n":2,"messages":[{"role":"user","content":"hi"}]}' \
+    "$L/messages" >"$tmp/n_msg.code"
+expect_eq "$(cat "$tmp/n_msg.code")" 400 "/v1/messages with n is a 400"
+expect_in "$tmp/n_msg.json" '"type":"invalid_request_error","message":"n: unknown field' \
+    "... naming the field n, in the Anthropic error shape"
+curl -s --max-time 5 -o "$tmp/n_resp.json" -w '%{http_code}' \
+    -d '{"model":"x","input":"hi","n":2}' "$L/responses" >"$tmp/n_resp.code"
+expect_eq "$(cat "$tmp/n_resp.code")" 400 "/v1/responses with n is a 400"
+expect_in "$tmp/n_resp.json" '{"error":{"message":"n: unknown field' \
+    "... naming the field n, in the OpenAI error shape"
 
 curl -s --max-time 5 -o "$tmp/ref.json" -w '%{http_code}' \
     -d '{"model":"x","input":[{"type":"item_reference","id":"msg_1"}]}' \
@@ -159,6 +220,21 @@ json_lines_js "the events log shows the embedding workload's fallback and its co
          "no fallback em-down -> em: " + JSON.stringify(of("fallback")));
     want(of("result").some((e) => e.route === "em" && e.cost_usd > 0),
          "no billed result on em: " + JSON.stringify(of("result")));'
+json_lines_js "the trace bills the Responses answers passed through by their usage" \
+    "$tmp/trace.jsonl" '
+    const nat = lines.filter((t) => t.workload === "native");
+    want(nat.length >= 5, "only " + nat.length + " native requests traced");
+    for (const t of nat)
+        want(t.outcome === "success" && t.route === "rs" && t.output_tokens === 5 &&
+             t.cost_usd > 0 && t.attempts.length === 1 &&
+             t.attempts[0].output_tokens === 5, "native: " + JSON.stringify(t));
+    const cut = lines.filter((t) => t.workload === "native-cut2");
+    want(cut.length === 1 && cut[0].outcome === "failed" && cut[0].class === "stream_cut",
+         "native-cut2: " + JSON.stringify(cut));
+    const mal = lines.filter((t) => t.workload === "native-mal");
+    want(mal.length === 1 && mal[0].outcome === "success" &&
+         mal[0].attempts[0].class === "invalid_response" && mal[0].route === "rs-chat",
+         "native-mal: " + JSON.stringify(mal));'
 json_lines_js "the trace records the Messages and Responses requests like chat ones" \
     "$tmp/trace.jsonl" '
     want(lines.length >= 15, "only " + lines.length + " trace lines");

@@ -427,7 +427,16 @@ static void test_unknown_provider_and_capability_are_refused(void **state)
                         "\"w\": {\"ladder\": [\"a\"]}", ""),
                  LD_EINVAL, "routes.a.capabilities[1]: ",
                  "unknown capability (expected stream, tools, prefill, vision, "
-                 "json or n)");
+                 "json, n or responses)");
+    expect_error(POLICY("\"routes\": {\"a\": {\"provider\": \"anthropic\", "
+                        "\"model\": \"m\", \"capabilities\": [\"responses\"], "
+                        "\"price\": {\"input_per_mtok\": 1, "
+                        "\"output_per_mtok\": 1}}}",
+                        "\"w\": {\"ladder\": [\"a\"]}", ""),
+                 LD_EINVAL, "routes.a.capabilities: ",
+                 "\"responses\" (the Responses API passed through) is for "
+                 "provider openai routes; the others get Responses requests "
+                 "translated");
 }
 
 static void test_more_routes_than_the_cap_is_refused(void **state)

@@ -346,6 +346,97 @@ static void test_table_evicts_what_lapses_first_and_reuses_lapsed_slots(
     ld_repeat_free(t);
 }
 
+/* ---- shared between hosts (ld_core_repeat_learn / _forget) ---------------- */
+
+static void test_a_failed_walks_done_event_carries_its_fingerprint(void **state)
+{
+    (void)state;
+    fx *f = fx_new("{\"repeat_failure_s\": 10}");
+    (void)walk(f, "chat", 77, 503, -1, ld_s(1));
+    const ld_event *d = last_done(f);
+    assert_non_null(d);
+    assert_true(d->repeat_fp == 77);
+    assert_true(d->repeat_until == ld_s(11));
+    assert_int_equal(d->repeat_cleared, 0);
+    /* its repeat is not news again */
+    assert_true(repeats(f, "chat", 77, ld_s(2)));
+    assert_true(last_done(f)->repeat_fp == 0);
+    /* a success forgets it, and says how many */
+    (void)walk(f, "chat", 78, 200, -1, ld_s(3));
+    assert_int_equal(last_done(f)->repeat_cleared, 1);
+    assert_true(last_done(f)->repeat_fp == 0);
+    (void)walk(f, "chat", 79, 200, -1, ld_s(4));
+    assert_int_equal(last_done(f)->repeat_cleared, 0);
+    fx_free(f);
+}
+
+static void test_a_walk_learnt_from_another_host_is_answered_as_a_repeat(void **state)
+{
+    (void)state;
+    fx *f = fx_new("{\"repeat_failure_s\": 10}");
+    int chat = ld_policy_workload_index(f->p, "chat");
+    int nev = f->nev;
+    assert_int_equal(ld_core_repeat_learn(f->c, 5, chat, LD_FC_SERVER_ERROR,
+                                          ld_s(60), ld_s(1)),
+                     LD_OK);
+    assert_int_equal(f->nev, nev); /* emits nothing */
+    assert_true(repeats(f, "chat", 5, ld_s(2)));
+    assert_int_equal(last_done(f)->cls, LD_FC_SERVER_ERROR);
+    /* kept no longer than its own repeat_failure_s from when it learnt */
+    assert_true(repeats(f, "chat", 5, ld_s(10)));
+    assert_false(repeats(f, "chat", 5, ld_s(11)));
+    fx_free(f);
+}
+
+static void test_another_hosts_success_forgets_the_workloads_failures(void **state)
+{
+    (void)state;
+    fx *f = fx_new("{\"repeat_failure_s\": 10}");
+    int chat = ld_policy_workload_index(f->p, "chat");
+    int other = ld_policy_workload_index(f->p, "other");
+    assert_int_equal(ld_core_repeat_learn(f->c, 5, chat, LD_FC_SERVER_ERROR,
+                                          ld_s(9), ld_s(1)), LD_OK);
+    assert_int_equal(ld_core_repeat_learn(f->c, 6, other, LD_FC_SERVER_ERROR,
+                                          ld_s(9), ld_s(1)), LD_OK);
+    assert_int_equal(ld_core_repeat_forget(f->c, chat, ld_s(2)), 1);
+    assert_false(repeats(f, "chat", 5, ld_s(3)));
+    assert_true(repeats(f, "other", 6, ld_s(3)));
+    fx_free(f);
+}
+
+static void test_learning_is_refused_or_ignored_where_the_core_would_not_keep_it(void **state)
+{
+    (void)state;
+    fx *f = fx_new("{\"repeat_failure_s\": 10}");
+    int chat = ld_policy_workload_index(f->p, "chat");
+    assert_int_equal(ld_core_repeat_learn(NULL, 5, chat, LD_FC_SERVER_ERROR,
+                                          ld_s(9), ld_s(1)), LD_EINVAL);
+    assert_int_equal(ld_core_repeat_learn(f->c, 0, chat, LD_FC_SERVER_ERROR,
+                                          ld_s(9), ld_s(1)), LD_EINVAL);
+    assert_int_equal(ld_core_repeat_learn(f->c, 5, 99, LD_FC_SERVER_ERROR,
+                                          ld_s(9), ld_s(1)), LD_EINVAL);
+    assert_int_equal(ld_core_repeat_learn(f->c, 5, chat, LD_FC_NONE,
+                                          ld_s(9), ld_s(1)), LD_EINVAL);
+    assert_int_equal(ld_core_repeat_forget(f->c, -1, ld_s(1)), LD_EINVAL);
+    /* a key's limit, a shutdown, an entry already lapsed: not kept */
+    assert_int_equal(ld_core_repeat_learn(f->c, 5, chat, LD_FC_KEY_LIMIT,
+                                          ld_s(9), ld_s(1)), LD_OK);
+    assert_int_equal(ld_core_repeat_learn(f->c, 6, chat, LD_FC_SHUTDOWN,
+                                          ld_s(9), ld_s(1)), LD_OK);
+    assert_int_equal(ld_core_repeat_learn(f->c, 7, chat, LD_FC_SERVER_ERROR,
+                                          ld_s(1), ld_s(1)), LD_OK);
+    assert_false(repeats(f, "chat", 5, ld_s(2)));
+    assert_false(repeats(f, "chat", 6, ld_s(2)));
+    assert_false(repeats(f, "chat", 7, ld_s(2)));
+    fx_free(f);
+    /* without repeat_failure_s nothing is kept */
+    f = fx_new("{\"repeat_failure_s\": 0}");
+    assert_int_equal(ld_core_repeat_learn(f->c, 5, chat, LD_FC_SERVER_ERROR,
+                                          ld_s(9), ld_s(1)), LD_OK);
+    assert_false(repeats(f, "chat", 5, ld_s(2)));
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +449,10 @@ int main(void)
         cmocka_unit_test(test_a_failure_after_the_answer_started_is_not_kept),
         cmocka_unit_test(test_table_holds_at_most_its_slots),
         cmocka_unit_test(test_table_evicts_what_lapses_first_and_reuses_lapsed_slots),
+        cmocka_unit_test(test_a_failed_walks_done_event_carries_its_fingerprint),
+        cmocka_unit_test(test_a_walk_learnt_from_another_host_is_answered_as_a_repeat),
+        cmocka_unit_test(test_another_hosts_success_forgets_the_workloads_failures),
+        cmocka_unit_test(test_learning_is_refused_or_ignored_where_the_core_would_not_keep_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,8 @@
  *                        and choosing what the behaviour answers
  * fp_cloud.c             Azure OpenAI, Gemini and Bedrock: their paths,
  *                        bodies, answers, stream events and errors
+ * fp_responses.c         OpenAI's Responses API: its body, answer and
+ *                        stream events
  * fp_sigv4.c             checking a request's AWS SigV4 signature
  */
 #ifndef FP_H
@@ -118,8 +120,9 @@ typedef struct fp_server {
     bool draining, exiting, stopping;
 } fp_server;
 
-/* FP_EMBED: OpenAI's POST /v1/embeddings (answers in the OpenAI shape) */
-typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC, FP_EMBED } fp_api;
+/* FP_EMBED: OpenAI's POST /v1/embeddings (answers in the OpenAI shape);
+ * FP_RESPONSES: OpenAI's POST /v1/responses (errors in the OpenAI shape) */
+typedef enum fp_api { FP_OPENAI, FP_ANTHROPIC, FP_EMBED, FP_RESPONSES } fp_api;
 /* A cloud's flavour of the API: Azure speaks OpenAI's (api FP_OPENAI);
  * Gemini and Bedrock have formats of their own (fp_cloud.c). */
 typedef enum fp_cloud {
@@ -252,6 +255,14 @@ void fp_bad_request(fp_call *c, int status, const char *code,
 void fp_stream_begin(fp_call *c);
 /* A non-stream answer now: the whole body, 200. */
 void fp_send_full(fp_call *c);
+/* One SSE event: "event: NAME\n" (when name) and "data: JSON\n\n". Takes
+ * o (NULL: -1). 0 ok, -1 out of memory. */
+int fp_sse(fp_call *c, struct evbuffer *b, const char *name, cJSON *o);
+/* An event whose data is raw text (the malformed line, [DONE]). */
+int fp_sse_raw(fp_call *c, struct evbuffer *b, const char *name,
+               const char *data);
+/* The whole answer text ("tok<skip+1> ... "), malloc'd; NULL: no memory. */
+char *fp_content_text(const fp_call *c);
 /* "tool" (OpenAI API): a call of the request's first tool with arguments
  * {"city":"Paris"}, whole or as one SSE body (the call's id and name, the
  * arguments in two pieces, finish_reason tool_calls, usage, [DONE]). */
@@ -285,6 +296,20 @@ int fp_cloud_tail(fp_call *c, struct evbuffer *b, bool nodone, bool blocked);
 void fp_cloud_error(fp_call *c, const fp_err *e, long retry_after);
 /* The stream's content type. */
 const char *fp_cloud_stream_type(const fp_call *c);
+
+/* ---- fp_responses.c ------------------------------------------------------ */
+
+/* A Responses body into c (model, input, instructions, max_output_tokens,
+ * stream). 0 ok; -1 when it answered an error already. */
+int fp_resp_parse(fp_call *c);
+/* The whole answer, printed (cJSON_free); NULL: no memory. */
+char *fp_resp_full_body(const fp_call *c, const char *text);
+/* The stream's events (fp_answer.c's steps); 0 ok, -1 out of memory.
+ * nodone: no response.completed. */
+int fp_resp_preamble(fp_call *c, struct evbuffer *b);
+int fp_resp_token(fp_call *c, struct evbuffer *b, const char *tok);
+int fp_resp_malformed(fp_call *c, struct evbuffer *b);
+int fp_resp_tail(fp_call *c, struct evbuffer *b, bool nodone);
 
 /* ---- fp_sigv4.c ----------------------------------------------------------- */
 

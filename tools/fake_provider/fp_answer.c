@@ -29,6 +29,11 @@ static char *fp_content(long skip, long n)
     return t;
 }
 
+char *fp_content_text(const fp_call *c)
+{
+    return fp_content(c->skip, c->n_tokens);
+}
+
 static cJSON *fp_oa_usage(const fp_call *c, cJSON *parent, bool *ok)
 {
     cJSON *u = fp_put_obj(parent, "usage", ok);
@@ -52,6 +57,12 @@ static char *fp_full_body(const fp_call *c)
         out = text != NULL ? fp_cloud_full_body(
                                  c, text, c->beh.spec->kind == FP_CONTENT)
                            : NULL;
+        free(text);
+        return out;
+    }
+    if (c->api == FP_RESPONSES) {
+        cJSON_Delete(o);
+        out = text != NULL ? fp_resp_full_body(c, text) : NULL;
         free(text);
         return out;
     }
@@ -101,8 +112,7 @@ static char *fp_full_body(const fp_call *c)
 
 /* ---- SSE events --------------------------------------------------------- */
 
-/* One SSE event: "event: NAME\n" (when name) and "data: JSON\n\n". Takes o. */
-static int fp_sse(fp_call *c, struct evbuffer *b, const char *name, cJSON *o)
+int fp_sse(fp_call *c, struct evbuffer *b, const char *name, cJSON *o)
 {
     if (o == NULL)
         return -1;
@@ -120,8 +130,7 @@ static int fp_sse(fp_call *c, struct evbuffer *b, const char *name, cJSON *o)
     return 0;
 }
 
-/* An event whose data is raw text (the malformed line, [DONE]). */
-static int fp_sse_raw(fp_call *c, struct evbuffer *b, const char *name,
+int fp_sse_raw(fp_call *c, struct evbuffer *b, const char *name,
                       const char *data)
 {
     if (name != NULL && evbuffer_add_printf(b, "event: %s\n", name) < 0)
@@ -183,6 +192,8 @@ static int fp_sse_preamble(fp_call *c, struct evbuffer *b)
 
     if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
         return fp_cloud_preamble(c, b);
+    if (c->api == FP_RESPONSES)
+        return fp_resp_preamble(c, b);
     if (c->api == FP_OPENAI)
         return fp_sse(c, b, NULL, fp_oa_chunk(c, "assistant", "", NULL, false));
 
@@ -223,6 +234,8 @@ static int fp_sse_token(fp_call *c, struct evbuffer *b, long i)
     fp_token(c->skip + i, tok, sizeof tok);
     if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
         return fp_cloud_token(c, b, tok);
+    if (c->api == FP_RESPONSES)
+        return fp_resp_token(c, b, tok);
     if (c->api == FP_OPENAI)
         return fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, tok, NULL, false));
     o = fp_an_event("content_block_delta", &ok);
@@ -237,6 +250,8 @@ static int fp_sse_malformed(fp_call *c, struct evbuffer *b)
 {
     if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
         return fp_cloud_malformed(c, b);
+    if (c->api == FP_RESPONSES)
+        return fp_resp_malformed(c, b);
     return fp_sse_raw(c, b, c->api == FP_ANTHROPIC ? "content_block_delta"
                                                    : NULL, "{not json");
 }
@@ -251,6 +266,8 @@ static int fp_sse_tail(fp_call *c, struct evbuffer *b)
 
     if (c->cloud == FP_CLOUD_GEMINI || c->cloud == FP_CLOUD_BEDROCK)
         return fp_cloud_tail(c, b, nodone, c->beh.spec->kind == FP_CONTENT);
+    if (c->api == FP_RESPONSES)
+        return fp_resp_tail(c, b, nodone);
     if (c->api == FP_OPENAI) {
         if (fp_sse(c, b, NULL, fp_oa_chunk(c, NULL, NULL, "stop", false)) != 0)
             return -1;

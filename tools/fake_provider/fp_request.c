@@ -610,6 +610,8 @@ void fp_on_request(struct evhttp_request *req, void *arg)
         c->api = FP_ANTHROPIC;
     } else if (strcmp(c->path, "/v1/embeddings") == 0) {
         c->api = FP_EMBED;
+    } else if (strcmp(c->path, "/v1/responses") == 0) {
+        c->api = FP_RESPONSES;
     } else if (fp_cloud_match(c)) {
         if (fp_cloud_check(c, m) != 0)
             return;
@@ -628,7 +630,9 @@ void fp_on_request(struct evhttp_request *req, void *arg)
         fp_bad_request(c, 405, "method_not_allowed", "use POST");
         return;
     }
-    if ((c->api == FP_EMBED ? fp_parse_embed(c) : fp_parse_request(c)) != 0)
+    if ((c->api == FP_EMBED       ? fp_parse_embed(c)
+         : c->api == FP_RESPONSES ? fp_resp_parse(c)
+                                  : fp_parse_request(c)) != 0)
         return;
     fp_run(c);
 }
