@@ -204,7 +204,7 @@ static int run_unit(cmp *c, int u, double *v, ld_error *err)
     sim_metrics *m = NULL;
     cJSON *sum = NULL;
     int rc;
-    uint64_t want = c->base_seed[si] + (uint64_t)seed;
+    uint64_t want = c->base_seed[si] + c->seed_offset + (uint64_t)seed;
     if ((sc->seed != want &&
          (rc = sim_scenario_reseed(sc, want, err)) < 0) ||
         (rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind, err)) < 0)
