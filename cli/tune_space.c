@@ -10,8 +10,9 @@
  *   {"path": P, "real": [LO, HI]}  a number
  *   {"path": P, "order": true}     a permutation of the array at P
  * with "optional": true for a knob that only changes a value already there
- * (where an earlier knob's choice left it out, it does nothing). P is "a.b.c" or, for keys with dots such as route ids,
- * a JSON pointer "/routes/gpt-4.1/quality"; a number indexes an array. */
+ * (where an earlier knob's choice left it out, it does nothing). P is
+ * "a.b.c" or, for keys with dots such as route ids, a JSON pointer
+ * "/routes/gpt-4.1/quality"; a number indexes an array. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
