@@ -291,9 +291,18 @@ static void progress(tune *t)
 
 /* Add a candidate at point pt (its policy built and loaded): its index,
  * or -1 out of memory (said in err). A policy the loader refuses is a
- * candidate too, marked invalid. */
-static int add_cand(tune *t, const tune_point *pt, int origin, ld_error *err)
+ * candidate too, marked invalid. When an earlier candidate's point makes
+ * the same policy (the points differ only in knobs that change nothing),
+ * nothing is added: *same is set and that candidate's index returned. */
+static int add_cand(tune *t, const tune_point *pt, int origin, bool *same,
+                    ld_error *err)
 {
+    *same = false;
+    for (int i = 0; i < t->n; i++)
+        if (tune_point_equal(&t->space, &t->c[i].pt, pt)) {
+            *same = true;
+            return i;
+        }
     if (t->n == MAX_CANDIDATES) {
         ld_error_set(err, NULL, NULL, "more than %d candidates",
                      MAX_CANDIDATES);
@@ -305,35 +314,41 @@ static int add_cand(tune *t, const tune_point *pt, int origin, ld_error *err)
     c->origin = origin;
     c->dropped_rung = -1;
     c->sc = (tune_score){NAN, false, INFINITY};
-    size_t nv = (size_t)t->nscen * (size_t)t->seeds * NMETRICS;
-    c->v = malloc(sizeof(double) * nv);
     cJSON *doc = cJSON_Duplicate(t->base_doc, true);
-    char *text = NULL;
     ld_error e;
-    if (c->v == NULL || doc == NULL) {
+    if (doc == NULL) {
         ld_error_set(err, NULL, NULL, "out of memory");
-        goto fail;
+        return -1;
+    }
+    if (tune_point_apply(&t->space, pt, doc, t->space_path, &e) < 0) {
+        snprintf(c->invalid, sizeof c->invalid, "%.250s", e.msg);
+    } else if ((c->text = cJSON_PrintUnformatted(doc)) == NULL) {
+        ld_error_set(err, NULL, NULL, "out of memory");
+        cJSON_Delete(doc);
+        return -1;
+    }
+    cJSON_Delete(doc);
+    for (int i = 0; c->text != NULL && i < t->n; i++)
+        if (t->c[i].text != NULL && strcmp(t->c[i].text, c->text) == 0) {
+            cJSON_free(c->text);
+            c->text = NULL;
+            *same = true;
+            return i;
+        }
+    size_t nv = (size_t)t->nscen * (size_t)t->seeds * NMETRICS;
+    if ((c->v = malloc(sizeof(double) * nv)) == NULL) {
+        cJSON_free(c->text);
+        c->text = NULL;
+        ld_error_set(err, NULL, NULL, "out of memory");
+        return -1;
     }
     for (size_t i = 0; i < nv; i++)
         c->v[i] = NAN;
-    if (tune_point_apply(&t->space, pt, doc, t->space_path, &e) < 0) {
+    if (c->text != NULL &&
+        cli_parse_policy(c->text, strlen(c->text), t->policy_path, &c->p,
+                         &e) < 0)
         snprintf(c->invalid, sizeof c->invalid, "%.250s", e.msg);
-    } else if ((text = cJSON_PrintUnformatted(doc)) == NULL) {
-        ld_error_set(err, NULL, NULL, "out of memory");
-        goto fail;
-    } else if (cli_parse_policy(text, strlen(text), t->policy_path, &c->p,
-                                &e) < 0) {
-        snprintf(c->invalid, sizeof c->invalid, "%.250s", e.msg);
-    }
-    cJSON_free(text);
-    cJSON_Delete(doc);
     return t->n++;
-fail:
-    cJSON_free(text);
-    cJSON_Delete(doc);
-    free(c->v);
-    c->v = NULL;
-    return -1;
 }
 
 /* Run candidates idx[0..n) on search seeds [lo, hi) (hi <= seeds), in
@@ -553,19 +568,16 @@ static double nm_f(const gsl_vector *u, void *arg)
     if (x->rc < 0)
         return PENALTY * 10;
     tune_point p = nm_point(x, u);
-    int ci = -1;
-    for (int i = 0; i < t->n && ci < 0; i++)
-        if (tune_point_equal(&t->space, &t->c[i].pt, &p))
-            ci = i;
+    if (t->refine_evals >= t->refine)
+        return PENALTY * 10; /* out of budget: look no further */
+    bool same;
+    int ci = add_cand(t, &p, ORIGIN_REFINE, &same, x->err);
     if (ci < 0) {
-        if (t->refine_evals >= t->refine)
-            return PENALTY * 10; /* out of budget: look no further */
-        if ((ci = add_cand(t, &p, ORIGIN_REFINE, x->err)) < 0) {
-            x->rc = LD_ENOMEM;
-            return PENALTY * 10;
-        }
-        t->refine_evals++;
+        x->rc = LD_ENOMEM;
+        return PENALTY * 10;
     }
+    if (!same)
+        t->refine_evals++;
     cand *c = &t->c[ci];
     if (c->p == NULL)
         return PENALTY * 10;
@@ -699,6 +711,7 @@ static int base_vs_best(tune *t, bool holdout, double *hv, ld_error *err)
         if ((rc = compare_run(c, err)) < 0)
             goto done;
         t->units_done += 2L * c->nscen * c->seeds;
+        t->units_plan = t->units_done; /* the last step: 100% */
         progress(t);
         for (int p = 0; p < 2; p++)
             for (int s = 0; s < c->nscen; s++)
@@ -835,7 +848,8 @@ static int draw(tune *t, ld_error *err)
 {
     tune_point p;
     tune_point_base(&t->space, &p);
-    if (add_cand(t, &p, ORIGIN_BASE, err) < 0)
+    bool same;
+    if (add_cand(t, &p, ORIGIN_BASE, &same, err) < 0)
         return LD_ENOMEM;
     if (t->c[0].p == NULL) {
         ld_error_set(err, t->policy_path, NULL, "%s", t->c[0].invalid);
@@ -851,10 +865,7 @@ static int draw(tune *t, ld_error *err)
     for (int tries = 0; t->n < t->ncand + 1 && tries < 50 * (t->ncand + 1);
          tries++) {
         tune_point_draw(&t->space, r, &p);
-        bool seen = false;
-        for (int i = 0; i < t->n && !seen; i++)
-            seen = tune_point_equal(&t->space, &t->c[i].pt, &p);
-        if (!seen && add_cand(t, &p, ORIGIN_RANDOM, err) < 0) {
+        if (add_cand(t, &p, ORIGIN_RANDOM, &same, err) < 0) {
             rc = LD_ENOMEM;
             break;
         }
@@ -956,6 +967,7 @@ done:
     if (t->c != NULL)
         for (int i = 0; i < t->n; i++) {
             ld_policy_free(t->c[i].p);
+            cJSON_free(t->c[i].text);
             free(t->c[i].v);
         }
     free(t->c);

@@ -29,6 +29,7 @@ typedef struct cand {
     tune_point pt;
     int origin;
     ld_policy *p;        /* NULL: the loader refused it (invalid) */
+    char *text;          /* the policy's JSON (NULL: invalid) */
     char invalid[256];
     int nseeds;          /* search seeds run, 0..seeds */
     double *v;           /* [scenario][seed][metric] */

@@ -82,6 +82,17 @@ diff -r "$tmp/a" "$tmp/c" >"$tmp/d" 2>&1
 rc=$?
 check "--jobs 1 writes what --jobs 2 writes" '[ $rc -eq 0 ]' "$(head -c 600 "$tmp/d")"
 
+# 2b. the frontier chart
+if command -v gnuplot >/dev/null 2>&1; then
+    run plot plot "$tmp/a" --format png
+    expect_rc plot 0 "ladder plot draws a tune directory"
+    check "it draws the frontier chart" '[ -s "$tmp/a/plots/frontier.png" ] &&
+        [ -s "$tmp/a/plots/frontier.gp" ]' "$(cat "$tmp/plot.err")"
+    rm -rf "$tmp/a/plots"
+else
+    skip "the frontier chart" "gnuplot not found"
+fi
+
 # 3. bad input
 cat > "$tmp/bad_path.json" <<'EOF'
 {"knobs": [{"path": "breaker.window_s", "int": [10, 60]},
