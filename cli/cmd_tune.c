@@ -46,6 +46,7 @@ typedef struct tune_args {
     cli_list constraints;
     long long seeds, holdout, candidates, refine, first, jobs, seed;
     bool progress, no_progress;
+    cli_list bind, map_workload, map_tier;
 } tune_args;
 
 static int take_scenario(void *opts, const char *v, char *why, size_t cap)
@@ -100,6 +101,7 @@ static const cli_opt tune_opts[] = {
     {"progress", CLI_FLAG, NULL, "a progress line on stderr even when it is "
      "not a terminal", .off = AT(progress)},
     {"no-progress", CLI_FLAG, NULL, "no progress line", .off = AT(no_progress)},
+    CLI_BIND_OPTS(tune_args),
     {.name = NULL}};
 
 static const cli_cmd tune_cmd = {
@@ -239,6 +241,12 @@ static int parse_args(tune *t, int argc, char **argv)
     t->jobs = (int)a.jobs;
     t->seed = (unsigned long)a.seed;
     t->progress = !a.no_progress && (a.progress || isatty(2));
+    t->binds = a.bind;
+    t->map_workload = a.map_workload;
+    t->map_tier = a.map_tier;
+    t->bind = (sim_bind_opts){t->binds.v, t->binds.n, t->map_workload.v,
+                              t->map_workload.n, t->map_tier.v,
+                              t->map_tier.n};
     if (parse_objective(t, a.objective) < 0)
         return -1;
     for (int i = 0; i < a.constraints.n; i++)
@@ -376,6 +384,8 @@ static int run_seeds(tune *t, const int *idx, int n, int lo, int hi,
         c->seeds = hi - lo;
         c->seed_offset = offset + (uint64_t)lo;
         c->jobs = t->jobs;
+        c->bind = t->bind;
+        c->no_notes = true;
         c->v = malloc(sizeof(double) * (size_t)c->nscen * (size_t)k *
                       (size_t)c->seeds * NMETRICS);
         c->tenants = cmp_tenants_new(c->nscen, k, c->seeds);
@@ -686,6 +696,8 @@ static int base_vs_best(tune *t, bool holdout, double *hv, ld_error *err)
     c->seeds = holdout ? t->holdout : t->seeds;
     c->seed_offset = holdout ? HOLDOUT_OFFSET : 0;
     c->jobs = t->jobs;
+    c->bind = t->bind;
+    c->no_notes = true;
     c->out = holdout ? dir : NULL; /* the search's figures are in tune.json */
     for (int i = 0; i < t->ncons; i++) {
         char *txt = t->cons_text[i];
@@ -874,6 +886,29 @@ static int draw(tune *t, ld_error *err)
     return rc;
 }
 
+/* Load every scenario and bind it to the base (an error names the file),
+ * saying its notes once. */
+static int check_scenarios(tune *t, ld_error *err)
+{
+    for (int s = 0; s < t->nscen; s++) {
+        sim_scenario *sc = NULL;
+        int rc = sim_scenario_load(t->scen[s], &sc, err);
+        if (rc == LD_OK &&
+            (rc = sim_scenario_bind_opts(sc, t->c[0].p, &t->bind, err)) < 0) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            ld_error_set(err, NULL, NULL, "with policy %s: %s",
+                         t->policy_path, msg);
+        }
+        if (rc == LD_OK)
+            cli_print_notes("tune", sc->name, sc);
+        sim_scenario_free(sc);
+        if (rc < 0)
+            return rc;
+    }
+    return LD_OK;
+}
+
 /* Units the whole run will take, as far as it can be told before. */
 static long plan_units(const tune *t)
 {
@@ -918,7 +953,7 @@ int cmd_tune(int argc, char **argv)
         goto done;
     }
     if (load_inputs(t, &err) < 0 || draw(t, &err) < 0 ||
-        cli_make_dir(t->out, &err) < 0) {
+        check_scenarios(t, &err) < 0 || cli_make_dir(t->out, &err) < 0) {
         fprintf(stderr, "ladder tune: %s\n", err.msg);
         goto done;
     }

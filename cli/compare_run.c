@@ -173,7 +173,8 @@ static int prepare(cmp *c, ld_error *err)
             }
             char label[300];
             snprintf(label, sizeof label, "%s, %s", sc->name, c->pol[p].label);
-            cli_print_notes("compare", label, sc);
+            if (!c->no_notes)
+                cli_print_notes("compare", label, sc);
             int u0 = (si * c->seeds) * c->npol + p; /* seed 0 */
             if (c->out == NULL || !cmp_in_shard(c, u0))
                 continue;

@@ -51,6 +51,8 @@ typedef struct tune {
     int seeds, holdout, ncand, refine, first, jobs;
     unsigned long seed;
     bool progress;
+    sim_bind_opts bind;  /* --bind, --map-workload, --map-tier */
+    cli_list binds, map_workload, map_tier;
     cand *c;
     int n;
     int nrungs, rung_seeds[32], rung_alive[32];

@@ -351,6 +351,9 @@ done:
 
 void tune_print_knobs(const tune *t)
 {
+    if (!t->c[t->best].sc.feasible)
+        printf("\nno candidate meets the constraints on the search seeds: "
+               "the best is the one that breaks them least");
     printf("\nbest: candidate %d (%s)", t->best,
            tune_origin_name[t->c[t->best].origin]);
     printf("%s\n", t->best == 0 ? ", the base policy itself" : "; knobs:");

@@ -123,6 +123,10 @@ expect_in "$tmp/bad4.err" "ladder tune: in --constraint" "the error names the co
 run bad5 tune "$pol" --space "$space" --scenario "$tmp/08-flapping-primary.json" \
     --objective "maximise success" --out "$tmp/x" --no-progress
 expect_rc bad5 2 "a bad objective is refused"
+run bad6 tune "$pol" --space "$space" --scenario "$tmp/08-flapping-primary.json" \
+    --bind nosuch=gpt-4.1 --out "$tmp/x" --no-progress
+expect_rc bad6 2 "a --bind to a route the policy does not have is refused"
+expect_in "$tmp/bad6.err" 'the policy has no route "nosuch"' "the error names the route"
 check "nothing was written for bad input" '[ ! -e "$tmp/x" ]'
 
 finish
