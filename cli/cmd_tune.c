@@ -96,7 +96,7 @@ static const cli_opt tune_opts[] = {
      "cores); the output is the same for every N", .off = AT(jobs), .min = 1,
      .max = MAX_JOBS},
     {"out", CLI_STR, "DIR", "DIR/best.json, tune.json, frontier.dat, and "
-     "compare directories search/ and holdout/", .flags = CLI_REQ |
+     "holdout/ (a compare directory of the held-back runs)", .flags = CLI_REQ |
      CLI_NONEMPTY, .off = AT(out)},
     {"progress", CLI_FLAG, NULL, "a progress line on stderr even when it is "
      "not a terminal", .off = AT(progress)},

@@ -22,7 +22,7 @@ static const ladder_cmd commands[] = {
     {"merge", cmd_merge, "DIR... [--json] [--out DIR]",
      "combine the shards of `compare --shard I/N` into one compare's output"},
     {"plot", cmd_plot, "DIR [--format png|svg|both]",
-     "chart a sim or compare --out DIR"},
+     "chart a sim, compare or tune --out DIR"},
     {"fit", cmd_fit, "CSV [--by COLS] [--out FILE]",
      "fit provider models from recorded requests"},
     {"report", cmd_report, "DIR", "HTML report of a compare --out DIR"},
