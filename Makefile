@@ -118,10 +118,12 @@ bin/fake_provider: $(B)/tools/fake_provider
 	@cp $< $@
 
 # (cli_opt, the command line parser, is tested as a module of its own)
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB) $(B)/cli/cli_opt.o
+# (and so are tune's search space and race, which need no runs)
+UNIT_CLI_OBJ := $(B)/cli/cli_opt.o $(B)/cli/tune_space.o $(B)/cli/tune_search.o
+$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB) $(UNIT_CLI_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS_ALL) -Itests/unit -Icli -o $@ $< $(B)/cli/cli_opt.o $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -Icli -o $@ $< $(UNIT_CLI_OBJ) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
 
 # the tools parse their command line as the ladder commands do (cli_opt)
 $(B)/tools/%: tools/%.c $(LIB) $(B)/cli/cli_opt.o

@@ -74,5 +74,10 @@ void cli_slug(const char *name, char *out, size_t cap);
 
 /* Read and parse a policy file; prints nothing. */
 int cli_load_policy(const char *path, ld_policy **out, ld_error *err);
+/* Parse a policy's text as if it were the file at path (its prices file
+ * is found relative to path's directory); prints nothing. */
+int cli_parse_policy(const char *text, size_t len, const char *path,
+                     ld_policy **out, ld_error *err);
+int cmd_tune(int argc, char **argv);
 
 #endif

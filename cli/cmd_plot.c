@@ -58,6 +58,9 @@ static const cli_cmd plot_cmd = {
     "  cost                     cost per 1k requests over time\n"
     "  summary                  (compare) success %, p99 latency and cost\n"
     "                           per policy, with 95% intervals\n"
+    "  frontier                 (a `ladder tune --out DIR`) success against\n"
+    "                           cost of the candidates, colour p99 TTFT,\n"
+    "                           the Pareto frontier joined\n"
     "A comparison gets one set per scenario, in DIR2/<scenario>/.\n"
     "Each chart comes with the gnuplot script that drew it (<chart>.gp):\n"
     "edit it and rerun `gnuplot <chart>.gp`.\n",
@@ -308,25 +311,29 @@ int cmd_plot(int argc, char **argv)
     plot_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.formats = formats[a.format];
-    char sum[PLOT_PATH], cmpj[PLOT_PATH], plots[PLOT_PATH];
+    char sum[PLOT_PATH], cmpj[PLOT_PATH], plots[PLOT_PATH], tunej[PLOT_PATH];
     ld_error err;
     if (plot_join(sum, sizeof sum, dir, "summary.json", &err) < 0 ||
+        plot_join(tunej, sizeof tunej, dir, "tune.json", &err) < 0 ||
         plot_join(cmpj, sizeof cmpj, dir, "compare.json", &err) < 0 ||
         plot_join(plots, sizeof plots, dir, "plots", &err) < 0) {
         fprintf(stderr, "ladder plot: %s\n", err.msg);
         return 2;
     }
     bool is_sim = plot_is_file(sum), is_cmp = plot_is_file(cmpj);
-    if (!is_sim && !is_cmp) {
+    bool is_tune = plot_is_file(tunej);
+    if (!is_sim && !is_cmp && !is_tune) {
         fprintf(stderr, "ladder plot: %s: no data (expected summary.json "
-                "from `ladder sim --out` or compare.json from `ladder "
-                "compare --out`)\n", dir);
+                "from `ladder sim --out`, compare.json from `ladder "
+                "compare --out` or tune.json from `ladder tune --out`)\n",
+                dir);
         return 2;
     }
     if (out == NULL)
         out = plots;
-    int rc = is_cmp ? plot_compare_dir(&ctx, dir, out, &err)
-                    : plot_sim_dir(&ctx, dir, out, &err);
+    int rc = is_tune  ? chart_frontier(&ctx, tunej, out, &err)
+             : is_cmp ? plot_compare_dir(&ctx, dir, out, &err)
+                      : plot_sim_dir(&ctx, dir, out, &err);
     if (rc < 0) {
         fprintf(stderr, "ladder plot: %s\n", err.msg);
         if (ctx.gp_stderr[0] != '\0')

@@ -64,6 +64,11 @@ typedef struct cmp {
     cli_list binds, map_workload, map_tier;
     int jobs;           /* worker processes (--jobs) */
     int shard_i, shard_n; /* --shard I/N (1-based); 0/0: all units */
+    uint64_t seed_offset; /* seed k runs at the scenario's seed + offset + k
+                             (0 for compare; `ladder tune` runs later seeds
+                             and its held-back ones) */
+    bool no_notes;        /* compare_run says no scenario notes (tune says
+                             them once, not once per candidate) */
     /* values[scenario][policy][seed][metric] */
     double *v;
     char scen_name[MAX_SCENARIOS][128];

@@ -177,7 +177,8 @@ static int prepare(cmp *c, ld_error *err)
             }
             char label[300];
             snprintf(label, sizeof label, "%s, %s", sc->name, c->pol[p].label);
-            cli_print_notes("compare", label, sc);
+            if (!c->no_notes)
+                cli_print_notes("compare", label, sc);
             int u0 = (si * c->seeds) * c->npol + p; /* seed 0 */
             if (c->out == NULL || !cmp_in_shard(c, u0))
                 continue;
@@ -208,7 +209,7 @@ static int run_unit(cmp *c, int u, double *v, ld_error *err)
     sim_metrics *m = NULL;
     cJSON *sum = NULL;
     int rc;
-    uint64_t want = c->base_seed[si] + (uint64_t)seed;
+    uint64_t want = c->base_seed[si] + c->seed_offset + (uint64_t)seed;
     if ((sc->seed != want &&
          (rc = sim_scenario_reseed(sc, want, err)) < 0) ||
         (rc = sim_scenario_bind_opts(sc, c->pol[p].p, &c->bind, err)) < 0)

@@ -17,10 +17,12 @@ static const ladder_cmd commands[] = {
      "run a scenario through a policy on the simulator"},
     {"compare", cmd_compare, "SCENARIO... --policy A --policy B [--seeds N] "
      "[--gate EXPR]", "compare ladders on the same random numbers"},
+    {"tune", cmd_tune, "POLICY --space SPACE --scenario FILE... [--constraint "
+     "EXPR] --out DIR", "search a space of policies for the best ladder"},
     {"merge", cmd_merge, "DIR... [--json] [--out DIR]",
      "combine the shards of `compare --shard I/N` into one compare's output"},
     {"plot", cmd_plot, "DIR [--format png|svg|both]",
-     "chart a sim or compare --out DIR"},
+     "chart a sim, compare or tune --out DIR"},
     {"fit", cmd_fit, "CSV [--by COLS] [--out FILE]",
      "fit provider models from recorded requests"},
     {"report", cmd_report, "DIR", "HTML report of a compare --out DIR"},

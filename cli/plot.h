@@ -161,4 +161,8 @@ int chart_summary(plot_ctx *ctx, const char *out, const char *name,
                   const cJSON *sc, const char *path, const char *where,
                   char labels[][128], int nlabels, ld_error *err);
 
+/* plot_frontier.c: the chart of a tune.json (path) into out */
+int chart_frontier(plot_ctx *ctx, const char *path, const char *out,
+                   ld_error *err);
+
 #endif

@@ -115,8 +115,15 @@ int cli_load_policy(const char *path, ld_policy **out, ld_error *err)
     int rc = cli_read_file(path, LD_MAX_POLICY_BYTES, &text, &len, err);
     if (rc < 0)
         return rc;
-    rc = ld_policy_parse(text, len, path, out, err);
+    rc = cli_parse_policy(text, len, path, out, err);
     free(text);
+    return rc;
+}
+
+int cli_parse_policy(const char *text, size_t len, const char *path,
+                     ld_policy **out, ld_error *err)
+{
+    int rc = ld_policy_parse(text, len, path, out, err);
     if (rc == LD_OK && (rc = apply_prices(path, *out, err)) != LD_OK) {
         ld_policy_free(*out);
         *out = NULL;

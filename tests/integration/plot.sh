@@ -65,7 +65,7 @@ expect_rc cmp 0 "compare --out writes a comparison"
 # ---- errors that need no gnuplot -----------------------------------------------
 
 mkdir "$tmp/empty"
-nodata="no data (expected summary.json from \`ladder sim --out\` or compare.json from \`ladder compare --out\`)"
+nodata="no data (expected summary.json from \`ladder sim --out\`, compare.json from \`ladder compare --out\` or tune.json from \`ladder tune --out\`)"
 run empty plot "$tmp/empty"
 expect_rc empty 2 "plot of an empty directory exits 2"
 expect_in "$tmp/empty.err" "ladder plot: $tmp/empty: $nodata" \

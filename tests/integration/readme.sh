@@ -35,7 +35,7 @@ sed -e 's/"duration_s": 3600/"duration_s": 300/' "$tmp/scenario.json" > "$tmp/s2
 run scenario sim "$tmp/s2.json" --policy "$tmp/policy.json" --json --no-progress
 expect_rc scenario 0 "README scenario example runs with ladder sim"
 
-for cmd in check sim compare plot report fit serve replay; do
+for cmd in check sim compare tune plot report fit serve replay; do
     run "help_$cmd" "$cmd" --help
     expect_rc "help_$cmd" 0 "ladder $cmd --help works"
 done
