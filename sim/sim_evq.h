@@ -1,10 +1,13 @@
-/* sim_evq.h - the simulator's event queue: a 4-ary min-heap of events keyed
- * by (time, sequence number).
+/* sim_evq.h - the simulator's event queue: events ordered by (time,
+ * sequence number), kept in a radix heap on time (sim_evq.c).
  *
  * Push assigns each event the next sequence number, so events with equal
  * times pop in the order they were pushed and a run is deterministic. Push
- * and pop are O(log n) and allocate nothing except when the heap grows
- * (doubling, up to an optional cap).
+ * is O(1) and pop O(1) amortised when no event is pushed earlier than the
+ * last one popped (a simulation's clock never goes back); such an event is
+ * still allowed and pops first, at O(log n). They allocate nothing except
+ * when the queue grows (doubling, up to an optional cap); a pop never
+ * allocates.
  *
  * Cancelling without deleting: the queue has no delete. To make an event
  * cancellable, keep a generation counter in the object it concerns, push the
