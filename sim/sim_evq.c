@@ -15,7 +15,9 @@
  * sparse the wheel is. A slot holds the events of about a millisecond:
  * pushing appends at its tail when the event is not earlier than the tail
  * (the usual case: an event "now" or later in the slot), else walks the
- * short list. Equal times: a push has the highest sequence number so far,
+ * short list from the node pushed to the slot last when that one is not
+ * later (bursts of one time). Equal times: a push has the highest sequence
+ * number so far,
  * so it goes after the events of its time, in the wheel and in the heap;
  * events of equal time pop in push order.
  *
@@ -27,8 +29,8 @@
 
 #define DEFAULT_CAP 64
 #define NIL UINT32_MAX
-#define SHIFT 8                  /* a slot: 2^8 us */
-#define NSLOTS (1u << 18)        /* the wheel: 2^26 us, 67 s */
+#define SHIFT 10                 /* a slot: 2^10 us */
+#define NSLOTS (1u << 16)        /* the wheel: 2^26 us, 67 s */
 #define NWORDS (NSLOTS / 64)     /* bitmap words */
 #define NSUMMARY (NWORDS / 64)   /* summary words */
 
