@@ -1,13 +1,14 @@
 /* sim_evq.h - the simulator's event queue: events ordered by (time,
- * sequence number), kept in a radix heap on time (sim_evq.c).
+ * sequence number), kept on a timer wheel of 1 ms slots covering 67 s
+ * ahead of the last pop, with a 4-ary heap for the rest (sim_evq.c).
  *
  * Push assigns each event the next sequence number, so events with equal
- * times pop in the order they were pushed and a run is deterministic. Push
- * is O(1) and pop O(1) amortised when no event is pushed earlier than the
- * last one popped (a simulation's clock never goes back); such an event is
- * still allowed and pops first, at O(log n). They allocate nothing except
- * when the queue grows (doubling, up to an optional cap); a pop never
- * allocates.
+ * times pop in the order they were pushed and a run is deterministic. On
+ * the wheel a push is O(1) plus a walk of its slot's short list, and a pop
+ * O(1) (a bitmap finds the next slot); events beyond the wheel, or before
+ * the last pop (allowed, though a simulation's clock never goes back), are
+ * O(log n) in the heap. They allocate nothing except when the queue grows
+ * (doubling, up to an optional cap); a pop never allocates.
  *
  * Cancelling without deleting: the queue has no delete. To make an event
  * cancellable, keep a generation counter in the object it concerns, push the
