@@ -248,6 +248,9 @@ static const provider_rule provider_rules[] = {
  * and types are tried (in rule order) before any phrase is. */
 static ld_class classify_provider(const ld_raw_result *r)
 {
+    if (r->error_code == NULL && r->error_type == NULL &&
+        r->error_message == NULL && r->finish_reason == NULL)
+        return LD_FC_NONE; /* nothing to read (what every rule below finds) */
     for (size_t i = 0; i < N_PROVIDER_RULES; i++) {
         const provider_rule *p = &provider_rules[i];
         if (in_list(r->error_code, p->codes) ||

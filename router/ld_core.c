@@ -1131,7 +1131,10 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
     ld_req *r = pool_get(c);
     if (r == NULL)
         return LD_ENOMEM;
-    memset(r, 0, sizeof *r);
+    /* all but the queue of actions, of which only what is pushed is read
+     * (push_do clears each), and which is most of the struct */
+    memset(r, 0, offsetof(ld_req, q));
+    r->qhead = r->qlen = 0;
     r->core = c;
     r->w = w;
     r->workload = wi;

@@ -60,16 +60,11 @@ static sim_req *req_get(sim *s)
     }
     sim_req *r = s->free_reqs;
     s->free_reqs = r->next_free;
+    /* cleared up to its attempts: their slots are free (req_put), keep
+     * their generations, and start_attempt sets all of a slot it reads */
     uint32_t gen = r->gen;
-    uint32_t agen[MAX_LIVE];
-    for (int i = 0; i < MAX_LIVE; i++)
-        agen[i] = r->att[i].gen;
-    ld_trace *tr = r->tr;
-    memset(r, 0, sizeof *r);
-    r->gen = gen;
-    for (int i = 0; i < MAX_LIVE; i++)
-        r->att[i].gen = agen[i];
-    r->tr = tr;
+    memset(r, 0, offsetof(sim_req, att));
+    r->gen = gen; /* (key and tenant, after them, are set on arrival) */
     if (s->o->trace != NULL && r->tr == NULL &&
         (r->tr = malloc(sizeof *r->tr)) == NULL)
         return NULL; /* fatal for the run: the entry is not needed again */

@@ -1,10 +1,14 @@
-/* sim_evq.h - the simulator's event queue: a 4-ary min-heap of events keyed
- * by (time, sequence number).
+/* sim_evq.h - the simulator's event queue: events ordered by (time,
+ * sequence number), kept on a timer wheel of 1 ms slots covering 67 s
+ * ahead of the last pop, with a 4-ary heap for the rest (sim_evq.c).
  *
  * Push assigns each event the next sequence number, so events with equal
- * times pop in the order they were pushed and a run is deterministic. Push
- * and pop are O(log n) and allocate nothing except when the heap grows
- * (doubling, up to an optional cap).
+ * times pop in the order they were pushed and a run is deterministic. On
+ * the wheel a push is O(1) plus a walk of its slot's short list, and a pop
+ * O(1) (a bitmap finds the next slot); events beyond the wheel, or before
+ * the last pop (allowed, though a simulation's clock never goes back), are
+ * O(log n) in the heap. They allocate nothing except when the queue grows
+ * (doubling, up to an optional cap); a pop never allocates.
  *
  * Cancelling without deleting: the queue has no delete. To make an event
  * cancellable, keep a generation counter in the object it concerns, push the

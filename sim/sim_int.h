@@ -115,6 +115,11 @@ typedef struct sim {
     sim_metrics *m;
     sim_evq *q;
     gsl_rng *arrivals, *traffic, *attempt, *core_rng;
+    /* the attempt starting now: its stream is seeded at its first draw
+     * (sim_model.c), so an attempt that draws nothing before a server
+     * (which seeds a stream of its own) costs no seeding */
+    uint64_t attempt_seed;
+    bool attempt_seed_pending;
     ld_rng rng;
     sim_trace *trace;
     sim_trace_row pending;    /* a trace row read ahead of its time */

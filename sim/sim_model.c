@@ -153,10 +153,40 @@ static bool plan_failure(sim_att *a, ld_us t, ld_class c)
     return true;
 }
 
+/* The attempt stream, seeded now if its seed is pending (start_attempt):
+ * every draw of an attempt before it has a server goes through here. */
+static gsl_rng *attempt_rng(sim *s)
+{
+    if (s->attempt_seed_pending) {
+        gsl_rng_set(s->attempt, s->attempt_seed);
+        s->attempt_seed_pending = false;
+    }
+    return s->attempt;
+}
+
 static ld_us error_delay(sim *s, const sim_provider *pv)
 {
     const sim_dist *d = pv->error_ms != NULL ? pv->error_ms : pv->ttft_ms;
-    return ms_to_us(sim_dist_sample(d, s->attempt));
+    return ms_to_us(sim_dist_sample(d, attempt_rng(s)));
+}
+
+/* How long an answer before any server takes: drawn from the attempt's
+ * stream when first needed, and before any other draw of the attempt (so
+ * the draws are those of drawing it first always); most attempts go to a
+ * server and never need it. */
+typedef struct small_delay {
+    const sim_provider *pv;
+    bool drawn;
+    ld_us v;
+} small_delay;
+
+static ld_us small_of(sim *s, small_delay *sm)
+{
+    if (!sm->drawn) {
+        sm->v = error_delay(s, sm->pv);
+        sm->drawn = true;
+    }
+    return sm->v;
 }
 
 /* Push the planned answer's events: its first token (if any) and its end
@@ -332,6 +362,7 @@ static void serve(sim *s, sim_req *r, int slot)
     /* the service draws come from a stream of their own, so an attempt
      * that waited in a queue draws what it would have drawn at once */
     gsl_rng_set(s->attempt, mix64(a->key ^ 0x5e7e1ceULL));
+    s->attempt_seed_pending = false;
     ld_class err = draw_baseline_error(s, s->rmod[a->route]);
     slowdown sd = draw_slowdown(s, a->route, now);
     /* (stream faults are planned below, on the stream) */
@@ -401,7 +432,8 @@ static int take_slot(sim *s, sim_req *r)
 }
 
 /* The attempt in slot starts on d's route, not yet planned; its random
- * stream is keyed and set. Returns the tries of the route before it. */
+ * stream is keyed (and seeded at its first draw). Returns the tries of the
+ * route before it. */
 static uint8_t start_attempt(sim *s, sim_req *r, int slot, const ld_do *d)
 {
     sim_att *a = &r->att[slot];
@@ -419,7 +451,8 @@ static uint8_t start_attempt(sim *s, sim_req *r, int slot, const ld_do *d)
         r->tries[d->route] = (uint8_t)(k + 1);
     a->key = mix64(s->o->seed * 0x9e3779b97f4a7c15ULL ^ mix64(r->id) ^
                    ((uint64_t)d->route << 40) ^ ((uint64_t)k << 52));
-    gsl_rng_set(s->attempt, a->key);
+    s->attempt_seed = a->key; /* set at the first draw (attempt_rng) */
+    s->attempt_seed_pending = true;
     return k;
 }
 
@@ -434,7 +467,7 @@ static bool answer_recorded(sim *s, sim_req *r, int slot, uint8_t k)
     ld_us now = s->now;
     sim_replay_plan pl;
     int src = sim_replay_pick(pv->recorded, r->key, a->route, k, now,
-                              r->out_tok, s->attempt, &pl);
+                              r->out_tok, attempt_rng(s), &pl);
     if (src != SIM_REPLAY_NONE) {
         if (src == SIM_REPLAY_SAME)
             s->stats.replay_same++;
@@ -460,9 +493,9 @@ typedef struct limits {
 
 /* The active faults that answer before any server (outages, errors,
  * quotas, region blocks, storms of 429s), each striking with its
- * probability; a rate-limit fault may only set new limits in lim. small is
- * how long such an answer takes. True if one answered. */
-static bool answer_fault(sim *s, sim_req *r, int slot, ld_us small,
+ * probability; a rate-limit fault may only set new limits in lim. sm is
+ * how long such an answer takes (drawn when needed). True if one answered. */
+static bool answer_fault(sim *s, sim_req *r, int slot, small_delay *sm,
                          limits *lim)
 {
     sim_att *a = &r->att[slot];
@@ -486,8 +519,11 @@ static bool answer_fault(sim *s, sim_req *r, int slot, ld_us small,
             f->kind != SIM_F_QUOTA && f->kind != SIM_F_REGION &&
             f->kind != SIM_F_RATE_LIMIT)
             continue;
-        if (f->probability < 1 && gsl_rng_uniform(s->attempt) >= f->probability)
-            continue;
+        if (f->probability < 1) {
+            small_of(s, sm); /* drawn first, as always */
+            if (gsl_rng_uniform(attempt_rng(s)) >= f->probability)
+                continue;
+        }
         switch (f->kind) {
         case SIM_F_OUTAGE:
             if (f->mode == SIM_OUTAGE_HANG) {
@@ -495,23 +531,24 @@ static bool answer_fault(sim *s, sim_req *r, int slot, ld_us small,
                 return true;
             }
             if (f->mode == SIM_OUTAGE_RESET)
-                plan_transport(a, now + small, LD_TR_RESET);
+                plan_transport(a, now + small_of(s, sm), LD_TR_RESET);
             else
-                plan_error(a, now + small, f->status, NULL);
+                plan_error(a, now + small_of(s, sm), f->status, NULL);
             break;
         case SIM_F_ERROR:
-            plan_error(a, now + small, f->err_status, f->err_code);
+            plan_error(a, now + small_of(s, sm), f->err_status, f->err_code);
             a->res.error_type = f->err_type;
             a->res.error_message = f->err_message;
             break;
         case SIM_F_QUOTA:
-            plan_error(a, now + small, 429, "insufficient_quota");
+            plan_error(a, now + small_of(s, sm), 429, "insufficient_quota");
             break;
         case SIM_F_REGION:
-            plan_error(a, now + small, 403, "unsupported_country_region_territory");
+            plan_error(a, now + small_of(s, sm), 403,
+                       "unsupported_country_region_territory");
             break;
         default: /* a storm of 429s */
-            plan_error(a, now + small, 429, "rate_limit_exceeded");
+            plan_error(a, now + small_of(s, sm), 429, "rate_limit_exceeded");
             a->res.retry_after = f->retry_after_s >= 0 ? (ld_us)(f->retry_after_s * 1e6) : -1;
             break;
         }
@@ -521,9 +558,9 @@ static bool answer_fault(sim *s, sim_req *r, int slot, ld_us small,
     return false;
 }
 
-/* Over the limits in lim: a 429 after small, with the limit's Retry-After
+/* Over the limits in lim: a 429 after sm's delay, with the limit's Retry-After
  * (else when the window lets it in). True if refused. */
-static bool answer_over_limit(sim *s, sim_req *r, int slot, ld_us small,
+static bool answer_over_limit(sim *s, sim_req *r, int slot, small_delay *sm,
                               const limits *lim)
 {
     sim_att *a = &r->att[slot];
@@ -532,7 +569,7 @@ static bool answer_over_limit(sim *s, sim_req *r, int slot, ld_us small,
         !over_limit(s, s->rmod[a->route], r->in_tok + r->out_tok, lim->rpm,
                     lim->tpm, &ra))
         return false;
-    plan_error(a, s->now + small, 429, "rate_limit_exceeded");
+    plan_error(a, s->now + small_of(s, sm), 429, "rate_limit_exceeded");
     a->res.retry_after = lim->retry_after_s > 0 ? (ld_us)(lim->retry_after_s * 1e6) : ra;
     answer_now(s, r, slot);
     return true;
@@ -577,10 +614,10 @@ void sim_model_attempt_start(sim *s, sim_req *r, const ld_do *d)
         answer_now(s, r, slot);
         return;
     }
-    ld_us small = error_delay(s, pv);
+    small_delay sm = {pv, false, 0};
     limits lim = {pv->rpm, pv->tpm, pv->retry_after_s};
-    if (answer_fault(s, r, slot, small, &lim) ||
-        answer_over_limit(s, r, slot, small, &lim))
+    if (answer_fault(s, r, slot, &sm, &lim) ||
+        answer_over_limit(s, r, slot, &sm, &lim))
         return;
     admit(s, r, slot);
 }

@@ -329,11 +329,13 @@ static int bench_speed(void)
     for (int i = 0; i < SPEED_RUNS; i++)
         printf(" %.3f s", (double)ns[i] / 1e9);
     printf(" (best counts)\n");
-    printf("  success rate %.2f%% (failed %.2f%%, abandoned %.2f%%);"
-           " %.3f s simulated; at most %lld in flight\n",
+    printf("  success rate %.2f%% (failed %.2f%%, abandoned %.2f%%),"
+           " %.3f attempts per request; %.3f s simulated; at most %lld in"
+           " flight\n",
            best.success_rate * 100.0,
            100.0 * (double)best.failed / (double)best.st.requests,
            100.0 * (double)best.abandoned / (double)best.st.requests,
+           best.attempts_per_request,
            (double)best.st.end / 1e6, (long long)best.st.max_in_flight);
     printf("requests: ");
     print_grouped(stdout, (uint64_t)best.st.requests);
@@ -350,9 +352,10 @@ static int bench_speed(void)
     printf(" requests in %.3f s = ", (double)cmp.ns / 1e9);
     print_grouped(stdout, (uint64_t)((double)cmp.st.requests * 1e9 /
                                      (double)cmp.ns + 0.5));
-    printf(" requests/s, %.2f events per request, success rate %.2f%%\n",
+    printf(" requests/s, %.2f events per request, success rate %.2f%%,"
+           " %.3f attempts per request\n",
            (double)cmp.st.events / (double)cmp.st.requests,
-           cmp.success_rate * 100.0);
+           cmp.success_rate * 100.0, cmp.attempts_per_request);
     printf("goal: >= 1,000,000 simulated requests/s: %s\n",
            req_s >= GOAL_REQ_PER_S ? "MET" : "NOT MET");
     fflush(stdout);

@@ -264,6 +264,111 @@ static void test_evq_interleaved_stress_matches_reference(void **state)
     gsl_rng_free(r);
 }
 
+/* Against the reference over the wheel's edges: delays from none to five
+ * minutes (past the wheel's 67 s, into its heap), bursts of one time with
+ * a later event already in the slot, the clock running for minutes (the
+ * wheel goes round several times), and now and then an event before the
+ * last one popped (allowed, though a simulator never does it). */
+static void test_evq_wide_delays_bursts_and_past_match_reference(
+    void **state)
+{
+    (void)state;
+    enum { OPS = 200000, MAXN = 8192 };
+    gsl_rng *r = rng_new(11);
+    sim_evq *q = sim_evq_new(0);
+    ref rf = {malloc(MAXN * sizeof(sim_event)), 0};
+    assert_non_null(rf.ev);
+    ld_us now = 0;
+    uint64_t seq = 0;
+    size_t far = 0, past = 0, burst = 0;
+    ld_us burst_t = -1;
+    for (size_t op = 0; op < OPS; op++) {
+        double p_push = (op / 7000) % 2 ? 0.4 : 0.62;
+        if (gsl_rng_uniform(r) < p_push && rf.n < MAXN) {
+            double u = gsl_rng_uniform(r);
+            ld_us t;
+            if (u < 0.15) {
+                t = now;
+            } else if (u < 0.35) { /* a burst at one time, ahead */
+                if (burst_t < now || gsl_rng_uniform(r) < 0.02)
+                    burst_t = now + 1 + (ld_us)gsl_rng_uniform_int(r, 200);
+                t = burst_t;
+                burst++;
+            } else if (u < 0.6) {
+                t = now + (ld_us)gsl_rng_uniform_int(r, 2000);
+            } else if (u < 0.9) {
+                t = now + (ld_us)gsl_rng_uniform_int(r, 5000000);
+            } else if (u < 0.99) {
+                t = now + 60000000 + (ld_us)gsl_rng_uniform_int(r, 240000000);
+                far++;
+            } else {
+                t = now - (ld_us)gsl_rng_uniform_int(r, 100000000);
+                past++;
+            }
+            sim_event e = {t, seq, (uint32_t)(op & 7), (uint32_t)op, seq * 3,
+                           NULL};
+            assert_int_equal(sim_evq_push(q, e.t, e.kind, e.a, e.b, e.p), 0);
+            rf.ev[rf.n++] = e;
+            seq++;
+        } else {
+            sim_event got, want;
+            int has = ref_pop(&rf, &want);
+            assert_int_equal(sim_evq_pop(q, &got), has);
+            if (has) {
+                assert_same_event(&got, &want);
+                if (got.t > now)
+                    now = got.t;
+            }
+        }
+        assert_int_equal(sim_evq_size(q), rf.n);
+        if (rf.n > 0) {
+            sim_event top;
+            assert_int_equal(sim_evq_peek(q, &top), 1);
+            sim_event want = rf.ev[0];
+            for (size_t i = 1; i < rf.n; i++)
+                if (cmp_event(&rf.ev[i], &want) < 0)
+                    want = rf.ev[i];
+            assert_same_event(&top, &want);
+        }
+    }
+    sim_event got, want;
+    while (ref_pop(&rf, &want)) {
+        assert_int_equal(sim_evq_pop(q, &got), 1);
+        assert_same_event(&got, &want);
+    }
+    assert_int_equal(sim_evq_pop(q, &got), 0);
+    assert_true(far > 1000 && past > 100 && burst > 5000);
+    assert_true(now > 600 * (ld_us)1000000); /* the 67 s wheel, 9 turns */
+    free(rf.ev);
+    sim_evq_free(q);
+    gsl_rng_free(r);
+}
+
+/* Equal times on both sides of the wheel's edge: an event pushed while
+ * its time was beyond the wheel (so kept aside) and one pushed at the
+ * same time once the clock came near pop in push order. */
+static void test_evq_equal_times_across_the_wheel_edge(void **state)
+{
+    (void)state;
+    sim_evq *q = sim_evq_new(0);
+    ld_us far = 100 * (ld_us)1000000; /* 100 s: beyond the wheel at 0 */
+    assert_int_equal(sim_evq_push(q, far, 0, 1, 0, NULL), 0);
+    assert_int_equal(sim_evq_push(q, far - 1000, 0, 0, 0, NULL), 0);
+    sim_event e;
+    assert_int_equal(sim_evq_pop(q, &e), 1); /* the clock is near now */
+    assert_int_equal(e.a, 0);
+    assert_int_equal(sim_evq_push(q, far, 0, 2, 0, NULL), 0);
+    assert_int_equal(sim_evq_push(q, far - 1, 0, 3, 0, NULL), 0);
+    assert_int_equal(sim_evq_push(q, far, 0, 4, 0, NULL), 0);
+    uint32_t want[] = {3, 1, 2, 4};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sim_evq_pop(q, &e), 1);
+        assert_int_equal(e.a, want[i]);
+    }
+    assert_int_equal(sim_evq_pop(q, &e), 0);
+    sim_evq_free(q);
+}
+
 /* The documented cancellation pattern: a generation in b. */
 typedef struct timer_owner {
     uint64_t gen;
@@ -305,6 +410,9 @@ int main(void)
         cmocka_unit_test(
             test_evq_cap_refuses_pushes_and_leaves_queue_unchanged),
         cmocka_unit_test(test_evq_interleaved_stress_matches_reference),
+        cmocka_unit_test(
+            test_evq_wide_delays_bursts_and_past_match_reference),
+        cmocka_unit_test(test_evq_equal_times_across_the_wheel_edge),
         cmocka_unit_test(test_evq_generation_in_b_cancels_without_delete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
