@@ -40,7 +40,7 @@ sed "s|http://127.0.0.1:9100/v1|$fake_url|" examples/fake-policy.json >"$tmp/pol
 
 # serve ARGS...: ladder serve on a free port; $listen and $admin
 serve() {
-    rm -f "$tmp/serve.out" # (not the last server's line)
+    fresh "$tmp/serve.out" # (not the last server's line)
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port "$@" \
         >"$tmp/serve.out" 2>"$tmp/serve.err" &
     ladder_pid=$!

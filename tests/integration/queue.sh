@@ -43,6 +43,7 @@ EOF
 # serve ARGS...: (re)start ladder; sets listen and admin
 serve() {
     stop "$ladder_pid"
+    fresh "$tmp/ladder.out" # (not the last server's line)
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
         --print-port --max-concurrent 2 --trace "$tmp/trace.jsonl" "$@" \
         >"$tmp/ladder.out" 2>"$tmp/ladder.err" &
