@@ -17,7 +17,9 @@
 #   - makes a temporary directory $tmp, removed on exit. INT and TERM exit
 #     (status 130, 143), which runs the same cleanup. A script that has more
 #     to clean up (a server to stop) defines cleanup_hook after sourcing
-#     this; it runs before $tmp is removed.
+#     this; it runs before $tmp is removed. With LADDER_KEEP_TMP set in the
+#     environment, a script that failed a check keeps $tmp (the servers'
+#     logs and outputs) and says where on stderr.
 #
 # Checks print one "ok - ..." / "not ok - ..." line each, the detail of a
 # failure indented below it as "    # ..." lines; finish prints the count and
