@@ -46,6 +46,56 @@ int live_jpush_turn(cJSON *turns, const char *role, const char *field,
 /* Print root (not consumed) into out, appended. */
 int live_jprint_append(const cJSON *root, live_buf *out);
 
+/* ---- the chat-message walk (live_walk.c) -----------------------------------
+ * One walk over the client's messages for the APIs whose bodies are lists
+ * of turns (prov_anthropic.c, prov_gemini.c, prov_bedrock.c); each gives a
+ * static const table of what each piece becomes. Every callback appends
+ * to out (a cJSON array) and returns LD_OK, LD_EINVAL (the API cannot
+ * express it) or LD_ENOMEM; what it appended before failing is deleted
+ * with the array. */
+typedef struct live_walk live_walk;
+struct live_walk {
+    /* a text or refusal part, or string content; text NULL or "": the
+     * callback decides (all three add nothing) */
+    int (*text)(cJSON *out, const char *text);
+    /* an image_url part; url NULL when the part has none */
+    int (*image)(cJSON *out, const char *url);
+    /* an assistant message's "tool_calls" as the client sent it (NULL:
+     * none) */
+    int (*tool_calls)(cJSON *out, const cJSON *calls);
+    /* tool message m (one of msgs, the whole list), into its user turn */
+    int (*tool_result)(const live_walk *w, cJSON *out, const cJSON *msgs,
+                       const cJSON *m);
+    /* a system or developer message's content, into sys (the caller's
+     * live_walk_messages argument) */
+    int (*system)(const live_walk *w, void *sys, const cJSON *content);
+    const char *assistant; /* the assistant's role: "assistant", "model" */
+    const char *field;     /* a turn's list: "content", Gemini's "parts" */
+};
+
+/* The messages (the client's list) as turns appended to turns, the system
+ * messages through w->system into sys, then a prefill (NULL or "": none)
+ * as a final assistant turn of its text (live_walk.c says how each message
+ * goes). LD_EINVAL for a message without a role or what a callback
+ * refuses; LD_ENOMEM. */
+int live_walk_messages(const live_walk *w, const cJSON *msgs,
+                       const char *prefill, cJSON *turns, void *sys);
+/* content (a string or a list of parts; absent: nothing) through w->text
+ * and w->image into out; a part without a type, or of another type,
+ * LD_EINVAL. For tool results and system prompts made of parts. */
+int live_walk_content(const live_walk *w, cJSON *out, const cJSON *content);
+/* w->system for an API whose system prompt is a list of parts like a
+ * turn's: sys is that cJSON array. */
+int live_walk_system_parts(const live_walk *w, void *sys, const cJSON *content);
+/* The final turn, when it is the assistant's and its last item has text
+ * (and, type not NULL, that "type"), loses its trailing white space (the
+ * Messages API and Converse refuse it); an item left empty is dropped,
+ * and the turn with it if it was its only one. */
+void live_walk_trim_final(cJSON *turns, const char *field, const char *type);
+/* Tool-call arguments (text) as a JSON object into *out: NULL or white
+ * space alone is {}; text that is not a JSON object LD_EINVAL; LD_ENOMEM. */
+int live_walk_args(const char *args, cJSON **out);
+
 static inline const cJSON *live_jget(const cJSON *obj, const char *key)
 {
     return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key)

@@ -47,12 +47,15 @@ static int add_text_block(cJSON *blocks, const char *text)
 }
 
 /* image_url part -> {"type":"image","source":{...}}: a data: URL becomes a
- * base64 source, an http(s) URL a url source; anything else LD_EINVAL. */
+ * base64 source, an http(s) URL a url source; anything else (no URL)
+ * LD_EINVAL. */
 static int add_image_block(cJSON *blocks, const char *url)
 {
     char media[128];
     const char *data = NULL;
 
+    if (url == NULL)
+        return LD_EINVAL;
     if (strncasecmp(url, "data:", 5) == 0) {
         const char *comma = strchr(url, ',');
         static const char b64[] = ";base64";
@@ -96,66 +99,22 @@ fail:
     return LD_ENOMEM;
 }
 
-/* OpenAI content (string or parts) -> Anthropic blocks. Text and images
- * only; refusal parts (an assistant's) read as text. */
-static int add_content_blocks(cJSON *blocks, const cJSON *content)
-{
-    if (live_jabsent(content))
-        return LD_OK;
-    if (cJSON_IsString(content))
-        return add_text_block(blocks, content->valuestring);
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const char *type = live_jstr(part, "type");
-        int rc;
-        if (type == NULL)
-            return LD_EINVAL;
-        if (strcmp(type, "text") == 0)
-            rc = add_text_block(blocks, live_jstr(part, "text"));
-        else if (strcmp(type, "refusal") == 0)
-            rc = add_text_block(blocks, live_jstr(part, "refusal"));
-        else if (strcmp(type, "image_url") == 0 &&
-                 live_jstr(live_jget(part, "image_url"), "url") != NULL)
-            rc = add_image_block(blocks,
-                                 live_jstr(live_jget(part, "image_url"), "url"));
-        else
-            rc = LD_EINVAL;
-        if (rc != LD_OK)
-            return rc;
-    }
-    return LD_OK;
-}
-
 /* assistant tool_calls -> tool_use blocks; arguments must be a JSON object
- * (or empty, read as {}). */
+ * (or empty, read as {}); tool_calls that are not a list: none. */
 static int add_tool_use_blocks(cJSON *blocks, const cJSON *calls)
 {
     const cJSON *c;
+    if (!cJSON_IsArray(calls))
+        return LD_OK;
     cJSON_ArrayForEach(c, calls) {
         const cJSON *f = live_jget(c, "function");
         const char *id = live_jstr(c, "id"), *name = live_jstr(f, "name");
-        const char *args = live_jstr(f, "arguments");
         cJSON *input = NULL;
         if (id == NULL || name == NULL)
             return LD_EINVAL;
-        size_t alen = args == NULL ? 0 : strlen(args);
-        size_t k = 0;
-        while (k < alen && (args[k] == ' ' || args[k] == '\t' ||
-                            args[k] == '\n' || args[k] == '\r'))
-            k++;
-        if (k == alen) {
-            input = cJSON_CreateObject();
-            if (input == NULL)
-                return LD_ENOMEM;
-        } else {
-            int rc = live_json_parse(args, alen, &input, NULL);
-            if (rc != LD_OK)
-                return rc;
-            if (!cJSON_IsObject(input)) {
-                cJSON_Delete(input);
-                return LD_EINVAL;
-            }
-        }
+        int rc = live_walk_args(live_jstr(f, "arguments"), &input);
+        if (rc != LD_OK)
+            return rc;
         cJSON *b = cJSON_CreateObject();
         if (b == NULL || !cJSON_AddStringToObject(b, "type", "tool_use") ||
             !cJSON_AddStringToObject(b, "id", id) ||
@@ -175,8 +134,10 @@ static int add_tool_use_blocks(cJSON *blocks, const cJSON *calls)
 }
 
 /* tool message -> {"type":"tool_result","tool_use_id","content"?} */
-static int add_tool_result_block(cJSON *blocks, const cJSON *m)
+static int add_tool_result_block(const live_walk *w, cJSON *blocks,
+                                 const cJSON *msgs, const cJSON *m)
 {
+    (void)msgs;
     const char *id = live_jstr(m, "tool_call_id");
     const cJSON *content = live_jget(m, "content");
     int rc = LD_ENOMEM;
@@ -194,7 +155,7 @@ static int add_tool_result_block(cJSON *blocks, const cJSON *m)
         cJSON *inner = cJSON_AddArrayToObject(b, "content");
         if (inner == NULL)
             goto fail;
-        rc = add_content_blocks(inner, content);
+        rc = live_walk_content(w, inner, content);
         if (rc != LD_OK)
             goto fail;
     }
@@ -204,40 +165,14 @@ fail:
     return rc;
 }
 
-/* The Messages API refuses a final assistant turn ending in white space:
- * trim its last text block, dropping what becomes empty. */
-static void trim_final_assistant(cJSON *msgs)
+/* system/developer content -> text appended to sys (a live_buf),
+ * separated by blank lines; parts without text (an image) add nothing. */
+static int add_system_text(const live_walk *w, void *sys_buf,
+                           const cJSON *content)
 {
-    int count = cJSON_GetArraySize(msgs);
-    cJSON *last = count > 0 ? cJSON_GetArrayItem(msgs, count - 1) : NULL;
-    const char *role = live_jstr(last, "role");
-    if (role == NULL || strcmp(role, "assistant") != 0)
-        return;
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
-    int nb = cJSON_GetArraySize(content);
-    cJSON *blk = nb > 0 ? cJSON_GetArrayItem(content, nb - 1) : NULL;
-    const char *type = live_jstr(blk, "type");
-    if (type == NULL || strcmp(type, "text") != 0)
-        return;
-    cJSON *text = cJSON_GetObjectItemCaseSensitive(blk, "text");
-    if (!cJSON_IsString(text))
-        return;
-    size_t n = strlen(text->valuestring);
-    while (n > 0 && live_is_space(text->valuestring[n - 1]))
-        n--;
-    text->valuestring[n] = '\0'; /* shortening in place is safe */
-    if (n == 0) {
-        cJSON_DeleteItemFromArray(content, nb - 1);
-        if (nb == 1)
-            cJSON_DeleteItemFromArray(msgs, count - 1);
-    }
-}
-
-/* system/developer content -> text appended to sys, separated by blank
- * lines. */
-static int add_system_text(live_buf *sys, const cJSON *content)
-{
+    live_buf *sys = sys_buf;
     int rc = LD_OK;
+    (void)w;
     if (cJSON_IsString(content)) {
         if (content->valuestring[0] == '\0')
             return LD_OK;
@@ -265,70 +200,31 @@ static int add_system_text(live_buf *sys, const cJSON *content)
     return LD_OK;
 }
 
+/* What each message becomes (live_walk.c walks them). */
+static const live_walk anthropic_walk = {
+    .text = add_text_block,
+    .image = add_image_block,
+    .tool_calls = add_tool_use_blocks,
+    .tool_result = add_tool_result_block,
+    .system = add_system_text,
+    .assistant = "assistant",
+    .field = "content",
+};
+
 static int build_anthropic_messages(const live_chat_req *req,
                                     const char *prefill, cJSON *root)
 {
-    int rc = LD_OK;
+    int rc;
     live_buf sys;
     live_buf_init(&sys, 0);
     cJSON *msgs = cJSON_AddArrayToObject(root, "messages");
     if (msgs == NULL)
         return LD_ENOMEM;
-
-    const cJSON *m;
-    cJSON_ArrayForEach(m, live_jget(req->body, "messages")) {
-        const char *role = live_jstr(m, "role");
-        const cJSON *content = live_jget(m, "content");
-        if (role == NULL) {
-            rc = LD_EINVAL;
-            goto done;
-        }
-        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            rc = add_system_text(&sys, content);
-            if (rc != LD_OK)
-                goto done;
-            continue;
-        }
-        cJSON *blocks = cJSON_CreateArray();
-        if (blocks == NULL) {
-            rc = LD_ENOMEM;
-            goto done;
-        }
-        if (strcmp(role, "tool") == 0) {
-            rc = add_tool_result_block(blocks, m);
-        } else {
-            rc = add_content_blocks(blocks, content);
-            if (rc == LD_OK && strcmp(role, "assistant") == 0 &&
-                cJSON_IsArray(live_jget(m, "tool_calls")))
-                rc = add_tool_use_blocks(blocks, live_jget(m, "tool_calls"));
-        }
-        if (rc != LD_OK) {
-            cJSON_Delete(blocks);
-            goto done;
-        }
-        rc = live_jpush_turn(msgs,
-                             strcmp(role, "assistant") == 0 ? "assistant"
-                                                            : "user",
-                             "content", blocks);
-        if (rc != LD_OK)
-            goto done;
-    }
-    if (prefill != NULL && prefill[0] != '\0') {
-        cJSON *blocks = cJSON_CreateArray();
-        if (blocks == NULL) {
-            rc = LD_ENOMEM;
-            goto done;
-        }
-        rc = add_text_block(blocks, prefill);
-        if (rc != LD_OK) {
-            cJSON_Delete(blocks);
-            goto done;
-        }
-        rc = live_jpush_turn(msgs, "assistant", "content", blocks);
-        if (rc != LD_OK)
-            goto done;
-    }
-    trim_final_assistant(msgs);
+    rc = live_walk_messages(&anthropic_walk, live_jget(req->body, "messages"),
+                            prefill, msgs, &sys);
+    if (rc != LD_OK)
+        goto done;
+    live_walk_trim_final(msgs, "content", "text");
     if (sys.len > 0 && !cJSON_AddStringToObject(root, "system", sys.data))
         rc = LD_ENOMEM;
 done:
@@ -526,7 +422,7 @@ static int native_anthropic(const char *body, size_t len, const char *model,
         }
         if (add_text_block(content, prefill) != LD_OK)
             goto done;
-        trim_final_assistant(msgs);
+        live_walk_trim_final(msgs, "content", "text");
     }
     rc = live_jprint_append(root, out);
 done:

@@ -73,59 +73,20 @@ static int add_image(cJSON *blocks, const char *url)
     return LD_OK;
 }
 
-static int add_content(cJSON *blocks, const cJSON *content)
-{
-    if (live_jabsent(content))
-        return LD_OK;
-    if (cJSON_IsString(content))
-        return add_text(blocks, content->valuestring);
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const char *type = live_jstr(part, "type");
-        int rc;
-        if (type == NULL)
-            return LD_EINVAL;
-        if (strcmp(type, "text") == 0)
-            rc = add_text(blocks, live_jstr(part, "text"));
-        else if (strcmp(type, "refusal") == 0)
-            rc = add_text(blocks, live_jstr(part, "refusal"));
-        else if (strcmp(type, "image_url") == 0)
-            rc = add_image(blocks,
-                           live_jstr(live_jget(part, "image_url"), "url"));
-        else
-            rc = LD_EINVAL;
-        if (rc != LD_OK)
-            return rc;
-    }
-    return LD_OK;
-}
-
 static int add_tool_uses(cJSON *blocks, const cJSON *calls)
 {
     const cJSON *c;
     cJSON_ArrayForEach(c, calls) {
         const cJSON *f = live_jget(c, "function");
         const char *id = live_jstr(c, "id"), *name = live_jstr(f, "name");
-        const char *args = live_jstr(f, "arguments");
         cJSON *input = NULL, *b, *tu;
         if (id == NULL || name == NULL)
             return LD_EINVAL;
-        size_t alen = args != NULL ? strlen(args) : 0, k = 0;
-        while (k < alen && live_is_space(args[k]))
-            k++;
-        if (k == alen) {
-            input = cJSON_CreateObject();
-        } else {
-            int rc = live_json_parse(args, alen, &input, NULL);
-            if (rc != LD_OK)
-                return rc;
-            if (!cJSON_IsObject(input)) {
-                cJSON_Delete(input);
-                return LD_EINVAL;
-            }
-        }
+        int rc = live_walk_args(live_jstr(f, "arguments"), &input);
+        if (rc != LD_OK)
+            return rc;
         b = cJSON_CreateObject();
-        if (input == NULL || !live_jpush(blocks, b) ||
+        if (!live_jpush(blocks, b) ||
             (tu = cJSON_AddObjectToObject(b, "toolUse")) == NULL ||
             !cJSON_AddStringToObject(tu, "toolUseId", id) ||
             !cJSON_AddStringToObject(tu, "name", name)) {
@@ -138,10 +99,12 @@ static int add_tool_uses(cJSON *blocks, const cJSON *calls)
     return LD_OK;
 }
 
-static int add_tool_result(cJSON *blocks, const cJSON *m)
+static int add_tool_result(const live_walk *w, cJSON *blocks,
+                           const cJSON *msgs, const cJSON *m)
 {
     const char *id = live_jstr(m, "tool_call_id");
     cJSON *b, *tr, *content;
+    (void)msgs;
     if (id == NULL)
         return LD_EINVAL;
     b = cJSON_CreateObject();
@@ -150,89 +113,35 @@ static int add_tool_result(cJSON *blocks, const cJSON *m)
         !cJSON_AddStringToObject(tr, "toolUseId", id) ||
         (content = cJSON_AddArrayToObject(tr, "content")) == NULL)
         return LD_ENOMEM;
-    int rc = add_content(content, live_jget(m, "content"));
+    int rc = live_walk_content(w, content, live_jget(m, "content"));
     if (rc == LD_OK && cJSON_GetArraySize(content) == 0)
         rc = add_text(content, "(empty)"); /* a result needs a block */
     return rc;
 }
 
-/* The final assistant turn loses its trailing white space. */
-static void trim_final(cJSON *msgs)
-{
-    int n = cJSON_GetArraySize(msgs);
-    cJSON *last = n > 0 ? cJSON_GetArrayItem(msgs, n - 1) : NULL;
-    const char *role = live_jstr(last, "role");
-    if (role == NULL || strcmp(role, "assistant") != 0)
-        return;
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
-    int nb = cJSON_GetArraySize(content);
-    cJSON *text = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetArrayItem(content, nb - 1), "text");
-    if (!cJSON_IsString(text))
-        return;
-    size_t len = strlen(text->valuestring);
-    while (len > 0 && live_is_space(text->valuestring[len - 1]))
-        len--;
-    text->valuestring[len] = '\0';
-    if (len == 0) {
-        cJSON_DeleteItemFromArray(content, nb - 1);
-        if (nb == 1)
-            cJSON_DeleteItemFromArray(msgs, n - 1);
-    }
-}
+/* What each message becomes (live_walk.c walks them). */
+static const live_walk bedrock_walk = {
+    .text = add_text,
+    .image = add_image,
+    .tool_calls = add_tool_uses,
+    .tool_result = add_tool_result,
+    .system = live_walk_system_parts,
+    .assistant = "assistant",
+    .field = "content",
+};
 
 static int build_messages(const cJSON *body, const char *prefill, cJSON *root)
 {
     cJSON *msgs = cJSON_AddArrayToObject(root, "messages");
     cJSON *sys = cJSON_CreateArray();
-    const cJSON *m;
     int rc = LD_ENOMEM;
     if (msgs == NULL || sys == NULL)
         goto done;
-    cJSON_ArrayForEach(m, live_jget(body, "messages")) {
-        const char *role = live_jstr(m, "role");
-        if (role == NULL) {
-            rc = LD_EINVAL;
-            goto done;
-        }
-        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            if ((rc = add_content(sys, live_jget(m, "content"))) != LD_OK)
-                goto done;
-            continue;
-        }
-        bool asst = strcmp(role, "assistant") == 0;
-        cJSON *blocks = cJSON_CreateArray();
-        if (blocks == NULL) {
-            rc = LD_ENOMEM;
-            goto done;
-        }
-        if (strcmp(role, "tool") == 0) {
-            rc = add_tool_result(blocks, m);
-        } else {
-            rc = add_content(blocks, live_jget(m, "content"));
-            if (rc == LD_OK && asst)
-                rc = add_tool_uses(blocks, live_jget(m, "tool_calls"));
-        }
-        if (rc != LD_OK) {
-            cJSON_Delete(blocks);
-            goto done;
-        }
-        if ((rc = live_jpush_turn(msgs, asst ? "assistant" : "user", "content",
-                                  blocks)) != LD_OK)
-            goto done;
-    }
-    if (prefill != NULL && prefill[0] != '\0') {
-        cJSON *blocks = cJSON_CreateArray();
-        if (blocks == NULL || (rc = add_text(blocks, prefill)) != LD_OK) {
-            cJSON_Delete(blocks);
-            rc = LD_ENOMEM;
-            goto done;
-        }
-        if ((rc = live_jpush_turn(msgs, "assistant", "content", blocks)) != LD_OK)
-            goto done;
-    }
-    trim_final(msgs);
-    rc = LD_OK;
+    rc = live_walk_messages(&bedrock_walk, live_jget(body, "messages"), prefill,
+                            msgs, sys);
+    if (rc != LD_OK)
+        goto done;
+    live_walk_trim_final(msgs, "content", NULL);
     if (cJSON_GetArraySize(sys) > 0) {
         cJSON *tmp = sys;
         sys = NULL;

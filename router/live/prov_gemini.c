@@ -68,54 +68,6 @@ static int add_image_part(cJSON *parts, const char *url)
     return live_jpush(parts, p) ? LD_OK : LD_ENOMEM;
 }
 
-static int add_content_parts(cJSON *parts, const cJSON *content)
-{
-    if (live_jabsent(content))
-        return LD_OK;
-    if (cJSON_IsString(content))
-        return add_text_part(parts, content->valuestring);
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const char *type = live_jstr(part, "type");
-        int rc;
-        if (type == NULL)
-            return LD_EINVAL;
-        if (strcmp(type, "text") == 0)
-            rc = add_text_part(parts, live_jstr(part, "text"));
-        else if (strcmp(type, "refusal") == 0)
-            rc = add_text_part(parts, live_jstr(part, "refusal"));
-        else if (strcmp(type, "image_url") == 0)
-            rc = add_image_part(parts,
-                                live_jstr(live_jget(part, "image_url"), "url"));
-        else
-            rc = LD_EINVAL;
-        if (rc != LD_OK)
-            return rc;
-    }
-    return LD_OK;
-}
-
-/* A JSON object from text (empty: {}); LD_EINVAL otherwise. */
-static int object_from(const char *text, cJSON **out)
-{
-    size_t len = text != NULL ? strlen(text) : 0, k = 0;
-    while (k < len && live_is_space(text[k]))
-        k++;
-    if (k == len) {
-        *out = cJSON_CreateObject();
-        return *out != NULL ? LD_OK : LD_ENOMEM;
-    }
-    int rc = live_json_parse(text, len, out, NULL);
-    if (rc != LD_OK)
-        return rc;
-    if (!cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
-        return LD_EINVAL;
-    }
-    return LD_OK;
-}
-
 static int add_call_parts(cJSON *parts, const cJSON *calls)
 {
     const cJSON *c;
@@ -125,7 +77,7 @@ static int add_call_parts(cJSON *parts, const cJSON *calls)
         cJSON *args = NULL, *p, *fc;
         if (name == NULL)
             return LD_EINVAL;
-        int rc = object_from(live_jstr(f, "arguments"), &args);
+        int rc = live_walk_args(live_jstr(f, "arguments"), &args);
         if (rc != LD_OK)
             return rc;
         p = cJSON_CreateObject();
@@ -155,7 +107,8 @@ static const char *call_name(const cJSON *msgs, const char *id)
     return NULL;
 }
 
-static int add_response_part(cJSON *parts, const cJSON *msgs, const cJSON *m)
+static int add_response_part(const live_walk *w, cJSON *parts,
+                             const cJSON *msgs, const cJSON *m)
 {
     const char *id = live_jstr(m, "tool_call_id");
     const char *name = id != NULL ? call_name(msgs, id) : NULL;
@@ -163,6 +116,7 @@ static int add_response_part(cJSON *parts, const cJSON *msgs, const cJSON *m)
     cJSON *resp = NULL, *p = NULL, *fr;
     live_buf text;
     int rc = LD_ENOMEM;
+    (void)w;
     if (name == NULL)
         return LD_EINVAL;
     live_buf_init(&text, 0);
@@ -182,7 +136,7 @@ static int add_response_part(cJSON *parts, const cJSON *msgs, const cJSON *m)
         goto done;
     rc = LD_ENOMEM;
     const char *t = text.data != NULL ? text.data : "";
-    if (object_from(t, &resp) != LD_OK || t[0] == '\0') {
+    if (live_walk_args(t, &resp) != LD_OK || t[0] == '\0') {
         cJSON_Delete(resp);
         resp = cJSON_CreateObject();
         if (resp == NULL || !cJSON_AddStringToObject(resp, "content", t))
@@ -207,58 +161,28 @@ done:
     return rc;
 }
 
+/* What each message becomes (live_walk.c walks them). */
+static const live_walk gemini_walk = {
+    .text = add_text_part,
+    .image = add_image_part,
+    .tool_calls = add_call_parts,
+    .tool_result = add_response_part,
+    .system = live_walk_system_parts,
+    .assistant = "model",
+    .field = "parts",
+};
+
 static int build_contents(const cJSON *body, const char *prefill, cJSON *root)
 {
-    const cJSON *msgs = live_jget(body, "messages"), *m;
     cJSON *contents = cJSON_AddArrayToObject(root, "contents");
     cJSON *sys = cJSON_CreateArray();
     int rc = LD_ENOMEM;
     if (contents == NULL || sys == NULL)
         goto done;
-    cJSON_ArrayForEach(m, msgs) {
-        const char *role = live_jstr(m, "role");
-        const cJSON *content = live_jget(m, "content");
-        if (role == NULL) {
-            rc = LD_EINVAL;
-            goto done;
-        }
-        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            if ((rc = add_content_parts(sys, content)) != LD_OK)
-                goto done;
-            continue;
-        }
-        cJSON *parts = cJSON_CreateArray();
-        if (parts == NULL) {
-            rc = LD_ENOMEM;
-            goto done;
-        }
-        bool model = strcmp(role, "assistant") == 0;
-        if (strcmp(role, "tool") == 0) {
-            rc = add_response_part(parts, msgs, m);
-        } else {
-            rc = add_content_parts(parts, content);
-            if (rc == LD_OK && model)
-                rc = add_call_parts(parts, live_jget(m, "tool_calls"));
-        }
-        if (rc != LD_OK) {
-            cJSON_Delete(parts);
-            goto done;
-        }
-        if ((rc = live_jpush_turn(contents, model ? "model" : "user", "parts",
-                                  parts)) != LD_OK)
-            goto done;
-    }
-    if (prefill != NULL && prefill[0] != '\0') {
-        cJSON *parts = cJSON_CreateArray();
-        if (parts == NULL || (rc = add_text_part(parts, prefill)) != LD_OK) {
-            cJSON_Delete(parts);
-            rc = LD_ENOMEM;
-            goto done;
-        }
-        if ((rc = live_jpush_turn(contents, "model", "parts", parts)) != LD_OK)
-            goto done;
-    }
-    rc = LD_OK;
+    rc = live_walk_messages(&gemini_walk, live_jget(body, "messages"), prefill,
+                            contents, sys);
+    if (rc != LD_OK)
+        goto done;
     if (cJSON_GetArraySize(sys) > 0) {
         cJSON *si = cJSON_CreateObject(), *tmp = sys;
         if (!live_jset(root, "systemInstruction", si)) {

@@ -40,7 +40,7 @@ sed "s|http://127.0.0.1:9100/v1|$fake_url|" examples/fake-policy.json >"$tmp/pol
 
 # serve ARGS...: ladder serve on a free port; $listen and $admin
 serve() {
-    rm -f "$tmp/serve.out" # (not the last server's line)
+    fresh "$tmp/serve.out" # (not the last server's line)
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port "$@" \
         >"$tmp/serve.out" 2>"$tmp/serve.err" &
     ladder_pid=$!
@@ -216,7 +216,13 @@ poll 60 sh -c "[ \$(grep -c '\"outcome\":\"abandoned\"' $tmp/trace3.jsonl) -ge 6
 n=$(grep -c '"outcome":"abandoned"' "$tmp/trace3.jsonl")
 expect_eq "$n" 6 "the 6 streams to clients that do not read are cut (abandoned) while they wait"
 curl -s "http://$admin/metrics" >"$tmp/m3.out"
-expect_in "$tmp/m3.out" 'ladder_client_too_slow_total 6' "and counted in ladder_client_too_slow_total"
+# (on failure: the count, and why the trace says each one ended)
+check "and counted in ladder_client_too_slow_total" \
+    "grep -q '^ladder_client_too_slow_total 6\$' '$tmp/m3.out'" \
+    "$(grep '^ladder_client_too_slow_total' "$tmp/m3.out")
+$(grep '"outcome":"abandoned"' "$tmp/trace3.jsonl" |
+    sed -n 's/^[^}]*"output_tokens":\([0-9]*\)[^}]*"latency_ms":\([0-9.]*\).*/abandoned: \1 tokens out, after \2 ms/p' |
+    head -n 6)"
 expect_re "$tmp/serve.err" "output budget .* reached" "the budget is logged"
 for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 halt

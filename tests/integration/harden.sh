@@ -33,6 +33,7 @@ sed "s|http://127.0.0.1:9100/v1|$fake_url|" examples/fake-policy.json >"$tmp/pol
 start_ladder() {
     _n=$1
     shift
+    fresh "$tmp/serve.out" # (not the last server's line)
     (ulimit -n "$_n" && exec "$LADDER" serve "$tmp/policy.json" \
         --listen 127.0.0.1:0 --print-port "$@") \
         >"$tmp/serve.out" 2>"$tmp/serve.err" &
@@ -162,7 +163,10 @@ ladder_pid=
 expect_eq "$stop_status" 0 "and it stops cleanly on SIGTERM after"
 
 # ---- /healthz under overload ------------------------------------------------------
-sed 's|backup/healthy|backup/slow-ttft-1500|' "$tmp/policy.json" >"$tmp/slow_policy.json"
+# the request held in flight answers after 5 s: the 8 below are sent while it
+# lasts even on a loaded machine (with 1.5 s, 2 or 3 of them came after it)
+sed -e 's|backup/healthy|backup/slow-ttft-5000|' -e 's|"ttft_ms": 2000|"ttft_ms": 7000|' \
+    "$tmp/policy.json" >"$tmp/slow_policy.json"
 cp "$tmp/policy.json" "$tmp/fast_policy.json"
 cp "$tmp/slow_policy.json" "$tmp/policy.json"
 start_ladder 1024 --max-concurrent 1 --degraded-status 429
@@ -188,7 +192,7 @@ expect_in "$tmp/hz.out" degraded "and says degraded"
 check "/healthz answers within 50 ms under overload ($secs s)" \
     "awk 'BEGIN { exit !($secs < 0.05) }'"
 wait "$held_pid"
-expect_in "$tmp/held.out" '"backup/slow-ttft-1500"' "the request in flight still completes"
+expect_in "$tmp/held.out" '"backup/slow-ttft-5000"' "the request in flight still completes"
 stop "$ladder_pid"
 ladder_pid=
 cp "$tmp/fast_policy.json" "$tmp/policy.json"

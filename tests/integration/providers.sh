@@ -99,6 +99,7 @@ fi
 
 # serve SECRET: ladder serve with the AWS secret SECRET; sets listen
 serve() {
+    fresh "$tmp/ladder.out" # (not the last server's line)
     AZ_KEY=az-key GM_KEY=gm-key TENANT=blue AWS_ACCESS_KEY_ID=AKIDLADDERTEST \
         AWS_SECRET_ACCESS_KEY=$1 AWS_SESSION_TOKEN=session-token \
         "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \

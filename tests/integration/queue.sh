@@ -43,6 +43,7 @@ EOF
 # serve ARGS...: (re)start ladder; sets listen and admin
 serve() {
     stop "$ladder_pid"
+    fresh "$tmp/ladder.out" # (not the last server's line)
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
         --print-port --max-concurrent 2 --trace "$tmp/trace.jsonl" "$@" \
         >"$tmp/ladder.out" 2>"$tmp/ladder.err" &
@@ -94,8 +95,11 @@ n_up=$(grep -c '"model":"slow/slow-ttft-300"' "$tmp/fake.log")
 expect_eq "$n_up" 6 "the upstream got 6 requests, never more than 2 at once"
 
 # ---- a wait longer than --queue-ms ----
+# (the 2 in flight take 2 s: the other 4 reach the router while they last
+# even when their curls start spread out on a loaded machine; with the
+# 300 ms route 2 of them came after the first 2 were answered)
 serve --queue-ms 100
-burst 6 short
+burst 6 short w2
 expect_eq "$(statuses short)" "2 200;4 503;" "--queue-ms 100: 2 answered, 4 refused after their wait"
 expect_eq "$(metric 'ladder_requests_rejected_total{reason="overloaded"}')" 4 "the 4 count as overloaded"
 expect_eq "$(metric ladder_requests_queued_total)" 4 "...after waiting"

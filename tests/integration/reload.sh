@@ -368,6 +368,7 @@ shared_policy "$tmp/sb.json" x rlx rly
 shared_policy "$tmp/sa2.json" new rly x rlx
 # serve_shared NAME POLICY: sets NAME_pid, NAME_url, NAME_admin
 serve_shared() {
+    fresh "$tmp/$1.out"
     "$LADDER" serve "$2" --listen 127.0.0.1:0 --print-port \
         --redis "127.0.0.1:$rport" --redis-prefix "rl$$" \
         >"$tmp/$1.out" 2>"$tmp/$1.err" &

@@ -67,6 +67,7 @@ expect_in "$tmp/bad.err" 'health.repeat_failure_s' "...naming the field"
 
 # start_ladder POLICY OUT: sets started_pid, listen and admin
 start_ladder() {
+    fresh "$tmp/$2.out"
     LADDER_TEST_KEY=sk-test "$LADDER" serve "$1" --listen 127.0.0.1:0 \
         --admin 127.0.0.1:0 --print-port --seed 5 --trace "$tmp/$2.trace" \
         >"$tmp/$2.out" 2>"$tmp/$2.err" &

@@ -79,6 +79,7 @@ EOF
 serve() {
     name=$1
     shift
+    fresh "$tmp/$name.out"
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
         --events "$tmp/$name.events" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!

@@ -100,6 +100,7 @@ serve() {
     name=$1
     shift
     [ $# -gt 0 ] || set -- --redis "127.0.0.1:$rport" --redis-prefix "$P"
+    fresh "$tmp/$name.out" # (a restart: not the last one's line)
     "$LADDER" serve "$tmp/policy.json" --listen 127.0.0.1:0 --print-port \
         --fleet-size 2 --quota-sync-ms 50 "$@" >"$tmp/$name.out" 2>>"$tmp/$name.err" &
     pid=$!

@@ -17,7 +17,9 @@
 #   - makes a temporary directory $tmp, removed on exit. INT and TERM exit
 #     (status 130, 143), which runs the same cleanup. A script that has more
 #     to clean up (a server to stop) defines cleanup_hook after sourcing
-#     this; it runs before $tmp is removed.
+#     this; it runs before $tmp is removed. With LADDER_KEEP_TMP set in the
+#     environment, a script that failed a check keeps $tmp (the servers'
+#     logs and outputs) and says where on stderr.
 #
 # Checks print one "ok - ..." / "not ok - ..." line each, the detail of a
 # failure indented below it as "    # ..." lines; finish prints the count and
@@ -54,6 +56,10 @@ cleanup_hook() { :; }
 
 _lib_cleanup() {
     cleanup_hook
+    if [ -n "${LADDER_KEEP_TMP:-}" ] && [ "$failed" -gt 0 ]; then
+        echo "# kept $tmp (LADDER_KEEP_TMP)" >&2
+        return
+    fi
     rm -rf "$tmp"
 }
 trap _lib_cleanup EXIT
@@ -267,8 +273,23 @@ wait_exit() {
     stop "$1"
 }
 
+# fresh FILE...: empty each FILE now, in this shell. Call it before
+# starting a process in the background as `CMD >FILE &` when FILE is then
+# read for what the process printed (wait_line, poll grep): that `>FILE` is
+# done by the background shell once it gets to run, and on a loaded
+# machine this shell may read FILE first, finding what an earlier process
+# wrote there: a router's "listening on" line names its ports, and the
+# test then talks to a router that is gone (seen: 5 stale reads in 3,000
+# restarts at load 7-9 on two cores).
+fresh() {
+    for _lib_f in "$@"; do
+        : >"$_lib_f"
+    done
+}
+
 # wait_line FILE SED-EXPR PID: poll FILE (5 s) for the first line that
 # SED-EXPR prints, and print it. Status 1 if none came, or PID exited first.
+# FILE must not hold an earlier process's line (fresh).
 wait_line() {
     _lib_i=0
     while [ $_lib_i -lt 50 ]; do
@@ -322,6 +343,7 @@ start_fake() {
         not_ok "$TOOLS/fake_provider is built"
         exit 1
     fi
+    fresh "$tmp/fake.out"
     "$TOOLS/fake_provider" --port 0 --max-lifetime 300 "$@" \
         >"$tmp/fake.out" 2>"$tmp/fake.err" &
     fake_pid=$!
