@@ -59,7 +59,7 @@ typedef struct serve_args {
     long long queue_ms, queue_max;
     long long fleet_size, quota_sync_ms;
     double drain_s, read_s, sse_ping_s;
-    long long max_buffered_mb, max_request_mb;
+    long long max_buffered_mb, max_request_mb, sndbuf_kb;
 } serve_args;
 
 static int take_listen(void *opts, const char *v, char *why, size_t cap)
@@ -117,6 +117,11 @@ static const cli_opt serve_opts[] = {
      "together, in MiB (default 64): over it, streams whose client does not "
      "read are cut (counted in ladder_client_too_slow_total)",
      .off = AT(max_buffered_mb), .min = 1, .max = 65536},
+    {"sndbuf-kb", CLI_INT, "N", "the kernel's send buffer of each client "
+     "connection, in KiB (default: the kernel's own, which grows to "
+     "net.ipv4.tcp_wmem's maximum, 4 MiB on Debian, so that much of a "
+     "stream can sit unread before --max-buffered-mb sees it)",
+     .off = AT(sndbuf_kb), .min = 4, .max = 65536},
     {"max-request-mb", CLI_INT, "N", "request bodies in memory, in MiB "
      "(default 64; at least 4x --max-body): each arriving body counts "
      "--max-body, each request in flight twice its body; a body that does "
@@ -335,6 +340,8 @@ int cmd_serve(int argc, char **argv)
         o.max_request_mem = (size_t)a.max_request_mb << 20;
     if (a.max_buffered_mb > 0)
         o.max_buffered = (size_t)a.max_buffered_mb << 20;
+    if (a.sndbuf_kb > 0)
+        o.client_sndbuf = (int)a.sndbuf_kb << 10;
     o.sse_ping_s = a.sse_ping_s < 0 ? 0 : a.sse_ping_s == 0 ? -1 : a.sse_ping_s;
     if (a.redis != NULL)
         o.redis_addr = a.redis;

@@ -447,7 +447,6 @@ static int bind_http(live_server *s, struct evhttp *h, const char *host,
     socklen_t sl = sizeof ss;
     char name[INET6_ADDRSTRLEN];
     int bound_port = port;
-    (void)s;
     *out = evhttp_bind_socket_with_handle(h, host, (ev_uint16_t)port);
     if (*out == NULL) {
         ld_error_set(err, NULL, NULL, "cannot listen on %s:%d (%s): %s", host,
@@ -459,6 +458,14 @@ static int bind_http(live_server *s, struct evhttp *h, const char *host,
      * 1, 3, 7 s later. A second listen() sets the backlog (Linux caps it
      * at net.core.somaxconn). */
     (void)listen(evhttp_bound_socket_get_fd(*out), LISTEN_BACKLOG);
+    /* accepted sockets take the listener's SO_SNDBUF (Linux) */
+    if (h == s->http && s->o.client_sndbuf > 0 &&
+        setsockopt(evhttp_bound_socket_get_fd(*out), SOL_SOCKET, SO_SNDBUF,
+                   &s->o.client_sndbuf, sizeof s->o.client_sndbuf) != 0) {
+        ld_error_set(err, NULL, NULL, "cannot set SO_SNDBUF %d on %s:%d: %s",
+                     s->o.client_sndbuf, host, port, strerror(errno));
+        return LD_EINVAL;
+    }
     if (getsockname(evhttp_bound_socket_get_fd(*out), (struct sockaddr *)&ss,
                     &sl) == 0) {
         if (ss.ss_family == AF_INET) {

@@ -78,6 +78,12 @@ typedef struct live_server_opts {
                                  (": ping"), so that a client that left is
                                  seen by the write that fails (0: 15;
                                  < 0: never); checked once a second */
+    int client_sndbuf;        /* SO_SNDBUF of client connections, bytes
+                                 (0: the kernel's own, autotuned): what
+                                 the kernel holds for a client that does not
+                                 read, before the router's buffers (and
+                                 max_buffered) see it; as nginx's listen
+                                 sndbuf= */
     size_t max_buffered;      /* unsent bytes to all clients together: over
                                  it, the stream whose client is furthest
                                  behind is cut (0: 64 MiB) */

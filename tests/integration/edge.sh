@@ -195,7 +195,9 @@ for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 halt
 
 # ---- the output budget ----------------------------------------------------------
-serve --trace "$tmp/trace3.jsonl" --max-buffered-mb 1
+# (--sndbuf-kb: the kernel's own buffer grows to 4 MiB per connection and
+# could hold a whole 16,384-token stream, which the budget would never see)
+serve --trace "$tmp/trace3.jsonl" --max-buffered-mb 1 --sndbuf-kb 64
 # req BODY: a POST of BODY as raw bytes
 req() {
     printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' ${#1} "$1"
