@@ -100,6 +100,23 @@ bool ld_class_has_rules(ld_class c)
            c != LD_FC_SHUTDOWN;
 }
 
+bool ld_class_is_local(ld_class c)
+{
+    switch (c) {
+    case LD_FC_CONNECT_ERROR:
+    case LD_FC_RESET:
+    case LD_FC_TIMEOUT_TTFT:
+    case LD_FC_TIMEOUT_TOTAL:
+    case LD_FC_STREAM_STALL:
+    case LD_FC_STREAM_CUT:
+    case LD_FC_AUTH_ERROR:
+    case LD_FC_CIRCUIT_OPEN:
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool ld_class_counts_for_breaker(ld_class c)
 {
     return class_valid(c) && class_table[c].breaker;

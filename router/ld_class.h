@@ -67,6 +67,18 @@ const char *ld_family_name(ld_family f);
  * classes do not. */
 bool ld_class_counts_for_breaker(ld_class c);
 
+/* Whether a failure of this class may come from the host that saw it
+ * rather than from the request or the provider as a whole: what the
+ * network between that host and the provider did (connect_error, reset,
+ * timeout_ttft, timeout_total, stream_stall, stream_cut), its own
+ * credentials (auth_error) and its own breaker (circuit_open; breakers
+ * that open are shared as such). A walk that met one is not taught to
+ * other hosts (ld_core.h, ld_core_repeat_learn). The others (an answer
+ * the provider gave: rate_limited, quota_exhausted, overloaded,
+ * server_error, invalid_response, bad_request and the policy's verdicts
+ * on the request) hold for every host with the same policy. */
+bool ld_class_is_local(ld_class c);
+
 /* Whether a policy's rules ("on") can apply to the class: false for
  * key_limit, which ends a request before its ladder starts, for shutdown,
  * which the host imposes, and for anything out of range. */

@@ -95,6 +95,8 @@ struct ld_req {
     int last_from;        /* route whose failure or skip led to the next */
     ld_class last_cls;
     ld_class first_cls;
+    bool local_fail;      /* a failure or skip local to this host
+                             (ld_class_is_local) on the walk */
     ld_class cut_cls;     /* the mid-stream failure being continued, or NONE */
     int continues;        /* continuations started */
     ld_outcome outcome;
@@ -410,6 +412,7 @@ static void note_repeat(ld_req *r, ld_us now, ld_outcome outcome, ld_class cls,
         until > now) {
         ev->repeat_fp = r->fp;
         ev->repeat_until = until;
+        ev->repeat_local = r->local_fail || ld_class_is_local(cls);
     }
 }
 
@@ -421,7 +424,7 @@ int ld_core_repeat_learn(ld_core *c, uint64_t fp, int workload, ld_class cls,
         cls >= LD_FC_COUNT)
         return LD_EINVAL;
     if (c->p->repeat_failure <= 0 || cls == LD_FC_KEY_LIMIT ||
-        cls == LD_FC_SHUTDOWN)
+        cls == LD_FC_SHUTDOWN || ld_class_is_local(cls))
         return LD_OK;
     if (until > now + c->p->repeat_failure)
         until = now + c->p->repeat_failure;
@@ -1031,6 +1034,8 @@ static void decide(ld_req *r, int from, ld_class cls, ld_us retry_after,
         if (cls != LD_FC_NONE) {
             if (r->first_cls == LD_FC_NONE)
                 r->first_cls = cls;
+            if (ld_class_is_local(cls))
+                r->local_fail = true;
             r->last_from = from;
             r->last_cls = cls;
         }
@@ -1173,6 +1178,7 @@ int ld_req_start_waited(ld_core *c, const ld_req_spec *spec,
     r->last_from = -1;
     r->last_cls = LD_FC_NONE;
     r->first_cls = LD_FC_NONE;
+    r->local_fail = false;
     r->cut_cls = LD_FC_NONE;
     r->outcome = LD_OUT_PENDING;
     r->served_route = -1;
@@ -1337,6 +1343,8 @@ static void attempt_ended(ld_req *r, int i, ld_class cls, int status,
         return;
     }
 
+    if (ld_class_is_local(cls))
+        r->local_fail = true;
     if (cls == LD_FC_TIMEOUT_TTFT)
         note_ttft(rs, now, duration);
     ld_us block = 0;

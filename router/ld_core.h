@@ -275,15 +275,19 @@ int ld_core_block_route(ld_core *c, int route, ld_class cls, ld_us until,
 int ld_core_trip_breaker(ld_core *c, int route, ld_us opened_at, ld_us now);
 
 /* The table of failed walks, shared the same way: a host publishes the
- * DONE events that carry repeat_fp (a failed walk remembered) or
+ * DONE events that carry repeat_fp (a failed walk remembered; not one
+ * marked repeat_local) or
  * repeat_cleared (a success that forgot the workload's failures of the
  * routes' health) and gives the other hosts' to these. They emit nothing.
  * learn: request fp of `workload` failed elsewhere with cls, remembered
  * until `until`; the core keeps it as its own (a repeat here is answered
  * without an attempt) no longer than its own repeat_failure from now nor
  * past the soonest lift of a block or breaker of the workload's routes,
- * and not at all without repeat_failure or for a class it never
- * remembers (a key's limit, a shutdown). forget: another host served
+ * and not at all without repeat_failure, for a class it never
+ * remembers (a key's limit, a shutdown) or for a class local to the host
+ * that saw it (ld_class_is_local: that host's network, credentials or
+ * breaker; such a walk's DONE event says repeat_local, and a host does
+ * not publish it). forget: another host served
  * `workload`, as ld_repeat_clear_workload; returns the entries forgotten.
  * LD_EINVAL for a NULL core, fp 0, a bad workload or class. */
 int ld_core_repeat_learn(ld_core *c, uint64_t fp, int workload, ld_class cls,

@@ -83,6 +83,10 @@ typedef struct ld_event {
      * (ld_repeat_clear_workload; 0 none). */
     uint64_t repeat_fp;
     ld_us repeat_until;
+    /* with repeat_fp: the walk met a failure local to this host
+     * (ld_class_is_local: its network, credentials or breaker), so other
+     * hosts are not told of it */
+    bool repeat_local;
     int repeat_cleared;
     double cost;               /* RESULT, DONE: USD billed */
     int64_t input_tokens, output_tokens; /* REQUEST: estimates; RESULT: used */

@@ -758,10 +758,16 @@ void live_att_start(sreq *r, const ld_do *d)
     if (r->stream) {
         char cid[48];
         snprintf(cid, sizeof cid, "chatcmpl-ladder-%" PRIu64, r->id);
+        /* a Responses stream passed through carries the whole response
+         * in some of its events (live_int.h) */
+        size_t line_cap = native_resp ? NATIVE_EVENT_CAP(a->body.len)
+                                      : SSE_LINE_CAP;
+        if (native_resp)
+            a->out.max = NATIVE_OUT_CAP(a->body.len);
         if (a->prov->event_stream)
-            a->evs = live_evs_new(SSE_LINE_CAP);
+            a->evs = live_evs_new(line_cap);
         else
-            a->sse = live_sse_new(SSE_LINE_CAP);
+            a->sse = live_sse_new(line_cap);
         a->tr = live_provider_stream_new(a->prov, cid, (int64_t)(r->wall_ms / 1000),
                                 r->chat.include_usage);
         /* the answer's text is kept only where a cut stream may be

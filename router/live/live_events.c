@@ -41,13 +41,19 @@ static void share_event(live_server *s, const ld_event *ev)
         m.opened_ms = (int64_t)live_wall_ms();
         m.ttl_ms = (ri.open_for + 999) / 1000;
     } else if (ev->type == LD_EV_DONE && ev->repeat_fp != 0) {
-        /* a failed walk remembered: the fleet answers its repeats too */
+        /* a failed walk remembered: the fleet answers its repeats too,
+         * unless it failed for something of this router's own (its
+         * network, its credentials: ld_class_is_local) */
+        if (ev->repeat_local || ev->workload < 0)
+            return;
         m.kind = LIVE_SHARED_REPEAT;
         m.workload = ev->workload;
         m.fp = ev->repeat_fp;
         m.cls = ev->cls;
         m.until_ms = (int64_t)live_wall_ms() + (ev->repeat_until - s->now + 999) / 1000;
     } else if (ev->type == LD_EV_DONE && ev->repeat_cleared > 0) {
+        if (ev->workload < 0)
+            return; /* a retired generation's workload no longer there */
         m.kind = LIVE_SHARED_FORGET; /* a success forgot them: fleet-wide */
         m.workload = ev->workload;
     } else {
@@ -110,11 +116,35 @@ static int line_add(live_server *s, int n, const char *fmt, ...)
     return m > 0 && (size_t)(n - 1 + m) < sizeof s->event_line ? n - 1 + m : 0;
 }
 
+/* Workload w of retired generation g has the same routes, in the same
+ * order and to the same upstreams, as workload now of the current one: a
+ * walk that failed there fails here too. */
+static bool same_walk(const live_gen *g, int w, int now)
+{
+    enum { CAP = LD_MAX_LADDER + LD_ROLE_COUNT };
+    int a[CAP], b[CAP];
+    int na = ld_policy_workload_routes(g->p, w, a, CAP);
+    int nb = ld_policy_workload_routes(g->s->g->p, now, b, CAP);
+    if (na < 0 || na != nb || na > CAP)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (g->health_to[a[i]] != b[i])
+            return false;
+    return true;
+}
+
 /* An earlier generation's core learnt about an upstream the current one
- * also routes to: the current core learns it too (as a peer's news). */
+ * also routes to, or a walk of a workload it routes the same way failed
+ * or was served: the current core learns it too (as a peer's news). */
 static void tell_current(live_server *s, const ld_event *now_ev)
 {
-    if (now_ev->type == LD_EV_BLOCK)
+    if (now_ev->type == LD_EV_DONE && now_ev->repeat_fp != 0)
+        (void)ld_core_repeat_learn(s->core, now_ev->repeat_fp,
+                                   now_ev->workload, now_ev->cls,
+                                   now_ev->repeat_until, s->now);
+    else if (now_ev->type == LD_EV_DONE && now_ev->repeat_cleared > 0)
+        (void)ld_core_repeat_forget(s->core, now_ev->workload, s->now);
+    else if (now_ev->type == LD_EV_BLOCK)
         (void)ld_core_block_route(s->core, now_ev->route, now_ev->cls,
                                   now_ev->t + now_ev->delay, s->now);
     else if (now_ev->type == LD_EV_BREAKER && now_ev->to == LD_BREAKER_OPEN &&
@@ -140,8 +170,15 @@ void live_on_core_event(void *ud, const ld_event *ev)
         ld_event now_ev;
         if (live_gen_event_now(g, ev, &now_ev)) {
             live_metrics_on_event(s->m, &now_ev);
-            if (!ev->shared && ev->route >= 0 &&
-                g->health_to[ev->route] >= 0) {
+            bool health = ev->route >= 0 && g->health_to[ev->route] >= 0 &&
+                          ev->type != LD_EV_DONE;
+            /* a walk's end: its failure remembered, or a success that
+             * forgot failures (ev->route is -1 when it failed) */
+            bool walk = ev->type == LD_EV_DONE &&
+                        (ev->repeat_fp != 0 || ev->repeat_cleared > 0) &&
+                        now_ev.workload >= 0 &&
+                        same_walk(g, ev->workload, now_ev.workload);
+            if (!ev->shared && (health || walk)) {
                 if (s->shared != NULL)
                     share_event(s, &now_ev);
                 s->telling = true;

@@ -96,6 +96,17 @@
 #define ERROR_BODY_CAP ((size_t)64 << 10) /* upstream error body kept */
 #define SSE_LINE_CAP ((size_t)1 << 20)  /* one SSE line or event */
 #define PENDING_OUT_CAP ((size_t)1 << 20) /* stream output before commit */
+/* One event of a Responses stream passed through (prov_responses.c), for
+ * an upstream body of body_len bytes: its response.created, .in_progress
+ * and .completed each carry the whole response object, the answer's text
+ * (the translated path keeps FACE_TEXT_CAP of it; twice that for JSON's
+ * escapes) and the request's instructions and tools echoed back (at most
+ * the body). Before the first token the created and in_progress events
+ * wait in the attempt's output, with a terminator when the answer has no
+ * token: three such events at most. */
+#define NATIVE_EVENT_CAP(body_len) \
+    (2 * FACE_TEXT_CAP + (size_t)(body_len) + ((size_t)64 << 10))
+#define NATIVE_OUT_CAP(body_len) (3 * NATIVE_EVENT_CAP(body_len))
 #define CLIENT_OUT_CAP ((size_t)8 << 20) /* unsent bytes to a slow client */
 #define DEFAULT_MAX_BUFFERED ((size_t)64 << 20) /* to all clients */
 #define SLOW_MIN ((size_t)64 << 10)     /* behind: cut over the budget */

@@ -144,16 +144,18 @@ static int resp_feed(live_stream *s, const char *event, const char *data,
         info->malformed = true;
         return LD_OK;
     }
-    int64_t seq = live_jint(root, "sequence_number");
-    if (seq >= 0)
-        s->seq = seq;
     const cJSON *r = live_jget(root, "response");
     int rc = LD_OK;
     if (is(type, "error") || is(type, "response.failed")) {
-        info->error = true; /* not relayed: the router says what follows */
+        /* not relayed: the router says what follows, numbered after the
+         * last event relayed (so its sequence_number is not kept) */
+        info->error = true;
         cJSON_Delete(root);
         return LD_OK;
     }
+    int64_t seq = live_jint(root, "sequence_number");
+    if (seq >= 0)
+        s->seq = seq;
     if (is(type, "response.output_text.delta") ||
         is(type, "response.refusal.delta") ||
         is(type, "response.function_call_arguments.delta")) {
@@ -186,35 +188,67 @@ static int resp_feed(live_stream *s, const char *event, const char *data,
     return rc;
 }
 
+/* The string (or number, as digits into num) at key of a, else of b. */
+static const char *word_of(const cJSON *a, const cJSON *b, const char *key,
+                           char *num, size_t cap)
+{
+    for (int k = 0; k < 2; k++) {
+        const cJSON *v = live_jget(k == 0 ? a : b, key);
+        if (cJSON_IsString(v))
+            return v->valuestring;
+        if (cJSON_IsNumber(v)) {
+            snprintf(num, cap, "%.0f", v->valuedouble);
+            return num;
+        }
+    }
+    return NULL;
+}
+
 /* The words of an error body ({"error": {...}}), an "error" event
- * ({"type": "error", "code", "message"}) or a response.failed event (its
- * response.error). */
+ * ({"type": "error", "code", "message"} at the top, or inside its
+ * "error" object) or a response.failed event (its response.error, or
+ * its own "error" object). Each word is taken from the first of the two
+ * that has it. */
 static int resp_error_words(const char *body, size_t len, char *type,
                             size_t type_cap, char *code, size_t code_cap,
                             char *message, size_t message_cap)
 {
     cJSON *root = NULL;
-    const cJSON *e = NULL;
+    const cJSON *e = NULL, *alt = NULL;
     const char *t;
     if (body != NULL && len > 0 &&
         live_json_parse(body, len, &root, NULL) == LD_OK &&
-        (t = live_jstr(root, "type")) != NULL)
-        e = is(t, "error") ? root
-            : is(t, "response.failed")
-                ? live_jget(live_jget(root, "response"), "error")
-                : NULL;
+        (t = live_jstr(root, "type")) != NULL) {
+        const cJSON *inner = live_jget(root, "error");
+        if (!cJSON_IsObject(inner))
+            inner = NULL;
+        if (is(t, "error")) {
+            e = root;
+            alt = inner;
+        } else if (is(t, "response.failed")) {
+            e = live_jget(live_jget(root, "response"), "error");
+            if (!cJSON_IsObject(e))
+                e = NULL;
+            alt = inner;
+            if (e == NULL) {
+                e = alt;
+                alt = NULL;
+            }
+        }
+    }
     if (!cJSON_IsObject(e)) {
         cJSON_Delete(root);
         return ld_parse_error_body(body, len, type, type_cap, code, code_cap,
                                    message, message_cap);
     }
-    const cJSON *c = live_jget(e, "code");
-    char num[32] = "";
-    if (cJSON_IsNumber(c))
-        snprintf(num, sizeof num, "%.0f", c->valuedouble);
-    live_copy_trunc(type, type_cap, live_jstr(e, "type"));
-    live_copy_trunc(code, code_cap, cJSON_IsString(c) ? c->valuestring : num);
-    live_copy_trunc(message, message_cap, live_jstr(e, "message"));
+    char num[32] = "", tnum[32] = "", mnum[32] = "";
+    /* the event's own "type" is "error": the error's type is the inner one */
+    const char *ty = e == root ? word_of(alt, NULL, "type", tnum, sizeof tnum)
+                               : word_of(e, alt, "type", tnum, sizeof tnum);
+    live_copy_trunc(type, type_cap, ty);
+    live_copy_trunc(code, code_cap, word_of(e, alt, "code", num, sizeof num));
+    live_copy_trunc(message, message_cap,
+                    word_of(e, alt, "message", mnum, sizeof mnum));
     cJSON_Delete(root);
     return LD_OK;
 }

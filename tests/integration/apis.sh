@@ -16,7 +16,9 @@
 # passed through to routes that speak Responses (capability "responses"):
 # plain, streamed, a cut or malformed stream before its first token and a
 # 503 falling back to a chat route (translated), a cut after it ending with
-# an error event, the AI SDK and LangChain against such a route. Then the
+# an error event, a stream whose response.completed is over 1 MiB, one that
+# ends without response.completed (a cut, never a success), the AI SDK and
+# LangChain against such a route. Then the
 # raw wire:
 # the legacy /v1/completions 404, the anthropic-version header, and the
 # events and trace of the requests.
@@ -80,6 +82,8 @@ workload() {
     rroute rs-down rsd/down
     rroute rs-cut2 rsk/cut-2
     rroute rs-mal rsm/malformed-0
+    rroute rs-nodone rsn/nodone
+    printf '    "rs-big": {"provider": "openai", "model": "rs/healthy", "base_url": "%s", "api_key_env": "LADDER_TEST_KEY", "price": {"input_per_mtok": 2, "output_per_mtok": 8}, "context_window": 1000000, "capabilities": ["stream", "responses"]},\n' "$U"
     route rs-chat openai rso/healthy
     printf '    "em": {"provider": "openai", "model": "em/healthy", "base_url": "%s", "api_key_env": "LADDER_TEST_KEY", "price": {"input_per_mtok": 0.5, "output_per_mtok": 0}}\n' "$U"
     echo '  }, "workloads": {'
@@ -94,6 +98,8 @@ workload() {
     workload native-down '"rs-down", "rs-chat"'
     workload native-cut2 '"rs-cut2", "rs-chat"'
     workload native-mal '"rs-mal", "rs-chat"'
+    workload native-nodone '"rs-nodone", "rs-chat"'
+    printf '    "native-big": {"ladder": ["rs-big"], "on": {"*": "next"}, "constraints": {"ttft_ms": 20000, "total_ms": 60000}},\n'
     printf '    "lc-blocked": {"ladder": ["lc-cnt", "lc"], "on": {"content_blocked": "fail", "*": "next"}, "safe_failure": {"status": 400, "message": "Your request was blocked by policy."}},\n'
     printf '    "embed": {"kind": "embedding", "ladder": ["em-down", "em"], "on": {"*": "next"}}\n'
     echo '  }, "models": {"aliases": {"claude-x": "to-oa", "gpt-x": "to-oa",'
@@ -231,6 +237,13 @@ json_lines_js "the trace bills the Responses answers passed through by their usa
     const cut = lines.filter((t) => t.workload === "native-cut2");
     want(cut.length === 1 && cut[0].outcome === "failed" && cut[0].class === "stream_cut",
          "native-cut2: " + JSON.stringify(cut));
+    const nd = lines.filter((t) => t.workload === "native-nodone");
+    want(nd.length === 1 && nd[0].outcome === "failed" && nd[0].class === "stream_cut" &&
+         nd[0].attempts.length === 1 && nd[0].attempts[0].class === "stream_cut",
+         "native-nodone: " + JSON.stringify(nd));
+    const big = lines.filter((t) => t.workload === "native-big");
+    want(big.length === 1 && big[0].outcome === "success" && big[0].output_tokens === 3000,
+         "native-big: " + JSON.stringify(big));
     const mal = lines.filter((t) => t.workload === "native-mal");
     want(mal.length === 1 && mal[0].outcome === "success" &&
          mal[0].attempts[0].class === "invalid_response" && mal[0].route === "rs-chat",

@@ -3,7 +3,11 @@
 # of a fleet through a real redis-server: a call that failed its walk on
 # router a, retried against router b, is answered by b as a repeat without
 # an upstream attempt; a success on a makes b forget the workload's
-# failures (node/shared_repeat_client.mjs, with the openai SDK). With Redis
+# failures; a walk that failed on a for a's own trouble (a 401 for its bad
+# key, alone or before a shared failure) is not taught to b, which serves
+# it; a walk begun before a reload of a and failed after it is taught to b
+# and to a's new configuration (node/shared_repeat_client.mjs, with the
+# openai SDK). With Redis
 # away each router keeps its own table and nothing waits.
 #
 # Starts redis-server, tools/fake_provider and two routers on 127.0.0.1;
@@ -55,7 +59,7 @@ ok "redis-server is up on port $rport"
 
 # ---- the fake provider, the policy, two routers ---------------------------
 
-start_fake --log "$tmp/fake.log" --tokens 5 --max-lifetime 120
+start_fake --log "$tmp/fake.log" --tokens 5 --max-lifetime 120 --expect-key sk-good
 U=$fake_url
 
 cat >"$tmp/policy.json" <<EOF
@@ -65,10 +69,18 @@ cat >"$tmp/policy.json" <<EOF
   "d2": {"provider": "openai", "model": "d2/down", "base_url": "$U",
          "price": {"input_per_mtok": 1, "output_per_mtok": 1}},
   "fl": {"provider": "openai", "model": "fl/flaky-once", "base_url": "$U",
+         "price": {"input_per_mtok": 1, "output_per_mtok": 1}},
+  "au": {"provider": "openai", "model": "au/auth", "base_url": "$U",
+         "api_key_env": "LADDER_AU_KEY",
          "price": {"input_per_mtok": 1, "output_per_mtok": 1}}},
  "workloads": {
   "dead": {"ladder": ["d1", "d2"], "on": {"*": "next"}},
-  "fl": {"ladder": ["fl"], "on": {"*": "next"}}},
+  "fl": {"ladder": ["fl"], "on": {"*": "next"}},
+  "authw": {"ladder": ["au"], "on": {"*": "next"}},
+  "mixed": {"ladder": ["au", "d1"], "on": {"*": "next"}},
+  "held": {"ladder": ["d1"], "constraints": {"total_ms": 20000},
+           "on": {"*": {"action": "retry", "max": 1, "backoff_ms": 4000,
+                        "max_backoff_ms": 8000, "else": "next"}}}},
  "retry_budget": {"ratio": 10, "min_per_s": 1000}}
 EOF
 
@@ -89,7 +101,11 @@ serve() {
     eval "${name}_url=http://$(echo "$line" | sed 's/^listening on \([^ ]*\) .*/\1/')"
     eval "${name}_admin=http://$(echo "$line" | sed 's/.* admin \([^ ]*\)$/\1/')"
 }
+# route au's key: router a's is wrong (its own trouble, a 401), b's right
+LADDER_AU_KEY=sk-bad
+export LADDER_AU_KEY
 serve a --redis "127.0.0.1:$rport" --redis-prefix "t$$"
+LADDER_AU_KEY=sk-good
 serve b --redis "127.0.0.1:$rport" --redis-prefix "t$$"
 subs() { [ "$(redis-cli -p "$rport" pubsub numsub "t$$:health" | tail -1)" = 2 ]; }
 if poll 50 subs; then
@@ -99,7 +115,7 @@ else
 fi
 
 A_URL=$a_url A_ADMIN=$a_admin B_URL=$b_url B_ADMIN=$b_admin \
-    FAKE_LOG=$tmp/fake.log node "$root/tests/integration/node/shared_repeat_client.mjs" \
+    A_PID=$a_pid A_ERR=$tmp/a.err FAKE_LOG=$tmp/fake.log node "$root/tests/integration/node/shared_repeat_client.mjs" \
     >"$tmp/node.out" 2>&1
 node_rc=$?
 cat "$tmp/node.out"

@@ -295,21 +295,178 @@ static void test_error_events_are_classified_like_the_chat_paths(void **state)
     assert_string_equal(msg, "too long");
 }
 
-static void test_a_cut_or_unterminated_stream_is_a_cut(void **state)
+/* An upstream stream read as live_attempt.c reads it: raw SSE bytes
+ * through the SSE reader into this table's feed, counting content pieces
+ * and noting the terminator. */
+typedef struct fed {
+    live_stream *s;
+    live_buf out;
+    int tokens;
+    bool finished, done, error, malformed;
+} fed;
+
+static void fed_event(void *ud, const char *event, const char *data, size_t len)
 {
-    (void)state;
+    fed *f = ud;
+    live_chunk_info info;
+    assert_int_equal(live_stream_feed(f->s, event, data, len, &f->out, &info),
+                     LD_OK);
+    if (info.content)
+        f->tokens += info.tokens > 0 ? info.tokens : 1;
+    f->finished = f->finished || info.finished;
+    f->done = f->done || info.done;
+    f->error = f->error || info.error;
+    f->malformed = f->malformed || info.malformed;
+}
+
+/* The class of a stream whose bytes were `wire` and whose transfer ended
+ * with curl_rc (0: the upstream closed it cleanly). */
+static ld_class stream_class(const char *wire, int curl_rc, fed *f)
+{
+    live_sse *sse = live_sse_new(0);
     live_seen seen;
     live_result res;
+    live_answer a;
+    assert_non_null(sse);
+    f->s = live_provider_stream_new(P, "id", 0, true);
+    assert_non_null(f->s);
+    live_buf_init(&f->out, 0);
+    f->tokens = 0;
+    f->finished = f->done = f->error = f->malformed = false;
+    assert_int_equal(live_sse_feed(sse, wire, strlen(wire), fed_event, f), LD_OK);
+    live_stream_result(f->s, &a);
     live_seen_init(&seen);
     seen.end = LIVE_END_TRANSFER;
-    seen.curl_rc = 18; /* CURLE_PARTIAL_FILE */
+    seen.curl_rc = curl_rc;
     seen.got_headers = true;
     seen.status = 200;
     seen.stream = true;
-    seen.tokens = 2;
+    seen.finished = f->finished;
+    seen.tokens = f->tokens;
+    seen.usage_tokens = a.output_tokens;
+    seen.finish_reason = a.finish_reason;
     seen.error_words = P->error_words;
     live_result_make(&seen, &res);
-    assert_int_equal(ld_classify(&res.raw), LD_FC_STREAM_CUT);
+    live_sse_free(sse);
+    return ld_classify(&res.raw);
+}
+
+static void test_a_cut_or_unterminated_stream_is_a_cut(void **state)
+{
+    (void)state;
+    /* what the fake provider's nodone sends: everything but
+     * response.completed */
+    static const char nodone[] =
+        "event: response.created\ndata: {\"type\":\"response.created\","
+        "\"sequence_number\":0,\"response\":{\"model\":\"m\","
+        "\"status\":\"in_progress\",\"output\":[]}}\n\n"
+        "event: response.output_text.delta\ndata: {\"type\":"
+        "\"response.output_text.delta\",\"sequence_number\":1,"
+        "\"delta\":\"tok1 \"}\n\n"
+        "event: response.output_text.delta\ndata: {\"type\":"
+        "\"response.output_text.delta\",\"sequence_number\":2,"
+        "\"delta\":\"tok2 \"}\n\n"
+        "event: response.output_text.done\ndata: {\"type\":"
+        "\"response.output_text.done\",\"sequence_number\":3,"
+        "\"text\":\"tok1 tok2 \"}\n\n"
+        "event: response.output_item.done\ndata: {\"type\":"
+        "\"response.output_item.done\",\"sequence_number\":4,\"item\":"
+        "{\"type\":\"message\",\"status\":\"completed\"}}\n\n";
+    fed f;
+    /* ended cleanly without its terminator: a cut, not a success */
+    assert_int_equal(stream_class(nodone, 0, &f), LD_FC_STREAM_CUT);
+    assert_int_equal(f.tokens, 2);
+    assert_false(f.finished || f.done || f.error || f.malformed);
+    assert_int_equal(live_stream_last_seq(f.s), 4);
+    assert_non_null(strstr(f.out.data, "event: response.output_item.done\n"));
+    live_buf_cleanup(&f.out);
+    live_stream_free(f.s);
+    /* cut short by the transfer (CURLE_PARTIAL_FILE): a cut too */
+    assert_int_equal(stream_class(nodone, 18, &f), LD_FC_STREAM_CUT);
+    live_buf_cleanup(&f.out);
+    live_stream_free(f.s);
+    /* with its terminator it is a success */
+    char whole[sizeof nodone + 256];
+    snprintf(whole, sizeof whole, "%sevent: response.completed\ndata: "
+             "{\"type\":\"response.completed\",\"sequence_number\":5,"
+             "\"response\":{\"status\":\"completed\",\"output\":[],"
+             "\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}}\n\n",
+             nodone);
+    assert_int_equal(stream_class(whole, 0, &f), LD_FC_NONE);
+    assert_true(f.done && f.finished);
+    live_buf_cleanup(&f.out);
+    live_stream_free(f.s);
+}
+
+/* An error event after relayed ones: the router's own error event is
+ * numbered right after the last one relayed, not after the dropped one. */
+static void test_a_dropped_error_event_leaves_no_gap_in_the_numbers(void **state)
+{
+    (void)state;
+    live_stream *s = live_provider_stream_new(P, "id", 0, true);
+    live_buf out, err;
+    live_chunk_info i;
+    assert_non_null(s);
+    live_buf_init(&out, 0);
+    live_buf_init(&err, 0);
+    i = feed(s, "{\"type\":\"response.output_text.delta\",\"sequence_number\":6,"
+                "\"delta\":\"x\"}", &out);
+    assert_true(i.content);
+    i = feed(s, "{\"type\":\"error\",\"code\":\"server_error\","
+                "\"message\":\"boom\",\"sequence_number\":7}", &out);
+    assert_true(i.error);
+    assert_int_equal(live_stream_last_seq(s), 6);
+    i = feed(s, "{\"type\":\"response.failed\",\"sequence_number\":8,"
+                "\"response\":{\"status\":\"failed\"}}", &out);
+    assert_true(i.error);
+    assert_int_equal(live_stream_last_seq(s), 6);
+    assert_int_equal(live_responses_error_event(live_stream_last_seq(s), "x",
+                                                "server_error", &err),
+                     LD_OK);
+    assert_non_null(strstr(err.data, "\"sequence_number\":7}"));
+    live_buf_cleanup(&out);
+    live_buf_cleanup(&err);
+    live_stream_free(s);
+}
+
+/* The words of an error event whose code and message sit in an "error"
+ * object (as Anthropic's and some proxies' do), for both event types. */
+static void test_error_words_inside_an_error_object_are_read(void **state)
+{
+    (void)state;
+    assert_int_equal(event_class("{\"type\":\"error\",\"error\":{\"code\":"
+                                 "\"rate_limit_exceeded\",\"message\":\"x\"}}"),
+                     LD_FC_RATE_LIMITED);
+    assert_int_equal(event_class("{\"type\":\"error\",\"error\":{\"type\":"
+                                 "\"invalid_request_error\",\"code\":"
+                                 "\"context_length_exceeded\",\"message\":"
+                                 "\"too long\"}}"),
+                     LD_FC_CONTEXT_LENGTH);
+    assert_int_equal(event_class("{\"type\":\"response.failed\",\"error\":"
+                                 "{\"code\":\"rate_limit_exceeded\","
+                                 "\"message\":\"x\"}}"),
+                     LD_FC_RATE_LIMITED);
+    assert_int_equal(event_class("{\"type\":\"response.failed\",\"response\":"
+                                 "{\"status\":\"failed\",\"error\":null},"
+                                 "\"error\":{\"code\":\"content_policy_violation\","
+                                 "\"message\":\"no\"}}"),
+                     LD_FC_CONTENT_BLOCKED);
+    /* the top-level words still win where both are there */
+    assert_int_equal(event_class("{\"type\":\"error\",\"code\":"
+                                 "\"rate_limit_exceeded\",\"message\":\"x\","
+                                 "\"error\":{\"code\":\"server_error\"}}"),
+                     LD_FC_RATE_LIMITED);
+    char type[64], code[64], msg[128];
+    static const char ev[] =
+        "{\"type\":\"error\",\"code\":null,\"error\":{\"type\":"
+        "\"overloaded_error\",\"code\":529,\"message\":\"busy\"}}";
+    assert_int_equal(P->error_words(ev, sizeof ev - 1, type, sizeof type, code,
+                                    sizeof code, msg, sizeof msg),
+                     LD_OK);
+    assert_string_equal(type, "overloaded_error");
+    assert_string_equal(code, "529");
+    assert_string_equal(msg, "busy");
+    assert_int_equal(event_class(ev), LD_FC_OVERLOADED);
 }
 
 static void test_the_routers_error_event_follows_the_last_sequence_number(void **state)
@@ -342,6 +499,8 @@ int main(void)
         cmocka_unit_test(test_error_and_malformed_events_are_flagged_not_relayed),
         cmocka_unit_test(test_error_events_are_classified_like_the_chat_paths),
         cmocka_unit_test(test_a_cut_or_unterminated_stream_is_a_cut),
+        cmocka_unit_test(test_a_dropped_error_event_leaves_no_gap_in_the_numbers),
+        cmocka_unit_test(test_error_words_inside_an_error_object_are_read),
         cmocka_unit_test(test_the_routers_error_event_follows_the_last_sequence_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

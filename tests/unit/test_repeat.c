@@ -437,6 +437,61 @@ static void test_learning_is_refused_or_ignored_where_the_core_would_not_keep_it
     fx_free(f);
 }
 
+/* A walk that met a failure local to this host (its credentials, its
+ * network: ld_class_is_local) is remembered here but marked so that it is
+ * not taught to others; and a host learns no such class. */
+static void test_a_walk_failed_by_this_hosts_own_trouble_is_not_for_others(void **state)
+{
+    (void)state;
+    fx *f = fx_new("{\"repeat_failure_s\": 10}");
+    int chat = ld_policy_workload_index(f->p, "chat");
+    /* A answers 401 (this host's key), B 503: the walk ends overloaded */
+    ld_do d;
+    ld_req *r = start(f, "chat", 41, ld_s(1), &d);
+    ld_raw_result res = status(401, -1);
+    assert_int_equal(ld_req_end(r, d.attempt, ld_s(1), &res, &f->rng), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.kind, LD_DO_START);
+    res = status(503, -1);
+    assert_int_equal(ld_req_end(r, d.attempt, ld_s(1), &res, &f->rng), LD_OK);
+    assert_int_equal(ld_req_next(r, &d), 1);
+    assert_int_equal(d.kind, LD_DO_FINISH);
+    ld_req_free(r);
+    const ld_event *e = last_done(f);
+    assert_true(e->repeat_fp == 41);
+    assert_int_equal(e->cls, LD_FC_OVERLOADED);
+    assert_true(e->repeat_local);
+    assert_true(repeats(f, "chat", 41, ld_s(2))); /* here it is a repeat */
+    /* a walk of answers the provider gave everyone is for others */
+    (void)walk(f, "chat", 42, 503, -1, ld_s(3));
+    assert_true(last_done(f)->repeat_fp == 42);
+    assert_false(last_done(f)->repeat_local);
+    (void)walk(f, "chat", 43, 400, -1, ld_s(3));
+    assert_false(last_done(f)->repeat_local);
+    /* another host's news of a local class is not kept; of the others it is */
+    static const ld_class local[] = {
+        LD_FC_CONNECT_ERROR, LD_FC_RESET, LD_FC_TIMEOUT_TTFT,
+        LD_FC_TIMEOUT_TOTAL, LD_FC_STREAM_STALL, LD_FC_STREAM_CUT,
+        LD_FC_AUTH_ERROR, LD_FC_CIRCUIT_OPEN};
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+        assert_true(ld_class_is_local(local[i]));
+        assert_int_equal(ld_core_repeat_learn(f->c, 100 + i, chat, local[i],
+                                              ld_s(9), ld_s(4)), LD_OK);
+        assert_false(repeats(f, "chat", 100 + i, ld_s(5)));
+    }
+    static const ld_class shared[] = {
+        LD_FC_RATE_LIMITED, LD_FC_QUOTA_EXHAUSTED, LD_FC_OVERLOADED,
+        LD_FC_SERVER_ERROR, LD_FC_INVALID_RESPONSE, LD_FC_BAD_REQUEST,
+        LD_FC_CONTENT_BLOCKED, LD_FC_CONTEXT_LENGTH, LD_FC_BUDGET_EXCEEDED};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        assert_false(ld_class_is_local(shared[i]));
+        assert_int_equal(ld_core_repeat_learn(f->c, 200 + i, chat, shared[i],
+                                              ld_s(9), ld_s(4)), LD_OK);
+        assert_true(repeats(f, "chat", 200 + i, ld_s(5)));
+    }
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_a_walk_learnt_from_another_host_is_answered_as_a_repeat),
         cmocka_unit_test(test_another_hosts_success_forgets_the_workloads_failures),
         cmocka_unit_test(test_learning_is_refused_or_ignored_where_the_core_would_not_keep_it),
+        cmocka_unit_test(test_a_walk_failed_by_this_hosts_own_trouble_is_not_for_others),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,9 @@ struct fp_call {
     fp_api api;
     fp_cloud cloud;
     char *model;                /* NULL until a valid model was read */
+    char *instructions;         /* Responses: the request's instructions,
+                                   echoed in the response object (NULL:
+                                   none) */
     bool stream, include_usage, prefill, auth;
     long n_tokens, prompt_tokens;
     long choices;               /* OpenAI "n": choices in a non-stream

@@ -13,6 +13,7 @@ void fp_call_free(fp_call *c)
         event_free(c->timer);
     free(c->model);
     free(c->body);
+    free(c->instructions);
     cJSON_Delete(c->hdrs);
     free(c);
 }

@@ -7,6 +7,8 @@
  * response.output_text.delta per token, response.output_text.done,
  * response.content_part.done, response.output_item.done,
  * response.completed), each event named and carrying a sequence_number.
+ * The response object echoes the request's instructions (a string, or
+ * null), as OpenAI's does, so its size grows with them.
  * The behaviours are the chat API's: errors in OpenAI's shape (content:
  * 400 content_policy_violation), cut and stall after k tokens, malformed
  * (a delta event whose data is not JSON), and nodone (the stream ends
@@ -89,7 +91,11 @@ int fp_resp_parse(fp_call *c)
             }
         }
     }
-    if (err == NULL && (c->model = strdup(model->valuestring)) == NULL) {
+    v = cJSON_GetObjectItemCaseSensitive(root, "instructions");
+    if (err == NULL &&
+        ((c->model = strdup(model->valuestring)) == NULL ||
+         (cJSON_IsString(v) &&
+          (c->instructions = strdup(v->valuestring)) == NULL))) {
         cJSON_Delete(root);
         fp_respond_internal(c);
         return -1;
@@ -152,6 +158,10 @@ static cJSON *fp_resp_object(const fp_call *c, const char *status,
     fp_put_null(o, "error", ok);
     fp_put_null(o, "incomplete_details", ok);
     fp_put_str(o, "model", c->model, ok);
+    if (c->instructions != NULL) /* echoed, as OpenAI's are */
+        fp_put_str(o, "instructions", c->instructions, ok);
+    else
+        fp_put_null(o, "instructions", ok);
     out = fp_put_arr(o, "output", ok);
     if (text != NULL) {
         cJSON *m = fp_resp_message(c, "completed", text, ok);

@@ -15,6 +15,12 @@
 //   workload native-cut2 rsk/cut-2 (responses: cut after 2 tokens), then
 //                        rso/healthy (never reached: the client's stream
 //                        had begun)
+//   workload native-big  rs/healthy with instructions of 1,044,000 bytes
+//                        (echoed in each response object) and 3,000 tokens:
+//                        response.completed is over 1 MiB
+//   workload native-nodone rsn/nodone (responses: the stream ends cleanly
+//                        without response.completed, after its tokens),
+//                        then rso/healthy (never reached)
 // Environment: LADDER_URL, FAKE_LOG.
 import OpenAI from 'openai';
 import { createOpenAI } from '@ai-sdk/openai';
@@ -24,7 +30,7 @@ import { ok, finish, watchdog, seen, sleep, env, hdr } from './lib.mjs';
 
 watchdog(60000);
 const text5 = 'tok1 tok2 tok3 tok4 tok5 ';
-const prefixes = ['rs/', 'rsc/', 'rsd/', 'rsk/', 'rsm/', 'rso/'];
+const prefixes = ['rs/', 'rsc/', 'rsd/', 'rsk/', 'rsm/', 'rsn/', 'rso/'];
 
 // {prefix: [paths]} of the upstream attempts fn cost (polled, bounded,
 // until `want` appeared), with fn's value or error.
@@ -100,6 +106,59 @@ async function streamed(workload, input) {
      'native: the events keep their sequence numbers, and response.completed its usage',
      v?.seqs);
   ok(same(m.up, { 'rs/': [R] }), 'native: the stream cost one attempt, on /v1/responses', why(m));
+}
+
+{
+  // the response object in response.created, .in_progress and .completed
+  // echoes the instructions: with the answer's text, .completed is over
+  // the 1 MiB an SSE event may have on the chat path
+  const instructions = 'x'.repeat(1044000);
+  const m = await measure(async () => {
+    const s = await oa('native-big').responses.create(
+      { model: 'gpt-x', input: 'native: big', instructions, max_output_tokens: 3000,
+        stream: true });
+    const out = { types: [], text: '', done: null, size: 0, seqs: [] };
+    for await (const ev of s) {
+      out.types.push(ev.type);
+      out.seqs.push(ev.sequence_number);
+      if (ev.type === 'response.output_text.delta') out.text += ev.delta;
+      if (ev.type === 'response.completed') {
+        out.done = ev.response;
+        out.size = JSON.stringify(ev).length;
+      }
+    }
+    return out;
+  }, 1);
+  const v = m.value;
+  const want = Array.from({ length: 3000 }, (_, i) => `tok${i + 1} `).join('');
+  ok(m.error === null && v.text === want && v.types.at(-1) === 'response.completed' &&
+     v.size > 1048576 && v.done?.instructions === instructions &&
+     v.done?.usage?.output_tokens === 3000 && v.seqs.every((q, i) => q === i),
+     'native: a stream whose response.completed is over 1 MiB ends with it',
+     why(m) + ' ' + JSON.stringify({ types: v?.types?.slice(-3), size: v?.size,
+                                     text: v?.text?.length }));
+  ok(same(m.up, { 'rs/': [R] }), 'native big: one attempt on /v1/responses', why(m));
+}
+
+{
+  const m = await measure(async () => {
+    const s = await oa('native-nodone').responses.create(
+      { model: 'gpt-x', input: 'native: no terminator', stream: true });
+    let text = '', last = null, completed = false;
+    for await (const ev of s) {
+      if (ev.type === 'response.output_text.delta') text += ev.delta;
+      if (ev.type === 'response.completed') completed = true;
+      last = ev;
+    }
+    return { text, last, completed };
+  }, 1);
+  const v = m.value;
+  ok(m.error === null && v.text === text5 && !v.completed && v.last?.type === 'error' &&
+     v.last.code === 'stream_cut',
+     'native stream ending without response.completed: a cut (an error event), not a success',
+     why(m) + ' ' + JSON.stringify(v));
+  ok(same(m.up, { 'rsn/': [R] }),
+     'native nodone: one attempt, not continued elsewhere', why(m));
 }
 
 {
